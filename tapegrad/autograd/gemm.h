@@ -1,0 +1,13 @@
+#pragma once
+// Internal: the one place the library calls a GEMM. Row-major C = alpha op(A) op(B) + beta C.
+// Backed by Eigen's GEMM, chosen by measurement (see docs/performance.md and
+// benchmarks/gemm.cpp); kept out of headers because Eigen's product code compiles slowly.
+#include <cstdint>
+
+namespace tapegrad::detail {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
+          T* c);
+
+}  // namespace tapegrad::detail

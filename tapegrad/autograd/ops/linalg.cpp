@@ -1,0 +1,128 @@
+// Matrix product, transpose and reshape.
+#include "tapegrad/autograd/gemm.h"
+#include "tapegrad/autograd/ops/kernels.h"
+#include "tapegrad/autograd/registry.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+// The [rows, cols] a matmul operand is treated as: a vector on the left is a row, on the right a column.
+struct Mat2 {
+  int64_t rows, cols;
+};
+Mat2 as_left(const Tensor& a) { return a.dim() == 1 ? Mat2{1, a.shape()[0]} : Mat2{a.shape()[0], a.shape()[1]}; }
+Mat2 as_right(const Tensor& b) { return b.dim() == 1 ? Mat2{b.shape()[0], 1} : Mat2{b.shape()[0], b.shape()[1]}; }
+}  // namespace
+
+// ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
+static const OpDef kMatmul{
+    "matmul",
+    [](BackwardContext& c) {
+      const Tensor& a = c.input(0);
+      const Tensor& b = c.input(1);
+      const Mat2 ma = as_left(a), mb = as_right(b);
+      dispatch(a.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* g = c.grad().template data<T>();
+        if (c.needs_grad(0)) {
+          Tensor ga = make_tensor(a.shape(), a.dtype());
+          gemm<T>(false, true, ma.rows, ma.cols, mb.cols, T(1), g, b.template data<T>(), T(0), ga.template data<T>());
+          c.accumulate(0, std::move(ga));
+        }
+        if (c.needs_grad(1)) {
+          Tensor gb = make_tensor(b.shape(), b.dtype());
+          gemm<T>(true, false, mb.rows, mb.cols, ma.rows, T(1), a.template data<T>(), g, T(0), gb.template data<T>());
+          c.accumulate(1, std::move(gb));
+        }
+      });
+    },
+    replay_binary<matmul>};
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  defined("matmul", a);
+  defined("matmul", b);
+  same_dtype("matmul", a, b);
+  if (a.dim() < 1 || a.dim() > 2 || b.dim() < 1 || b.dim() > 2 || (a.dim() == 1 && b.dim() == 1))
+    throw Error("matmul: expected 2-D x 2-D, 1-D x 2-D or 2-D x 1-D, got " + a.shape().str() + " x " + b.shape().str());
+  const Mat2 ma = as_left(a), mb = as_right(b);
+  if (ma.cols != mb.rows)
+    throw Error("matmul: inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
+  Shape out_shape = a.dim() == 1 ? Shape{mb.cols} : (b.dim() == 1 ? Shape{ma.rows} : Shape{ma.rows, mb.cols});
+  Tensor out = make_tensor(out_shape, a.dtype());
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), a.data<T>(), b.data<T>(), T(0), out.data<T>());
+  });
+  return record(kMatmul, std::move(out), {a, b});
+}
+static RegisterOp reg_matmul({"matmul", "", [](auto& in) { return matmul(in[0], in[1]); },
+                              [](Dtype d, Generator& g) {
+                                auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
+                                return std::vector<OpSample>{{{n({2, 3}), n({3, 4})}, "2-D x 2-D"},
+                                                             {{n({3}), n({3, 4})}, "1-D x 2-D"},
+                                                             {{n({2, 3}), n({3})}, "2-D x 1-D"},
+                                                             {{n({1, 5}), n({5, 1})}, "row x column"}};
+                              }});
+
+// ---- transpose (2-D) ----
+static const OpDef kTranspose{"transpose", [](BackwardContext& c) { c.accumulate(0, transpose(c.grad())); },
+                              replay_unary<transpose>};
+Tensor transpose(const Tensor& x) {
+  defined("transpose", x);
+  if (x.dim() != 2) throw Error("transpose: expected a 2-D tensor, got shape " + x.shape().str());
+  const int64_t r = x.shape()[0], cols = x.shape()[1];
+  Tensor out = make_tensor(Shape{cols, r}, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T* q = out.data<T>();
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < cols; ++j) q[j * r + i] = p[i * cols + j];
+  });
+  return record(kTranspose, std::move(out), {x});
+}
+static RegisterOp reg_transpose({"transpose", "", [](auto& in) { return transpose(in[0]); },
+                                 [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
+                                 }});
+
+// ---- reshape: shares storage; the gradient is reshaped back ----
+static const OpDef kReshape{"reshape",
+                            [](BackwardContext& c) { c.accumulate(0, reshape(c.grad(), c.input(0).shape().vec())); },
+                            [](const Node& n, const std::vector<Tensor>& in) {
+                              return reshape(in[0], n.output->shape.vec());
+                            }};
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
+  defined("reshape", x);
+  std::vector<int64_t> dims = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      if (infer >= 0) throw Error("reshape: only one dimension can be -1, got " + Shape(shape).str());
+      infer = static_cast<int64_t>(i);
+    } else if (dims[i] < 0) {
+      throw Error("reshape: negative dimension in " + Shape(shape).str());
+    } else {
+      known *= dims[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || x.numel() % known != 0)
+      throw Error("reshape: cannot reshape " + x.shape().str() + " into " + Shape(shape).str());
+    dims[static_cast<size_t>(infer)] = x.numel() / known;
+  }
+  Shape target(dims);
+  if (target.numel() != x.numel())
+    throw Error("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) into " +
+                target.str() + " (" + std::to_string(target.numel()) + " elements)");
+  if (target == x.shape()) return x;
+  return record(kReshape, make_view(x, target), {x});
+}
+static RegisterOp reg_reshape({"reshape", "[2,3] to [3,2]", [](auto& in) { return reshape(in[0], {3, -1}); },
+                               [](Dtype d, Generator& g) {
+                                 return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
+                               }});
+
+}  // namespace tapegrad

@@ -1,0 +1,292 @@
+// Reductions (sum, mean, max, argmax) and the broadcast pair sum_to / broadcast_to.
+#include <cmath>
+
+#include "tapegrad/autograd/ops/kernels.h"
+#include "tapegrad/autograd/registry.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+// Sizes of the dimensions before, at, and after `axis`: x is viewed as [outer, n, inner].
+struct AxisView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisView axis_view(const Shape& s, size_t axis) {
+  AxisView v;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d < axis) v.outer *= s[d];
+    else if (d == axis) v.n = s[d];
+    else v.inner *= s[d];
+  }
+  return v;
+}
+
+Shape reduced_shape(const Shape& s, size_t axis, bool keepdim) {
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d != axis) out.push_back(s[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return Shape(out);
+}
+
+// The shape with `axis` kept as size 1 (to broadcast a reduced gradient back).
+Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, true); }
+
+}  // namespace
+
+// ---- sum_to / broadcast_to ----
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+
+static const OpDef kSumTo{"sum_to", [](BackwardContext& c) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+                          [](const Node& n, const std::vector<Tensor>& in) { return sum_to(in[0], n.output->shape); }};
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  defined("sum_to", x);
+  const Shape& sx = x.shape();
+  if (sx == shape) return x;
+  if (broadcast_shapes("sum_to", sx, shape) != sx)
+    throw Error("sum_to: shape " + shape.str() + " does not broadcast to the input's " + sx.str());
+  Tensor out = zeros(shape, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T* q = out.data<T>();
+    const size_t rank = sx.size();
+    const int64_t n = x.numel();
+    if (shape.numel() == 1) {
+      T s = 0;
+      for (int64_t k = 0; k < n; ++k) s += p[k];
+      q[0] = s;
+      return;
+    }
+    // Strides into the output for each input dimension: 0 where the output has size 1 (summed).
+    std::vector<int64_t> stride(rank, 0), idx(rank, 0);
+    int64_t st = 1;
+    for (size_t d = rank; d-- > 0;) {
+      const bool has = d + shape.size() >= rank;
+      const int64_t od = has ? shape[d + shape.size() - rank] : 1;
+      stride[d] = od == 1 ? 0 : st;
+      st *= od;
+    }
+    if (n == 0) return;
+    const int64_t inner = sx[rank - 1], is = stride[rank - 1];
+    int64_t off = 0;
+    for (int64_t k = 0; k < n; k += inner) {
+      for (int64_t j = 0; j < inner; ++j) q[off + j * is] += p[k + j];
+      for (size_t d = rank - 1; d-- > 0;) {
+        off += stride[d];
+        if (++idx[d] < sx[d]) break;
+        off -= stride[d] * sx[d];
+        idx[d] = 0;
+      }
+    }
+  });
+  return record(kSumTo, std::move(out), {x});
+}
+static RegisterOp reg_sum_to({"sum_to", "[2,3,4] to [3,1]", [](auto& in) { return sum_to(in[0], Shape{3, 1}); },
+                              [](Dtype d, Generator& g) {
+                                return std::vector<OpSample>{{{samples::normal({2, 3, 4}, d, g)}, "3-D"}};
+                              }});
+
+static const OpDef kBroadcastTo{"broadcast_to",
+                                [](BackwardContext& c) { c.accumulate(0, sum_to(c.grad(), c.input(0).shape())); },
+                                [](const Node& n, const std::vector<Tensor>& in) {
+                                  return broadcast_to(in[0], n.output->shape);
+                                }};
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  defined("broadcast_to", x);
+  if (x.shape() == shape) return x;
+  if (broadcast_shapes("broadcast_to", x.shape(), shape) != shape)
+    throw Error("broadcast_to: shape " + x.shape().str() + " cannot be broadcast to " + shape.str());
+  Tensor target = empty(shape, x.dtype());
+  Tensor out = broadcast_zip("broadcast_to", target, x, [](auto, auto b) { return b; });
+  return record(kBroadcastTo, std::move(out), {x});
+}
+static RegisterOp reg_broadcast_to({"broadcast_to", "[3,1] to [2,3,4]",
+                                    [](auto& in) { return broadcast_to(in[0], Shape{2, 3, 4}); },
+                                    [](Dtype d, Generator& g) {
+                                      return std::vector<OpSample>{{{samples::normal({3, 1}, d, g)}, "2-D"}};
+                                    }});
+
+// ---- sum ----
+static const OpDef kSumAll{"sum", [](BackwardContext& c) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+                           replay_unary<static_cast<Tensor (*)(const Tensor&)>(sum)>};
+Tensor sum(const Tensor& x) {
+  defined("sum", x);
+  Tensor out = make_tensor(Shape{}, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T s = 0;
+    for (int64_t k = 0, n = x.numel(); k < n; ++k) s += p[k];
+    out.data<T>()[0] = s;
+  });
+  return record(kSumAll, std::move(out), {x});
+}
+static RegisterOp reg_sum_all({"sum", "all", [](auto& in) { return sum(in[0]); },
+                               [](Dtype d, Generator& g) {
+                                 return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                               }});
+
+static const OpDef kSumAxis{"sum",
+                            [](BackwardContext& c) {
+                              const Shape& s = c.input(0).shape();
+                              Tensor g = reshape(c.grad(), kept_shape(s, static_cast<size_t>(c.integer(0))).vec());
+                              c.accumulate(0, broadcast_to(g, s));
+                            },
+                            [](const Node& n, const std::vector<Tensor>& in) {
+                              return sum(in[0], n.args.ints[0], n.args.ints[1] != 0);
+                            }};
+Tensor sum(const Tensor& x, int64_t axis, bool keepdim) {
+  defined("sum", x);
+  const size_t ax = normalize_axis("sum", axis, x.shape());
+  const AxisView v = axis_view(x.shape(), ax);
+  Tensor out = zeros(reduced_shape(x.shape(), ax, keepdim), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T* q = out.data<T>();
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t j = 0; j < v.n; ++j) {
+        const T* row = p + (o * v.n + j) * v.inner;
+        T* dst = q + o * v.inner;
+        for (int64_t i = 0; i < v.inner; ++i) dst[i] += row[i];
+      }
+  });
+  NodeArgs args;
+  args.ints[0] = static_cast<int64_t>(ax);
+  args.ints[1] = keepdim;
+  return record(kSumAxis, std::move(out), {x}, std::move(args));
+}
+static RegisterOp reg_sum_axis0({"sum", "axis=0", [](auto& in) { return sum(in[0], 0, false); },
+                                 [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"},
+                                                                {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+                                 }});
+static RegisterOp reg_sum_axis1({"sum", "axis=-1, keepdim", [](auto& in) { return sum(in[0], -1, true); },
+                                 [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"},
+                                                                {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+                                 }});
+
+// ---- mean: sum scaled by 1/n (two nodes, both checked on their own) ----
+Tensor mean(const Tensor& x) {
+  defined("mean", x);
+  if (x.numel() == 0) throw Error("mean: the input " + x.shape().str() + " has no elements");
+  return mul_scalar(sum(x), 1.0 / static_cast<double>(x.numel()));
+}
+static RegisterOp reg_mean_all({"mean", "all", [](auto& in) { return mean(in[0]); },
+                                [](Dtype d, Generator& g) {
+                                  return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                }});
+Tensor mean(const Tensor& x, int64_t axis, bool keepdim) {
+  defined("mean", x);
+  const size_t ax = normalize_axis("mean", axis, x.shape());
+  if (x.shape()[ax] == 0) throw Error("mean: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  return mul_scalar(sum(x, axis, keepdim), 1.0 / static_cast<double>(x.shape()[ax]));
+}
+static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in[0], 0, false); },
+                                 [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                 }});
+
+// ---- max over an axis: the gradient goes to the first maximal element ----
+namespace {
+// Index (along the axis) of the first largest value, for every [outer, inner] position.
+std::vector<int64_t> argmax_along(const Tensor& x, const AxisView& v) {
+  std::vector<int64_t> at(static_cast<size_t>(v.outer * v.inner), 0);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        int64_t best = 0;
+        T bv = p[o * v.n * v.inner + i];
+        for (int64_t j = 1; j < v.n; ++j) {
+          T val = p[(o * v.n + j) * v.inner + i];
+          if (val > bv || (std::isnan(val) && !std::isnan(bv))) bv = val, best = j;
+        }
+        at[static_cast<size_t>(o * v.inner + i)] = best;
+      }
+  });
+  return at;
+}
+}  // namespace
+
+static const OpDef kMax{"max",
+                        [](BackwardContext& c) {
+                          const Tensor& x = c.input(0);
+                          const AxisView v = axis_view(x.shape(), static_cast<size_t>(c.integer(0)));
+                          Tensor gx = zeros(x.shape(), x.dtype());
+                          dispatch(x.dtype(), [&](auto tag) {
+                            using T = decltype(tag);
+                            const T* idx = c.saved().data<T>();
+                            const T* g = c.grad().data<T>();
+                            T* q = gx.data<T>();
+                            for (int64_t o = 0; o < v.outer; ++o)
+                              for (int64_t i = 0; i < v.inner; ++i) {
+                                const int64_t k = o * v.inner + i;
+                                q[(o * v.n + static_cast<int64_t>(idx[k])) * v.inner + i] = g[k];
+                              }
+                          });
+                          c.accumulate(0, std::move(gx));
+                        },
+                        [](const Node& n, const std::vector<Tensor>& in) {
+                          return max(in[0], n.args.ints[0], n.args.ints[1] != 0);
+                        }};
+Tensor max(const Tensor& x, int64_t axis, bool keepdim) {
+  defined("max", x);
+  const size_t ax = normalize_axis("max", axis, x.shape());
+  const AxisView v = axis_view(x.shape(), ax);
+  if (v.n == 0) throw Error("max: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  std::vector<int64_t> at = argmax_along(x, v);
+  Shape rs = reduced_shape(x.shape(), ax, keepdim);
+  Tensor out = make_tensor(rs, x.dtype());
+  Tensor idx = make_tensor(rs, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    T* q = out.data<T>();
+    T* r = idx.data<T>();
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        const int64_t k = o * v.inner + i;
+        q[k] = p[(o * v.n + at[static_cast<size_t>(k)]) * v.inner + i];
+        r[k] = static_cast<T>(at[static_cast<size_t>(k)]);
+      }
+  });
+  NodeArgs args;
+  args.saved = std::move(idx);
+  args.ints[0] = static_cast<int64_t>(ax);
+  args.ints[1] = keepdim;
+  return record(kMax, std::move(out), {x}, std::move(args));
+}
+static RegisterOp reg_max({"max", "axis=1", [](auto& in) { return max(in[0], 1, false); },
+                           [](Dtype d, Generator& g) {
+                             // Distinct values (a shuffled grid) so no tie sits within eps.
+                             std::vector<double> v(12);
+                             for (size_t k = 0; k < v.size(); ++k) v[k] = 0.3 * static_cast<double>(k) - 1.7;
+                             for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
+                             return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"},
+                                                          {{from_vector(v, {2, 3, 2}, d)}, "3-D, no ties"}};
+                           }});
+
+Tensor argmax(const Tensor& x, int64_t axis) {
+  defined("argmax", x);
+  const size_t ax = normalize_axis("argmax", axis, x.shape());
+  const AxisView v = axis_view(x.shape(), ax);
+  if (v.n == 0) throw Error("argmax: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  std::vector<int64_t> at = argmax_along(x, v);
+  std::vector<double> vals(at.begin(), at.end());
+  return from_vector(vals, reduced_shape(x.shape(), ax, false), x.dtype());
+}
+static RegisterOp reg_argmax({"argmax", "axis=1", [](auto& in) { return argmax(in[0], 1); },
+                              [](Dtype d, Generator& g) {
+                                return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                              },
+                              false});
+
+}  // namespace tapegrad

@@ -1,0 +1,158 @@
+#pragma once
+/// \file tape.h
+/// The tape: recorded nodes in execution order, replayed in reverse by backward().
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd/tensor.h"
+
+namespace tapegrad {
+
+class Tape;
+struct FunctionDef;
+
+namespace detail {
+struct Node;
+class BackwardContext;
+
+/// How one built-in op differentiates and re-runs itself: the op's name, its local backward,
+/// and a replay that recomputes the forward from new inputs (used by per-node gradcheck).
+struct OpDef {
+  const char* name;
+  void (*backward)(BackwardContext& ctx);
+  Tensor (*replay)(const Node& node, const std::vector<Tensor>& inputs);
+};
+
+/// Extra values an op keeps for its backward beside its inputs.
+struct NodeArgs {
+  Tensor saved;           ///< a tensor the backward needs that is not an input (labels, a mask)
+  double scalars[2] = {};  ///< scalar arguments (slope, exponent)
+  int64_t ints[2] = {};    ///< integer arguments (axis, keepdim)
+};
+
+/// One recorded op: which op, its inputs (held), its output (not held: the output owns its
+/// link to the node), and what its backward needs. Slots are reused across steps.
+struct Node {
+  const OpDef* op = nullptr;
+  std::shared_ptr<const FunctionDef> function;  ///< set for user-defined functions
+  TensorImpl* output = nullptr;
+  std::vector<Tensor> inputs;
+  std::vector<uint32_t> versions;  ///< each input's storage version when recorded
+  uint32_t output_version = 0;
+  NodeArgs args;
+  bool dead = false;      ///< output destroyed: nothing can ask for this node's gradient
+  bool finished = false;  ///< released (by backward or because it was dead)
+  /// The op's name ("matmul", or the user function's name).
+  const char* name() const;
+};
+
+/// What a node's backward sees: the upstream gradient, the inputs, the output, saved values,
+/// and a way to add each input's gradient.
+class BackwardContext {
+ public:
+  BackwardContext(Node& node, const Tensor& grad) : node_(node), grad_(grad) {}
+  /// Gradient of the loss with respect to this node's output.
+  const Tensor& grad() const { return grad_; }
+  /// Input `i` as recorded.
+  const Tensor& input(size_t i) const { return node_.inputs[i]; }
+  /// True if input `i` needs a gradient.
+  bool needs_grad(size_t i) const { return node_.inputs[i].requires_grad(); }
+  /// The node's output value.
+  Tensor output() const;
+  /// The extra tensor saved at record time.
+  const Tensor& saved() const { return node_.args.saved; }
+  /// Scalar argument `k`.
+  double scalar(int k) const { return node_.args.scalars[k]; }
+  /// Integer argument `k`.
+  int64_t integer(int k) const { return node_.args.ints[k]; }
+  /// The node itself.
+  const Node& node() const { return node_; }
+  /// Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
+  void accumulate(size_t i, Tensor g);
+
+ private:
+  Node& node_;
+  const Tensor& grad_;
+};
+
+/// Records `out` as the result of `op` on `inputs` if any input requires gradients and
+/// recording is on; returns `out`.
+Tensor record(const OpDef& op, Tensor out, std::initializer_list<Tensor> inputs, NodeArgs args = {});
+/// Same, for a list of inputs of any length.
+Tensor record(const OpDef& op, Tensor out, const std::vector<Tensor>& inputs, NodeArgs args,
+              std::shared_ptr<const FunctionDef> function);
+/// True if recording is on and some input requires gradients.
+bool needs_record(std::initializer_list<Tensor> inputs);
+}  // namespace detail
+
+/// True unless a NoGradGuard is active on this thread.
+bool is_grad_enabled();
+
+/// RAII: while alive, ops on this thread record nothing (for evaluation and optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// A read-only view of one recorded node, for inspection and per-node checking.
+struct NodeView {
+  size_t position;                 ///< index on the tape (execution order)
+  std::string op;                  ///< op name
+  std::vector<Tensor> inputs;      ///< its inputs as recorded
+  Tensor output;                   ///< its output
+  const detail::Node* node;        ///< the node itself (valid while the tape keeps it)
+};
+
+/// The per-thread list of recorded nodes. Each thread has its own tape, so threads training
+/// separate models never interfere; tensors recorded on one thread's tape cannot be used in
+/// ops recorded on another's.
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  /// This thread's tape.
+  static Tape& current();
+  /// Nodes recorded and not yet released.
+  size_t live_nodes() const { return used_ - finished_; }
+  /// Slots in use, released or not (the position the next node gets).
+  size_t size() const { return used_; }
+  /// Nodes that `root` depends on, in execution order (root's own node last).
+  std::vector<NodeView> nodes_of(const Tensor& root) const;
+  /// Graphviz DOT text of the nodes `root` depends on: one box per node with op name and shape.
+  std::string to_dot(const Tensor& root) const;
+  /// Releases every node (their saved tensors are freed); tensors they produced become leaves.
+  void clear();
+  /// Returns spare node slots and their buffers to the system.
+  void shrink();
+
+  // Internal: used by record(), backward() and TensorImpl.
+  detail::Node& push();
+  detail::Node& node(size_t i) { return nodes_[i]; }
+  const detail::Node& node(size_t i) const { return nodes_[i]; }
+  void on_output_destroyed(int64_t index);
+  void release(size_t index);
+  void collect();
+
+ private:
+  std::vector<detail::Node> nodes_;
+  size_t used_ = 0;
+  size_t finished_ = 0;
+  size_t dead_pending_ = 0;
+};
+
+/// Graphviz DOT text of everything `root` depends on (see Tape::to_dot).
+std::string to_dot(const Tensor& root);
+
+}  // namespace tapegrad

@@ -1,0 +1,25 @@
+#include "tapegrad/autograd/threads.h"
+
+#include <string>
+#include <thread>
+
+#include "tapegrad/autograd/error.h"
+
+namespace tapegrad {
+
+namespace {
+int current_threads = 0;
+}
+
+void set_num_threads(int n) {
+  if (n < 1) throw Error("set_num_threads: expected at least 1 thread, got " + std::to_string(n));
+  current_threads = n;
+  detail::apply_num_threads(n);
+}
+
+int num_threads() {
+  if (current_threads == 0) set_num_threads(1);
+  return current_threads;
+}
+
+}  // namespace tapegrad
