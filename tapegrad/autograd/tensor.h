@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/autograd/dtype.h"
@@ -124,6 +125,9 @@ class Tensor {
  private:
   detail::TensorImpl* impl_ = nullptr;
 };
+
+/// Tensors with names, in a stable order: state dicts, checkpoints, optimizer state.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 /// Prints values, shape and dtype.
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
