@@ -47,6 +47,7 @@ detail::Node& Tape::push() {
 }
 
 void Tape::release(size_t index) {
+  using detail::TensorImpl;
   detail::Node& n = nodes_[index];
   if (n.finished) return;
   n.finished = true;
@@ -59,9 +60,14 @@ void Tape::release(size_t index) {
   }
   // Clearing inputs may destroy tensors whose own nodes (earlier on the tape) then become dead;
   // callers sweep in reverse order, so those are reached later in the same loop.
+  for (Tensor& in : n.inputs) {
+    TensorImpl* t = in.impl();
+    if (t->node >= 0 && t->tape == this && t->grad.defined()) nodes_[static_cast<size_t>(t->node)].pin = in;
+  }
   n.inputs.clear();
   n.args.saved = Tensor();
   n.function.reset();
+  n.pin = Tensor();
 }
 
 void Tape::on_output_destroyed(int64_t index) {

@@ -43,6 +43,9 @@ struct Node {
   std::vector<uint32_t> versions;  ///< each input's storage version when recorded
   uint32_t output_version = 0;
   NodeArgs args;
+  /// Holds this node's output alive during backward once nothing else does: the node that
+  /// consumed it was released, but its gradient still has to flow through this node.
+  Tensor pin;
   bool dead = false;      ///< output destroyed: nothing can ask for this node's gradient
   bool finished = false;  ///< released (by backward or because it was dead)
   /// The op's name ("matmul", or the user function's name).

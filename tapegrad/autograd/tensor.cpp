@@ -313,11 +313,11 @@ Tensor from_doubles(const double* v, const Shape& shape, Dtype dtype) {
 
 Tensor tensor(double value, Dtype dtype) { return from_doubles(&value, Shape{}, dtype); }
 
-Tensor tensor(List1 values, Dtype dtype) {
-  return from_doubles(values.begin(), Shape{static_cast<int64_t>(values.size())}, dtype);
+Tensor detail::tensor_rank1(const std::vector<double>& values, Dtype dtype) {
+  return from_doubles(values.data(), Shape{static_cast<int64_t>(values.size())}, dtype);
 }
 
-Tensor tensor(List2 values, Dtype dtype) {
+Tensor detail::tensor_rank2(List2 values, Dtype dtype) {
   std::vector<double> flat;
   size_t cols = values.size() ? values.begin()->size() : 0;
   for (const auto& row : values) {

@@ -141,10 +141,22 @@ using List3 = std::initializer_list<List2>;
 
 /// A rank-0 tensor holding `value`.
 Tensor tensor(double value, Dtype dtype = Dtype::f32);
-/// A rank-1 tensor from a list, e.g. `tensor({0.35, 0.35})`.
-Tensor tensor(List1 values, Dtype dtype = Dtype::f32);
+namespace detail {
+Tensor tensor_rank1(const std::vector<double>& values, Dtype dtype);
+Tensor tensor_rank2(List2 values, Dtype dtype);
+}  // namespace detail
+
+/// A rank-1 tensor from a list, e.g. `tensor({0.35, 0.35})`. (A template only so that a list
+/// of one-element lists, `{{0.0}, {1.0}}`, is read as the rank-2 column it looks like.)
+template <class T = double>
+Tensor tensor(std::initializer_list<T> values, Dtype dtype = Dtype::f32) {
+  return detail::tensor_rank1(std::vector<double>(values.begin(), values.end()), dtype);
+}
 /// A rank-2 tensor from nested lists; every row must have the same length.
-Tensor tensor(List2 values, Dtype dtype = Dtype::f32);
+template <class = void>
+Tensor tensor(List2 values, Dtype dtype = Dtype::f32) {
+  return detail::tensor_rank2(values, dtype);
+}
 /// A rank-3 tensor from nested lists.
 Tensor tensor(List3 values, Dtype dtype = Dtype::f32);
 /// A tensor of `shape` from row-major `values` (size must equal the shape's element count).
