@@ -15,6 +15,3 @@
 #include "tapegrad/autograd/tensor.h"
 #include "tapegrad/autograd/threads.h"
 #include "tapegrad/nn/nn.h"
-#include "tapegrad/optim/optim.h"
-#include "tapegrad/data/data.h"
-#include "tapegrad/io/io.h"
