@@ -92,9 +92,9 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
     for (int64_t j = 0, n = x.numel(); j < n; ++j) {
       const double saved = p[j];
       p[j] = saved + o.eps;
-      Tensor fp = fn(in).to(Dtype::f64);
+      Tensor fp = fn(in).to(Dtype::f64).clone();  // the output may alias the perturbed input
       p[j] = saved - o.eps;
-      Tensor fm = fn(in).to(Dtype::f64);
+      Tensor fm = fn(in).to(Dtype::f64).clone();
       p[j] = saved;
       for (size_t d = 0; d < dirs.size(); ++d) {
         const double num = (dot(fp, dirs[d]) - dot(fm, dirs[d])) / (2 * o.eps);

@@ -25,6 +25,7 @@ struct OpEntry {
   std::function<std::vector<OpSample>(Dtype, Generator&)> samples;  ///< inputs away from kinks
   bool differentiable = true;  ///< false for argmax, comparisons and other non-recorded helpers
   std::vector<size_t> nondiff_inputs = {};  ///< inputs that are data, not variables (labels)
+  double eps = 1e-6;  ///< finite-difference step (larger for ops that round to float32)
 };
 
 /// All registered ops, in registration order.

@@ -37,7 +37,7 @@ detail::Node& Tape::push() {
   if (used_ > 0 && finished_ == used_) {
     used_ = finished_ = 0;
     dead_pending_ = 0;
-  } else if (dead_pending_ > 256 && dead_pending_ * 2 > used_ - finished_) {
+  } else if (dead_pending_ > 256 && dead_pending_ * 4 > used_ - finished_) {
     collect();
   }
   if (used_ == nodes_.size()) nodes_.emplace_back();

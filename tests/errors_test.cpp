@@ -1,0 +1,69 @@
+// Bad input gets a tg::Error whose message names the op and the shapes.
+#include <gtest/gtest.h>
+
+#include <tapegrad/tapegrad.h>
+
+namespace tg = tapegrad;
+
+namespace {
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const tg::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST(Errors, MessagesNameTheOpAndTheShapes) {
+  EXPECT_EQ(message_of([] { tg::matmul(tg::zeros({2, 3}), tg::zeros({4, 5})); }),
+            "matmul: inner dimensions differ: [2, 3] x [4, 5]");
+  EXPECT_EQ(message_of([] { tg::add(tg::zeros({2, 3}), tg::zeros({4})); }),
+            "add: shapes [2, 3] and [4] cannot be broadcast (dimension 1: 3 vs 4)");
+  EXPECT_EQ(message_of([] { tg::sum(tg::zeros({2, 3}), 2); }), "sum: axis 2 is out of range for shape [2, 3] (rank 2)");
+  EXPECT_EQ(message_of([] { tg::mul(tg::zeros({2}), tg::zeros({2}, tg::Dtype::f64)); }),
+            "mul: dtypes differ: [2] float32 and [2] float64 (convert one with to(Dtype))");
+  EXPECT_EQ(message_of([] { tg::softmax_cross_entropy(tg::zeros({100, 10}), std::vector<int64_t>(99, 0)); }),
+            "softmax_cross_entropy: labels has 99 entries but logits has batch 100");
+  EXPECT_EQ(message_of([] { tg::softmax_cross_entropy(tg::zeros({2, 10}), std::vector<int64_t>{1, 10}); }),
+            "softmax_cross_entropy: label 10 at position 1 is not a class index in [0, 10)");
+  EXPECT_EQ(message_of([] { tg::reshape(tg::zeros({2, 3}), {4, 2}); }),
+            "reshape: cannot reshape [2, 3] (6 elements) into [4, 2] (8 elements)");
+  EXPECT_EQ(message_of([] { tg::transpose(tg::zeros({2, 3, 4})); }),
+            "transpose: expected a 2-D tensor, got shape [2, 3, 4]");
+  EXPECT_EQ(message_of([] { tg::zeros({2, 3}).at({0, 3}); }), "at: index [0, 3] is out of range for shape [2, 3]");
+  EXPECT_EQ(message_of([] { tg::zeros({2, 3}).item(); }),
+            "item: expected a tensor with one element, got shape [2, 3] (6 elements)");
+  EXPECT_EQ(message_of([] { tg::mse_loss(tg::zeros({3, 1}), tg::zeros({3})); }).substr(0, 50),
+            "mse_loss: prediction [3, 1] and target [3] differ ");
+  EXPECT_EQ(message_of([] { tg::matmul(tg::zeros({3}), tg::zeros({3})); }),
+            "matmul: expected 2-D x 2-D, 1-D x 2-D or 2-D x 1-D, got [3] x [3]");
+  EXPECT_EQ(message_of([] { tg::exp(tg::Tensor()); }), "exp: an input tensor is undefined (default-constructed)");
+}
+
+TEST(Errors, ErrorDerivesFromRuntimeError) {
+  try {
+    tg::matmul(tg::zeros({2, 3}), tg::zeros({4, 5}));
+  } catch (const std::runtime_error& e) {
+    SUCCEED();
+    return;
+  }
+  FAIL();
+}
+
+TEST(Errors, StableAtExtremeLogits) {
+  auto logits = tg::tensor({{1e4, -1e4, 0.0}, {-1e4, 1e4, 5e3}}).requires_grad(true);
+  auto loss = tg::softmax_cross_entropy(logits, std::vector<int64_t>{1, 1});
+  EXPECT_TRUE(std::isfinite(loss.item()));
+  EXPECT_NEAR(loss.item(), 1e4, 1);
+  loss.backward();
+  for (float g : logits.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(g));
+  for (float v : tg::softmax(logits, 1).to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+  for (float v : tg::log_softmax(logits, 1).to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+  auto s = tg::sigmoid(tg::tensor({-1e4, 1e4}));
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{0.0f, 1.0f}));
+  auto bce = tg::binary_cross_entropy_with_logits(tg::tensor({1e4, -1e4}, tg::Dtype::f64),
+                                                  tg::tensor({0.0, 1.0}, tg::Dtype::f64));
+  EXPECT_NEAR(bce.item(), 1e4, 1e-6);
+}

@@ -1,0 +1,186 @@
+// The tape: recording order, replay, accumulation, release, misuse, threads, DOT export.
+#include <gtest/gtest.h>
+
+#include <tapegrad/tapegrad.h>
+#include <future>
+#include <thread>
+
+namespace tg = tapegrad;
+
+namespace {
+tg::Tensor leaf(double v) { return tg::tensor(v, tg::Dtype::f64).requires_grad(true); }
+}  // namespace
+
+TEST(Tape, TensorUsedTwiceGetsBothContributions) {
+  auto x = leaf(3.0);
+  auto y = x * x + x;  // dy/dx = 2x + 1
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item(), 7.0);
+}
+
+TEST(Tape, GradientsAccumulateAcrossBackwardCallsUntilZeroed) {
+  auto x = leaf(2.0);
+  (x * 3.0).backward();
+  (x * 3.0).backward();
+  EXPECT_DOUBLE_EQ(x.grad().item(), 6.0);
+  x.zero_grad();
+  EXPECT_DOUBLE_EQ(x.grad().item(), 0.0);
+}
+
+TEST(Tape, SecondBackwardOnReleasedGraphIsAnError) {
+  auto x = leaf(2.0);
+  auto y = tg::exp(x);
+  y.backward();
+  try {
+    y.backward();
+    FAIL() << "expected tg::Error";
+  } catch (const tg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("already released"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Tape, RetainGraphAllowsASecondBackward) {
+  auto x = leaf(2.0);
+  auto y = tg::exp(x);
+  y.backward({.retain_graph = true});
+  y.backward();
+  EXPECT_NEAR(x.grad().item(), 2 * std::exp(2.0), 1e-12);
+}
+
+TEST(Tape, NonScalarBackwardNeedsAnUpstreamGradient) {
+  auto x = tg::tensor({1.0, 2.0}, tg::Dtype::f64).requires_grad(true);
+  auto y = x * 2.0;
+  EXPECT_THROW(y.backward(), tg::Error);
+  y.backward(tg::tensor({1.0, 10.0}, tg::Dtype::f64));
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2.0, 20.0}));
+}
+
+TEST(Tape, BackwardOnATensorWithoutGradientsIsAnError) {
+  auto x = tg::tensor(1.0);
+  EXPECT_THROW((x * 2.0).backward(), tg::Error);
+}
+
+TEST(Tape, NoGradGuardRecordsNothing) {
+  auto x = leaf(1.0);
+  size_t before = tg::Tape::current().live_nodes();
+  {
+    tg::NoGradGuard no_grad;
+    auto y = x * 2.0 + 1.0;
+    EXPECT_FALSE(y.requires_grad());
+    EXPECT_EQ(tg::Tape::current().live_nodes(), before);
+  }
+  EXPECT_TRUE((x * 2.0).requires_grad());
+}
+
+TEST(Tape, NodesAreReleasedAfterBackward) {
+  tg::Tape::current().clear();
+  auto x = leaf(1.0);
+  auto y = tg::sum(tg::sigmoid(x * 2.0 + 1.0));
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 4u);
+  y.backward();
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 0u);
+}
+
+TEST(Tape, DroppedGraphsAreCollected) {
+  tg::Tape::current().clear();
+  auto x = leaf(1.0);
+  for (int i = 0; i < 10000; ++i) {
+    auto unused = tg::exp(x * 2.0);  // recorded, never backpropagated, dropped
+  }
+  EXPECT_LT(tg::Tape::current().size(), 2000u);
+}
+
+TEST(Tape, MillionNodeChainRunsBackwardWithoutRecursion) {
+  tg::Tape::current().clear();
+  auto x = leaf(1.0);
+  tg::Tensor y = x;
+  for (int i = 0; i < 1000000; ++i) y = y + 1e-6;
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 1000000u);
+  y.backward();
+  EXPECT_DOUBLE_EQ(x.grad().item(), 1.0);
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 0u);
+  // Dropping a long recorded chain without backward must not recurse either.
+  tg::Tensor z = x;
+  for (int i = 0; i < 1000000; ++i) z = z * 1.0;
+  z = tg::Tensor();
+  tg::Tape::current().collect();
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 0u);
+  tg::Tape::current().shrink();
+}
+
+TEST(Tape, InPlaceChangeOfASavedTensorIsDetected) {
+  auto x = leaf(2.0);
+  auto y = tg::exp(x);  // exp's backward needs its output
+  auto z = y * 3.0;     // mul needs y
+  auto w = y.detach();
+  w.add_(tg::tensor(1.0, tg::Dtype::f64));
+  try {
+    z.backward();
+    FAIL() << "expected tg::Error";
+  } catch (const tg::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("mul_scalar"), std::string::npos) << m;
+    EXPECT_NE(m.find("add_"), std::string::npos) << m;
+  }
+}
+
+TEST(Tape, TensorsFromAnotherThreadsTapeAreRejected) {
+  auto x = leaf(1.0);
+  tg::Tensor y;
+  std::promise<void> recorded, checked;
+  std::thread t([&] {
+    y = x * 2.0;
+    recorded.set_value();
+    checked.get_future().wait();  // keep this thread's tape alive while the main thread tries
+  });
+  recorded.get_future().wait();
+  EXPECT_THROW(y + 1.0, tg::Error);
+  EXPECT_THROW(y.backward(), tg::Error);
+  checked.set_value();
+  t.join();
+}
+
+TEST(Tape, ThreadsTrainIndependently) {
+  auto run = [](double start, double* out) {
+    auto w = tg::tensor(start, tg::Dtype::f64).requires_grad(true);
+    for (int i = 0; i < 1000; ++i) {
+      auto loss = tg::square(w - 3.0);
+      loss.backward();
+      tg::NoGradGuard g;
+      w.add_(w.grad(), -0.01);
+      w.zero_grad();
+    }
+    *out = w.item();
+  };
+  double a = 0, b = 0, a_alone = 0, b_alone = 0;
+  std::thread t1(run, 0.0, &a), t2(run, 10.0, &b);
+  t1.join();
+  t2.join();
+  run(0.0, &a_alone);
+  run(10.0, &b_alone);
+  EXPECT_EQ(a, a_alone);
+  EXPECT_EQ(b, b_alone);
+}
+
+TEST(Tape, DotExportNamesEveryNodeAndShape) {
+  auto x = tg::tensor({{1.0, 2.0}}, tg::Dtype::f64);
+  auto W = tg::ones({2, 3}, tg::Dtype::f64).requires_grad(true);
+  auto loss = tg::sum(tg::relu(tg::matmul(x, W)));
+  std::string dot = tg::to_dot(loss);
+  EXPECT_NE(dot.find("digraph"), std::string::npos);
+  EXPECT_NE(dot.find("matmul\\n[1, 3]"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("relu\\n[1, 3]"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("sum\\n[]"), std::string::npos) << dot;
+}
+
+TEST(Tape, GradOfATensorThatDoesNotRequireOneIsZeros) {
+  auto x = tg::tensor({1.0, 2.0});
+  EXPECT_FALSE(x.has_grad());
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
+}
+
+TEST(Tape, OnlyLeavesCanBeMarked) {
+  auto x = leaf(1.0);
+  auto y = x * 2.0;
+  EXPECT_THROW(y.requires_grad(true), tg::Error);
+}
