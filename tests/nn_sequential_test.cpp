@@ -1,0 +1,118 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tapegrad/tapegrad.h>
+
+namespace tg = tapegrad;
+
+TEST(NnSequential, BuildsFromABracedListAndGrows) {
+  tg::nn::Sequential net{tg::nn::Linear(784, 50), tg::nn::ReLU(), tg::nn::Linear(50, 10)};
+  EXPECT_EQ(net.size(), 3u);
+  EXPECT_EQ(net[1].name(), "ReLU");
+  EXPECT_EQ(net.get<tg::nn::Linear>(2).out_features(), 10);
+  EXPECT_THROW(net[3], tg::Error);
+  EXPECT_THROW(net.get<tg::nn::Linear>(1), tg::Error);
+  EXPECT_EQ(net(tg::zeros({4, 784})).shape(), (tg::Shape{4, 10}));
+
+  tg::nn::Sequential grown;
+  EXPECT_TRUE(grown.empty());
+  auto x = tg::ones({2, 2});
+  EXPECT_EQ(grown(x).impl(), x.impl());  // empty chain: the identity
+  auto shared = std::make_shared<tg::nn::Linear>(2, 2);
+  grown.push_back(shared).push_back(tg::nn::Sigmoid());
+  EXPECT_EQ(grown.size(), 2u);
+  EXPECT_EQ(&grown[0], shared.get());  // a shared_ptr is kept as given
+  // A module passed by value is copied but shares its parameter storage.
+  tg::nn::Linear lin(2, 2);
+  grown.push_back(lin);
+  lin.weight().fill_(0.25);
+  EXPECT_EQ(grown.get<tg::nn::Linear>(2).weight().at({1, 1}), 0.25);
+}
+
+TEST(NnSequential, ForwardComposesTheModulesInOrder) {
+  tg::Generator gen(3);
+  tg::nn::Linear a(3, 4, {.generator = &gen}), b(4, 2, {.generator = &gen});
+  tg::nn::Sequential net{a, tg::nn::Tanh(), b};
+  auto x = tg::randn({5, 3}, gen);
+  EXPECT_EQ(net(x).to_vector<float>(), b(tg::tanh(a(x))).to_vector<float>());
+}
+
+TEST(NnSequential, ErrorsNameTheFailingIndex) {
+  tg::nn::Sequential net{tg::nn::Linear(3, 4), tg::nn::ReLU(), tg::nn::Linear(5, 2)};
+  try {
+    net(tg::zeros({1, 3}));
+    FAIL() << "expected tg::Error";
+  } catch (const tg::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("Sequential[2]: Linear(in=5, out=2"), std::string::npos) << m;
+    EXPECT_NE(m.find("[1, 4]"), std::string::npos) << m;
+  }
+}
+
+TEST(NnSequential, EveryParameterPassesGradcheck) {
+  tg::Generator gen(7);
+  auto f64 = [&](int64_t i, int64_t o) { return tg::nn::Linear(i, o, {.dtype = tg::Dtype::f64, .generator = &gen}); };
+  tg::nn::Sequential net{f64(3, 4), tg::nn::Tanh(), f64(4, 4), tg::nn::Sigmoid(), f64(4, 2), tg::nn::Softmax()};
+  auto x = tg::randn({3, 3}, gen, tg::Dtype::f64);
+  std::vector<tg::Tensor> inputs{x};
+  for (auto& p : net.parameters()) inputs.push_back(p);
+  auto fn = [&](const std::vector<tg::Tensor>& in) {
+    size_t k = 1;
+    for (size_t i : {0u, 2u, 4u}) {
+      net.get<tg::nn::Linear>(i).weight() = in[k++];
+      net.get<tg::nn::Linear>(i).bias() = in[k++];
+    }
+    return net(in[0]);
+  };
+  auto report = tg::gradcheck(fn, inputs);
+  EXPECT_TRUE(report.ok) << report;
+  EXPECT_EQ(report.inputs.size(), 7u);
+}
+
+TEST(NnSequential, PrintsOneLinePerLayerWithShapesAndCounts) {
+  tg::nn::Sequential net{tg::nn::Linear(784, 50), tg::nn::ReLU(), tg::nn::Linear(50, 10)};
+  std::ostringstream os;
+  os << net;
+  EXPECT_EQ(os.str(),
+            "Sequential(\n"
+            "  (0): Linear(in=784, out=50, bias=true)  [N, 784] -> [N, 50]  39250 params\n"
+            "  (1): ReLU                               [N, 50] -> [N, 50]   0 params\n"
+            "  (2): Linear(in=50, out=10, bias=true)   [N, 50] -> [N, 10]   510 params\n"
+            ")\n"
+            "Total: 39760 params");
+  // With a concrete input shape, and with a chain that breaks.
+  EXPECT_NE(net.summary({32, 784}).find("[32, 784] -> [32, 50]"), std::string::npos);
+  tg::nn::Sequential bad{tg::nn::Linear(3, 4), tg::nn::Linear(5, 2)};
+  EXPECT_NE(bad.str().find("error: "), std::string::npos) << bad.str();
+}
+
+// A 2-8-1 tanh network fits y = sin(2 x1) + x2^2 / 2 on a 7x7 grid of [-1, 1]^2 with plain
+// full-batch gradient descent written with add_ (lr 0.2, 2000 steps): the MSE falls below 0.003
+// (about 0.0013 for seeds 0 to 3), from several tenths at the start.
+TEST(NnSequential, SmallMlpFitsAToyRegression) {
+  std::vector<double> xs, ys;
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < 7; ++j) {
+      double a = -1.0 + i / 3.0, b = -1.0 + j / 3.0;
+      xs.insert(xs.end(), {a, b});
+      ys.push_back(std::sin(2 * a) + 0.5 * b * b);
+    }
+  auto X = tg::from_vector(xs, {49, 2}), Y = tg::from_vector(ys, {49, 1});
+  tg::Generator gen(0);
+  tg::nn::Sequential net{tg::nn::Linear(2, 8, {.init = tg::nn::LinearInit::xavier_uniform, .generator = &gen}),
+                         tg::nn::Tanh(),
+                         tg::nn::Linear(8, 1, {.init = tg::nn::LinearInit::xavier_uniform, .generator = &gen})};
+  tg::nn::MSELoss mse;
+  const double first = mse(net(X), Y).item();
+  double last = first;
+  for (int step = 0; step < 2000; ++step) {
+    net.zero_grad();
+    auto loss = mse(net(X), Y);
+    loss.backward();
+    last = loss.item();
+    tg::NoGradGuard no_grad;
+    for (auto& p : net.parameters()) p.add_(p.grad(), -0.2);
+  }
+  EXPECT_GT(first, 0.1);
+  EXPECT_LT(last, 0.003) << "started at " << first;
+}
