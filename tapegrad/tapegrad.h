@@ -15,3 +15,5 @@
 #include "tapegrad/autograd/tensor.h"
 #include "tapegrad/autograd/threads.h"
 #include "tapegrad/nn/nn.h"
+#include "tapegrad/data/data.h"
+#include "tapegrad/io/io.h"
