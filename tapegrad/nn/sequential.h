@@ -36,13 +36,15 @@ class Sequential : public Module {
     (push_back(std::forward<Ms>(modules)), ...);
   }
 
-  /// Appends a copy of `m` (any Module subclass); returns this chain.
+  /// Appends a copy of `m` (any Module subclass; the copy shares its parameter storage), in this
+  /// chain's train/eval mode; returns this chain.
   template <class M>
     requires std::derived_from<std::decay_t<M>, Module>
   Sequential& push_back(M&& m) {
     return push_back(std::shared_ptr<Module>(std::make_shared<std::decay_t<M>>(std::forward<M>(m))));
   }
-  /// Appends `m` itself (shared); throws tg::Error if it is null.
+  /// Appends `m` itself (shared) and puts it in this chain's train/eval mode; throws tg::Error if
+  /// it is null.
   Sequential& push_back(std::shared_ptr<Module> m);
 
   /// The modules' composition; an error from module i is rethrown with its index prefixed.
