@@ -4,11 +4,12 @@
 
 #include "tapegrad/autograd/tape.h"
 #include "tapegrad/autograd/tensor_impl.h"
+#include "tapegrad/autograd/tls.h"
 
 namespace tapegrad {
 
 namespace {
-thread_local bool anomaly_on = false;
+TG_TLS thread_local bool anomaly_on = false;
 
 // Index of the first NaN or infinity in t, or -1.
 int64_t first_non_finite(const Tensor& t) {

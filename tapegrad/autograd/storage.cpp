@@ -1,12 +1,14 @@
 // Memory for tensors: a per-thread cache of freed blocks in power-of-two size classes, so that
 // a training loop that allocates the same sizes every step stops calling malloc after step one
 // (what Stan Math's arena and PyTorch's caching allocator achieve in their own ways).
+#include <bit>
 #include <cstdlib>
 #include <new>
 #include <vector>
 
 #include "tapegrad/autograd/memory.h"
 #include "tapegrad/autograd/tensor_impl.h"
+#include "tapegrad/autograd/tls.h"
 
 namespace tapegrad {
 namespace {
@@ -17,21 +19,21 @@ constexpr size_t kMinBlock = 64;
 constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 
 int size_class(size_t bytes) {
-  size_t b = kMinBlock;
-  int c = 0;
-  while (b < bytes) {
-    b <<= 1;
-    ++c;
-  }
-  return c;
+  if (bytes <= kMinBlock) return 0;
+  return static_cast<int>(std::bit_width(bytes - 1)) - 6;  // 64 = 2^6 is class 0
 }
 
 // Set when this thread's cache is destroyed: tensors freed later (thread-local or static
 // objects destroyed after it) go straight back to malloc.
-thread_local bool cache_gone = false;
+TG_TLS thread_local bool cache_gone = false;
+
+// A freed block holds the link to the next free block of its class.
+struct FreeBlock {
+  FreeBlock* next;
+};
 
 struct Cache {
-  std::vector<void*> free[kClasses];
+  FreeBlock* free[kClasses] = {};
   size_t cached = 0;
   MemoryStats stats;
   ~Cache() {
@@ -40,17 +42,32 @@ struct Cache {
   }
   void empty() {
     for (int c = 0; c < kClasses; ++c) {
-      for (void* p : free[c]) std::free(p);
-      free[c].clear();
-      free[c].shrink_to_fit();
+      while (FreeBlock* b = free[c]) {
+        free[c] = b->next;
+        std::free(b);
+      }
     }
     cached = 0;
   }
 };
 
+TG_TLS thread_local Cache* tls_cache = nullptr;
+
+// Owns the cache; being a thread_local with a destructor, it frees the cache at thread exit.
+struct CacheOwner {
+  ~CacheOwner() {
+    delete tls_cache;
+    tls_cache = nullptr;
+  }
+};
+
 Cache& cache() {
-  thread_local Cache c;
-  return c;
+  if (!tls_cache) [[unlikely]] {
+    thread_local CacheOwner owner;
+    (void)owner;
+    tls_cache = new Cache;
+  }
+  return *tls_cache;
 }
 
 }  // namespace
@@ -69,11 +86,10 @@ void* pool_alloc(size_t bytes) {
   int k = size_class(bytes);
   size_t block = kMinBlock << k;
   ++c.stats.allocations;
-  if (!c.free[k].empty()) {
-    void* p = c.free[k].back();
-    c.free[k].pop_back();
+  if (FreeBlock* b = c.free[k]) {
+    c.free[k] = b->next;
     c.cached -= block;
-    return p;
+    return b;
   }
   ++c.stats.system_allocations;
   void* p = std::aligned_alloc(64, block);
@@ -94,21 +110,28 @@ void pool_free(void* p, size_t bytes) {
     std::free(p);
     return;
   }
-  c.free[k].push_back(p);
+  auto* b = static_cast<FreeBlock*>(p);
+  b->next = c.free[k];
+  c.free[k] = b;
   c.cached += block;
 }
 
+// The header and the elements share one block; the elements start 64 bytes in, aligned for SIMD.
+constexpr size_t kHeader = 64;
+static_assert(sizeof(Storage) <= kHeader);
+
 Storage* Storage::create(size_t bytes) {
-  auto* s = new (pool_alloc(sizeof(Storage))) Storage();
+  void* block = pool_alloc(kHeader + bytes);
+  auto* s = new (block) Storage();
   s->bytes = bytes;
-  s->data = bytes ? pool_alloc(bytes) : nullptr;
+  s->data = static_cast<char*>(block) + kHeader;
   return s;
 }
 
 void Storage::destroy() {
-  pool_free(data, bytes);
+  const size_t total = kHeader + bytes;
   this->~Storage();
-  pool_free(this, sizeof(Storage));
+  pool_free(this, total);
 }
 
 void* TensorImpl::operator new(size_t bytes) { return pool_alloc(bytes); }

@@ -8,11 +8,13 @@
 #include "tapegrad/autograd/function.h"
 #include "tapegrad/autograd/ops.h"
 #include "tapegrad/autograd/tensor_impl.h"
+#include "tapegrad/autograd/tls.h"
 
 namespace tapegrad {
 
 namespace {
-thread_local bool grad_enabled = true;
+TG_TLS thread_local bool grad_enabled = true;
+TG_TLS thread_local Tape* tls_tape = nullptr;
 // Above this many slots, an empty tape gives its spare slots back instead of keeping them.
 constexpr size_t kKeepSlots = size_t{1} << 16;
 }  // namespace
@@ -29,8 +31,11 @@ Tape::Tape() { detail::pool_init(); }
 Tape::~Tape() { clear(); }
 
 Tape& Tape::current() {
-  thread_local Tape tape;
-  return tape;
+  if (!tls_tape) [[unlikely]] {
+    thread_local std::unique_ptr<Tape> owner(new Tape);  // destroyed at thread exit
+    tls_tape = owner.get();
+  }
+  return *tls_tape;
 }
 
 detail::Node& Tape::push() {
@@ -101,7 +106,7 @@ void Tape::shrink() {
 
 namespace detail {
 
-bool needs_record(std::initializer_list<Tensor> inputs) {
+bool needs_record(TensorRefs inputs) {
   if (!grad_enabled) return false;
   for (const Tensor& t : inputs)
     if (t.requires_grad()) return true;
@@ -109,27 +114,34 @@ bool needs_record(std::initializer_list<Tensor> inputs) {
 }
 
 namespace {
-Tensor record_impl(const OpDef* op, Tensor out, const Tensor* in, size_t count, NodeArgs&& args,
+// `in` is any range of const Tensor& (a braced list of references, or a vector).
+template <class Range>
+Tensor record_impl(const OpDef* op, Tensor out, const Range& in, NodeArgs&& args,
                    std::shared_ptr<const FunctionDef> function) {
   if (!grad_enabled) return out;
   bool any = false;
-  for (size_t k = 0; k < count; ++k) any = any || in[k].requires_grad();
+  for (const Tensor& t : in) any = any || t.requires_grad();
   if (!any) return out;
   Tape& tape = Tape::current();
-  for (size_t k = 0; k < count; ++k) {
-    TensorImpl* t = in[k].impl();
-    if (t->node >= 0 && t->tape != &tape)
-      throw Error(std::string(function ? function->name.c_str() : op->name) + ": input " + std::to_string(k) +
+  const char* name = function ? function->name.c_str() : op->name;
+  size_t k = 0;
+  for (const Tensor& t : in) {
+    if (t.impl()->node >= 0 && t.impl()->tape != &tape)
+      throw Error(std::string(name) + ": input " + std::to_string(k) +
                   " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
+    ++k;
   }
-  if (anomaly_enabled()) check_finite_forward(function ? function->name.c_str() : op->name, out, tape.size());
+  if (anomaly_enabled()) check_finite_forward(name, out, tape.size());
   Node& n = tape.push();
   n.op = op;
   n.function = std::move(function);
   n.output = out.impl();
-  n.inputs.assign(in, in + count);
-  n.versions.resize(count);
-  for (size_t k = 0; k < count; ++k) n.versions[k] = in[k].impl()->storage->version;
+  n.inputs.clear();
+  n.versions.clear();
+  for (const Tensor& t : in) {
+    n.inputs.push_back(t);
+    n.versions.push_back(t.impl()->storage->version);
+  }
   n.output_version = out.impl()->storage->version;
   n.args = std::move(args);
   TensorImpl* o = out.impl();
@@ -140,13 +152,13 @@ Tensor record_impl(const OpDef* op, Tensor out, const Tensor* in, size_t count, 
 }
 }  // namespace
 
-Tensor record(const OpDef& op, Tensor out, std::initializer_list<Tensor> inputs, NodeArgs args) {
-  return record_impl(&op, std::move(out), inputs.begin(), inputs.size(), std::move(args), nullptr);
+Tensor record(const OpDef& op, Tensor out, TensorRefs inputs, NodeArgs args) {
+  return record_impl(&op, std::move(out), inputs, std::move(args), nullptr);
 }
 
 Tensor record(const OpDef& op, Tensor out, const std::vector<Tensor>& inputs, NodeArgs args,
               std::shared_ptr<const FunctionDef> function) {
-  return record_impl(&op, std::move(out), inputs.data(), inputs.size(), std::move(args), std::move(function));
+  return record_impl(&op, std::move(out), inputs, std::move(args), std::move(function));
 }
 
 Tensor BackwardContext::output() const {
@@ -157,6 +169,7 @@ Tensor BackwardContext::output() const {
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
   if (!in.requires_grad()) return;
+  if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   if (g.shape() != in.shape()) g = sum_to(g, in.shape());
   TensorImpl* t = in.impl();
   if (!t->grad.defined()) {

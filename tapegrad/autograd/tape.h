@@ -56,9 +56,11 @@ struct Node {
 /// and a way to add each input's gradient.
 class BackwardContext {
  public:
-  BackwardContext(Node& node, const Tensor& grad) : node_(node), grad_(grad) {}
+  BackwardContext(Node& node, Tensor& grad) : node_(node), grad_(grad) {}
   /// Gradient of the loss with respect to this node's output.
   const Tensor& grad() const { return grad_; }
+  /// The upstream gradient, moved out (for its last use: lets accumulate() keep the buffer).
+  Tensor take_grad() { return std::move(grad_); }
   /// Input `i` as recorded.
   const Tensor& input(size_t i) const { return node_.inputs[i]; }
   /// True if input `i` needs a gradient.
@@ -78,17 +80,20 @@ class BackwardContext {
 
  private:
   Node& node_;
-  const Tensor& grad_;
+  Tensor& grad_;
 };
+
+/// A braced list of inputs, taken by reference (no reference-count traffic on the hot path).
+using TensorRefs = std::initializer_list<std::reference_wrapper<const Tensor>>;
 
 /// Records `out` as the result of `op` on `inputs` if any input requires gradients and
 /// recording is on; returns `out`.
-Tensor record(const OpDef& op, Tensor out, std::initializer_list<Tensor> inputs, NodeArgs args = {});
+Tensor record(const OpDef& op, Tensor out, TensorRefs inputs, NodeArgs args = {});
 /// Same, for a list of inputs of any length.
 Tensor record(const OpDef& op, Tensor out, const std::vector<Tensor>& inputs, NodeArgs args,
               std::shared_ptr<const FunctionDef> function);
 /// True if recording is on and some input requires gradients.
-bool needs_record(std::initializer_list<Tensor> inputs);
+bool needs_record(TensorRefs inputs);
 }  // namespace detail
 
 /// True unless a NoGradGuard is active on this thread.

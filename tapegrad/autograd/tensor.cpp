@@ -61,26 +61,8 @@ const TensorImpl& need(const TensorImpl* p, const char* what) {
 }
 }  // namespace
 
-Tensor::Tensor(const Tensor& other) : impl_(other.impl_) {
-  if (impl_) impl_->retain();
-}
-Tensor& Tensor::operator=(const Tensor& other) {
-  if (other.impl_) other.impl_->retain();
-  if (impl_) impl_->release();
-  impl_ = other.impl_;
-  return *this;
-}
-Tensor& Tensor::operator=(Tensor&& other) noexcept {
-  if (this != &other) {
-    if (impl_) impl_->release();
-    impl_ = other.impl_;
-    other.impl_ = nullptr;
-  }
-  return *this;
-}
-Tensor::~Tensor() {
-  if (impl_) impl_->release();
-}
+void detail::retain(TensorImpl* impl) noexcept { impl->retain(); }
+void detail::release(TensorImpl* impl) noexcept { impl->release(); }
 
 const Shape& Tensor::shape() const { return need(impl_, "shape").shape; }
 Dtype Tensor::dtype() const { return need(impl_, "dtype").dtype; }

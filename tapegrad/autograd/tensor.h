@@ -16,7 +16,9 @@ namespace tapegrad {
 
 namespace detail {
 struct TensorImpl;
-}
+void retain(TensorImpl* impl) noexcept;
+void release(TensorImpl* impl) noexcept;
+}  // namespace detail
 
 /// Options for Tensor::backward.
 struct BackwardOptions {
@@ -31,14 +33,30 @@ class Tensor {
   /// An undefined tensor (no storage); assign to it later.
   Tensor() = default;
   /// Shares `other`'s storage and autograd state.
-  Tensor(const Tensor& other);
+  Tensor(const Tensor& other) : impl_(other.impl_) {
+    if (impl_) detail::retain(impl_);
+  }
   /// Takes over `other`'s handle.
   Tensor(Tensor&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
   /// Shares `other`'s storage and autograd state.
-  Tensor& operator=(const Tensor& other);
+  Tensor& operator=(const Tensor& other) {
+    if (other.impl_) detail::retain(other.impl_);
+    detail::TensorImpl* old = impl_;
+    impl_ = other.impl_;
+    if (old) detail::release(old);
+    return *this;
+  }
   /// Takes over `other`'s handle.
-  Tensor& operator=(Tensor&& other) noexcept;
-  ~Tensor();
+  Tensor& operator=(Tensor&& other) noexcept {
+    detail::TensorImpl* old = impl_;
+    impl_ = other.impl_;
+    other.impl_ = nullptr;
+    if (old && old != impl_) detail::release(old);
+    return *this;
+  }
+  ~Tensor() {
+    if (impl_) detail::release(impl_);
+  }
 
   /// True unless default-constructed.
   bool defined() const { return impl_ != nullptr; }

@@ -65,6 +65,12 @@ struct TensorImpl {
   T* data() const { return static_cast<T*>(storage->data); }
 };
 
+// The elements of `t` as T*, without the dtype check of Tensor::data (kernels dispatch first).
+template <class T>
+inline T* ptr(const Tensor& t) {
+  return static_cast<T*>(t.impl()->storage->data);
+}
+
 // A new tensor with fresh storage, uninitialised.
 Tensor make_tensor(const Shape& shape, Dtype dtype);
 // A new tensor sharing `storage` (which must hold enough bytes).

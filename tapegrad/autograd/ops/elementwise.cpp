@@ -60,8 +60,8 @@ Samples kink_samples(Dtype d, Generator& g) {
 // ---- add ----
 static const OpDef kAdd{"add",
                         [](BackwardContext& c) {
-                          c.accumulate(0, c.grad());
-                          c.accumulate(1, c.grad());
+                          if (c.needs_grad(1)) c.accumulate(1, c.needs_grad(0) ? Tensor(c.grad()) : c.take_grad());
+                          c.accumulate(0, c.take_grad());
                         },
                         replay_binary<add>};
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -73,8 +73,8 @@ static RegisterOp reg_add({"add", "", [](auto& in) { return add(in[0], in[1]); }
 // ---- sub ----
 static const OpDef kSub{"sub",
                         [](BackwardContext& c) {
-                          c.accumulate(0, c.grad());
                           if (c.needs_grad(1)) c.accumulate(1, neg(c.grad()));
+                          c.accumulate(0, c.take_grad());
                         },
                         replay_binary<sub>};
 Tensor sub(const Tensor& a, const Tensor& b) {
@@ -113,7 +113,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 static RegisterOp reg_div({"div", "", [](auto& in) { return div(in[0], in[1]); }, div_samples});
 
 // ---- scalar forms: one node each, the scalar kept in the node ----
-static const OpDef kAddScalar{"add_scalar", [](BackwardContext& c) { c.accumulate(0, c.grad()); },
+static const OpDef kAddScalar{"add_scalar", [](BackwardContext& c) { c.accumulate(0, c.take_grad()); },
                               [](const Node& n, const std::vector<Tensor>& in) {
                                 return add_scalar(in[0], n.args.scalars[0]);
                               }};

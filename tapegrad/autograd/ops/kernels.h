@@ -35,8 +35,8 @@ Tensor map(const Tensor& x, F f) {
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    T* q = out.data<T>();
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
     for (int64_t k = 0, n = x.numel(); k < n; ++k) q[k] = f(p[k]);
   });
   return out;
@@ -48,9 +48,9 @@ Tensor zip(const Tensor& a, const Tensor& b, F f) {
   Tensor out = make_tensor(a.shape(), a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = a.data<T>();
-    const T* q = b.data<T>();
-    T* r = out.data<T>();
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    T* r = ptr<T>(out);
     for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k]);
   });
   return out;
@@ -62,10 +62,10 @@ Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   Tensor out = make_tensor(a.shape(), a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = a.data<T>();
-    const T* q = b.data<T>();
-    const T* s = c.data<T>();
-    T* r = out.data<T>();
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    const T* s = ptr<T>(c);
+    T* r = ptr<T>(out);
     for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k], s[k]);
   });
   return out;
@@ -85,9 +85,9 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
   Tensor out = make_tensor(so, a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = a.data<T>();
-    const T* q = b.data<T>();
-    T* r = out.data<T>();
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    T* r = ptr<T>(out);
     const int64_t n = out.numel();
     if (b.numel() == 1 && so == sa) {
       const T s = q[0];

@@ -25,15 +25,15 @@ static const OpDef kMatmul{
       const Mat2 ma = as_left(a), mb = as_right(b);
       dispatch(a.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        const T* g = c.grad().template data<T>();
+        const T* g = ptr<T>(c.grad());
         if (c.needs_grad(0)) {
           Tensor ga = make_tensor(a.shape(), a.dtype());
-          gemm<T>(false, true, ma.rows, ma.cols, mb.cols, T(1), g, b.template data<T>(), T(0), ga.template data<T>());
+          gemm<T>(false, true, ma.rows, ma.cols, mb.cols, T(1), g, ptr<T>(b), T(0), ptr<T>(ga));
           c.accumulate(0, std::move(ga));
         }
         if (c.needs_grad(1)) {
           Tensor gb = make_tensor(b.shape(), b.dtype());
-          gemm<T>(true, false, mb.rows, mb.cols, ma.rows, T(1), a.template data<T>(), g, T(0), gb.template data<T>());
+          gemm<T>(true, false, mb.rows, mb.cols, ma.rows, T(1), ptr<T>(a), g, T(0), ptr<T>(gb));
           c.accumulate(1, std::move(gb));
         }
       });
@@ -53,7 +53,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = make_tensor(out_shape, a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), a.data<T>(), b.data<T>(), T(0), out.data<T>());
+    gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), ptr<T>(a), ptr<T>(b), T(0), ptr<T>(out));
   });
   return record(kMatmul, std::move(out), {a, b});
 }
@@ -76,8 +76,8 @@ Tensor transpose(const Tensor& x) {
   Tensor out = make_tensor(Shape{cols, r}, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    T* q = out.data<T>();
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
     for (int64_t i = 0; i < r; ++i)
       for (int64_t j = 0; j < cols; ++j) q[j * r + i] = p[i * cols + j];
   });

@@ -49,9 +49,9 @@ static const OpDef kSoftmaxCrossEntropy{
       softmax_rows(logits, gx);
       dispatch(logits.dtype(), [&](auto tag) {
         using T = decltype(tag);
-        const T scale = c.grad().data<T>()[0] / static_cast<T>(batch);
-        T* q = gx.data<T>();
-        const T* t = labels.data<T>();
+        const T scale = ptr<T>(c.grad())[0] / static_cast<T>(batch);
+        T* q = ptr<T>(gx);
+        const T* t = ptr<T>(labels);
         for (int64_t b = 0; b < batch; ++b) {
           T* row = q + b * classes;
           if (labels.dim() == 1) {
@@ -80,8 +80,8 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor out = make_tensor(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* x = logits.data<T>();
-    const T* t = lab.data<T>();
+    const T* x = ptr<T>(logits);
+    const T* t = ptr<T>(lab);
     T total = 0;
     for (int64_t b = 0; b < batch; ++b) {
       const T* row = x + b * classes;
@@ -99,7 +99,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
         }
       }
     }
-    out.data<T>()[0] = total / static_cast<T>(batch);
+    ptr<T>(out)[0] = total / static_cast<T>(batch);
   });
   NodeArgs args;
   args.saved = std::move(lab);
@@ -116,7 +116,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& l
   Tensor lab = empty(Shape{static_cast<int64_t>(labels.size())}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = lab.data<T>();
+    T* p = ptr<T>(lab);
     for (size_t b = 0; b < labels.size(); ++b) {
       if (labels[b] < 0 || labels[b] >= logits.shape()[1])
         throw Error("softmax_cross_entropy: label " + std::to_string(labels[b]) + " at position " + std::to_string(b) +
@@ -183,12 +183,12 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   Tensor out = make_tensor(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* x = logits.data<T>();
-    const T* t = target.data<T>();
+    const T* x = ptr<T>(logits);
+    const T* t = ptr<T>(target);
     T total = 0;
     for (int64_t k = 0, n = logits.numel(); k < n; ++k)
       total += std::max(x[k], T(0)) - x[k] * t[k] + std::log1p(std::exp(-std::abs(x[k])));
-    out.data<T>()[0] = total / static_cast<T>(logits.numel());
+    ptr<T>(out)[0] = total / static_cast<T>(logits.numel());
   });
   return record(kBce, std::move(out), {logits, target});
 }
@@ -204,7 +204,7 @@ Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype)
   Tensor out = zeros(Shape{static_cast<int64_t>(labels.size()), classes}, dtype);
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* p = out.data<T>();
+    T* p = ptr<T>(out);
     for (size_t b = 0; b < labels.size(); ++b) {
       if (labels[b] < 0 || labels[b] >= classes)
         throw Error("one_hot: label " + std::to_string(labels[b]) + " at position " + std::to_string(b) +

@@ -52,8 +52,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   Tensor out = zeros(shape, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    T* q = out.data<T>();
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
     const size_t rank = sx.size();
     const int64_t n = x.numel();
     if (shape.numel() == 1) {
@@ -119,10 +119,10 @@ Tensor sum(const Tensor& x) {
   Tensor out = make_tensor(Shape{}, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
+    const T* p = ptr<T>(x);
     T s = 0;
     for (int64_t k = 0, n = x.numel(); k < n; ++k) s += p[k];
-    out.data<T>()[0] = s;
+    ptr<T>(out)[0] = s;
   });
   return record(kSumAll, std::move(out), {x});
 }
@@ -147,8 +147,8 @@ Tensor sum(const Tensor& x, int64_t axis, bool keepdim) {
   Tensor out = zeros(reduced_shape(x.shape(), ax, keepdim), x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    T* q = out.data<T>();
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
     for (int64_t o = 0; o < v.outer; ++o)
       for (int64_t j = 0; j < v.n; ++j) {
         const T* row = p + (o * v.n + j) * v.inner;
@@ -200,7 +200,7 @@ std::vector<int64_t> argmax_along(const Tensor& x, const AxisView& v) {
   std::vector<int64_t> at(static_cast<size_t>(v.outer * v.inner), 0);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
+    const T* p = ptr<T>(x);
     for (int64_t o = 0; o < v.outer; ++o)
       for (int64_t i = 0; i < v.inner; ++i) {
         int64_t best = 0;
@@ -223,9 +223,9 @@ static const OpDef kMax{"max",
                           Tensor gx = zeros(x.shape(), x.dtype());
                           dispatch(x.dtype(), [&](auto tag) {
                             using T = decltype(tag);
-                            const T* idx = c.saved().data<T>();
-                            const T* g = c.grad().data<T>();
-                            T* q = gx.data<T>();
+                            const T* idx = ptr<T>(c.saved());
+                            const T* g = ptr<T>(c.grad());
+                            T* q = ptr<T>(gx);
                             for (int64_t o = 0; o < v.outer; ++o)
                               for (int64_t i = 0; i < v.inner; ++i) {
                                 const int64_t k = o * v.inner + i;
@@ -248,9 +248,9 @@ Tensor max(const Tensor& x, int64_t axis, bool keepdim) {
   Tensor idx = make_tensor(rs, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* p = x.data<T>();
-    T* q = out.data<T>();
-    T* r = idx.data<T>();
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
+    T* r = ptr<T>(idx);
     for (int64_t o = 0; o < v.outer; ++o)
       for (int64_t i = 0; i < v.inner; ++i) {
         const int64_t k = o * v.inner + i;

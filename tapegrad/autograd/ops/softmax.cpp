@@ -62,9 +62,9 @@ static const OpDef kSoftmax{"softmax",
                               Tensor gx = make_tensor(y.shape(), y.dtype());
                               dispatch(y.dtype(), [&](auto tag) {
                                 using T = decltype(tag);
-                                const T* yp = y.data<T>();
-                                const T* g = c.grad().data<T>();
-                                T* q = gx.data<T>();
+                                const T* yp = ptr<T>(y);
+                                const T* g = ptr<T>(c.grad());
+                                T* q = ptr<T>(gx);
                                 for_each_lane(l, [&](int64_t off, int64_t st) {
                                   T dot = 0;
                                   for (int64_t j = 0; j < l.n; ++j) dot += g[off + j * st] * yp[off + j * st];
@@ -81,7 +81,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    softmax_kernel<T>(x.data<T>(), out.data<T>(), lanes(x.shape(), ax), false);
+    softmax_kernel<T>(ptr<T>(x), ptr<T>(out), lanes(x.shape(), ax), false);
   });
   NodeArgs args;
   args.ints[0] = static_cast<int64_t>(ax);
@@ -98,9 +98,9 @@ static const OpDef kLogSoftmax{"log_softmax",
                                  Tensor gx = make_tensor(y.shape(), y.dtype());
                                  dispatch(y.dtype(), [&](auto tag) {
                                    using T = decltype(tag);
-                                   const T* yp = y.data<T>();
-                                   const T* g = c.grad().data<T>();
-                                   T* q = gx.data<T>();
+                                   const T* yp = ptr<T>(y);
+                                   const T* g = ptr<T>(c.grad());
+                                   T* q = ptr<T>(gx);
                                    for_each_lane(l, [&](int64_t off, int64_t st) {
                                      T s = 0;
                                      for (int64_t j = 0; j < l.n; ++j) s += g[off + j * st];
@@ -119,7 +119,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
   Tensor out = make_tensor(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    softmax_kernel<T>(x.data<T>(), out.data<T>(), lanes(x.shape(), ax), true);
+    softmax_kernel<T>(ptr<T>(x), ptr<T>(out), lanes(x.shape(), ax), true);
   });
   NodeArgs args;
   args.ints[0] = static_cast<int64_t>(ax);
@@ -135,7 +135,7 @@ namespace detail {
 void softmax_rows(const Tensor& logits, Tensor& probs) {
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    softmax_kernel<T>(logits.data<T>(), probs.data<T>(), Lanes{logits.shape()[0], logits.shape()[1], 1}, false);
+    softmax_kernel<T>(ptr<T>(logits), ptr<T>(probs), Lanes{logits.shape()[0], logits.shape()[1], 1}, false);
   });
 }
 }  // namespace detail
