@@ -15,5 +15,6 @@
 #include "tapegrad/autograd/tensor.h"
 #include "tapegrad/autograd/threads.h"
 #include "tapegrad/nn/nn.h"
+#include "tapegrad/optim/optim.h"
 #include "tapegrad/data/data.h"
 #include "tapegrad/io/io.h"
