@@ -24,7 +24,8 @@ inline constexpr int kIdxMaxDims = 16;
 
 /// Parses an IDX file held in memory; `bytes` may be gzip-compressed (detected by the magic
 /// 1f 8b). `name` is used only in error messages. Throws tapegrad::Error on malformed input,
-/// naming `name` and the byte offset (in the decompressed stream for gzip input). Never
+/// naming `name` and the byte offset: for gzip input, errors in the IDX content give offsets in
+/// the decompressed stream, errors in the gzip stream itself offsets in the compressed one. Never
 /// allocates more than the input actually holds (or decompresses to), nor more than kIdxMaxBytes.
 IdxArray parse_idx(const uint8_t* bytes, size_t size, const std::string& name);
 

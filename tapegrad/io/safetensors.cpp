@@ -108,23 +108,27 @@ SafetensorsEntry parse_entry(const std::string& tname, const nlohmann::json& v, 
   else fail_tensor(file, tname, 8, "unsupported dtype '" + code + "'; tapegrad reads F32 and F64");
   const auto sh = v.find("shape");
   if (sh == v.end() || !sh->is_array()) fail_tensor(file, tname, 8, "missing array field 'shape'");
-  uint64_t numel = 1;
-  bool overflow = false;
+  // The product of the non-zero sizes must fit too: code that computes strides multiplies
+  // them even when another dimension is zero.
+  uint64_t nonzero_product = 1;
+  bool overflow = false, has_zero = false;
   for (const auto& d : *sh) {
     uint64_t s;
     if (!as_u64(d, s) || s > static_cast<uint64_t>(INT64_MAX))
       fail_tensor(file, tname, 8, "shape entry " + d.dump() + " is not a non-negative integer");
     e.shape.push_back(static_cast<int64_t>(s));
-    overflow = overflow || __builtin_mul_overflow(numel, s, &numel);
+    has_zero = has_zero || s == 0;
+    overflow = overflow || __builtin_mul_overflow(nonzero_product, s == 0 ? 1 : s, &nonzero_product);
   }
+  const uint64_t numel = has_zero ? 0 : nonzero_product;
   const auto off = v.find("data_offsets");
   if (off == v.end() || !off->is_array() || off->size() != 2 || !as_u64((*off)[0], e.begin) ||
       !as_u64((*off)[1], e.end))
     fail_tensor(file, tname, 8, "'data_offsets' must be [begin, end] with non-negative integers");
   uint64_t nbytes = 0;
-  if (overflow || numel > static_cast<uint64_t>(INT64_MAX) ||
+  if (overflow || nonzero_product > static_cast<uint64_t>(INT64_MAX) ||
       __builtin_mul_overflow(numel, uint64_t{dtype_size(e.dtype)}, &nbytes))
-    fail_tensor(file, tname, 8, "shape " + sh->dump() + " has more elements than 64 bits can count");
+    fail_tensor(file, tname, 8, "shape " + sh->dump() + ": the product of its sizes (or its byte count) overflows 64 bits");
   if (e.begin > e.end)
     fail_tensor(file, tname, 8, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                                     "] end before they begin");

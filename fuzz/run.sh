@@ -1,0 +1,36 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang++ and runs each for N seconds (default 60).
+#   fuzz/run.sh [seconds] [build-dir]
+# Corpora grow in <build-dir>/corpus/<target>; crashes land in <build-dir>/crashes/<target>.
+set -eu
+SECONDS_PER_TARGET=${1:-60}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${2:-$ROOT/build-fuzz}
+JOBS=${JOBS:-2}
+
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DTAPEGRAD_FUZZ=ON -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_TOOLS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF \
+  -DTAPEGRAD_BUILD_BENCHMARKS=OFF -DTAPEGRAD_NATIVE=OFF >/dev/null
+cmake --build "$BUILD" -j"$JOBS" --target idx_fuzz safetensors_fuzz
+
+status=0
+for target in idx safetensors; do
+  corpus="$BUILD/corpus/$target"
+  crashes="$BUILD/crashes/$target"
+  mkdir -p "$corpus" "$crashes"
+  echo "== ${target}_fuzz for ${SECONDS_PER_TARGET}s"
+  # -rss_limit_mb: a parser that allocated what a hostile header claims would trip this.
+  # -malloc_limit_mb: any single allocation above 512 MB is reported as a bug.
+  if ASAN_OPTIONS=detect_leaks=1 "$BUILD/fuzz/${target}_fuzz" "$corpus" "$ROOT/fuzz/corpus/$target" \
+      -dict="$ROOT/fuzz/$target.dict" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
+      -malloc_limit_mb=512 -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 \
+      >"$BUILD/${target}_fuzz.log" 2>&1; then
+    echo "   no crash"
+  else
+    echo "   FAILED: see $BUILD/${target}_fuzz.log and $crashes/"
+    status=1
+  fi
+  grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|^SUMMARY|ERROR:' \
+    "$BUILD/${target}_fuzz.log" || true
+done
+exit $status
