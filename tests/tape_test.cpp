@@ -173,10 +173,14 @@ TEST(Tape, DotExportNamesEveryNodeAndShape) {
   EXPECT_NE(dot.find("sum\\n[]"), std::string::npos) << dot;
 }
 
-TEST(Tape, GradOfATensorThatDoesNotRequireOneIsZeros) {
+TEST(Tape, AskingForTheGradientOfATensorThatDoesNotRequireOneIsAnError) {
   auto x = tg::tensor({1.0, 2.0});
   EXPECT_FALSE(x.has_grad());
-  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));
+  EXPECT_THROW(x.grad(), tg::Error);
+  auto w = tg::tensor({1.0, 2.0}).requires_grad(true);
+  EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));  // none accumulated yet
+  auto y = w * 2.0;
+  EXPECT_THROW(y.grad(), tg::Error);  // not a leaf
 }
 
 TEST(Tape, OnlyLeavesCanBeMarked) {

@@ -74,7 +74,7 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
   for (size_t d = 0; d < dirs.size(); ++d) {
     for (Tensor& x : in) x.set_grad(Tensor());
     if (out.requires_grad()) out.backward(dirs[d].to(out.dtype()), {.retain_graph = true});
-    for (Tensor& x : in) analytical[d].push_back(x.grad().to(Dtype::f64));
+    for (Tensor& x : in) analytical[d].push_back(x.has_grad() ? x.grad().to(Dtype::f64) : zeros(x.shape(), Dtype::f64));
   }
 
   std::vector<InputCheck> checks;

@@ -167,6 +167,13 @@ bool Tensor::has_grad() const { return impl_ && impl_->grad.defined(); }
 Tensor Tensor::grad() const {
   const TensorImpl& i = need(impl_, "grad");
   if (i.grad.defined()) return i.grad;
+  if (!i.requires_grad)
+    throw Error("grad: the tensor of shape " + i.shape.str() +
+                " does not require gradients; mark it with requires_grad(true) before the forward pass");
+  if (i.node >= 0)
+    throw Error("grad: the tensor of shape " + i.shape.str() + " is the output of " +
+                std::string(i.tape->node(static_cast<size_t>(i.node)).name()) +
+                ", not a leaf; only leaves keep their gradient after backward()");
   return zeros(i.shape, i.dtype);
 }
 

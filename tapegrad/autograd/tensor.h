@@ -103,7 +103,8 @@ class Tensor {
   bool requires_grad() const;
   /// True for a tensor not produced by a recorded op.
   bool is_leaf() const;
-  /// The gradient accumulated by backward() (same shape and dtype); zeros if none was accumulated yet.
+  /// The gradient accumulated by backward() (same shape and dtype); zeros if none was accumulated
+  /// yet. Throws for a tensor that does not require gradients, and for a non-leaf.
   Tensor grad() const;
   /// True once backward() has accumulated a gradient into this tensor.
   bool has_grad() const;
