@@ -1,0 +1,158 @@
+// Question: what does recording and replaying one node cost? A chain of 1,000 alternating add
+// and mul ops on one-element float32 tensors, and the Rosenbrock function of 1,000 variables
+// written element by element (about 8,000 scalar nodes), forward + backward, in ns per node,
+// with heap calls per iteration in the steady state; the same work in libtorch in this process.
+#include <benchmark/benchmark.h>
+
+#include "heap_counter.h"
+#include "models.h"
+
+#ifdef TAPEGRAD_BENCH_TORCH
+#include <torch/torch.h>
+#endif
+
+#include <chrono>
+#include <map>
+
+namespace {
+namespace tg = tapegrad;
+
+constexpr int kChainOps = 1000;
+constexpr int kRosenVars = 1000;
+// tapegrad's last measured ns per node, by task, for the tapegrad/libtorch ratio counter.
+std::map<std::string, double> tapegrad_ns;
+using Clock = std::chrono::steady_clock;
+
+// Steady-state counters over the timed loop: tapegrad's system allocations and all heap calls.
+struct HeapDelta {
+  uint64_t sys0 = tg::memory_stats().system_allocations;
+  uint64_t heap0 = bench::heap_calls.load();
+  void report(benchmark::State& s) {
+    const double it = double(s.iterations());
+    s.counters["tg_sys_allocs_per_iter"] = double(tg::memory_stats().system_allocations - sys0) / it;
+    s.counters["heap_calls_per_iter"] = double(bench::heap_calls.load() - heap0) / it;
+  }
+};
+
+// Counters: nodes per iteration, ns per node, and for libtorch tapegrad's time over its own.
+void finish(benchmark::State& s, Clock::time_point t0, const std::string& task, const std::string& lib,
+            double nodes) {
+  const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
+  const double per_node = ns / (nodes * double(s.iterations()));
+  s.counters["nodes"] = nodes;
+  s.counters["ns_per_node"] = per_node;
+  if (lib == "tapegrad") tapegrad_ns[task] = per_node;
+  else if (tapegrad_ns.count(task)) s.counters["tapegrad_over_libtorch"] = tapegrad_ns[task] / per_node;
+}
+
+void tg_chain_once(const tg::Tensor& x, const tg::Tensor& c, const tg::Tensor& d) {
+  tg::Tensor y = x;
+  for (int i = 0; i < kChainOps / 2; ++i) {
+    y = tg::add(y, c);
+    y = tg::mul(y, d);
+  }
+  y.backward();
+}
+
+void BM_chain_tapegrad(benchmark::State& s) {
+  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
+  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  for (int i = 0; i < 3; ++i) tg_chain_once(x, c, d);  // warm the caches
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) tg_chain_once(x, c, d);
+  h.report(s);
+  finish(s, t0, "chain", "tapegrad", kChainOps);
+}
+
+// Rosenbrock: sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, one one-element tensor per x[i].
+int tg_rosenbrock_once(const std::vector<tg::Tensor>& x) {
+  tg::Tensor f = tg::zeros({1});
+  for (int i = 0; i + 1 < kRosenVars; ++i) {
+    tg::Tensor a = x[i + 1] - x[i] * x[i];
+    tg::Tensor b = 1.0 - x[i];
+    f = f + 100.0 * (a * a) + b * b;
+  }
+  f.backward();
+  return 8 * (kRosenVars - 1);  // mul, sub, mul, scalar mul, rsub, mul, add, add per term
+}
+
+void BM_rosenbrock_tapegrad(benchmark::State& s) {
+  std::vector<tg::Tensor> x;
+  for (int i = 0; i < kRosenVars; ++i) x.push_back(tg::full({1}, 0.5 + 1e-4 * i).requires_grad(true));
+  int nodes = 0;
+  for (int i = 0; i < 3; ++i) nodes = tg_rosenbrock_once(x);
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) tg_rosenbrock_once(x);
+  h.report(s);
+  finish(s, t0, "rosenbrock", "tapegrad", nodes);
+}
+
+#ifdef TAPEGRAD_BENCH_TORCH
+void torch_chain_once(const torch::Tensor& x, const torch::Tensor& c, const torch::Tensor& d) {
+  torch::Tensor y = x;
+  for (int i = 0; i < kChainOps / 2; ++i) {
+    y = torch::add(y, c);
+    y = torch::mul(y, d);
+  }
+  y.backward();
+}
+
+void BM_chain_libtorch(benchmark::State& s) {
+  torch::Tensor x = torch::full({1}, 0.5).requires_grad_(true);
+  torch::Tensor c = torch::full({1}, 1e-3), d = torch::full({1}, 0.999);
+  for (int i = 0; i < 3; ++i) torch_chain_once(x, c, d);
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) torch_chain_once(x, c, d);
+  h.report(s);
+  finish(s, t0, "chain", "libtorch", kChainOps);
+}
+
+void torch_rosenbrock_once(const std::vector<torch::Tensor>& x) {
+  torch::Tensor f = torch::zeros({1});
+  for (int i = 0; i + 1 < kRosenVars; ++i) {
+    torch::Tensor a = x[i + 1] - x[i] * x[i];
+    torch::Tensor b = 1.0 - x[i];
+    f = f + 100.0 * (a * a) + b * b;
+  }
+  f.backward();
+}
+
+void BM_rosenbrock_libtorch(benchmark::State& s) {
+  std::vector<torch::Tensor> x;
+  for (int i = 0; i < kRosenVars; ++i) x.push_back(torch::full({1}, 0.5 + 1e-4 * i).requires_grad_(true));
+  for (int i = 0; i < 3; ++i) torch_rosenbrock_once(x);
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) torch_rosenbrock_once(x);
+  h.report(s);
+  finish(s, t0, "rosenbrock", "libtorch", 8 * (kRosenVars - 1));
+}
+#endif
+
+}  // namespace
+
+BENCHMARK(BM_chain_tapegrad);
+#ifdef TAPEGRAD_BENCH_TORCH
+BENCHMARK(BM_chain_libtorch);
+#endif
+BENCHMARK(BM_rosenbrock_tapegrad);
+#ifdef TAPEGRAD_BENCH_TORCH
+BENCHMARK(BM_rosenbrock_libtorch);
+#endif
+
+int main(int argc, char** argv) {
+  const int threads = bench::take_threads_flag(argc, argv);
+  tg::set_num_threads(threads);
+#ifdef TAPEGRAD_BENCH_TORCH
+  torch::set_num_threads(threads);
+  bench::set_openblas_threads(threads);
+#endif
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

@@ -1,0 +1,53 @@
+// Question: how much memory does training take? Runs 1,000 SGD steps of the 784-512-512-10 ReLU
+// net at batch 256 (float32), in tapegrad or (built with TAPEGRAD_BENCH_TORCH) libtorch; run it
+// under `/usr/bin/time -v` and read "Maximum resident set size". Usage: rss_step_X [threads] [steps]
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#ifdef TAPEGRAD_BENCH_TORCH
+#include <torch/torch.h>
+#else
+#include "models.h"
+#endif
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
+  const int steps = argc > 2 ? std::atoi(argv[2]) : 1000;
+  const std::vector<int64_t> sizes = {784, 512, 512, 10};
+  const int64_t batch = 256;
+  std::vector<int64_t> labels(batch);
+  for (int64_t i = 0; i < batch; ++i) labels[i] = i % 10;
+  double last = 0;
+#ifdef TAPEGRAD_BENCH_TORCH
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+  torch::nn::Sequential model(torch::nn::Linear(784, 512), torch::nn::ReLU(), torch::nn::Linear(512, 512),
+                              torch::nn::ReLU(), torch::nn::Linear(512, 10));
+  torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.01));
+  const torch::Tensor x = torch::rand({batch, 784}) * 2 - 1;
+  const torch::Tensor y = torch::from_blob(labels.data(), {batch}, torch::kInt64).clone();
+  for (int s = 0; s < steps; ++s) {
+    opt.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+    loss.backward();
+    opt.step();
+    if (s == steps - 1) last = loss.item<double>();
+  }
+  std::printf("libtorch: %d steps, threads %d, final loss %.4f\n", steps, threads, last);
+#else
+  namespace tg = tapegrad;
+  tg::set_num_threads(threads);
+  tg::nn::Sequential model = bench::mlp(sizes, "relu");
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.01});
+  const tg::Tensor x = bench::fixed_input(batch, 784);
+  for (int s = 0; s < steps; ++s) {
+    opt.zero_grad();
+    tg::Tensor loss = tg::softmax_cross_entropy(model(x), labels);
+    loss.backward();
+    opt.step();
+    if (s == steps - 1) last = loss.item();
+  }
+  std::printf("tapegrad: %d steps, threads %d, final loss %.4f\n", steps, threads, last);
+#endif
+}
