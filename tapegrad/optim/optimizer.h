@@ -20,6 +20,7 @@ namespace tapegrad::optim {
 /// optimizer (e.g. "0.exp_avg"), with the parameter's shape and dtype.
 class Optimizer {
  public:
+  /// Releases the state buffers; the parameters live on in the caller's handles.
   virtual ~Optimizer() = default;
   /// Optimizers own per-parameter state; copy one through state_dict()/load_state_dict().
   Optimizer(const Optimizer&) = delete;
@@ -42,8 +43,9 @@ class Optimizer {
 
   /// Copies of the learning rate, step counts and buffers, named as described on the class.
   NamedTensors state_dict() const;
-  /// Restores what state_dict() returned. Every entry must be present exactly once with the
-  /// expected shape and dtype; on any mismatch it throws tg::Error and changes nothing.
+  /// Restores what state_dict() returned, learning rate included. Every entry must be present
+  /// exactly once with the expected shape and dtype; on any mismatch it throws tg::Error and
+  /// changes nothing.
   void load_state_dict(const NamedTensors& state);
 
  protected:

@@ -13,6 +13,7 @@ namespace tapegrad::optim {
 /// counts epochs. The optimizer must outlive the scheduler.
 class LRScheduler {
  public:
+  /// Leaves the optimizer's learning rate as it is.
   virtual ~LRScheduler() = default;
   /// Advances one epoch and sets the optimizer's learning rate for it.
   void step();
