@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Writes docs/performance.md (to stdout) from the results directory that run.sh fills."""
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+
+res = sys.argv[1]
+
+
+def load(name):
+    path = os.path.join(res, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)["benchmarks"]
+
+
+def median(rows, run_name):
+    """The median aggregate of `run_name` (or the single run if there were no repetitions)."""
+    hits = [r for r in rows if r["run_name"] == run_name]
+    for r in hits:
+        if r.get("aggregate_name") == "median":
+            return r
+    return hits[0] if hits else None
+
+
+def text(name, default=""):
+    path = os.path.join(res, name)
+    return open(path).read().strip() if os.path.exists(path) else default
+
+
+def rss_kb(lib, t):
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text(f"rss_{lib}_t{t}.txt"))
+    return int(m.group(1)) if m else None
+
+
+def f(x, digits=3):
+    if x is None:
+        return "n/a"
+    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:,.0f}"
+
+
+def met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+model = re.search(r"Model name:\s*(.*)", lscpu).group(1)
+cpus = re.search(r"^CPU\(s\):\s*(\d+)", lscpu, re.M).group(1)
+blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+out = []
+p = out.append
+
+p("# Performance\n")
+p("Measured by `benchmarks/run.sh`; regenerate with it (the numbers below are this file's only source).\n")
+p(f"- Machine: {model}, {cpus} CPUs (lscpu); "
+  f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; libblas.so.3 -> `{blas}` (libtorch's BLAS)")
+p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
+p(f"- Load average before / after the benchmark runs: `{text('load_before.txt')}` / `{text('load_after.txt')}`. "
+  "The machine is shared with other builds: every figure is the median of the repetitions, and wall-clock "
+  "times are inflated when the load exceeds the 2 cores.")
+p("- Commands (from the repository root):")
+p("  ```")
+p("  benchmarks/run.sh   # = cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON ...")
+p("  build/bench/benchmarks/<program> --threads=N --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \\")
+p("      --benchmark_out=build/bench/results/<program>_tN.json      # N = 1 and 2")
+p("  /usr/bin/time -v build/bench/benchmarks/rss_step_{tapegrad,libtorch} N 1000")
+p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
+p("  ```\n")
+
+targets = []
+
+# ---- per-node overhead ----
+p("## Per-node overhead (op_overhead)\n")
+p("Forward + backward, one-element float32 tensors; heap calls = every malloc-family call in the process per "
+  "iteration, in the steady state (tg sys = tapegrad's `memory_stats().system_allocations`).\n")
+p("| task | threads | tapegrad ns/node | libtorch ns/node | libtorch / tapegrad | tapegrad heap calls/iter | tg sys allocs/iter | libtorch heap calls/iter |")
+p("|---|---|---|---|---|---|---|---|")
+node_speedups = []
+for t in (1, 2):
+    rows = load(f"op_overhead_t{t}.json")
+    for task, label in (("chain", "1,000 add/mul chain"), ("rosenbrock", "Rosenbrock, 1,000 vars (7,992 nodes)")):
+        a, b = median(rows, f"BM_{task}_tapegrad"), median(rows, f"BM_{task}_libtorch")
+        if not a:
+            continue
+        sp = b["ns_per_node"] / a["ns_per_node"] if b else None
+        if sp:
+            node_speedups.append(sp)
+        p(f"| {label} | {t} | {f(a['ns_per_node'])} | {f(b and b['ns_per_node'])} | {f(sp)}x | "
+          f"{f(a['heap_calls_per_iter'])} | {f(a['tg_sys_allocs_per_iter'])} | {f(b and b['heap_calls_per_iter'])} |")
+if node_speedups:
+    targets.append(("per-node overhead >= 20x lower than libtorch", min(node_speedups) >= 20,
+                    f"{f(min(node_speedups))}x to {f(max(node_speedups))}x"))
+
+# ---- training step ----
+p("\n## Training step (training_step)\n")
+p("Forward, softmax cross-entropy, backward, SGD (lr 0.01), float32. GFLOP/s counts the step's matrix products "
+  "(forward + dW and dX per layer, no dX for the input layer). Heap calls: malloc-family calls per step in the "
+  "whole process.\n")
+p("| net | threads | tapegrad us/step | libtorch us/step | libtorch / tapegrad | tapegrad samples/s | tapegrad matmul GFLOP/s | libtorch matmul GFLOP/s | tg sys allocs/step | tapegrad heap calls/step | libtorch heap calls/step |")
+p("|---|---|---|---|---|---|---|---|---|---|---|")
+step = {}
+names = {0: "(a) 784-50-10 b100", 1: "(b) 784-512-512-10 b256", 2: "(c) 2-2-2 sigmoid b1"}
+for t in (1, 2):
+    rows = load(f"training_step_t{t}.json")
+    for i in range(3):
+        a, b = median(rows, f"BM_step_tapegrad/{i}"), median(rows, f"BM_step_libtorch/{i}")
+        if not a:
+            continue
+        step[(i, t)] = (a, b)
+        sp = b["us_per_step"] / a["us_per_step"] if b else None
+        p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {f(sp)}x | "
+          f"{f(a['samples_per_s'])} | {f(a['matmul_GFLOPs'])} | {f(b and b['matmul_GFLOPs'])} | "
+          f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} | {f(b and b['heap_calls_per_step'])} |")
+for i, need, label in ((2, 20, "step (c) >= 20x faster than libtorch"), (0, 2, "step (a) >= 2x faster"),
+                       (1, 1.5, "step (b) >= 1.5x faster")):
+    sps = [step[(i, t)][1]["us_per_step"] / step[(i, t)][0]["us_per_step"] for t in (1, 2)
+           if (i, t) in step and step[(i, t)][1]]
+    if sps:
+        targets.append((label, min(sps) >= need, " / ".join(f"{f(s)}x" for s in sps) + " (1 / 2 threads)"))
+if (1, 1) in step and (1, 2) in step:
+    s = step[(1, 1)][0]["us_per_step"] / step[(1, 2)][0]["us_per_step"]
+    targets.append(("step (b): 2 threads >= 1.7x faster than 1", s >= 1.7, f"{f(s)}x"))
+allocs = [step[k][0]["tg_sys_allocs_per_step"] for k in step]
+heap = [step[k][0]["heap_calls_per_step"] for k in step]
+if allocs:
+    targets.append(("zero heap allocations per step (steady state)", max(heap) < 0.5,
+                    f"tg::memory_stats system allocations {f(max(allocs))}/step; but malloc-family calls "
+                    f"{f(min(heap))} to {f(max(heap))}/step"))
+
+# ---- GEMM ----
+p("\n## GEMM (gemm, gemm_openblas)\n")
+p("C = A B, row-major, (m,k,n). % of peak is against the FMA peak measured in the same program at the same "
+  "thread count (register-only AVX-512 FMA loop; fp64 against the fp64 peak).\n")
+p("| shape (m,k,n) | dtype | threads | tapegrad (Eigen) GFLOP/s | % of peak | OpenBLAS GFLOP/s | % of peak |")
+p("|---|---|---|---|---|---|---|")
+peaks = {}
+large_pct = []
+for t in (1, 2):
+    tg, ob = load(f"gemm_t{t}.json"), load(f"gemm_openblas_t{t}.json")
+    pk = median(tg, "BM_fma_peak/iterations:1")
+    if pk:
+        peaks[t] = (pk["peak_f32_GFLOPs"], pk["peak_f64_GFLOPs"])
+    for m, k, n in ((100, 784, 50), (256, 784, 512), (1024, 1024, 1024)):
+        for bits in (32, 64):
+            a = median(tg, f"BM_matmul/m:{m}/k:{k}/n:{n}/bits:{bits}")
+            b = median(ob, f"BM_cblas_gemm/m:{m}/k:{k}/n:{n}/bits:{bits}")
+            if not a:
+                continue
+            if bits == 32 and m >= 256:
+                large_pct.append((m, t, a["pct_of_peak"]))
+            p(f"| {m},{k},{n} | f{bits} | {t} | {f(a['GFLOPs'])} | {f(a['pct_of_peak'])}% | "
+              f"{f(b and b['GFLOPs'])} | {f(b and b['pct_of_peak'])}% |")
+p("\nMeasured FMA peak (GFLOP/s, f32 / f64): " +
+  "; ".join(f"{t} thread(s): {f(a)} / {f(b)}" for t, (a, b) in sorted(peaks.items())))
+if large_pct:
+    targets.append(("GEMM at large shapes >= 65% of measured f32 FMA peak", min(x[2] for x in large_pct) >= 65,
+                    ", ".join(f"{m}: {f(pc)}% ({t}t)" for m, t, pc in large_pct)))
+
+# ---- memory, build, size ----
+p("\n## Memory, build time, library size\n")
+p("| measure | tapegrad | libtorch |")
+p("|---|---|---|")
+for t in (1, 2):
+    a, b = rss_kb("tapegrad", t), rss_kb("libtorch", t)
+    if a:
+        p(f"| peak RSS, 1,000 steps of (b), {t} thread(s) | {a / 1024:.1f} MiB | {b and f'{b / 1024:.1f} MiB'} |")
+        if b:
+            targets.append((f"peak RSS <= libtorch's ({t} thread(s))", a <= b, f"{a / 1024:.1f} vs {b / 1024:.1f} MiB"))
+bs = text("build_seconds.txt")
+so, sos = text("so_bytes.txt"), text("so_stripped_bytes.txt")
+if bs:
+    p(f"| library build from scratch, `cmake --build -j2 --target tapegrad` | {float(bs):.1f} s (load at start: `{text('load_build.txt')}`) | |")
+    targets.append(("build < 60 s on 2 cores", float(bs) < 60, f"{float(bs):.1f} s"))
+if so:
+    p(f"| libtapegrad.so size | {int(so) / 1e6:.2f} MB ({int(sos) / 1e6:.2f} MB stripped) | |")
+    targets.append(("libtapegrad.so < 5 MB", int(so) < 5e6, f"{int(so) / 1e6:.2f} MB"))
+
+# ---- backprop vs numeric ----
+p("\n## Backprop vs central differences (backprop_vs_numeric, 1 thread, float64)\n")
+p("784-H-10 sigmoid MLP with softmax cross-entropy on a fixed batch of 10, and f(x) = sum(tanh(x) x) + mean(x)^2/2 "
+  "of N inputs. Central differences: 2 forward passes per parameter (step 1e-6) under NoGradGuard; above 1,000 "
+  "parameters a sample of 1,000 evenly spaced parameters is timed and scaled up (extrapolated).\n")
+p("| family | params | backprop us | central differences us | ratio | extrapolated | max abs diff |")
+p("|---|---|---|---|---|---|---|")
+for r in load("backprop_vs_numeric_t1.json"):
+    if r["name"].startswith("BM_numeric") and r.get("run_type") == "iteration":
+        fam = r["name"].split("/")[1]
+        p(f"| {fam} | {int(r['params']):,} | {f(r['backprop_us'])} | {f(r['numeric_us'])} | {f(r['ratio'])} | "
+          f"{'yes' if r['extrapolated'] else 'no'} | {r['max_abs_diff']:.1e} |")
+fit = text("fit.txt")
+p(f"\n{fit.splitlines()[0] if fit else ''}\n")
+p("![numeric/backprop time ratio](images/backprop_vs_numeric.png)\n")
+
+# ---- targets ----
+p("## Targets\n")
+p("| target | result | measured |")
+p("|---|---|---|")
+for name, ok, detail in targets:
+    p(f"| {name} | {met(ok)} | {detail} |")
+print("\n".join(out))
