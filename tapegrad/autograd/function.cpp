@@ -39,7 +39,8 @@ Tensor Function::operator()(const std::vector<Tensor>& inputs) const { return de
 void run_function_backward(detail::BackwardContext& ctx, const FunctionDef& def) {
   const detail::Node& n = ctx.node();
   Tensor out = ctx.output();
-  std::vector<Tensor> grads = def.backward(FunctionContext{n.inputs, out, ctx.grad()});
+  const std::vector<Tensor> inputs = n.inputs.vec();
+  std::vector<Tensor> grads = def.backward(FunctionContext{inputs, out, ctx.grad()});
   if (grads.size() != n.inputs.size())
     throw Error(def.name + ": backward returned " + std::to_string(grads.size()) + " gradients for " +
                 std::to_string(n.inputs.size()) + " inputs");

@@ -65,9 +65,9 @@ void Tape::release(size_t index) {
   }
   // Clearing inputs may destroy tensors whose own nodes (earlier on the tape) then become dead;
   // callers sweep in reverse order, so those are reached later in the same loop.
-  for (Tensor& in : n.inputs) {
-    TensorImpl* t = in.impl();
-    if (t->node >= 0 && t->tape == this && t->grad.defined()) nodes_[static_cast<size_t>(t->node)].pin = in;
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    TensorImpl* t = n.inputs[k].impl();
+    if (t->node >= 0 && t->tape == this && t->grad.defined()) nodes_[static_cast<size_t>(t->node)].pin = n.inputs[k];
   }
   n.inputs.clear();
   n.args.saved = Tensor();
@@ -137,11 +137,7 @@ Tensor record_impl(const OpDef* op, Tensor out, const Range& in, NodeArgs&& args
   n.function = std::move(function);
   n.output = out.impl();
   n.inputs.clear();
-  n.versions.clear();
-  for (const Tensor& t : in) {
-    n.inputs.push_back(t);
-    n.versions.push_back(t.impl()->storage->version);
-  }
+  for (const Tensor& t : in) n.inputs.push_back(t, t.impl()->storage->version);
   n.output_version = out.impl()->storage->version;
   n.args = std::move(args);
   TensorImpl* o = out.impl();
@@ -192,7 +188,7 @@ namespace {
 void check_versions(const detail::Node& n, size_t position) {
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const detail::Storage* s = n.inputs[k].impl()->storage;
-    if (s->version != n.versions[k])
+    if (s->version != n.inputs.version(k))
       throw Error(std::string(n.name()) + " (node " + std::to_string(position) + "): input " + std::to_string(k) +
                   " of shape " + n.inputs[k].shape().str() + " was modified in place by " +
                   (s->last_writer ? s->last_writer : "an in-place op") +
@@ -275,14 +271,14 @@ std::vector<NodeView> Tape::nodes_of(const Tensor& root) const {
   for (size_t i = static_cast<size_t>(root.impl()->node) + 1; i-- > 0;) {
     if (!reached[i]) continue;
     const detail::Node& n = nodes_[i];
-    for (const Tensor& in : n.inputs)
-      if (in.impl()->node >= 0 && in.impl()->tape == this) reached[static_cast<size_t>(in.impl()->node)] = 1;
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (const Tensor& in = n.inputs[k]; in.impl()->node >= 0 && in.impl()->tape == this) reached[static_cast<size_t>(in.impl()->node)] = 1;
   }
   for (size_t i = 0; i <= static_cast<size_t>(root.impl()->node); ++i) {
     if (!reached[i] || nodes_[i].finished || !nodes_[i].output) continue;
     const detail::Node& n = nodes_[i];
     n.output->retain();
-    out.push_back({i, n.name(), n.inputs, Tensor::adopt(n.output), &n});
+    out.push_back({i, n.name(), n.inputs.vec(), Tensor::adopt(n.output), &n});
   }
   return out;
 }

@@ -33,14 +33,57 @@ struct NodeArgs {
   int64_t ints[2] = {};    ///< integer arguments (axis, keepdim)
 };
 
+/// A node's inputs with their storage versions at record time: two inline (every built-in op
+/// has at most two tensor inputs), more spill to the heap (user functions).
+class InputList {
+ public:
+  /// Number of inputs.
+  size_t size() const { return size_; }
+  /// Input `i`.
+  const Tensor& operator[](size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
+  /// Storage version of input `i` when it was recorded.
+  uint32_t version(size_t i) const { return i < kInline ? versions_[i] : more_versions_[i - kInline]; }
+  /// Appends an input and its current version.
+  void push_back(const Tensor& t, uint32_t version) {
+    if (size_ < kInline) {
+      inline_[size_] = t;
+      versions_[size_] = version;
+    } else {
+      more_.push_back(t);
+      more_versions_.push_back(version);
+    }
+    ++size_;
+  }
+  /// Drops every input (spill capacity is kept for reuse).
+  void clear() {
+    for (size_t i = 0; i < kInline && i < size_; ++i) inline_[i] = Tensor();
+    more_.clear();
+    more_versions_.clear();
+    size_ = 0;
+  }
+  /// The inputs as a vector.
+  std::vector<Tensor> vec() const {
+    std::vector<Tensor> v;
+    for (size_t i = 0; i < size_; ++i) v.push_back((*this)[i]);
+    return v;
+  }
+
+ private:
+  static constexpr size_t kInline = 2;
+  Tensor inline_[kInline];
+  uint32_t versions_[kInline] = {};
+  uint32_t size_ = 0;
+  std::vector<Tensor> more_;
+  std::vector<uint32_t> more_versions_;
+};
+
 /// One recorded op: which op, its inputs (held), its output (not held: the output owns its
 /// link to the node), and what its backward needs. Slots are reused across steps.
 struct Node {
   const OpDef* op = nullptr;
   std::shared_ptr<const FunctionDef> function;  ///< set for user-defined functions
   TensorImpl* output = nullptr;
-  std::vector<Tensor> inputs;
-  std::vector<uint32_t> versions;  ///< each input's storage version when recorded
+  InputList inputs;  ///< inputs, each with its storage version when recorded
   uint32_t output_version = 0;
   NodeArgs args;
   /// Holds this node's output alive during backward once nothing else does: the node that
