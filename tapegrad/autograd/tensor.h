@@ -161,7 +161,9 @@ using List3 = std::initializer_list<List2>;
 /// A rank-0 tensor holding `value`.
 Tensor tensor(double value, Dtype dtype = Dtype::f32);
 namespace detail {
+/// Builds a rank-1 tensor (the body of tensor() for flat lists).
 Tensor tensor_rank1(const std::vector<double>& values, Dtype dtype);
+/// Builds a rank-2 tensor (the body of tensor() for nested lists).
 Tensor tensor_rank2(List2 values, Dtype dtype);
 }  // namespace detail
 
