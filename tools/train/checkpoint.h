@@ -1,0 +1,47 @@
+#pragma once
+/// \file checkpoint.h
+/// The run's checkpoint: model and optimizer state plus what is needed to continue the run.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <tapegrad/tapegrad.h>
+
+#include "metrics.h"
+
+namespace tapegrad_train {
+
+/// What a run is, beyond the tensors: enough to rebuild the model and optimizer and to continue
+/// the shuffle order where it stopped.
+struct RunState {
+  int64_t epochs_done = 0;           ///< completed epochs
+  uint64_t seed = 0;                 ///< seed of the weights and of the shuffle
+  std::vector<int64_t> hidden;       ///< hidden layer widths
+  int64_t inputs = 0;                ///< features per example
+  int64_t classes = 0;               ///< output width
+  std::string optimizer;             ///< optimizer name (see make_optimizer)
+  double lr = 0;                     ///< the learning rate the run started with
+  int64_t batch_size = 0;            ///< examples per mini-batch
+  int64_t limit = 0;                 ///< training examples used (0: all)
+  std::string data_dir;              ///< where the data came from
+  std::vector<EpochMetrics> history; ///< metrics of the completed epochs
+};
+
+/// The format tag written under "format" in the metadata.
+inline constexpr const char* kCheckpointFormat = "tapegrad-train/1";
+
+/// Saves model state, optimizer state and `state` (as metadata) atomically to `path`.
+void save_run(const std::string& path, const tapegrad::nn::Module& model, const tapegrad::optim::Optimizer& optimizer,
+              const RunState& state);
+
+/// A loaded checkpoint: the run state and the tensors, not yet applied to a model.
+struct LoadedRun {
+  RunState state;                 ///< from the metadata
+  tapegrad::io::Checkpoint tensors;  ///< model and optimizer state dicts
+};
+
+/// Loads a checkpoint written by save_run; throws std::runtime_error naming the file and the
+/// missing or malformed entry.
+LoadedRun load_run(const std::string& path);
+
+}  // namespace tapegrad_train

@@ -1,0 +1,208 @@
+// tapegrad-train: trains a multilayer perceptron on an MNIST-format dataset (by default
+// Fashion-MNIST) and writes a checkpoint, a metrics CSV and a plot of the curves after every epoch.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <tapegrad/tapegrad.h>
+
+#include "atomic_file.h"
+#include "checkpoint.h"
+#include "dataset.h"
+#include "metrics.h"
+#include "mlp.h"
+#include "options.h"
+#include "plot.h"
+#include "progress_bar.h"
+#include "trainer.h"
+
+namespace fs = std::filesystem;
+namespace tg = tapegrad;
+using namespace tapegrad_train;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Where the run's files go.
+struct OutputPaths {
+  std::string checkpoint, csv, png, script;
+  explicit OutputPaths(const std::string& dir)
+      : checkpoint((fs::path(dir) / "checkpoint.safetensors").string()),
+        csv((fs::path(dir) / "metrics.csv").string()),
+        png((fs::path(dir) / "curves.png").string()),
+        script((fs::path(dir) / "curves.gp").string()) {}
+};
+
+// Text of an option's value for error messages.
+template <class T>
+std::string show(const T& v) {
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>) return join_sizes(v);
+  else if constexpr (std::is_same_v<T, std::string>) return v;
+  else return fmt::format("{}", v);
+}
+
+// On --resume, settings come from the checkpoint; one the user also gave must agree with it.
+template <class T>
+void adopt(const TrainOptions& o, const char* name, T& option, const T& saved) {
+  if (o.given.count(name) && option != saved)
+    throw std::runtime_error(std::string("--") + name + " " + show(option) + " differs from the checkpoint's " +
+                             show(saved) + "; a resumed run keeps its settings (use another --out to start a new run)");
+  option = saved;
+}
+
+void adopt_settings(TrainOptions& o, const RunState& saved) {
+  adopt(o, "hidden", o.hidden, saved.hidden);
+  adopt(o, "optimizer", o.optimizer, saved.optimizer);
+  adopt(o, "lr", o.lr, saved.lr);
+  adopt(o, "batch-size", o.batch_size, saved.batch_size);
+  adopt(o, "seed", o.seed, saved.seed);
+  adopt(o, "limit", o.limit, saved.limit);
+  if (!o.given.count("data")) o.data_dir = saved.data_dir;  // the data may have moved: --data wins
+}
+
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
+  return buf;
+}
+
+int run(TrainOptions o) {
+  const auto start = Clock::now();
+  tg::set_num_threads(o.threads);
+  const OutputPaths out(o.out_dir);
+
+  // ---- what to continue from ----
+  std::unique_ptr<LoadedRun> resumed;
+  if (o.resume) {
+    if (!fs::exists(out.checkpoint))
+      throw std::runtime_error("--resume: no checkpoint at '" + out.checkpoint +
+                               "' (run without --resume to start training there)");
+    resumed = std::make_unique<LoadedRun>(load_run(out.checkpoint));
+    adopt_settings(o, resumed->state);
+    spdlog::info("resuming from {} after epoch {}", out.checkpoint, resumed->state.epochs_done);
+  } else if (fs::exists(out.checkpoint)) {
+    spdlog::info("starting a new run; the checkpoint in {} will be replaced (use --resume to continue it)", o.out_dir);
+  }
+
+  // ---- data ----
+  const auto load_start = Clock::now();
+  const tg::data::Dataset train = load_split(o.data_dir, tg::data::Split::train, o.limit);
+  const tg::data::Dataset test = load_split(o.data_dir, tg::data::Split::test, o.test_limit);
+  const int64_t inputs = train.features(), classes = std::max(class_count(train), class_count(test));
+  if (test.features() != inputs)
+    throw std::runtime_error("the test images have " + std::to_string(test.features()) + " features but the training "
+                             "images have " + std::to_string(inputs));
+  spdlog::info("data: {} ({} training, {} test examples, {} features, {} classes) loaded in {:.2f} s", o.data_dir,
+               train.size(), test.size(), inputs, classes, seconds_since(load_start));
+
+  // ---- model and optimizer ----
+  tg::nn::Sequential model = build_mlp(inputs, o.hidden, classes, o.seed);
+  auto optimizer = make_optimizer(o.optimizer, model.parameters(), o.lr);
+  RunState state{.seed = o.seed, .hidden = o.hidden, .inputs = inputs, .classes = classes, .optimizer = o.optimizer,
+                 .lr = o.lr, .batch_size = o.batch_size, .limit = o.limit, .data_dir = o.data_dir, .history = {}};
+  if (resumed) {
+    const RunState& saved = resumed->state;
+    if (saved.inputs != inputs || saved.classes != classes)
+      throw std::runtime_error("the checkpoint's model takes " + std::to_string(saved.inputs) + " features to " +
+                               std::to_string(saved.classes) + " classes, but the data in '" + o.data_dir + "' has " +
+                               std::to_string(inputs) + " features and " + std::to_string(classes) + " classes");
+    try {
+      model.load_state_dict(resumed->tensors.model);
+      optimizer->load_state_dict(resumed->tensors.optimizer);
+    } catch (const tg::Error& e) {
+      throw std::runtime_error("checkpoint '" + out.checkpoint + "' does not fit the model: " + e.what());
+    }
+    state.epochs_done = saved.epochs_done;
+    state.history = saved.history;
+    resumed.reset();
+  }
+  const std::string arch = describe_mlp(inputs, o.hidden, classes);
+  char lr_text[32];
+  std::snprintf(lr_text, sizeof lr_text, "%g", o.lr);
+  const std::string title = arch + " MLP, " + o.optimizer + " lr " + lr_text + ", batch " +
+                            std::to_string(o.batch_size) + ", seed " + std::to_string(o.seed);
+  spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s)", arch, model.parameter_count(),
+               o.optimizer, lr_text, o.batch_size, o.seed, o.threads);
+
+  fs::create_directories(o.out_dir);
+  tg::data::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed});
+  const bool tty = is_terminal(stdout);
+  PlotResult plot{false, o.plot ? "no epoch was run" : "disabled by --no-plot"};
+  int64_t trained = 0;
+
+  if (state.epochs_done >= o.epochs)
+    spdlog::info("the checkpoint already has {} epoch(s) (--epochs {}): nothing to train", state.epochs_done, o.epochs);
+
+  // ---- training ----
+  for (int64_t e = state.epochs_done; e < o.epochs; ++e) {
+    const auto epoch_start = Clock::now();
+    loader.set_epoch(e);  // the shuffle order depends on (seed, epoch) only: a resumed run sees the same
+    const std::string label = "epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
+    std::unique_ptr<ProgressBar> bar = tty ? std::make_unique<ProgressBar>(label, loader.size()) : nullptr;
+    const EpochTotals t = train_epoch(model, *optimizer, loader, [&](int64_t done, int64_t seen, double loss) {
+      if (bar) bar->update(done, seen, loss);
+    });
+    const double train_seconds = seconds_since(epoch_start);
+    if (bar) bar->clear();
+    const double test_acc = accuracy(model, test);
+    const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, test_acc, seconds_since(epoch_start)};
+    spdlog::info("{}: train loss {:.4f}, train acc {}, test acc {}, {:.2f} s ({:.0f} samples/s)", label, m.train_loss,
+                 percent(m.train_acc), percent(m.test_acc), m.seconds, t.samples / train_seconds);
+
+    state.epochs_done = e + 1;
+    ++trained;
+    state.history.push_back(m);
+    save_run(out.checkpoint, model, *optimizer, state);
+    write_file_atomic(out.csv, metrics_to_csv(state.history));
+    if (o.plot) {
+      plot = render_plot(out.csv, out.png, out.script, title);
+      if (!plot.rendered) spdlog::warn("plot skipped: {}", plot.reason);
+    }
+  }
+  if (trained == 0 && !state.history.empty()) {  // nothing new: still leave complete outputs
+    write_file_atomic(out.csv, metrics_to_csv(state.history));
+    if (o.plot) plot = render_plot(out.csv, out.png, out.script, title);
+  }
+
+  // ---- summary ----
+  const double final_acc = state.history.empty() ? accuracy(model, test) : state.history.back().test_acc;
+  const double wall = seconds_since(start);
+  spdlog::info("done: {} epoch(s), final test accuracy {}, wall time {:.1f} s", state.epochs_done, percent(final_acc),
+               wall);
+  std::printf("\nfinal test accuracy: %s after %lld epoch(s) (%s)\n", percent(final_acc).c_str(),
+              static_cast<long long>(state.epochs_done), title.c_str());
+  std::printf("wall time:  %.1f s\n", wall);
+  std::printf("checkpoint: %s\n", out.checkpoint.c_str());
+  std::printf("metrics:    %s\n", out.csv.c_str());
+  if (plot.rendered)
+    std::printf("plot:       %s\n", out.png.c_str());
+  else
+    std::printf("plot:       not rendered (%s)\n", plot.reason.c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ParseResult parsed = parse_options(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  try {
+    return run(*parsed.options);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    spdlog::stderr_color_mt("error")->error("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,41 @@
+#include "metrics.h"
+
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+
+namespace tapegrad_train {
+
+std::string metrics_to_csv(const std::vector<EpochMetrics>& rows) {
+  std::string out = std::string(kMetricsHeader) + "\n";
+  char line[160];
+  for (const EpochMetrics& m : rows) {
+    std::snprintf(line, sizeof line, "%lld,%.6f,%.4f,%.4f,%.3f\n", static_cast<long long>(m.epoch), m.train_loss,
+                  m.train_acc, m.test_acc, m.seconds);
+    out += line;
+  }
+  return out;
+}
+
+std::vector<EpochMetrics> metrics_from_csv(const std::string& text) {
+  std::vector<EpochMetrics> rows;
+  std::istringstream in(text);
+  std::string line;
+  if (!std::getline(in, line) || line != kMetricsHeader)
+    throw std::runtime_error("metrics CSV: expected the header '" + std::string(kMetricsHeader) + "', found '" +
+                             line + "'");
+  for (int n = 2; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    EpochMetrics m;
+    long long epoch = 0;
+    char tail = 0;
+    if (std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss, &m.train_acc, &m.test_acc,
+                    &m.seconds, &tail) != 5)
+      throw std::runtime_error("metrics CSV line " + std::to_string(n) + ": expected 5 numbers, found '" + line + "'");
+    m.epoch = epoch;
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+}  // namespace tapegrad_train

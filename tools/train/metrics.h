@@ -1,0 +1,28 @@
+#pragma once
+/// \file metrics.h
+/// Per-epoch figures of a run and their CSV form (metrics.csv, also kept in the checkpoint).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tapegrad_train {
+
+/// What one epoch measured.
+struct EpochMetrics {
+  int64_t epoch = 0;      ///< 1-based
+  double train_loss = 0;  ///< mean cross-entropy over the epoch's mini-batches
+  double train_acc = 0;   ///< fraction of training examples classified right (before each update)
+  double test_acc = 0;    ///< fraction of test examples classified right after the epoch
+  double seconds = 0;     ///< wall time of the epoch's training and evaluation
+};
+
+/// The header line of metrics.csv.
+inline constexpr const char* kMetricsHeader = "epoch,train_loss,train_acc,test_acc,seconds";
+
+/// CSV text: the header, then one line per epoch (losses with 6 decimals, accuracies with 4).
+std::string metrics_to_csv(const std::vector<EpochMetrics>& rows);
+
+/// Parses what metrics_to_csv wrote; throws std::runtime_error naming the line on bad input.
+std::vector<EpochMetrics> metrics_from_csv(const std::string& text);
+
+}  // namespace tapegrad_train

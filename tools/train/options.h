@@ -1,0 +1,49 @@
+#pragma once
+/// \file options.h
+/// The settings of one training run, and parsing them from the command line (CLI11).
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tapegrad_train {
+
+/// Everything a run needs to know; defaults give the classic 784-50-10 net on Fashion-MNIST.
+struct TrainOptions {
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";  ///< MNIST-format directory
+  std::vector<int64_t> hidden = {50};  ///< hidden layer widths, each followed by ReLU
+  std::string optimizer = "sgd";       ///< sgd, momentum, adam, adamw, adagrad or rmsprop
+  double lr = 0.1;                     ///< learning rate (default depends on the optimizer)
+  int64_t epochs = 10;                 ///< total epochs, counting those of a resumed run
+  int64_t batch_size = 100;            ///< examples per mini-batch
+  uint64_t seed = 1;                   ///< seeds the initial weights and the shuffle order
+  int threads = 1;                     ///< threads per matrix product (0: all cores)
+  std::string out_dir = "out/fashion-mnist";  ///< where checkpoint, CSV and plot go
+  bool resume = false;                 ///< continue from the checkpoint in out_dir
+  int64_t limit = 0;                   ///< use only the first N training examples (0: all)
+  int64_t test_limit = 0;              ///< use only the first N test examples (0: all)
+  bool plot = true;                    ///< render the PNG with gnuplot
+  /// Options the user gave explicitly (by long name, e.g. "hidden"): on --resume these must agree
+  /// with the checkpoint, the others are taken from it.
+  std::set<std::string> given;
+};
+
+/// The learning rate used when --lr is not given: 0.1 for SGD (the classic setting),
+/// 0.05 with momentum, 1e-3 for Adam/AdamW/RMSprop, 1e-2 for Adagrad.
+double default_lr(const std::string& optimizer);
+
+/// Parses argv. Returns the options, or an exit code when the run should stop here (0 after
+/// --help or --version, 2 after a usage error, whose message has been printed).
+struct ParseResult {
+  std::optional<TrainOptions> options;  ///< set when training should go ahead
+  int exit_code = 0;                    ///< meaningful when options is empty
+};
+ParseResult parse_options(int argc, char** argv);
+
+/// "256,128" for {256, 128}.
+std::string join_sizes(const std::vector<int64_t>& sizes);
+/// {256, 128} for "256,128"; throws std::invalid_argument naming the bad entry.
+std::vector<int64_t> parse_sizes(const std::string& text);
+
+}  // namespace tapegrad_train

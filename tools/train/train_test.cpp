@@ -1,0 +1,307 @@
+// tapegrad-train run as a user runs it (a subprocess) on small data: its outputs, bit-exact
+// resumption, and its error messages.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tapegrad/tapegrad.h>
+
+#include "checkpoint.h"
+#include "metrics.h"
+
+namespace fs = std::filesystem;
+namespace tg = tapegrad;
+using namespace tapegrad_train;
+
+namespace {
+
+struct RunOutput {
+  int exit_code = -1;
+  std::string text;  // stdout and stderr together
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs tapegrad-train with `args` (after `env_prefix`, e.g. "PATH=/nonexistent").
+RunOutput train(const std::vector<std::string>& args, const std::string& env_prefix = "") {
+  std::string cmd = env_prefix.empty() ? "" : "/usr/bin/env " + env_prefix + " ";
+  cmd += shell_quote(TAPEGRAD_TRAIN_EXE);
+  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  cmd += " 2>&1";
+  RunOutput r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.text.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary);
+  out << bytes;
+}
+
+bool has_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+// An IDX file of unsigned bytes with the given dimensions.
+std::string idx(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+  std::string s{0, 0, 0x08, static_cast<char>(dims.size())};
+  for (uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) s += static_cast<char>((d >> shift) & 0xff);
+  return s + std::string(data.begin(), data.end());
+}
+
+// A small MNIST-format dataset: 8x8 images of 10 classes, class c lighting row c % 8 and, for
+// c >= 8, column c, over a little deterministic noise. Learnable in one or two epochs.
+void write_dataset(const fs::path& dir, uint32_t train_n, uint32_t test_n) {
+  fs::create_directories(dir);
+  uint32_t state = 12345;
+  auto noise = [&] { return static_cast<uint8_t>((state = state * 1103515245u + 12345u) >> 27); };
+  for (auto [stem, n] : {std::pair{"train", train_n}, std::pair{"t10k", test_n}}) {
+    std::vector<uint8_t> images(n * 64), labels(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t c = (i * 7 + (stem[0] == 't' && stem[1] == '1' ? 3 : 0)) % 10;
+      labels[i] = static_cast<uint8_t>(c);
+      for (uint32_t p = 0; p < 64; ++p) {
+        const bool lit = p / 8 == c % 8 || (c >= 8 && p % 8 == c - 4);
+        images[i * 64 + p] = static_cast<uint8_t>(lit ? 200 + noise() : noise());
+      }
+    }
+    write_file(dir / (std::string(stem) + "-images-idx3-ubyte"), idx({n, 8, 8}, images));
+    write_file(dir / (std::string(stem) + "-labels-idx1-ubyte"), idx({n}, labels));
+  }
+}
+
+// Every tensor of `a` equals `b`'s, bit for bit, in the same order.
+::testing::AssertionResult bit_identical(const tg::NamedTensors& a, const tg::NamedTensors& b) {
+  if (a.size() != b.size()) return ::testing::AssertionFailure() << a.size() << " tensors vs " << b.size();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto& [na, ta] = a[i];
+    const auto& [nb, tb] = b[i];
+    if (na != nb) return ::testing::AssertionFailure() << "tensor " << i << " is '" << na << "' vs '" << nb << "'";
+    if (ta.shape() != tb.shape() || ta.dtype() != tb.dtype())
+      return ::testing::AssertionFailure() << "'" << na << "' differs in shape or dtype";
+    if (std::memcmp(ta.raw_data(), tb.raw_data(), ta.numel() * tg::dtype_size(ta.dtype())) != 0)
+      return ::testing::AssertionFailure() << "'" << na << "' differs in value";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class TrainTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
+    for (char& c : name)
+      if (c == '/') c = '_';
+    dir_ = fs::temp_directory_path() / ("tapegrad_train_test_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    data_ = dir_ / "data";
+    write_dataset(data_, 1000, 200);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+  // Common arguments: the synthetic data, a small net, output in `out`.
+  std::vector<std::string> args(const std::string& out, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"--data", data_.string(), "--hidden", "16", "--batch-size", "50", "--seed", "7",
+                               "--threads", "1", "--no-plot", "--out", (dir_ / out).string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  fs::path dir_, data_;
+};
+
+}  // namespace
+
+TEST_F(TrainTool, TwoEpochsOnASubsetWriteCheckpointCsvAndPlot) {
+  // Fashion-MNIST when installed (the real thing, cut short), else the synthetic set.
+  const bool real = fs::exists(std::string(tg::data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
+  const fs::path out = dir_ / "run";
+  RunOutput r = train({"--data", real ? tg::data::kFashionMnistDir : data_.string(), "--limit", "2000",
+                       "--test-limit", "500", "--epochs", "2", "--out", out.string(), "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("epoch 1/2: train loss"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("final test accuracy: "), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find("\r"), std::string::npos) << "no progress bar when stdout is not a terminal";
+
+  // metrics.csv: the header and one row per epoch, with sensible values.
+  std::vector<EpochMetrics> rows = metrics_from_csv(read_file(out / "metrics.csv"));
+  ASSERT_EQ(rows.size(), 2u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].epoch, static_cast<int64_t>(i + 1));
+    EXPECT_GT(rows[i].train_loss, 0);
+    EXPECT_GT(rows[i].test_acc, 0.3) << "the net should beat chance (0.1) clearly";
+    EXPECT_LE(rows[i].test_acc, 1.0);
+    EXPECT_GT(rows[i].seconds, 0);
+  }
+  EXPECT_LT(rows[1].train_loss, rows[0].train_loss);
+
+  // The checkpoint loads and holds the 784-50-10 (or 64-50-10) net, SGD state and the metadata.
+  LoadedRun run = load_run((out / "checkpoint.safetensors").string());
+  EXPECT_EQ(run.state.epochs_done, 2);
+  EXPECT_EQ(run.state.hidden, std::vector<int64_t>{50});
+  EXPECT_EQ(run.state.optimizer, "sgd");
+  EXPECT_EQ(run.state.lr, 0.1);
+  EXPECT_EQ(run.state.batch_size, 100);
+  EXPECT_EQ(run.state.limit, 2000);
+  EXPECT_EQ(run.state.history.size(), 2u);
+  ASSERT_EQ(run.tensors.model.size(), 4u);
+  EXPECT_EQ(run.tensors.model[0].first, "0.weight");
+  EXPECT_EQ(run.tensors.model[0].second.shape(), (tg::Shape{real ? 784 : 64, 50}));
+  EXPECT_EQ(run.tensors.model[3].second.shape(), (tg::Shape{10}));
+  EXPECT_FALSE(run.tensors.optimizer.empty());
+
+  if (has_gnuplot()) {
+    const std::string png = read_file(out / "curves.png");
+    ASSERT_GE(png.size(), 8u);
+    EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    EXPECT_NE(read_file(out / "curves.gp").find("set terminal pngcairo"), std::string::npos);
+  }
+  // No temporary file is left behind by the atomic writes.
+  for (const auto& f : fs::directory_iterator(out))
+    EXPECT_EQ(f.path().filename().string().find(".tmp."), std::string::npos) << f.path();
+}
+
+class TrainResume : public TrainTool, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(TrainResume, ResumingAfterEpochOneGivesBitIdenticalWeights) {
+  const std::string opt = GetParam();
+  RunOutput whole = train(args("whole", {"--optimizer", opt, "--epochs", "2"}));
+  ASSERT_EQ(whole.exit_code, 0) << whole.text;
+  RunOutput first = train(args("split", {"--optimizer", opt, "--epochs", "1"}));
+  ASSERT_EQ(first.exit_code, 0) << first.text;
+  // The resumed run takes its settings from the checkpoint: none repeated here but --epochs.
+  RunOutput second = train({"--out", (dir_ / "split").string(), "--resume", "--epochs", "2", "--no-plot"});
+  ASSERT_EQ(second.exit_code, 0) << second.text;
+  EXPECT_NE(second.text.find("resuming from"), std::string::npos) << second.text;
+  EXPECT_EQ(second.text.find("epoch 1/2"), std::string::npos) << "epoch 1 must not run again\n" << second.text;
+
+  LoadedRun a = load_run((dir_ / "whole" / "checkpoint.safetensors").string());
+  LoadedRun b = load_run((dir_ / "split" / "checkpoint.safetensors").string());
+  EXPECT_TRUE(bit_identical(a.tensors.model, b.tensors.model));
+  EXPECT_TRUE(bit_identical(a.tensors.optimizer, b.tensors.optimizer));
+  EXPECT_EQ(b.state.epochs_done, 2);
+
+  // The CSV of the resumed run keeps epoch 1 and matches the whole run but for the timings.
+  auto ra = metrics_from_csv(read_file(dir_ / "whole" / "metrics.csv"));
+  auto rb = metrics_from_csv(read_file(dir_ / "split" / "metrics.csv"));
+  ASSERT_EQ(ra.size(), 2u);
+  ASSERT_EQ(rb.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(ra[i].train_loss, rb[i].train_loss);
+    EXPECT_EQ(ra[i].train_acc, rb[i].train_acc);
+    EXPECT_EQ(ra[i].test_acc, rb[i].test_acc);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, TrainResume, ::testing::Values("sgd", "momentum", "adam"));
+
+TEST_F(TrainTool, ThreadCountDoesNotChangeTheWeights) {
+  ASSERT_EQ(train(args("one", {"--epochs", "1"})).exit_code, 0);
+  std::vector<std::string> two = args("two", {"--epochs", "1"});
+  two[9] = "2";  // --threads 2
+  ASSERT_EQ(train(two).exit_code, 0);
+  EXPECT_TRUE(bit_identical(load_run((dir_ / "one" / "checkpoint.safetensors").string()).tensors.model,
+                            load_run((dir_ / "two" / "checkpoint.safetensors").string()).tensors.model));
+}
+
+TEST_F(TrainTool, MissingDataDirectoryIsAClearError) {
+  RunOutput r = train({"--data", (dir_ / "no-such-dir").string(), "--out", (dir_ / "out").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("data directory '" + (dir_ / "no-such-dir").string() + "' does not exist"), std::string::npos)
+      << r.text;
+  EXPECT_NE(r.text.find("apt-get install dataset-fashion-mnist"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, MissingDataFileIsAClearError) {
+  fs::remove(data_ / "t10k-labels-idx1-ubyte");
+  RunOutput r = train(args("out"));
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("cannot load the test data"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("t10k-labels-idx1-ubyte"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, TruncatedImageFileIsAClearError) {
+  const fs::path images = data_ / "train-images-idx3-ubyte";
+  fs::resize_file(images, fs::file_size(images) - 100);
+  RunOutput r = train(args("out"));
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("cannot load the training data"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("train-images-idx3-ubyte"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, CorruptGzipFileIsAClearError) {
+  fs::remove(data_ / "train-labels-idx1-ubyte");
+  write_file(data_ / "train-labels-idx1-ubyte.gz", std::string("\x1f\x8b\x08\x00garbage, not deflate", 27));
+  RunOutput r = train(args("out"));
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("train-labels-idx1-ubyte.gz"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, CorruptCheckpointIsAClearErrorOnResume) {
+  ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
+  const fs::path ckpt = dir_ / "out" / "checkpoint.safetensors";
+  std::string bytes = read_file(ckpt);
+  write_file(ckpt, bytes.substr(0, bytes.size() / 2));
+  RunOutput r = train({"--out", (dir_ / "out").string(), "--resume", "--epochs", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("cannot load checkpoint"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("checkpoint.safetensors"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, ResumeWithoutACheckpointIsAClearError) {
+  RunOutput r = train({"--out", (dir_ / "empty").string(), "--resume"});
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("--resume: no checkpoint at"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, ResumeWithOtherSettingsIsRefused) {
+  ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
+  RunOutput r = train({"--out", (dir_ / "out").string(), "--resume", "--epochs", "2", "--hidden", "32,16"});
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("--hidden 32,16 differs from the checkpoint's 16"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, WithoutGnuplotThePlotIsSkippedAndTheRunSucceeds) {
+  std::vector<std::string> a = args("out", {"--epochs", "1"});
+  a.erase(std::find(a.begin(), a.end(), "--no-plot"));
+  RunOutput r = train(a, "PATH=" + (dir_ / "empty-path").string());
+  EXPECT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("plot skipped: gnuplot not found"), std::string::npos) << r.text;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "curves.png"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "metrics.csv"));
+}
+
+TEST_F(TrainTool, BadOptionsAreUsageErrors) {
+  RunOutput r = train({"--hidden", "50,x"});
+  EXPECT_EQ(r.exit_code, 2) << r.text;
+  EXPECT_NE(r.text.find("hidden layer width 'x'"), std::string::npos) << r.text;
+  r = train({"--optimizer", "lbfgs"});
+  EXPECT_EQ(r.exit_code, 2) << r.text;
+  EXPECT_NE(r.text.find("lbfgs"), std::string::npos) << r.text;
+}

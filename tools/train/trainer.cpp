@@ -1,0 +1,68 @@
+#include "trainer.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace tg = tapegrad;
+
+namespace tapegrad_train {
+namespace {
+
+// Examples in `logits` ([b, classes], float32) whose largest logit is at the label.
+int64_t count_correct(const tg::Tensor& logits, const std::vector<int64_t>& labels) {
+  const int64_t classes = logits.size(1);
+  const float* p = logits.data<float>();
+  int64_t right = 0;
+  for (size_t i = 0; i < labels.size(); ++i, p += classes) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (p[c] > p[best]) best = c;
+    right += best == labels[i];
+  }
+  return right;
+}
+
+}  // namespace
+
+EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const tg::data::DataLoader& loader,
+                        const ProgressFn& progress) {
+  model.train();
+  double loss_sum = 0;
+  int64_t right = 0, seen = 0;
+  const int64_t batches = loader.size();
+  for (int64_t i = 0; i < batches; ++i) {
+    const tg::data::Batch batch = loader.batch(i);
+    tg::Tensor logits = model(batch.images);
+    tg::Tensor loss = tg::softmax_cross_entropy(logits, batch.labels);
+    const double l = loss.item();
+    if (!std::isfinite(l))
+      throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +
+                               " of the epoch; try a smaller --lr");
+    right += count_correct(logits, batch.labels);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    loss_sum += l * batch.size();
+    seen += batch.size();
+    if (progress) progress(i + 1, seen, loss_sum / seen);
+  }
+  EpochTotals t;
+  t.samples = seen;
+  t.mean_loss = seen ? loss_sum / seen : 0;
+  t.accuracy = seen ? static_cast<double>(right) / seen : 0;
+  return t;
+}
+
+double accuracy(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch) {
+  const bool was_training = model.is_training();
+  model.eval();
+  tg::NoGradGuard no_grad;
+  tg::data::DataLoader loader(data, {.batch_size = batch, .shuffle = false});
+  int64_t right = 0;
+  for (const tg::data::Batch& b : loader) right += count_correct(model(b.images), b.labels);
+  model.train(was_training);
+  return data.size() ? static_cast<double>(right) / data.size() : 0;
+}
+
+}  // namespace tapegrad_train
