@@ -9,59 +9,58 @@
 
 namespace bench {
 
-/// GFLOP/s of a register-only FMA loop (12 independent accumulators, enough to hide the FMA
-/// latency on two FMA pipes), float if `f32` else double, summed over `threads` threads.
+#if defined(__AVX512F__)
+using VecF = __m512;
+using VecD = __m512d;
+inline VecF fma(VecF a, VecF b, VecF c) { return _mm512_fmadd_ps(a, b, c); }
+inline VecD fma(VecD a, VecD b, VecD c) { return _mm512_fmadd_pd(a, b, c); }
+inline void splat(VecF& v, float x) { v = _mm512_set1_ps(x); }
+inline void splat(VecD& v, double x) { v = _mm512_set1_pd(x); }
+inline double first(VecF v) { return _mm512_cvtss_f32(v); }
+inline double first(VecD v) { return _mm512_cvtsd_f64(v); }
+#else
+using VecF = __m256;
+using VecD = __m256d;
+inline VecF fma(VecF a, VecF b, VecF c) { return _mm256_fmadd_ps(a, b, c); }
+inline VecD fma(VecD a, VecD b, VecD c) { return _mm256_fmadd_pd(a, b, c); }
+inline void splat(VecF& v, float x) { v = _mm256_set1_ps(x); }
+inline void splat(VecD& v, double x) { v = _mm256_set1_pd(x); }
+inline double first(VecF v) { return _mm256_cvtss_f32(v); }
+inline double first(VecD v) { return _mm256_cvtsd_f64(v); }
+#endif
+
+/// Runs `iters` rounds of 12 independent FMA chains (enough to cover FMA latency x 2 pipes) and
+/// returns a value that depends on all of them, so nothing is optimised away.
+template <class V>
+double fma_chains(long iters) {
+  V a, b, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+  splat(a, 0.999999f), splat(b, 1e-7f);
+  splat(c0, 0), splat(c1, 1), splat(c2, 2), splat(c3, 3), splat(c4, 4), splat(c5, 5);
+  splat(c6, 6), splat(c7, 7), splat(c8, 8), splat(c9, 9), splat(c10, 10), splat(c11, 11);
+  for (long it = 0; it < iters; ++it) {
+    c0 = fma(c0, a, b), c1 = fma(c1, a, b), c2 = fma(c2, a, b), c3 = fma(c3, a, b);
+    c4 = fma(c4, a, b), c5 = fma(c5, a, b), c6 = fma(c6, a, b), c7 = fma(c7, a, b);
+    c8 = fma(c8, a, b), c9 = fma(c9, a, b), c10 = fma(c10, a, b), c11 = fma(c11, a, b);
+  }
+  return first(c0) + first(c1) + first(c2) + first(c3) + first(c4) + first(c5) + first(c6) + first(c7) +
+         first(c8) + first(c9) + first(c10) + first(c11);
+}
+
+/// GFLOP/s of the register-only FMA loop, float if `f32` else double, summed over `threads`.
 inline double measured_fma_peak(bool f32, int threads) {
   constexpr long kIters = 20'000'000;
-  auto work = [f32](double* sink) {
-#if defined(__AVX512F__)
-    using V = __m512;
-    using VD = __m512d;
-    constexpr int kLanes = 16;
-#define FMA_PS _mm512_fmadd_ps
-#define FMA_PD _mm512_fmadd_pd
-#define SET_PS _mm512_set1_ps
-#define SET_PD _mm512_set1_pd
-#else
-    using V = __m256;
-    using VD = __m256d;
-    constexpr int kLanes = 8;
-#define FMA_PS _mm256_fmadd_ps
-#define FMA_PD _mm256_fmadd_pd
-#define SET_PS _mm256_set1_ps
-#define SET_PD _mm256_set1_pd
-#endif
-    if (f32) {
-      V acc[12];
-      for (int i = 0; i < 12; ++i) acc[i] = SET_PS(float(i));
-      const V a = SET_PS(0.999999f), b = SET_PS(1e-7f);
-      for (long it = 0; it < kIters; ++it)
-        for (int i = 0; i < 12; ++i) acc[i] = FMA_PS(acc[i], a, b);
-      float s = 0;
-      for (int i = 0; i < 12; ++i) s += reinterpret_cast<float*>(&acc[i])[0];
-      *sink = s;
-    } else {
-      VD acc[12];
-      for (int i = 0; i < 12; ++i) acc[i] = SET_PD(double(i));
-      const VD a = SET_PD(0.999999), b = SET_PD(1e-7);
-      for (long it = 0; it < kIters; ++it)
-        for (int i = 0; i < 12; ++i) acc[i] = FMA_PD(acc[i], a, b);
-      double s = 0;
-      for (int i = 0; i < 12; ++i) s += reinterpret_cast<double*>(&acc[i])[0];
-      *sink = s;
-    }
-    return kLanes;
-  };
-  std::vector<double> sinks(threads);
-  std::vector<std::thread> pool;
+  const double flops_per_iter = 12.0 * 2 * (f32 ? sizeof(VecF) / 4 : sizeof(VecD) / 8);
+  std::vector<double> sinks(static_cast<size_t>(threads));
+  auto work = [&](int t) { sinks[size_t(t)] = f32 ? fma_chains<VecF>(kIters) : fma_chains<VecD>(kIters); };
   const auto t0 = std::chrono::steady_clock::now();
-  int lanes = 0;
-  for (int t = 1; t < threads; ++t) pool.emplace_back([&, t] { work(&sinks[t]); });
-  lanes = work(&sinks[0]);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
   for (auto& th : pool) th.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double lanes_per_vec = f32 ? lanes : lanes / 2;
-  return double(threads) * kIters * 12 * lanes_per_vec * 2 / s * 1e-9;
+  volatile double keep = sinks[0];
+  (void)keep;
+  return double(threads) * double(kIters) * flops_per_iter / s * 1e-9;
 }
 
 }  // namespace bench

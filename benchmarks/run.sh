@@ -10,6 +10,8 @@ results=$build/results
 reps=${REPS:-3}
 min_time=${QUICK:+0.05}
 min_time=${min_time:-0.5}
+steps=${QUICK:+20}
+steps=${steps:-1000}
 mkdir -p "$results"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
@@ -28,7 +30,7 @@ for t in 1 2; do
   for lib in tapegrad libtorch; do
     [ -x "$bin/rss_step_$lib" ] || continue
     echo "== peak RSS, 1,000 steps of (b), $lib, $t thread(s)"
-    /usr/bin/time -v "$bin/rss_step_$lib" "$t" "${QUICK:+20}${QUICK:-1000}" 2> "$results/rss_${lib}_t$t.txt"
+    /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" 2> "$results/rss_${lib}_t$t.txt"
   done
 done
 echo "== backprop_vs_numeric, 1 thread"
@@ -44,9 +46,7 @@ rm -rf "$scratch"
 cmake -S "$root" -B "$scratch" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=OFF \
   -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=OFF > /dev/null
 uptime > "$results/load_build.txt"
-start=$(date +%s.%N)
-cmake --build "$scratch" -j2 --target tapegrad > /dev/null
-echo "$(date +%s.%N) - $start" | bc > "$results/build_seconds.txt"
+/usr/bin/time -f "%e %U %S" -o "$results/build_time.txt" cmake --build "$scratch" -j2 --target tapegrad > /dev/null
 stat -L -c %s "$scratch/libtapegrad.so" > "$results/so_bytes.txt"
 strip -o "$scratch/stripped.so" "$scratch/libtapegrad.so" && stat -c %s "$scratch/stripped.so" > "$results/so_stripped_bytes.txt"
 
