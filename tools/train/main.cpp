@@ -36,11 +36,13 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // Where the run's files go.
 struct OutputPaths {
   std::string checkpoint, csv, png, script;
-  explicit OutputPaths(const std::string& dir)
-      : checkpoint((fs::path(dir) / "checkpoint.safetensors").string()),
-        csv((fs::path(dir) / "metrics.csv").string()),
-        png((fs::path(dir) / "curves.png").string()),
-        script((fs::path(dir) / "curves.gp").string()) {}
+  explicit OutputPaths(const std::string& dir) {
+    const fs::path d = fs::absolute(dir).lexically_normal();  // printed at the end: say exactly where
+    checkpoint = (d / "checkpoint.safetensors").string();
+    csv = (d / "metrics.csv").string();
+    png = (d / "curves.png").string();
+    script = (d / "curves.gp").string();
+  }
 };
 
 // Text of an option's value for error messages.
