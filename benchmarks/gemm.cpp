@@ -38,6 +38,7 @@ void BM_matmul(benchmark::State& s) {
 BENCHMARK(BM_fma_peak)->Iterations(1);
 BENCHMARK(BM_matmul)
     ->ArgNames({"m", "k", "n", "bits"})
+    ->UseRealTime()
     ->ArgsProduct({{100}, {784}, {50}, {32, 64}})
     ->ArgsProduct({{256}, {784}, {512}, {32, 64}})
     ->ArgsProduct({{1024}, {1024}, {1024}, {32, 64}});

@@ -49,6 +49,7 @@ void BM_cblas_gemm(benchmark::State& s) {
 BENCHMARK(BM_fma_peak)->Iterations(1);
 BENCHMARK(BM_cblas_gemm)
     ->ArgNames({"m", "k", "n", "bits"})
+    ->UseRealTime()
     ->ArgsProduct({{100}, {784}, {50}, {32, 64}})
     ->ArgsProduct({{256}, {784}, {512}, {32, 64}})
     ->ArgsProduct({{1024}, {1024}, {1024}, {32, 64}});

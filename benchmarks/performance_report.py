@@ -97,11 +97,11 @@ if node_speedups:
 
 # ---- training step ----
 p("\n## Training step (training_step)\n")
-p("Forward, softmax cross-entropy, backward, SGD (lr 0.01), float32. GFLOP/s counts the step's matrix products "
-  "(forward + dW and dX per layer, no dX for the input layer). Heap calls: malloc-family calls per step in the "
+p("Forward, softmax cross-entropy, backward, SGD (lr 0.01), float32. GFLOP/s (wall clock) counts the step's matrix products "
+  "(forward + dW and dX per layer, no dX for the input layer). Times are wall-clock; the CPU-time ratio (CPU time of the calling thread, so only meaningful at 1 thread) is less sensitive to other load on the machine. Heap calls: malloc-family calls per step in the "
   "whole process.\n")
-p("| net | threads | tapegrad us/step | libtorch us/step | libtorch / tapegrad | tapegrad samples/s | tapegrad matmul GFLOP/s | libtorch matmul GFLOP/s | tg sys allocs/step | tapegrad heap calls/step | libtorch heap calls/step |")
-p("|---|---|---|---|---|---|---|---|---|---|---|")
+p("| net | threads | tapegrad us/step | libtorch us/step | libtorch / tapegrad | same, by CPU time | tapegrad samples/s | tapegrad matmul GFLOP/s | libtorch matmul GFLOP/s | tg sys allocs/step | tapegrad heap calls/step | libtorch heap calls/step |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|")
 step = {}
 names = {0: "(a) 784-50-10 b100", 1: "(b) 784-512-512-10 b256", 2: "(c) 2-2-2 sigmoid b1"}
 for t in (1, 2):
@@ -112,7 +112,8 @@ for t in (1, 2):
             continue
         step[(i, t)] = (a, b)
         sp = b["us_per_step"] / a["us_per_step"] if b else None
-        p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {f(sp)}x | "
+        cpu = b["cpu_time"] / a["cpu_time"] if b else None
+        p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {f(sp)}x | {f(cpu)}x | "
           f"{f(a['samples_per_s'])} | {f(a['matmul_GFLOPs'])} | {f(b and b['matmul_GFLOPs'])} | "
           f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} | {f(b and b['heap_calls_per_step'])} |")
 for i, need, label in ((2, 20, "step (c) >= 20x faster than libtorch"), (0, 2, "step (a) >= 2x faster"),
@@ -133,7 +134,7 @@ if allocs:
 
 # ---- GEMM ----
 p("\n## GEMM (gemm, gemm_openblas)\n")
-p("C = A B, row-major, (m,k,n). % of peak is against the FMA peak measured in the same program at the same "
+p("C = A B, row-major, (m,k,n), GFLOP/s by wall-clock time. % of peak is against the FMA peak measured in the same program at the same "
   "thread count (register-only AVX-512 FMA loop; fp64 against the fp64 peak).\n")
 p("| shape (m,k,n) | dtype | threads | tapegrad (Eigen) GFLOP/s | % of peak | OpenBLAS GFLOP/s | % of peak |")
 p("|---|---|---|---|---|---|---|")
