@@ -1,7 +1,6 @@
 // Adam and AdamW: one update loop, written once for float and double.
 #include "tapegrad/optim/adam.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "tapegrad/autograd/tensor_impl.h"
@@ -30,6 +29,37 @@ AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
            AdamOptions{.lr = o.lr, .betas = o.betas, .eps = o.eps, .weight_decay = o.weight_decay, .amsgrad = o.amsgrad},
            true) {}
 
+namespace {
+// Scalars of one Adam step, converted to the parameter's type.
+template <class T>
+struct AdamStep {
+  T b1, b2, r1, r2, wd, eps, shrink, bc2, stride;
+};
+
+// The options are template flags so that each variant is a branch-free loop the compiler can
+// vectorize; __restrict tells it the five arrays do not overlap (each has its own storage).
+template <class T, bool kL2, bool kDecoupled, bool kAmsgrad>
+void adam_loop(T* __restrict p, const T* __restrict grad, T* __restrict m, T* __restrict v, T* __restrict vmax,
+               int64_t n, const AdamStep<T> c) {
+  for (int64_t k = 0; k < n; ++k) {
+    T x = p[k];
+    if constexpr (kDecoupled) x *= c.shrink;
+    T g = grad[k];
+    if constexpr (kL2) g += c.wd * x;
+    const T mk = c.b1 * m[k] + c.r1 * g;
+    const T vk = c.b2 * v[k] + c.r2 * g * g;
+    m[k] = mk;
+    v[k] = vk;
+    T second = vk;
+    if constexpr (kAmsgrad) {
+      second = vmax[k] > vk ? vmax[k] : vk;
+      vmax[k] = second;
+    }
+    p[k] = x - c.stride * (mk / (std::sqrt(second) / c.bc2 + c.eps));
+  }
+}
+}  // namespace
+
 void Adam::update(Slot& s) {
   const AdamOptions& o = options_;
   const double t = static_cast<double>(s.step);
@@ -37,27 +67,28 @@ void Adam::update(Slot& s) {
   const double bias1 = 1.0 - std::pow(o.betas[0], t);
   const double bias2_sqrt = std::sqrt(1.0 - std::pow(o.betas[1], t));
   const double step_size = lr() / bias1;
+  const bool l2 = !decoupled_ && o.weight_decay != 0.0, decay = decoupled_ && o.weight_decay != 0.0;
   detail::dispatch(s.param.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    const AdamStep<T> c{static_cast<T>(o.betas[0]),        static_cast<T>(o.betas[1]),
+                        static_cast<T>(1.0 - o.betas[0]),  static_cast<T>(1.0 - o.betas[1]),
+                        static_cast<T>(o.weight_decay),    static_cast<T>(o.eps),
+                        static_cast<T>(1.0 - lr() * o.weight_decay), static_cast<T>(bias2_sqrt),
+                        static_cast<T>(step_size)};
     T* p = s.param.data<T>();
-    const T* grad = s.grad.data<T>();
+    const T* g = s.grad.data<T>();
     T* m = s.buffers[0].data<T>();
     T* v = s.buffers[1].data<T>();
     T* vmax = o.amsgrad ? s.buffers[2].data<T>() : nullptr;
-    const T b1 = static_cast<T>(o.betas[0]), b2 = static_cast<T>(o.betas[1]);
-    const T r1 = static_cast<T>(1.0 - o.betas[0]), r2 = static_cast<T>(1.0 - o.betas[1]);
-    const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
-    const T shrink = static_cast<T>(1.0 - lr() * o.weight_decay);
-    const T bc2 = static_cast<T>(bias2_sqrt), stride = static_cast<T>(step_size);
-    const bool l2 = !decoupled_ && o.weight_decay != 0.0, decay = decoupled_ && o.weight_decay != 0.0;
-    for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {
-      if (decay) p[k] *= shrink;
-      const T g = l2 ? grad[k] + wd * p[k] : grad[k];
-      m[k] = b1 * m[k] + r1 * g;
-      v[k] = b2 * v[k] + r2 * g * g;
-      T second = v[k];
-      if (vmax) second = vmax[k] = std::max(vmax[k], v[k]);
-      p[k] -= stride * (m[k] / (std::sqrt(second) / bc2 + eps));
+    const int64_t n = s.param.numel();
+    if (o.amsgrad) {
+      if (l2) adam_loop<T, true, false, true>(p, g, m, v, vmax, n, c);
+      else if (decay) adam_loop<T, false, true, true>(p, g, m, v, vmax, n, c);
+      else adam_loop<T, false, false, true>(p, g, m, v, vmax, n, c);
+    } else {
+      if (l2) adam_loop<T, true, false, false>(p, g, m, v, vmax, n, c);
+      else if (decay) adam_loop<T, false, true, false>(p, g, m, v, vmax, n, c);
+      else adam_loop<T, false, false, false>(p, g, m, v, vmax, n, c);
     }
   });
 }
