@@ -31,9 +31,12 @@ inline int take_threads_flag(int& argc, char** argv) {
 
 /// Sets OpenBLAS's thread count if OpenBLAS is loaded in this process (libtorch may call it as its
 /// BLAS through libblas.so.3); OpenBLAS otherwise starts one thread per core.
-inline void set_openblas_threads(int n) {
+/// Returns whether OpenBLAS was found.
+inline bool set_openblas_threads(int n) {
   using Fn = void (*)(int);
-  if (auto f = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+  auto f = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (f) f(n);
+  return f != nullptr;
 }
 
 /// A [rows, cols] tensor of values in [-1, 1) from a fixed linear congruential sequence.

@@ -148,11 +148,14 @@ int main(int argc, char** argv) {
   tg::set_num_threads(threads);
 #ifdef TAPEGRAD_BENCH_TORCH
   torch::set_num_threads(threads);
-  bench::set_openblas_threads(threads);
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("threads", std::to_string(threads));
+#ifdef TAPEGRAD_BENCH_TORCH
+  // libtorch's BLAS (libblas.so.3) may be OpenBLAS with its own thread pool: pin it too.
+  benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #ifdef TAPEGRAD_BENCH_TORCH
+#include <dlfcn.h>
 #include <torch/torch.h>
 #else
 #include "models.h"
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   double last = 0;
 #ifdef TAPEGRAD_BENCH_TORCH
   torch::set_num_threads(threads);
+  using SetThreads = void (*)(int);  // libtorch's BLAS may be OpenBLAS with its own thread pool
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
   torch::manual_seed(0);
   torch::nn::Sequential model(torch::nn::Linear(784, 512), torch::nn::ReLU(), torch::nn::Linear(512, 512),
                               torch::nn::ReLU(), torch::nn::Linear(512, 10));
