@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -129,7 +130,8 @@ class TrainTool : public ::testing::Test {
   // Common arguments: the synthetic data, a small net, output in `out`.
   std::vector<std::string> args(const std::string& out, std::vector<std::string> extra = {}) const {
     std::vector<std::string> a{"--data", data_.string(), "--hidden", "16", "--batch-size", "50", "--seed", "7",
-                               "--threads", "1", "--no-plot", "--out", (dir_ / out).string()};
+                               "--no-plot", "--out", (dir_ / out).string()};
+    if (std::find(extra.begin(), extra.end(), "--threads") == extra.end()) extra.insert(extra.end(), {"--threads", "1"});
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -223,9 +225,7 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, TrainResume, ::testing::Values("sgd", "mome
 
 TEST_F(TrainTool, ThreadCountDoesNotChangeTheWeights) {
   ASSERT_EQ(train(args("one", {"--epochs", "1"})).exit_code, 0);
-  std::vector<std::string> two = args("two", {"--epochs", "1"});
-  two[9] = "2";  // --threads 2
-  ASSERT_EQ(train(two).exit_code, 0);
+  ASSERT_EQ(train(args("two", {"--epochs", "1", "--threads", "2"})).exit_code, 0);
   EXPECT_TRUE(bit_identical(load_run((dir_ / "one" / "checkpoint.safetensors").string()).tensors.model,
                             load_run((dir_ / "two" / "checkpoint.safetensors").string()).tensors.model));
 }
@@ -272,6 +272,20 @@ TEST_F(TrainTool, CorruptCheckpointIsAClearErrorOnResume) {
   EXPECT_EQ(r.exit_code, 1) << r.text;
   EXPECT_NE(r.text.find("cannot load checkpoint"), std::string::npos) << r.text;
   EXPECT_NE(r.text.find("checkpoint.safetensors"), std::string::npos) << r.text;
+}
+
+TEST_F(TrainTool, ResumingAFinishedRunTrainsNothingAndReportsItsAccuracy) {
+  ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
+  const std::string before = read_file(dir_ / "out" / "checkpoint.safetensors");
+  RunOutput r = train({"--out", (dir_ / "out").string(), "--resume", "--epochs", "1", "--no-plot"});
+  EXPECT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("nothing to train"), std::string::npos) << r.text;
+  const auto rows = metrics_from_csv(read_file(dir_ / "out" / "metrics.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "final test accuracy: %.2f%%", 100 * rows[0].test_acc);
+  EXPECT_NE(r.text.find(expected), std::string::npos) << r.text;
+  EXPECT_EQ(read_file(dir_ / "out" / "checkpoint.safetensors"), before);
 }
 
 TEST_F(TrainTool, ResumeWithoutACheckpointIsAClearError) {
