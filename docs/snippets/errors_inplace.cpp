@@ -1,0 +1,25 @@
+// Changing a tensor in place after an op saved it for backward: the version counter notices.
+#include <tapegrad/tapegrad.h>
+
+#include <iostream>
+
+namespace tg = tapegrad;
+
+int main() {
+  tg::Tensor w = tg::tensor({1.0, 2.0}).requires_grad(true);
+  tg::Tensor y = tg::sum(w * w);  // mul saves w: its backward needs w's values
+  {
+    tg::NoGradGuard no_grad;
+    w.add_(tg::ones({2}), -0.1);  // an update between forward and backward
+  }
+  try {
+    y.backward();
+  } catch (const tg::Error& e) {
+    std::cout << e.what() << "\n";
+    tg::Tape::current().clear();  // drop the half-run graph before going on (see errors.md)
+  }
+  // The fix: backward first, then update (an optimizer's step() after loss.backward()).
+  tg::Tensor y2 = tg::sum(w * w);
+  y2.backward();
+  std::cout << "gradient " << w.grad() << "\n";
+}

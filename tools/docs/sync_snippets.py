@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Keeps the Markdown pages in docs/ in step with the programs in docs/snippets/.
+
+A page includes a snippet program, and optionally its expected output, between markers:
+
+    <!-- snippet: first_gradient -->
+    ```cpp
+    ...the whole of docs/snippets/first_gradient.cpp...
+    ```
+    <!-- end snippet -->
+
+    <!-- output: first_gradient -->
+    ```text
+    ...the whole of docs/snippets/first_gradient.out...
+    ```
+    <!-- end output -->
+
+Run without arguments to rewrite the pages from the snippet files. With --check nothing is
+written; it exits 1 if a page is out of step with its snippets, or if:
+  - a marker names a snippet that does not exist, or a snippet is used by no page;
+  - a snippet has no .out file (the test suite compares every program's stdout with it);
+  - a C++ block in a page is not between snippet markers (it would not be compiled);
+  - a relative link or image in a page points at a file that does not exist;
+  - a page in docs/ cannot be reached by links from docs/README.md.
+"""
+import argparse
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOCS = os.path.join(ROOT, "docs")
+SNIPPETS = os.path.join(DOCS, "snippets")
+
+BLOCK = re.compile(
+    r"(?P<open><!-- (?P<kind>snippet|output): (?P<name>[A-Za-z0-9_]+) -->\n)"
+    r"(?P<body>.*?)"
+    r"(?P<close><!-- end (?P=kind) -->)",
+    re.S,
+)
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def fenced(lang, text):
+    if not text.endswith("\n"):
+        text += "\n"
+    return "```" + lang + "\n" + text + "```\n"
+
+
+def render(page_text, problems, page, used):
+    def replace(m):
+        name, kind = m.group("name"), m.group("kind")
+        ext, lang = (".cpp", "cpp") if kind == "snippet" else (".out", "text")
+        path = os.path.join(SNIPPETS, name + ext)
+        if not os.path.exists(path):
+            problems.append(f"{page}: {kind} '{name}' has no file docs/snippets/{name}{ext}")
+            return m.group(0)
+        used.add(name)
+        return m.group("open") + fenced(lang, read(path)) + m.group("close")
+
+    return BLOCK.sub(replace, page_text)
+
+
+def unmanaged_cpp_blocks(text):
+    """Line numbers of ```cpp fences that are not inside snippet markers."""
+    stripped = BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    return [i + 1 for i, line in enumerate(stripped.split("\n")) if re.match(r"\s*```(cpp|c\+\+)\s*$", line)]
+
+
+def check_links(page, text, problems):
+    base = os.path.dirname(os.path.join(DOCS, page))
+    targets = []
+    # Links inside code blocks are code, not links.
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    for target in LINK.findall(prose):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = os.path.normpath(os.path.join(base, target.split("#")[0]))
+        if not os.path.exists(path):
+            problems.append(f"{page}: link to {target} but {os.path.relpath(path, ROOT)} does not exist")
+        targets.append(path)
+    return targets
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of step")
+    args = ap.parse_args()
+
+    problems, used, stale = [], set(), []
+    pages = sorted(p for p in os.listdir(DOCS) if p.endswith(".md"))
+    links = {}
+    for page in pages:
+        path = os.path.join(DOCS, page)
+        text = read(path)
+        new = render(text, problems, page, used)
+        if new != text:
+            stale.append(page)
+            if not args.check:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(new)
+        for line in unmanaged_cpp_blocks(new):
+            problems.append(f"{page}:{line}: C++ block outside snippet markers (put it in docs/snippets/)")
+        links[os.path.join(DOCS, page)] = check_links(page, new, problems)
+
+    snippets = sorted(f[:-4] for f in os.listdir(SNIPPETS) if f.endswith(".cpp"))
+    for name in snippets:
+        if name not in used:
+            problems.append(f"docs/snippets/{name}.cpp is included by no page")
+        if not os.path.exists(os.path.join(SNIPPETS, name + ".out")):
+            problems.append(f"docs/snippets/{name}.cpp has no expected output {name}.out")
+
+    # Every page must be reachable from the index.
+    seen, todo = set(), [os.path.join(DOCS, "README.md")]
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        todo += [t for t in links.get(p, []) if t.endswith(".md") and os.path.dirname(t) == DOCS]
+    for page in pages:
+        if os.path.join(DOCS, page) not in seen:
+            problems.append(f"docs/{page} is not reachable by links from docs/README.md")
+
+    if args.check and stale:
+        for page in stale:
+            problems.append(f"docs/{page} is out of step with its snippets: run python3 tools/docs/sync_snippets.py")
+    elif stale:
+        print("rewrote: " + ", ".join("docs/" + p for p in stale))
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
