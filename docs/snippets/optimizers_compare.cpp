@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   }
   if (argc > 1) {
     std::ofstream out(std::string(argv[1]) + "/optimizers.dat");
-    out << "# step";
+    out << "step";  // a header row: gnuplot names the curves from it
     for (auto& o : optimizers) out << " " << o.first;
     out << "\n";
     for (int s = 0; s < steps; ++s) {

@@ -51,6 +51,8 @@ namespace detail {
 class BackwardContext;
 Tensor apply_function(const std::shared_ptr<const FunctionDef>& def, const std::vector<Tensor>& inputs);
 }  // namespace detail
+/// Runs a user function's backward for one node and adds the gradients it returns to the node's
+/// inputs, checking their count, shapes and dtypes (called by Tensor::backward; not for users).
 void run_function_backward(detail::BackwardContext& ctx, const FunctionDef& def);
 
 }  // namespace tapegrad

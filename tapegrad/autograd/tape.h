@@ -189,11 +189,18 @@ class Tape {
   void shrink();
 
   // Internal: used by record(), backward() and TensorImpl.
+  /// Internal: a fresh node slot at the end of the tape (used by record()).
   detail::Node& push();
+  /// Internal: the node at position `i`.
   detail::Node& node(size_t i) { return nodes_[i]; }
+  /// Internal: the node at position `i`.
   const detail::Node& node(size_t i) const { return nodes_[i]; }
+  /// Internal: marks node `index` dead because its output tensor was destroyed.
   void on_output_destroyed(int64_t index);
+  /// Internal: releases node `index` (drops its inputs and saved values; its output becomes a leaf).
   void release(size_t index);
+  /// Releases dead nodes (outputs dropped without backward) and trims finished ones from the end;
+  /// recording and backward() call it on their own.
   void collect();
 
  private:
