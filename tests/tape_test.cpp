@@ -188,3 +188,18 @@ TEST(Tape, OnlyLeavesCanBeMarked) {
   auto y = x * 2.0;
   EXPECT_THROW(y.requires_grad(true), tg::Error);
 }
+
+TEST(Tape, AFailedBackwardLeavesNoStateBehind) {
+  auto w = tg::tensor({1.0, 2.0}, tg::Dtype::f64).requires_grad(true);
+  {
+    auto y = tg::sum(tg::square(w));
+    y.backward({.retain_graph = true});
+    w.mul_(2.0);
+    EXPECT_THROW(y.backward(), tg::Error);  // square saw w before mul_
+  }
+  tg::Tape::current().collect();
+  EXPECT_EQ(tg::Tape::current().live_nodes(), 0u);
+  auto x = tg::tensor({3.0}, tg::Dtype::f64).requires_grad(true);
+  tg::sum(tg::square(x)).backward();  // an unrelated graph works
+  EXPECT_DOUBLE_EQ(x.grad().item(), 6.0);
+}

@@ -229,20 +229,31 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
   if (r->grad.defined()) r->grad.add_(upstream);
   else r->grad = upstream.clone();
   const bool anomaly = anomaly_enabled();
-  for (size_t i = static_cast<size_t>(r->node) + 1; i-- > 0;) {
-    detail::Node& n = tape.node(i);
-    if (n.finished || !n.output || !n.output->grad.defined()) continue;
-    check_versions(n, i);
-    Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
-    n.output->grad = Tensor();
-    detail::BackwardContext ctx(n, g);
-    if (n.function) {
-      run_function_backward(ctx, *n.function);
-    } else {
-      n.op->backward(ctx);
+  const size_t root_node = static_cast<size_t>(r->node);
+  try {
+    for (size_t i = root_node + 1; i-- > 0;) {
+      detail::Node& n = tape.node(i);
+      if (n.finished || !n.output || !n.output->grad.defined()) continue;
+      check_versions(n, i);
+      Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
+      n.output->grad = Tensor();
+      detail::BackwardContext ctx(n, g);
+      if (n.function) {
+        run_function_backward(ctx, *n.function);
+      } else {
+        n.op->backward(ctx);
+      }
+      if (anomaly) check_finite_backward(n, i);
+      if (!options.retain_graph) tape.release(i);
     }
-    if (anomaly) check_finite_backward(n, i);
-    if (!options.retain_graph) tape.release(i);
+  } catch (...) {
+    // Leave no half-propagated gradients behind: a later backward must not pick them up.
+    for (size_t i = root_node + 1; i-- > 0;) {
+      detail::Node& n = tape.node(i);
+      if (n.output) n.output->grad = Tensor();
+      n.pin = Tensor();
+    }
+    throw;
   }
   if (!options.retain_graph) tape.collect();
 }
