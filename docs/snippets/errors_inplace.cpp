@@ -16,7 +16,7 @@ int main() {
     y.backward();
   } catch (const tg::Error& e) {
     std::cout << e.what() << "\n";
-    tg::Tape::current().clear();  // drop the half-run graph before going on (see errors.md)
+    tg::Tape::current().clear();  // this graph is of no further use: release its nodes
   }
   // The fix: backward first, then update (an optimizer's step() after loss.backward()).
   tg::Tensor y2 = tg::sum(w * w);

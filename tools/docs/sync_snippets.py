@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Keeps the Markdown pages in docs/ in step with the programs in docs/snippets/.
 
-A page includes a snippet program, and optionally its expected output, between markers:
+A page includes a snippet program, and optionally its expected output, between markers (each at
+the start of a line):
 
     <!-- snippet: first_gradient -->
     ```cpp
@@ -33,10 +34,10 @@ DOCS = os.path.join(ROOT, "docs")
 SNIPPETS = os.path.join(DOCS, "snippets")
 
 BLOCK = re.compile(
-    r"(?P<open><!-- (?P<kind>snippet|output): (?P<name>[A-Za-z0-9_]+) -->\n)"
+    r"(?P<open>^<!-- (?P<kind>snippet|output): (?P<name>[A-Za-z0-9_]+) -->\n)"
     r"(?P<body>.*?)"
-    r"(?P<close><!-- end (?P=kind) -->)",
-    re.S,
+    r"(?P<close>^<!-- end (?P=kind) -->)",
+    re.S | re.M,
 )
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
