@@ -81,3 +81,16 @@ TEST(Function, BackwardReturningTheWrongShapeIsAClearError) {
         << e.what();
   }
 }
+
+// Skipping a function input (data, not a variable) must not skip the nodes' own inputs.
+TEST(Function, SkippedFunctionInputsDoNotHideABrokenNode) {
+  auto data = tg::tensor({{0.5, -1.0}}, tg::Dtype::f64);
+  auto w = tg::tensor({{1.0, 2.0}}, tg::Dtype::f64);
+  auto fn = [](const std::vector<tg::Tensor>& in) { return tg::sum(broken_softplus({in[0] * in[1]})); };
+  tg::GradcheckOptions o;
+  o.skip_inputs = {0};
+  tg::GradcheckReport r = tg::gradcheck(fn, {data, w}, o);
+  EXPECT_FALSE(r.ok);
+  ASSERT_NE(r.first_bad_node(), nullptr) << r;
+  EXPECT_EQ(r.first_bad_node()->op, "broken_softplus");
+}
