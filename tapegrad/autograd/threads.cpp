@@ -4,6 +4,9 @@
 #include <thread>
 
 #include "tapegrad/autograd/error.h"
+#include "tapegrad/autograd/log.h"
+
+#include <spdlog/spdlog.h>
 
 namespace tapegrad {
 
@@ -15,6 +18,7 @@ void set_num_threads(int n) {
   if (n < 1) throw Error("set_num_threads: expected at least 1 thread, got " + std::to_string(n));
   current_threads = n;
   detail::apply_num_threads(n);
+  logger()->debug("set_num_threads: matrix products use {} thread(s)", n);
 }
 
 int num_threads() {

@@ -1,5 +1,9 @@
 #include "tapegrad/data/mnist.h"
 
+#include <spdlog/spdlog.h>
+
+#include "tapegrad/autograd/log.h"
+
 #include <filesystem>
 
 #include "tapegrad/autograd/error.h"
@@ -47,7 +51,9 @@ Dataset load_mnist(const std::string& dir, Split split) {
   const std::string prefix = split == Split::train ? "train" : "t10k";
   const IdxArray images = read_idx(find_file(dir, prefix + "-images-idx3-ubyte"));
   const IdxArray labels = read_idx(find_file(dir, prefix + "-labels-idx1-ubyte"));
-  return make_dataset(images, labels, dir + " (" + prefix + ")");
+  Dataset d = make_dataset(images, labels, dir + " (" + prefix + ")");
+  logger()->info("load_mnist: {} {} images of {}x{} from {}", d.size(), prefix, d.rows, d.cols, dir);
+  return d;
 }
 
 }  // namespace tapegrad::data

@@ -3,6 +3,10 @@
 // target path only ever holds a complete old file or a complete new one.
 #include "tapegrad/io/safetensors.h"
 
+#include <spdlog/spdlog.h>
+
+#include "tapegrad/autograd/log.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -304,6 +308,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     errno = err;
     throw Error("save_safetensors: " + sys_error(path + " written, but fsync of its directory failed"));
   }
+  logger()->debug("save_safetensors: {} ({} tensors)", path, tensors.size());
 }
 
 SafetensorsFile load_safetensors_with_metadata(const std::string& path) {
