@@ -1,5 +1,6 @@
 #include "tapegrad/autograd/threads.h"
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -11,7 +12,7 @@
 namespace tapegrad {
 
 namespace {
-int current_threads = 0;
+std::atomic<int> current_threads{1};
 }
 
 void set_num_threads(int n) {
@@ -21,9 +22,6 @@ void set_num_threads(int n) {
   logger()->debug("set_num_threads: matrix products use {} thread(s)", n);
 }
 
-int num_threads() {
-  if (current_threads == 0) set_num_threads(1);
-  return current_threads;
-}
+int num_threads() { return current_threads.load(std::memory_order_relaxed); }
 
 }  // namespace tapegrad
