@@ -135,26 +135,34 @@ if allocs:
 # ---- GEMM ----
 p("\n## GEMM (gemm, gemm_openblas)\n")
 p("C = A B, row-major, (m,k,n), GFLOP/s by wall-clock time. % of peak is against the FMA peak measured in the same program at the same "
-  "thread count (register-only AVX-512 FMA loop; fp64 against the fp64 peak).\n")
+  "thread count (register-only AVX-512 FMA loop, the larger of the values measured by the two programs, since other load only lowers it; fp64 against the fp64 peak).\n")
 p("| shape (m,k,n) | dtype | threads | tapegrad (Eigen) GFLOP/s | % of peak | OpenBLAS GFLOP/s | % of peak |")
 p("|---|---|---|---|---|---|---|")
+# The FMA peak is measured by both programs; other load only lowers it, so take the larger.
 peaks = {}
+for t in (1, 2):
+    for prog in ("gemm", "gemm_openblas"):
+        pk = median(load(f"{prog}_t{t}.json"), "BM_fma_peak/iterations:1")
+        if pk:
+            a, b = peaks.get(t, (0, 0))
+            peaks[t] = (max(a, pk["peak_f32_GFLOPs"]), max(b, pk["peak_f64_GFLOPs"]))
 large_pct = []
 for t in (1, 2):
     tg, ob = load(f"gemm_t{t}.json"), load(f"gemm_openblas_t{t}.json")
-    pk = median(tg, "BM_fma_peak/iterations:1")
-    if pk:
-        peaks[t] = (pk["peak_f32_GFLOPs"], pk["peak_f64_GFLOPs"])
+    pf32, pf64 = peaks.get(t, (float("nan"), float("nan")))
     for m, k, n in ((100, 784, 50), (256, 784, 512), (1024, 1024, 1024)):
         for bits in (32, 64):
-            a = median(tg, f"BM_matmul/m:{m}/k:{k}/n:{n}/bits:{bits}")
-            b = median(ob, f"BM_cblas_gemm/m:{m}/k:{k}/n:{n}/bits:{bits}")
+            a = median(tg, f"BM_matmul/m:{m}/k:{k}/n:{n}/bits:{bits}/real_time")
+            b = median(ob, f"BM_cblas_gemm/m:{m}/k:{k}/n:{n}/bits:{bits}/real_time")
             if not a:
                 continue
+            pk = pf32 if bits == 32 else pf64
+            pa = 100 * a["GFLOPs"] / pk
+            pb = 100 * b["GFLOPs"] / pk if b else None
             if bits == 32 and m >= 256:
-                large_pct.append((m, t, a["pct_of_peak"]))
-            p(f"| {m},{k},{n} | f{bits} | {t} | {f(a['GFLOPs'])} | {f(a['pct_of_peak'])}% | "
-              f"{f(b and b['GFLOPs'])} | {f(b and b['pct_of_peak'])}% |")
+                large_pct.append((m, t, pa))
+            p(f"| {m},{k},{n} | f{bits} | {t} | {f(a['GFLOPs'])} | {f(pa)}% | "
+              f"{f(b and b['GFLOPs'])} | {f(pb)}% |")
 p("\nMeasured FMA peak (GFLOP/s, f32 / f64): " +
   "; ".join(f"{t} thread(s): {f(a)} / {f(b)}" for t, (a, b) in sorted(peaks.items())))
 if large_pct:
