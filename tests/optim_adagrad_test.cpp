@@ -3,17 +3,11 @@
 
 #include <tapegrad/tapegrad.h>
 
-namespace tg = tapegrad;
+#include "optim_steps.h"
 
-namespace {
-// One step on f(x) = sum(x^2), whose gradient is 2x.
-void quadratic_step(tg::optim::Optimizer& opt, const tg::Tensor& x) {
-  opt.zero_grad();
-  tg::sum(tg::square(x)).backward();
-  opt.step();
-}
-tg::Tensor scalar_param(double v) { return tg::tensor({v}, tg::Dtype::f64).requires_grad(true); }
-}  // namespace
+namespace tg = tapegrad;
+using optim_steps::quadratic_step;
+using optim_steps::scalar_param;
 
 TEST(OptimAdagrad, StepsOnQuadratic) {
   // lr 0.1, eps 1e-10, x0 = 1, g = 2x; sum += g^2; x -= lr * g / (sqrt(sum) + eps):
@@ -22,11 +16,7 @@ TEST(OptimAdagrad, StepsOnQuadratic) {
   //   t=3: g = 1.66620705369007, sum = 10.0162459458025;                     x3 = 0.78045618135681
   auto x = scalar_param(1.0);
   tg::optim::Adagrad opt({x}, {.lr = 0.1});
-  const double expected[] = {0.900000000005, 0.833103526845036, 0.78045618135681};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.900000000005, 0.833103526845036, 0.78045618135681}, 1e-14);
 }
 
 TEST(OptimAdagrad, LrDecayDividesByOnePlusStepsTimesDecay) {
@@ -35,11 +25,7 @@ TEST(OptimAdagrad, LrDecayDividesByOnePlusStepsTimesDecay) {
   //   t=3: g = 1.71080470246338, sum = 10.1668527300068;  x3 = x2 - 0.05*g/sqrt(sum) = 0.828575038417447
   auto x = scalar_param(1.0);
   tg::optim::Adagrad opt({x}, {.lr = 0.1, .lr_decay = 0.5});
-  const double expected[] = {0.900000000005, 0.855402351231691, 0.828575038417447};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.900000000005, 0.855402351231691, 0.828575038417447}, 1e-14);
 }
 
 TEST(OptimAdagrad, InitialAccumulatorValueStartsTheSum) {

@@ -3,21 +3,17 @@
 
 #include <tapegrad/tapegrad.h>
 
-namespace tg = tapegrad;
+#include "optim_steps.h"
 
+namespace tg = tapegrad;
+using optim_steps::quadratic_step;
+using optim_steps::scalar_param;
 namespace {
-// One step on f(x) = sum(x^2), whose gradient is 2x.
-void quadratic_step(tg::optim::Optimizer& opt, const tg::Tensor& x) {
-  opt.zero_grad();
-  tg::sum(tg::square(x)).backward();
-  opt.step();
-}
 // One step with the gradient set by hand.
 void step_with_grad(tg::optim::Optimizer& opt, tg::Tensor& x, double g) {
   x.set_grad(tg::tensor({g}, x.dtype()));
   opt.step();
 }
-tg::Tensor scalar_param(double v) { return tg::tensor({v}, tg::Dtype::f64).requires_grad(true); }
 }  // namespace
 
 TEST(OptimAdam, StepsOnQuadratic) {
@@ -29,11 +25,7 @@ TEST(OptimAdam, StepsOnQuadratic) {
   //        1-b2^3 = 0.002997001;  x3 = 0.70158627294603
   auto x = scalar_param(1.0);
   tg::optim::Adam opt({x}, {.lr = 0.1});
-  const double expected[] = {0.9000000005, 0.800412228691793, 0.70158627294603};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-13);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.9000000005, 0.800412228691793, 0.70158627294603}, 1e-13);
 }
 
 TEST(OptimAdam, WeightDecayIsL2InTheGradient) {

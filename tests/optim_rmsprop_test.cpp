@@ -3,17 +3,11 @@
 
 #include <tapegrad/tapegrad.h>
 
-namespace tg = tapegrad;
+#include "optim_steps.h"
 
-namespace {
-// One step on f(x) = sum(x^2), whose gradient is 2x.
-void quadratic_step(tg::optim::Optimizer& opt, const tg::Tensor& x) {
-  opt.zero_grad();
-  tg::sum(tg::square(x)).backward();
-  opt.step();
-}
-tg::Tensor scalar_param(double v) { return tg::tensor({v}, tg::Dtype::f64).requires_grad(true); }
-}  // namespace
+namespace tg = tapegrad;
+using optim_steps::quadratic_step;
+using optim_steps::scalar_param;
 
 TEST(OptimRMSprop, StepsOnQuadratic) {
   // lr 0.01, alpha 0.99, eps 1e-8, x0 = 1, g = 2x; v = 0.99 v + 0.01 g^2; x -= lr * g / (sqrt(v) + eps):
@@ -22,11 +16,7 @@ TEST(OptimRMSprop, StepsOnQuadratic) {
   //   t=3: g = 1.66583593594007, v = 0.0990300940110932;              x3 = 0.779982273243635
   auto x = scalar_param(1.0);
   tg::optim::RMSprop opt({x}, {.lr = 0.01});
-  const double expected[] = {0.900000005, 0.832917967970033, 0.779982273243635};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.900000005, 0.832917967970033, 0.779982273243635}, 1e-14);
 }
 
 TEST(OptimRMSprop, MomentumAccumulatesTheScaledGradient) {
@@ -36,11 +26,7 @@ TEST(OptimRMSprop, MomentumAccumulatesTheScaledGradient) {
   //   t=3: g = 1.48583594494007, v = 0.0933570849091594, buf = 19.000303824107; x3 = 0.552914934228962
   auto x = scalar_param(1.0);
   tg::optim::RMSprop opt({x}, {.lr = 0.01, .momentum = 0.9});
-  const double expected[] = {0.900000005, 0.742917972470033, 0.552914934228962};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-13);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.900000005, 0.742917972470033, 0.552914934228962}, 1e-13);
 }
 
 TEST(OptimRMSprop, CenteredSubtractsTheSquaredMeanGradient) {
@@ -50,11 +36,7 @@ TEST(OptimRMSprop, CenteredSubtractsTheSquaredMeanGradient) {
   //   t=3: x3 = 0.778068410753411
   auto x = scalar_param(1.0);
   tg::optim::RMSprop opt({x}, {.lr = 0.01, .centered = true});
-  const double expected[] = {0.899496223524584, 0.831759379711545, 0.778068410753411};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.899496223524584, 0.831759379711545, 0.778068410753411}, 1e-14);
   std::vector<std::string> names;
   for (const auto& [name, t] : opt.state_dict()) names.push_back(name);
   EXPECT_EQ(names, (std::vector<std::string>{"lr", "0.step", "0.square_avg", "0.grad_avg"}));

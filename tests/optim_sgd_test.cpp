@@ -3,27 +3,17 @@
 
 #include <tapegrad/tapegrad.h>
 
-namespace tg = tapegrad;
+#include "optim_steps.h"
 
-namespace {
-// One step on f(x) = sum(x^2), whose gradient is 2x.
-void quadratic_step(tg::optim::Optimizer& opt, const tg::Tensor& x) {
-  opt.zero_grad();
-  tg::sum(tg::square(x)).backward();
-  opt.step();
-}
-tg::Tensor scalar_param(double v, tg::Dtype d = tg::Dtype::f64) { return tg::tensor({v}, d).requires_grad(true); }
-}  // namespace
+namespace tg = tapegrad;
+using optim_steps::quadratic_step;
+using optim_steps::scalar_param;
 
 TEST(OptimSGD, PlainStepsOnQuadratic) {
   // lr 0.1, x0 = 1, g = 2x:  x1 = 1 - 0.1*2 = 0.8;  x2 = 0.8 - 0.1*1.6 = 0.64;  x3 = 0.64 - 0.128 = 0.512.
   auto x = scalar_param(1.0);
   tg::optim::SGD opt({x}, {.lr = 0.1});
-  const double expected[] = {0.8, 0.64, 0.512};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-15);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.8, 0.64, 0.512}, 1e-15);
 }
 
 TEST(OptimSGD, MomentumStepsOnQuadratic) {
@@ -33,11 +23,7 @@ TEST(OptimSGD, MomentumStepsOnQuadratic) {
   //   step 3: g = 0.92, buf = 0.9*3.4 + 0.92 = 3.98,            x3 = 0.46 - 0.398 = 0.062
   auto x = scalar_param(1.0);
   tg::optim::SGD opt({x}, {.lr = 0.1, .momentum = 0.9});
-  const double expected[] = {0.8, 0.46, 0.062};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.8, 0.46, 0.062}, 1e-14);
 }
 
 TEST(OptimSGD, DampeningSkipsTheFirstStep) {
@@ -47,11 +33,7 @@ TEST(OptimSGD, DampeningSkipsTheFirstStep) {
   //   step 3: g = 1.08, buf = 0.9*2.6 + 0.5*1.08 = 2.88,        x3 = 0.54 - 0.288 = 0.252
   auto x = scalar_param(1.0);
   tg::optim::SGD opt({x}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
-  const double expected[] = {0.8, 0.54, 0.252};
-  for (double e : expected) {
-    quadratic_step(opt, x);
-    EXPECT_NEAR(x.item(), e, 1e-14);
-  }
+  optim_steps::expect_quadratic_steps(opt, x, {0.8, 0.54, 0.252}, 1e-14);
 }
 
 TEST(OptimSGD, NesterovStepsOnQuadratic) {
