@@ -58,7 +58,9 @@ p("# Performance\n")
 p("Measured by `benchmarks/run.sh`; regenerate with it (the numbers below are this file's only source).\n")
 p(f"- Machine: {model}, {cpus} CPUs (lscpu); "
   f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; libblas.so.3 -> `{blas}` (libtorch's BLAS)")
-p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC")
+rev = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
+                     capture_output=True, text=True).stdout.strip()
+p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; tapegrad at commit {rev} (plus any uncommitted changes)")
 p(f"- Load average before / after the benchmark runs: `{text('load_before.txt')}` / `{text('load_after.txt')}`. "
   "The machine is shared with other builds: every figure is the median of the repetitions, and wall-clock "
   "times are inflated when the load exceeds the 2 cores.")
@@ -204,6 +206,23 @@ for r in load("backprop_vs_numeric_t1.json"):
 fit = text("fit.txt")
 p(f"\n{fit.splitlines()[0] if fit else ''}\n")
 p("![numeric/backprop time ratio](images/backprop_vs_numeric.png)\n")
+
+# ---- notes ----
+p("## Notes on these measurements\n")
+p("- libtorch 1.13 (Debian) calls BLAS through `libblas.so.3`. Installing `libopenblas-dev` (for `gemm_openblas`) "
+  "switches that alternative from the reference BLAS to OpenBLAS, so libtorch's products here run on OpenBLAS "
+  "(Haswell AVX2 kernels, as OPENBLAS_CORETYPE forces). With the reference BLAS libtorch is far slower; the ratios "
+  "above are against the faster configuration. The benchmarks pin OpenBLAS's pool to the thread count.")
+p("- Rows at 2 threads need both cores free: when another process holds a core, the threads of one product wait "
+  "for each other (Eigen's parallel GEMM and OpenBLAS both synchronise inside each product), and times grow "
+  "by 10-300x. Check the load averages above before reading them.")
+if 1 in peaks and 2 in peaks and peaks[2][0] < 1.5 * peaks[1][0]:
+    p(f"- **In this run the 2-thread rows are not valid**: the FMA loop on 2 threads reached {f(peaks[2][0])} GFLOP/s "
+      f"against {f(peaks[1][0])} on 1, so the second core was busy with other work during the 2-thread runs. "
+      "Targets that need 2 threads are marked from these numbers but must be re-measured on an idle machine.")
+p("- Heap calls count every malloc/calloc/realloc/memalign in the process (`benchmarks/heap_counter.h`); "
+  "tg::memory_stats() counts only tapegrad's tensor blocks on the calling thread.")
+p("- Google Benchmark's `library_build_type: debug` in the JSON refers to Debian's libbenchmark build, not tapegrad.\n")
 
 # ---- targets ----
 p("## Targets\n")
