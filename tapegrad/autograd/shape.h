@@ -21,6 +21,13 @@ class Shape {
   Shape(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.end()); }
   /// Shape from a vector of sizes.
   Shape(const std::vector<int64_t>& dims) { assign(dims.begin(), dims.end()); }  // NOLINT: implicit by design
+  /// A shape of `rank` dimensions, each of size `fill`.
+  static Shape filled(size_t rank, int64_t fill) {
+    Shape s;
+    s.resize(rank);
+    std::fill(s.data(), s.data() + rank, fill);
+    return s;
+  }
   /// Copies a shape.
   Shape(const Shape& o) { assign(o.begin(), o.end()); }
   /// Copies a shape.
@@ -84,6 +91,11 @@ class Shape {
     if (n > kInline) heap_ = new int64_t[n];
     size_ = n;
     std::copy(first, last, data());
+  }
+  void resize(size_t n) {
+    release();
+    if (n > kInline) heap_ = new int64_t[n];
+    size_ = n;
   }
   void release() {
     delete[] heap_;

@@ -10,7 +10,7 @@ using namespace detail;
 
 Shape detail::broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   const size_t rank = std::max(a.size(), b.size());
-  std::vector<int64_t> out(rank);
+  Shape out = Shape::filled(rank, 1);  // inline storage: no heap allocation up to rank 4
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
@@ -19,7 +19,7 @@ Shape detail::broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
                   std::to_string(i) + ": " + std::to_string(da) + " vs " + std::to_string(db) + ")");
     out[i] = da == 1 ? db : da;
   }
-  return Shape(out);
+  return out;
 }
 
 size_t detail::normalize_axis(const char* op, int64_t axis, const Shape& shape) {

@@ -22,11 +22,14 @@ void check_labels(const Tensor& logits, const Tensor& labels) {
     if (labels.shape()[0] != batch)
       throw Error("softmax_cross_entropy: labels has " + std::to_string(labels.shape()[0]) +
                   " entries but logits has batch " + std::to_string(batch));
-    std::vector<double> v = labels.to_vector<double>();
-    for (size_t b = 0; b < v.size(); ++b)
-      if (!(v[b] >= 0 && v[b] < static_cast<double>(classes)) || v[b] != std::floor(v[b]))
-        throw Error("softmax_cross_entropy: label " + std::to_string(v[b]) + " at position " + std::to_string(b) +
-                    " is not a class index in [0, " + std::to_string(classes) + ")");
+    dispatch(labels.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* v = ptr<T>(labels);
+      for (int64_t b = 0; b < batch; ++b)
+        if (!(v[b] >= 0 && v[b] < static_cast<T>(classes)) || v[b] != std::floor(v[b]))
+          throw Error("softmax_cross_entropy: label " + std::to_string(v[b]) + " at position " + std::to_string(b) +
+                      " is not a class index in [0, " + std::to_string(classes) + ")");
+    });
   } else if (labels.dim() == 2) {
     if (labels.shape() != logits.shape())
       throw Error("softmax_cross_entropy: target probabilities " + labels.shape().str() +
@@ -68,6 +71,10 @@ static const OpDef kSoftmaxCrossEntropy{
     },
     [](const Node& n, const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], n.args.saved); }};
 
+namespace {
+Tensor fused_softmax_cross_entropy(const Tensor& logits, Tensor lab);
+}
+
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   defined("softmax_cross_entropy", logits);
   defined("softmax_cross_entropy", labels);
@@ -76,6 +83,12 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   if (logits.shape()[0] == 0) throw Error("softmax_cross_entropy: the batch is empty " + logits.shape().str());
   Tensor lab = labels.dtype() == logits.dtype() ? labels.detach() : labels.detach().to(logits.dtype());
   check_labels(logits, lab);
+  return fused_softmax_cross_entropy(logits, std::move(lab));
+}
+
+namespace {
+// The fused forward, for labels already checked and in the logits' dtype.
+Tensor fused_softmax_cross_entropy(const Tensor& logits, Tensor lab) {
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
   Tensor out = make_tensor(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
@@ -105,6 +118,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   args.saved = std::move(lab);
   return record(kSoftmaxCrossEntropy, std::move(out), {logits}, std::move(args));
 }
+}  // namespace
 
 Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels) {
   defined("softmax_cross_entropy", logits);
@@ -124,7 +138,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& l
       p[b] = static_cast<T>(labels[b]);
     }
   });
-  return softmax_cross_entropy(logits, lab);
+  return fused_softmax_cross_entropy(logits, std::move(lab));
 }
 
 static RegisterOp reg_sce_indices({"softmax_cross_entropy", "class indices",

@@ -63,7 +63,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
       return;
     }
     // Strides into the output for each input dimension: 0 where the output has size 1 (summed).
-    std::vector<int64_t> stride(rank, 0), idx(rank, 0);
+    if (rank > 16) throw Error("sum_to: supports up to 16 dimensions, got " + sx.str());
+    int64_t stride[16] = {}, idx[16] = {};
     int64_t st = 1;
     for (size_t d = rank; d-- > 0;) {
       const bool has = d + shape.size() >= rank;
