@@ -45,7 +45,7 @@ TEST(Memory, TenMillionScalarOpsRunBackwardAndReturnTheirMemory) {
     // d/dx of the affine chain is 0.5^5e6, which underflows to 0 in float32: the value is not
     // the point here, finishing without a stack overflow is.
     EXPECT_EQ(x.grad().item(), 0.0f);
-    EXPECT_EQ(tg::Tape::current().live_nodes(), live_before);
+    EXPECT_LE(tg::Tape::current().live_nodes(), live_before);  // backward also collects dropped graphs
   }
   release_everything();
   const double after = rss_mib();

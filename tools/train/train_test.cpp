@@ -257,7 +257,8 @@ TEST_F(TrainTool, TruncatedImageFileIsAClearError) {
 
 TEST_F(TrainTool, CorruptGzipFileIsAClearError) {
   fs::remove(data_ / "train-labels-idx1-ubyte");
-  write_file(data_ / "train-labels-idx1-ubyte.gz", std::string("\x1f\x8b\x08\x00garbage, not deflate", 27));
+  static const char kCorrupt[] = "\x1f\x8b\x08\x00garbage, not deflate";  // gzip magic, then junk
+  write_file(data_ / "train-labels-idx1-ubyte.gz", std::string(kCorrupt, sizeof kCorrupt - 1));
   RunOutput r = train(args("out"));
   EXPECT_EQ(r.exit_code, 1) << r.text;
   EXPECT_NE(r.text.find("train-labels-idx1-ubyte.gz"), std::string::npos) << r.text;
