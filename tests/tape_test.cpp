@@ -181,6 +181,10 @@ TEST(Tape, AskingForTheGradientOfATensorThatDoesNotRequireOneIsAnError) {
   EXPECT_EQ(w.grad().to_vector<float>(), (std::vector<float>{0.0f, 0.0f}));  // none accumulated yet
   auto y = w * 2.0;
   EXPECT_THROW(y.grad(), tg::Error);  // not a leaf
+  auto z = tg::sum(y);
+  z.backward();
+  EXPECT_FALSE(y.is_leaf());           // still not a leaf once its node was released
+  EXPECT_THROW(y.grad(), tg::Error);
 }
 
 TEST(Tape, OnlyLeavesCanBeMarked) {

@@ -158,10 +158,14 @@ Tensor Tensor::requires_grad(bool on) const {
     throw Error("requires_grad: only leaf tensors can be marked; this one is the output of " +
                 std::string(i.tape->node(static_cast<size_t>(i.node)).name()) + " (use detach() first)");
   i.requires_grad = on;
+  i.graph_released = false;  // marked explicitly: from now on a leaf
   return *this;
 }
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
-bool Tensor::is_leaf() const { return need(impl_, "is_leaf").node < 0; }
+bool Tensor::is_leaf() const {
+  const TensorImpl& i = need(impl_, "is_leaf");
+  return i.node < 0 && !i.graph_released;
+}
 bool Tensor::has_grad() const { return impl_ && impl_->grad.defined(); }
 
 Tensor Tensor::grad() const {
@@ -174,6 +178,10 @@ Tensor Tensor::grad() const {
     throw Error("grad: the tensor of shape " + i.shape.str() + " is the output of " +
                 std::string(i.tape->node(static_cast<size_t>(i.node)).name()) +
                 ", not a leaf; only leaves keep their gradient after backward()");
+  if (i.graph_released)
+    throw Error("grad: the tensor of shape " + i.shape.str() +
+                " is the output of an op (its graph was released by backward()), not a leaf; only leaves keep "
+                "their gradient");
   return zeros(i.shape, i.dtype);
 }
 
