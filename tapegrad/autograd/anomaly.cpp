@@ -8,8 +8,12 @@
 
 namespace tapegrad {
 
-namespace {
+namespace detail {
 TG_TLS thread_local bool anomaly_on = false;
+}  // namespace detail
+using detail::anomaly_on;
+
+namespace {
 
 // Index of the first NaN or infinity in t, or -1.
 int64_t first_non_finite(const Tensor& t) {

@@ -131,7 +131,7 @@ Tensor record_impl(const OpDef* op, Tensor out, const Range& in, NodeArgs&& args
                   " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
     ++k;
   }
-  if (anomaly_enabled()) check_finite_forward(name, out, tape.size());
+  if (anomaly_on) [[unlikely]] check_finite_forward(name, out, tape.size());
   Node& n = tape.push();
   n.op = op;
   n.function = std::move(function);

@@ -4,3 +4,8 @@
 // (The flip side: libtapegrad must be linked, not dlopen'ed late into a process whose static
 // TLS space is used up; the variables marked are a few bytes.)
 #define TG_TLS __attribute__((tls_model("initial-exec")))
+
+namespace tapegrad::detail {
+// Anomaly mode's flag, read directly by the recording path (anomaly.h has the public switch).
+extern TG_TLS thread_local bool anomaly_on;
+}  // namespace tapegrad::detail
