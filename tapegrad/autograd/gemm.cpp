@@ -1,6 +1,7 @@
 #include "tapegrad/autograd/gemm.h"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -29,8 +30,9 @@ void use_threads(int n) {
 }  // namespace
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
-// Small products go to libxsmm's JIT kernels: 25% less time than Eigen on the five products of a
-// 784-50-10 training step at batch 100 (benchmarks/gemm.cpp; ../shared/perf/GEMM.md). Its kernels
+// Single-threaded products go to libxsmm's JIT kernels: 25% less time than Eigen on the five
+// products of a 784-50-10 training step at batch 100, and 180-257 GFLOP/s against Eigen's 182-185
+// on the products of a 784-512-512-10 step (benchmarks/gemm.cpp; ../shared/perf/GEMM.md). Its kernels
 // are column-major, so row-major C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T. The JIT has
 // no form for a transposed first operand, so a transposed row-major B is transposed into a
 // per-thread scratch buffer first. Returns false when no kernel could be made.
@@ -42,8 +44,11 @@ bool small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
   if (trans_b) {
     thread_local std::vector<T> scratch;
     scratch.resize(static_cast<size_t>(n * k));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < k; ++j) scratch[static_cast<size_t>(j * n + i)] = b[i * k + j];
+    constexpr int64_t kTile = 32;  // tiles keep both the reads and the writes in cache
+    for (int64_t i0 = 0; i0 < n; i0 += kTile)
+      for (int64_t j0 = 0; j0 < k; j0 += kTile)
+        for (int64_t i = i0; i < std::min(i0 + kTile, n); ++i)
+          for (int64_t j = j0; j < std::min(j0 + kTile, k); ++j) scratch[static_cast<size_t>(j * n + i)] = b[i * k + j];
     b = scratch.data();
   }
   const libxsmm_blasint M = static_cast<libxsmm_blasint>(n), N = static_cast<libxsmm_blasint>(m),
@@ -67,8 +72,12 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
           T* c) {
 #ifdef TAPEGRAD_HAVE_LIBXSMM
-  if (m > 0 && n > 0 && k > 0 && static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork &&
-      small_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c))
+  // libxsmm runs on one thread: use it for every product that is not split across threads.
+  const bool one_thread =
+      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork || num_threads() == 1;
+  // A transposed B must be copied first; for large B that copy costs more than libxsmm saves.
+  const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
+  if (m > 0 && n > 0 && k > 0 && one_thread && cheap_copy && small_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c))
     return;
 #endif
   use_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1
