@@ -30,15 +30,39 @@ void use_threads(int n) {
 }  // namespace
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
-// Single-threaded products go to libxsmm's JIT kernels: 25% less time than Eigen on the five
-// products of a 784-50-10 training step at batch 100, and 180-257 GFLOP/s against Eigen's 182-185
-// on the products of a 784-512-512-10 step (benchmarks/gemm.cpp; ../shared/perf/GEMM.md). Its kernels
-// are column-major, so row-major C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T. The JIT has
-// no form for a transposed first operand, so a transposed row-major B is transposed into a
-// per-thread scratch buffer first. Returns false when no kernel could be made.
+// Products up to a few hundred million multiply-adds go to libxsmm's JIT kernels: 25% less time
+// than Eigen on the five products of a 784-50-10 training step at batch 100, 180-257 GFLOP/s
+// against Eigen's 182-185 on those of a 784-512-512-10 step (benchmarks/gemm.cpp;
+// ../shared/perf/GEMM.md); beyond that Eigen is faster. The kernels are column-major, so row-major
+// C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T; the JIT has no form for a transposed first
+// operand, so a transposed row-major B is copied transposed first (only when B is small).
+constexpr double kXsmmMaxWork = double(1 << 28);
+
+// Rows [0, rows) of C from the matching rows of op(A); lda is the leading dimension of A's storage.
 template <class T>
-bool small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
-                T* c) {
+bool xsmm_rows(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T alpha, const T* a, const T* b,
+               T beta, T* c) {
+  const libxsmm_blasint M = static_cast<libxsmm_blasint>(n), N = static_cast<libxsmm_blasint>(rows),
+                        K = static_cast<libxsmm_blasint>(k);
+  const libxsmm_blasint ld_first = M, ld_second = static_cast<libxsmm_blasint>(lda), ldc = M;
+  const int flags = trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;
+  if constexpr (std::is_same_v<T, float>) {
+    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
+    if (!f) return false;
+    f(b, a, c);
+  } else {
+    libxsmm_dmmfunction f = libxsmm_dmmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
+    if (!f) return false;
+    f(b, a, c);
+  }
+  return true;
+}
+
+// The whole product through libxsmm, its rows split over `threads`; false if a kernel was missing
+// (callers only come here with beta == 0, so a partial result is simply recomputed).
+template <class T>
+bool xsmm_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
+               T* c, int threads) {
   static const bool initialised = (libxsmm_init(), true);
   (void)initialised;
   if (trans_b) {
@@ -51,20 +75,16 @@ bool small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
           for (int64_t j = j0; j < std::min(j0 + kTile, k); ++j) scratch[static_cast<size_t>(j * n + i)] = b[i * k + j];
     b = scratch.data();
   }
-  const libxsmm_blasint M = static_cast<libxsmm_blasint>(n), N = static_cast<libxsmm_blasint>(m),
-                        K = static_cast<libxsmm_blasint>(k);
-  const libxsmm_blasint lda = M, ldb = static_cast<libxsmm_blasint>(trans_a ? m : k), ldc = M;
-  const int flags = trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;
-  if constexpr (std::is_same_v<T, float>) {
-    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
-    if (!f) return false;
-    f(b, a, c);
-  } else {
-    libxsmm_dmmfunction f = libxsmm_dmmdispatch(M, N, K, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
-    if (!f) return false;
-    f(b, a, c);
+  const int64_t lda = trans_a ? m : k;
+  if (threads <= 1 || m < 32) return xsmm_rows(trans_a, m, n, k, lda, alpha, a, b, beta, c);
+  bool ok = true;
+#pragma omp parallel for num_threads(threads) reduction(&& : ok)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
+    const T* at = trans_a ? a + r0 : a + r0 * k;  // row r of op(A): column r of a transposed A
+    ok = xsmm_rows(trans_a, r1 - r0, n, k, lda, alpha, at, b, beta, c + r0 * n) && ok;
   }
-  return true;
+  return ok;
 }
 #endif
 
@@ -72,12 +92,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
           T* c) {
 #ifdef TAPEGRAD_HAVE_LIBXSMM
-  // libxsmm runs on one thread: use it for every product that is not split across threads.
-  const bool one_thread =
-      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork || num_threads() == 1;
-  // A transposed B must be copied first; for large B that copy costs more than libxsmm saves.
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  // A transposed B must be copied first; for a large B that copy costs more than libxsmm saves.
   const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
-  if (m > 0 && n > 0 && k > 0 && one_thread && cheap_copy && small_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c))
+  if (m > 0 && n > 0 && k > 0 && beta == T(0) && cheap_copy && work < kXsmmMaxWork &&
+      xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, work < kParallelWork ? 1 : num_threads()))
     return;
 #endif
   use_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1
