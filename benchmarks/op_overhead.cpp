@@ -65,6 +65,18 @@ void BM_chain_tapegrad(benchmark::State& s) {
   finish(s, t0, "chain", "tapegrad", kChainOps);
 }
 
+// The same chain with anomaly mode on: every node's output and every gradient checked for NaN
+// and infinity. (Off is BM_chain_tapegrad: the recording path then tests one thread-local flag.)
+void BM_chain_tapegrad_anomaly(benchmark::State& s) {
+  tg::AnomalyGuard anomaly;
+  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
+  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  for (int i = 0; i < 3; ++i) tg_chain_once(x, c, d);
+  const auto t0 = Clock::now();
+  for (auto _ : s) tg_chain_once(x, c, d);
+  finish(s, t0, "chain_anomaly", "tapegrad", kChainOps);
+}
+
 // Rosenbrock: sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2, one one-element tensor per x[i].
 int tg_rosenbrock_once(const std::vector<tg::Tensor>& x) {
   tg::Tensor f = tg::zeros({1});
@@ -135,6 +147,7 @@ void BM_rosenbrock_libtorch(benchmark::State& s) {
 }  // namespace
 
 BENCHMARK(BM_chain_tapegrad);
+BENCHMARK(BM_chain_tapegrad_anomaly);
 #ifdef TAPEGRAD_BENCH_TORCH
 BENCHMARK(BM_chain_libtorch);
 #endif
