@@ -1,6 +1,7 @@
 #pragma once
 // The machine's measured peak fp32/fp64 FMA throughput: independent vector FMA chains in
 // registers (no memory traffic), on `threads` threads at once. Compile with -march=native.
+#include <benchmark/benchmark.h>
 #include <immintrin.h>
 
 #include <chrono>
@@ -61,6 +62,15 @@ inline double measured_fma_peak(bool f32, int threads) {
   volatile double keep = sinks[0];
   (void)keep;
   return double(threads) * double(kIters) * flops_per_iter / s * 1e-9;
+}
+
+// The GEMM shapes of the issue, (m, k, n) in float32 and float64, for both GEMM programs.
+inline void gemm_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"m", "k", "n", "bits"})
+      ->UseRealTime()
+      ->ArgsProduct({{100}, {784}, {50}, {32, 64}})
+      ->ArgsProduct({{256}, {784}, {512}, {32, 64}})
+      ->ArgsProduct({{1024}, {1024}, {1024}, {32, 64}});
 }
 
 }  // namespace bench

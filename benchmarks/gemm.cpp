@@ -39,12 +39,7 @@ void BM_matmul(benchmark::State& s) {
 }  // namespace
 
 BENCHMARK(BM_fma_peak)->Iterations(1);
-BENCHMARK(BM_matmul)
-    ->ArgNames({"m", "k", "n", "bits"})
-    ->UseRealTime()
-    ->ArgsProduct({{100}, {784}, {50}, {32, 64}})
-    ->ArgsProduct({{256}, {784}, {512}, {32, 64}})
-    ->ArgsProduct({{1024}, {1024}, {1024}, {32, 64}});
+BENCHMARK(BM_matmul)->Apply(bench::gemm_shapes);
 
 int main(int argc, char** argv) {
   const int threads = bench::take_threads_flag(argc, argv);
