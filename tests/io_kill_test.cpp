@@ -64,5 +64,10 @@ TEST(IoKill, SigkillDuringSaveNeverLeavesADamagedCheckpoint) {
   }
   EXPECT_EQ(kills, 60);
   EXPECT_GT(newer, 0) << "no save ever completed: the test did not exercise anything";
+  // The next save removes the temporary files the killed saves left behind.
+  tg::io::save_safetensors(path, generation(last + 1), {{"generation", std::to_string(last + 1)}});
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename().string(), "checkpoint.safetensors") << "left behind: " << entry.path();
+  EXPECT_EQ(loaded_generation(path), last + 1);
   fs::remove_all(dir);
 }

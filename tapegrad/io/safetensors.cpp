@@ -8,6 +8,7 @@
 #include "tapegrad/autograd/log.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,12 +268,34 @@ std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const Me
   return out;
 }
 
+// Removes temporary files that earlier saves of `path` left when their process was killed. The
+// saving process's id is part of each temporary name, so a file is removed only when that process
+// no longer exists; a save in progress elsewhere (or a reused id) keeps its file.
+static void remove_stale_temporaries(const std::filesystem::path& dir, const std::string& base) {
+  namespace fs = std::filesystem;
+  const std::string prefix = base + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || rest.find_first_not_of("0123456789") != dot) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dot)));
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      fs::remove(it->path(), ec);
+      logger()->info("save_safetensors: removed {}, left by a save that was killed", it->path().string());
+    }
+  }
+}
+
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   namespace fs = std::filesystem;
   const std::string header = build_header(tensors, metadata);  // validates names before touching disk
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  std::string tmp = path + ".tmp.XXXXXX";
+  remove_stale_temporaries(dir, fs::path(path).filename().string());
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw Error("save_safetensors: " + sys_error("cannot create a temporary file next to " + path));
   bool fd_open = true;
