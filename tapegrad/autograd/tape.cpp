@@ -106,13 +106,6 @@ void Tape::shrink() {
 
 namespace detail {
 
-bool needs_record(TensorRefs inputs) {
-  if (!grad_enabled) return false;
-  for (const Tensor& t : inputs)
-    if (t.requires_grad()) return true;
-  return false;
-}
-
 namespace {
 // `in` is any range of const Tensor& (a braced list of references, or a vector).
 template <class Range>

@@ -135,8 +135,6 @@ Tensor record(const OpDef& op, Tensor out, TensorRefs inputs, NodeArgs args = {}
 /// Same, for a list of inputs of any length.
 Tensor record(const OpDef& op, Tensor out, const std::vector<Tensor>& inputs, NodeArgs args,
               std::shared_ptr<const FunctionDef> function);
-/// True if recording is on and some input requires gradients.
-bool needs_record(TensorRefs inputs);
 }  // namespace detail
 
 /// True unless a NoGradGuard is active on this thread.

@@ -39,7 +39,6 @@ Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, tr
 }  // namespace
 
 // ---- sum_to / broadcast_to ----
-Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
 static const OpDef kSumTo{"sum_to", [](BackwardContext& c) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
                           [](const Node& n, const std::vector<Tensor>& in) { return sum_to(in[0], n.output->shape); }};
