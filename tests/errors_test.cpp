@@ -39,7 +39,7 @@ TEST(Errors, MessagesNameTheOpAndTheShapes) {
             "mse_loss: prediction [3, 1] and target [3] differ ");
   EXPECT_EQ(message_of([] { tg::matmul(tg::zeros({3}), tg::zeros({3})); }),
             "matmul: expected 2-D x 2-D, 1-D x 2-D or 2-D x 1-D, got [3] x [3]");
-  EXPECT_EQ(message_of([] { tg::exp(tg::Tensor()); }), "exp: an input tensor is undefined (default-constructed)");
+  EXPECT_EQ(message_of([] { tg::exp(tg::Tensor()); }), "exp: input 0 is undefined (default-constructed)");
 }
 
 TEST(Errors, ErrorDerivesFromRuntimeError) {

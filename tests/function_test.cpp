@@ -54,7 +54,9 @@ TEST(Function, AWrongBackwardIsCaughtAndNamedNodeByNode) {
   ASSERT_NE(r.first_bad_node(), nullptr) << r;
   EXPECT_EQ(r.first_bad_node()->op, "broken_softplus") << r;
   for (const tg::NodeCheck& n : r.nodes)
-    if (n.op != "broken_softplus") EXPECT_TRUE(n.ok) << n.op << " was blamed wrongly\n" << r;
+    if (n.op != "broken_softplus") {
+      EXPECT_TRUE(n.ok) << n.op << " was blamed wrongly\n" << r;
+    }
   EXPECT_NE(r.str().find("broken_softplus"), std::string::npos);
   EXPECT_NE(r.str().find("FAIL"), std::string::npos);
 }

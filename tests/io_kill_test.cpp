@@ -5,10 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <tapegrad/tapegrad.h>
-#include <thread>
+#include <string>
+#include <vector>
 
 namespace tg = tapegrad;
 namespace fs = std::filesystem;
@@ -36,34 +37,53 @@ int loaded_generation(const std::string& path) {
 }
 }  // namespace
 
+// The child stops itself at a chosen step of the save (a write observer, not a timer): at every
+// 4 KiB piece of the data, before the fsync, before the rename, before the directory sync, and
+// after the save. The target must hold the previous generation until the rename and the new one
+// from then on, whatever the machine's speed.
 TEST(IoKill, SigkillDuringSaveNeverLeavesADamagedCheckpoint) {
   const fs::path dir = fs::temp_directory_path() / ("tapegrad-kill-" + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string path = (dir / "checkpoint.safetensors").string();
   tg::io::save_safetensors(path, generation(0), {{"generation", "0"}});
+  const uint64_t file_bytes = fs::file_size(path);
 
-  tg::Generator gen(7);
-  int last = 0, kills = 0, newer = 0;
-  for (int trial = 0; trial < 60; ++trial) {
+  struct KillPoint {
+    std::string step;
+    uint64_t at_bytes;  // for "write": stop before the first piece that starts at or after this offset
+    bool renamed;       // the new generation is in place when it stops
+  };
+  std::vector<KillPoint> points;
+  // Pieces start at most 4 KiB apart, so every offset short of the last piece is reached.
+  for (uint64_t at = 0; at + 8192 < file_bytes; at += file_bytes / 40) points.push_back({"write", at, false});
+  points.push_back({"fsync", 0, false});
+  points.push_back({"rename", 0, false});
+  points.push_back({"sync directory", 0, true});
+  points.push_back({"done", 0, true});
+
+  int last = 0;
+  for (const KillPoint& point : points) {
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-      for (int k = last + 1;; ++k) tg::io::save_safetensors(path, generation(k), {{"generation", std::to_string(k)}});
+      tg::io::set_write_observer([&point](std::string_view step, uint64_t bytes) {
+        if (step == point.step && (step != "write" || bytes >= point.at_bytes)) raise(SIGKILL);
+      });
+      try {
+        tg::io::save_safetensors(path, generation(last + 1), {{"generation", std::to_string(last + 1)}});
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "save failed: %s\n", e.what());
+        _exit(2);
+      }
+      _exit(0);  // not reached: every point is on the way
     }
-    // Kill points spread over the first few saves: from mid-write of the first to several later.
-    std::this_thread::sleep_for(std::chrono::microseconds(gen.below(20000)));
-    kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status));
-    ++kills;
-    int k = loaded_generation(path);
-    EXPECT_GE(k, last) << "a checkpoint went back in time";
-    if (k > last) ++newer;
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the save did not stop at " << point.step << " (status " << status << ")";
+    const int k = loaded_generation(path);
+    EXPECT_EQ(k, point.renamed ? last + 1 : last) << "killed at " << point.step << " after " << point.at_bytes << " bytes";
     last = k;
   }
-  EXPECT_EQ(kills, 60);
-  EXPECT_GT(newer, 0) << "no save ever completed: the test did not exercise anything";
   // The next save removes the temporary files the killed saves left behind.
   tg::io::save_safetensors(path, generation(last + 1), {{"generation", std::to_string(last + 1)}});
   for (const auto& entry : fs::directory_iterator(dir))

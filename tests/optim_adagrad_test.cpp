@@ -34,7 +34,9 @@ TEST(OptimAdagrad, InitialAccumulatorValueStartsTheSum) {
   auto x = scalar_param(1.0);
   tg::optim::Adagrad opt({x}, {.lr = 0.1, .initial_accumulator_value = 1.0});
   for (const auto& [name, t] : opt.state_dict())
-    if (name == "0.sum") EXPECT_EQ(t.item(), 1.0);
+    if (name == "0.sum") {
+      EXPECT_EQ(t.item(), 1.0);
+    }
   quadratic_step(opt, x);
   EXPECT_NEAR(x.item(), 0.910557280904008, 1e-14);
   quadratic_step(opt, x);

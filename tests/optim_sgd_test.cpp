@@ -68,7 +68,9 @@ TEST(OptimSGD, UpdatesElementwiseInFloat32) {
   EXPECT_EQ(x.dtype(), tg::Dtype::f32);
   EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{0.5f, -1.0f}));
   for (const auto& [name, t] : opt.state_dict())
-    if (name == "0.momentum_buffer") EXPECT_EQ(t.dtype(), tg::Dtype::f32);
+    if (name == "0.momentum_buffer") {
+      EXPECT_EQ(t.dtype(), tg::Dtype::f32);
+    }
 }
 
 TEST(OptimSGD, WritesTheCallersStorageAndBumpsItsVersion) {
@@ -95,8 +97,12 @@ TEST(OptimSGD, SkipsParametersWithoutGradient) {
   EXPECT_FALSE(unused.has_grad());
   EXPECT_EQ(unused.item(), 5.0);  // not even weight decay touches it
   for (const auto& [name, t] : opt.state_dict()) {
-    if (name == "0.step") EXPECT_EQ(t.item(), 1.0);
-    if (name == "1.step") EXPECT_EQ(t.item(), 0.0);
+    if (name == "0.step") {
+      EXPECT_EQ(t.item(), 1.0);
+    }
+    if (name == "1.step") {
+      EXPECT_EQ(t.item(), 0.0);
+    }
   }
 }
 

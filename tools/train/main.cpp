@@ -13,7 +13,7 @@
 
 #include <tapegrad/tapegrad.h>
 
-#include "atomic_file.h"
+#include <tapegrad/io/atomic_file.h>
 #include "checkpoint.h"
 #include "dataset.h"
 #include "metrics.h"
@@ -165,14 +165,14 @@ int run(TrainOptions o) {
     ++trained;
     state.history.push_back(m);
     save_run(out.checkpoint, model, *optimizer, state);
-    write_file_atomic(out.csv, metrics_to_csv(state.history));
+    tapegrad::io::write_file_atomic(out.csv, metrics_to_csv(state.history));
     if (o.plot) {
       plot = render_plot(out.csv, out.png, out.script, title);
       if (!plot.rendered) spdlog::warn("plot skipped: {}", plot.reason);
     }
   }
   if (trained == 0 && !state.history.empty()) {  // nothing new: still leave complete outputs
-    write_file_atomic(out.csv, metrics_to_csv(state.history));
+    tapegrad::io::write_file_atomic(out.csv, metrics_to_csv(state.history));
     if (o.plot) plot = render_plot(out.csv, out.png, out.script, title);
   }
 

@@ -20,9 +20,15 @@ tg::nn::Sequential build_mlp(int64_t inputs, const std::vector<int64_t>& hidden,
 }
 
 std::string describe_mlp(int64_t inputs, const std::vector<int64_t>& hidden, int64_t classes) {
+  // Appended piece by piece: GCC 12 misreads `s += "-" + std::to_string(h)` (-Wrestrict, bug 105651).
   std::string s = std::to_string(inputs);
-  for (int64_t h : hidden) s += "-" + std::to_string(h);
-  return s + "-" + std::to_string(classes);
+  for (int64_t h : hidden) {
+    s += '-';
+    s += std::to_string(h);
+  }
+  s += '-';
+  s += std::to_string(classes);
+  return s;
 }
 
 std::unique_ptr<tg::optim::Optimizer> make_optimizer(const std::string& name, std::vector<tg::Tensor> params,

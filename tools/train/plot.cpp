@@ -13,7 +13,7 @@
 #include <sstream>
 #include <vector>
 
-#include "atomic_file.h"
+#include <tapegrad/io/atomic_file.h>
 
 extern char** environ;
 
@@ -92,12 +92,12 @@ PlotResult render_plot(const std::string& csv_path, const std::string& png_path,
   const std::string csv_abs = fs::absolute(csv_path, ec).string();
   const std::string png_abs = fs::absolute(png_path, ec).string();
   try {
-    write_file_atomic(script_path, gnuplot_script(csv_abs, png_abs, title));
+    tapegrad::io::write_file_atomic(script_path, gnuplot_script(csv_abs, png_abs, title));
   } catch (const std::exception& e) {
     return {false, e.what()};
   }
-  const std::string tmp_png = temp_path_beside(png_path, ".png");
-  const std::string err_path = temp_path_beside(png_path, ".log");
+  const std::string tmp_png = tapegrad::io::temp_path_beside(png_path, ".png");
+  const std::string err_path = tapegrad::io::temp_path_beside(png_path, ".log");
   const int rc = run({"gnuplot", "-e", "outfile=" + quoted(tmp_png), script_path}, err_path);
   const std::string err = read_text(err_path);
   fs::remove(err_path, ec);
@@ -108,7 +108,7 @@ PlotResult render_plot(const std::string& csv_path, const std::string& png_path,
     return {false, "gnuplot failed (exit " + std::to_string(rc) + ")" + (err.empty() ? "" : ": " + err)};
   }
   try {
-    commit_file(tmp_png, png_path);
+    tapegrad::io::commit_file(tmp_png, png_path);
   } catch (const std::exception& e) {
     return {false, e.what()};
   }

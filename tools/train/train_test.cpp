@@ -40,7 +40,10 @@ std::string shell_quote(const std::string& s) {
 RunOutput train(const std::vector<std::string>& args, const std::string& env_prefix = "") {
   std::string cmd = env_prefix.empty() ? "" : "/usr/bin/env " + env_prefix + " ";
   cmd += shell_quote(TAPEGRAD_TRAIN_EXE);
-  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  for (const std::string& a : args) {
+    cmd += ' ';  // not `cmd += " " + ...`: GCC 12 misreads it (-Wrestrict, bug 105651)
+    cmd += shell_quote(a);
+  }
   cmd += " 2>&1";
   RunOutput r;
   FILE* p = popen(cmd.c_str(), "r");

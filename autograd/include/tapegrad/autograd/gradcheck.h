@@ -1,0 +1,81 @@
+#pragma once
+/// \file gradcheck.h
+/// Numerical gradient checking: a whole function, and every node on its tape.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd/tape.h"
+#include "tapegrad/core/shape.h"
+#include "tapegrad/core/tensor.h"
+
+namespace tapegrad {
+
+/// Settings of gradcheck.
+struct GradcheckOptions {
+  double eps = 1e-6;   ///< central-difference step
+  double atol = 1e-5;  ///< absolute tolerance
+  double rtol = 1e-3;  ///< relative tolerance: passes when |analytical - numerical| <= atol + rtol |numerical|
+  /// Outputs with at most this many elements are checked row by row of the full Jacobian;
+  /// larger ones through `projections` random directions.
+  int64_t full_jacobian_limit = 64;
+  int projections = 4;   ///< random directions for large outputs
+  uint64_t seed = 0;     ///< seed of the random directions
+  bool check_nodes = true;  ///< also check every node of the function's tape on its own
+  std::vector<size_t> skip_inputs = {};  ///< inputs that are data, not variables (not perturbed)
+};
+
+/// The comparison for one input tensor.
+struct InputCheck {
+  size_t input = 0;               ///< which input
+  bool ok = true;                 ///< every element within tolerance
+  double max_abs_error = 0;       ///< largest |analytical - numerical|
+  double max_rel_error = 0;       ///< largest |analytical - numerical| / max(|numerical|, tiny)
+  std::vector<int64_t> worst_index;  ///< element with the largest excess over tolerance
+  double analytical = 0;          ///< backprop's value there
+  double numerical = 0;           ///< central differences' value there
+  int64_t direction = -1;         ///< Jacobian row or projection index where it was worst
+};
+
+/// The check of one recorded node on its own.
+struct NodeCheck {
+  size_t position = 0;       ///< index on the tape
+  std::string op;            ///< op name
+  bool ok = true;            ///< all inputs within tolerance
+  std::vector<Shape> input_shapes;  ///< shapes of its inputs
+  std::vector<InputCheck> inputs;   ///< per input
+};
+
+/// Result of gradcheck: whether it passed, and where it did not.
+struct GradcheckReport {
+  bool ok = true;                   ///< the whole function and every node passed
+  bool promoted = false;            ///< some input was float32 and was checked in float64
+  std::string method;               ///< "full Jacobian (N rows)" or "K random projections"
+  std::vector<InputCheck> inputs;   ///< whole-function comparison, per input
+  std::vector<NodeCheck> nodes;     ///< per-node comparison, in tape order
+  /// The first failing node, or nullptr.
+  const NodeCheck* first_bad_node() const;
+  /// A readable report: one line per input and per node, failures marked.
+  std::string str() const;
+};
+
+/// Prints GradcheckReport::str().
+std::ostream& operator<<(std::ostream& os, const GradcheckReport& r);
+
+/// Compares backprop's gradients of `fn` at `inputs` with central differences in float64
+/// (float32 inputs are promoted, and the report says so). Non-scalar outputs are checked through
+/// full Jacobian rows or random projections. With `check_nodes`, every node on the function's
+/// tape is also checked against finite differences of its own forward.
+GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
+
+/// Checks every node that `root` depends on against finite differences of that node's own
+/// forward, at the values recorded on the tape. Needs the graph (run before backward, or with
+/// retain_graph).
+GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& options = {});
+
+/// Gradient of a scalar-valued `fn` by central differences: (f(x + eps) - f(x - eps)) / 2 eps for
+/// every element of every input, in float64. Returns one float64 tensor per input.
+std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps = 1e-6);
+
+}  // namespace tapegrad

@@ -1,0 +1,75 @@
+#pragma once
+/// \file tape.h
+/// The tape: recorded nodes in execution order, replayed in reverse by backward().
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tapegrad/core/tensor.h"
+
+namespace tapegrad {
+
+/// A function of several tensors to one tensor, as gradcheck, replays and user code take it.
+using TensorFn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+/// True unless a NoGradGuard is active on this thread.
+bool is_grad_enabled();
+
+/// RAII: while alive, ops on this thread record nothing (for evaluation and optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// A read-only view of one recorded node, for inspection and per-node checking.
+struct NodeView {
+  size_t position;                 ///< index on the tape (execution order)
+  std::string op;                  ///< op name
+  std::vector<Tensor> inputs;      ///< its inputs as recorded
+  Tensor output;                   ///< its output
+  /// The node's forward with its recorded arguments, callable at new inputs (it records again).
+  TensorFn replay;
+};
+
+/// The per-thread list of recorded nodes. Each thread has its own tape, so threads training
+/// separate models never interfere; tensors recorded on one thread's tape cannot be used in
+/// ops recorded on another's.
+class Tape {
+ public:
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  /// This thread's tape.
+  static Tape& current();
+  /// Nodes recorded and not yet released.
+  size_t live_nodes() const;
+  /// Slots in use, released or not (the position the next node gets).
+  size_t size() const;
+  /// Nodes that `root` depends on, in execution order (root's own node last).
+  std::vector<NodeView> nodes_of(const Tensor& root) const;
+  /// Graphviz DOT text of the nodes `root` depends on: one box per node with op name and shape.
+  std::string to_dot(const Tensor& root) const;
+  /// Releases every node (their saved tensors are freed); tensors they produced become leaves.
+  void clear();
+  /// Returns spare node slots and their buffers to the system.
+  void shrink();
+  /// Releases dead nodes (outputs dropped without backward) and trims finished ones from the end;
+  /// recording and backward() call it on their own.
+  void collect();
+
+ protected:
+  Tape() = default;  // the library's tape derives from this class; users reach it by current()
+  ~Tape() = default;
+};
+
+/// Graphviz DOT text of everything `root` depends on (see Tape::to_dot).
+std::string to_dot(const Tensor& root);
+
+}  // namespace tapegrad

@@ -1,0 +1,60 @@
+#pragma once
+/// \file testing.h
+/// The op registry: every built-in op, once, with a generator of sample inputs, so the test
+/// suite can gradient-check all of them (the idea of PyTorch's OpInfo). Register a user-defined
+/// tg::Function here with its own samples, and the same loop checks it like a built-in op.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tapegrad/core/dtype.h"
+#include "tapegrad/core/generator.h"
+#include "tapegrad/core/shape.h"
+#include "tapegrad/core/tensor.h"
+
+namespace tapegrad {
+
+/// One set of inputs for an op, with a note saying what it exercises.
+struct OpSample {
+  std::vector<Tensor> inputs;  ///< the op's tensor arguments, in order
+  std::string note;            ///< e.g. "broadcast [3,1] with [4]"
+};
+
+/// Makes sample inputs for one op in the given dtype (values away from the op's kinks).
+using SampleInputs = std::function<std::vector<OpSample>(Dtype, Generator&)>;
+
+/// A registered op: its public name, how to call it on a list of tensors, and sample inputs.
+struct OpEntry {
+  std::string name;  ///< the public function's name, as declared in ops.h
+  std::string variant;  ///< which overload or argument set ("axis=1, keepdim")
+  std::function<Tensor(const std::vector<Tensor>&)> fn;  ///< calls the op
+  SampleInputs samples;  ///< inputs away from kinks
+  bool differentiable = true;  ///< false for argmax, comparisons and other non-recorded helpers
+  std::vector<size_t> nondiff_inputs = {};  ///< inputs that are data, not variables (labels)
+  double eps = 1e-6;  ///< finite-difference step (larger for ops that round to float32)
+};
+
+/// All registered ops, in registration order.
+const std::vector<OpEntry>& op_registry();
+
+/// Adds `entry` to the registry (built-in ops are added by their definitions; a user adds their
+/// tg::Function, as a lambda calling it, with samples of their own).
+void register_op(OpEntry entry);
+
+/// Adds an entry at static-initialisation time, for ops composed of other ops (mse_loss).
+struct RegisterOp {
+  /// Registers `entry`.
+  explicit RegisterOp(OpEntry entry);
+};
+
+/// Helpers for sample generators.
+namespace samples {
+/// Standard normal values of `shape`.
+Tensor normal(const Shape& shape, Dtype dtype, Generator& gen);
+/// Uniform values in [lo, hi).
+Tensor uniform(const Shape& shape, double lo, double hi, Dtype dtype, Generator& gen);
+/// Normal values pushed at least `gap` away from `kink` (for relu, abs, max ties).
+Tensor away_from(const Shape& shape, double kink, double gap, Dtype dtype, Generator& gen);
+}  // namespace samples
+
+}  // namespace tapegrad

@@ -1,0 +1,134 @@
+#pragma once
+// Private: elementwise loops shared by the op files. Each is a template over the element
+// type and a functor, so an op's math is written once, next to its backward.
+#include <cstdint>
+#include <string>
+
+#include "op.h"
+#include "tapegrad/autograd/ops.h"
+#include "tensor_impl.h"
+
+namespace tapegrad::detail {
+
+// Throws unless `a` and `b` share a dtype.
+inline void same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype())
+    throw Error(std::string(op) + ": dtypes differ: " + a.shape().str() + " " + std::string(dtype_name(a.dtype())) +
+                " and " + b.shape().str() + " " + std::string(dtype_name(b.dtype())) +
+                " (convert one with to(Dtype))");
+}
+
+// Throws if `t` is undefined.
+inline void defined(const char* op, const Tensor& t) {
+  if (!t.defined()) throw Error(std::string(op) + ": an input tensor is undefined (default-constructed)");
+}
+
+// NumPy broadcasting of two shapes; throws naming `op` when they are incompatible.
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+// Normalises a possibly negative axis for a tensor of rank `rank`.
+size_t normalize_axis(const char* op, int64_t axis, const Shape& shape);
+
+// out = f(x) elementwise.
+template <class F>
+Tensor map(const Tensor& x, F f) {
+  Tensor out = make_tensor(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
+    for (int64_t k = 0, n = x.numel(); k < n; ++k) q[k] = f(p[k]);
+  });
+  return out;
+}
+
+// out = f(a, b) elementwise for two tensors of the same shape and dtype.
+template <class F>
+Tensor zip(const Tensor& a, const Tensor& b, F f) {
+  Tensor out = make_tensor(a.shape(), a.dtype());
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    T* r = ptr<T>(out);
+    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k]);
+  });
+  return out;
+}
+
+// out = f(a, b, c) elementwise for three tensors of the same shape and dtype.
+template <class F>
+Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  Tensor out = make_tensor(a.shape(), a.dtype());
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    const T* s = ptr<T>(c);
+    T* r = ptr<T>(out);
+    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k], s[k]);
+  });
+  return out;
+}
+
+// out = f(a, b) with NumPy broadcasting. Same shapes and a one-element operand take flat
+// loops; other shapes walk the output with per-operand strides (0 on broadcast dimensions).
+template <class F>
+Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
+  defined(op, a);
+  defined(op, b);
+  same_dtype(op, a, b);
+  const Shape& sa = a.shape();
+  const Shape& sb = b.shape();
+  if (sa == sb) return zip(a, b, f);
+  Shape so = broadcast_shapes(op, sa, sb);
+  Tensor out = make_tensor(so, a.dtype());
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    T* r = ptr<T>(out);
+    const int64_t n = out.numel();
+    if (b.numel() == 1 && so == sa) {
+      const T s = q[0];
+      for (int64_t k = 0; k < n; ++k) r[k] = f(p[k], s);
+      return;
+    }
+    if (a.numel() == 1 && so == sb) {
+      const T s = p[0];
+      for (int64_t k = 0; k < n; ++k) r[k] = f(s, q[k]);
+      return;
+    }
+    const size_t rank = so.size();
+    int64_t stride_a[16] = {}, stride_b[16] = {}, idx[16] = {};
+    if (rank > 16) throw Error(std::string(op) + ": broadcasting supports up to 16 dimensions, got " + so.str());
+    int64_t st_a = 1, st_b = 1;
+    for (size_t d = rank; d-- > 0;) {
+      size_t da = d + sa.size() - rank, db = d + sb.size() - rank;
+      bool ha = d + sa.size() >= rank, hb = d + sb.size() >= rank;
+      int64_t na = ha ? sa[da] : 1, nb = hb ? sb[db] : 1;
+      stride_a[d] = na == 1 ? 0 : st_a;
+      stride_b[d] = nb == 1 ? 0 : st_b;
+      st_a *= na;
+      st_b *= nb;
+    }
+    if (n == 0) return;
+    const int64_t inner = so[rank - 1], ia = stride_a[rank - 1], ib = stride_b[rank - 1];
+    int64_t oa = 0, ob = 0;
+    for (int64_t k = 0; k < n; k += inner) {
+      for (int64_t j = 0; j < inner; ++j) r[k + j] = f(p[oa + j * ia], q[ob + j * ib]);
+      // Advance the odometer over the outer dimensions.
+      for (size_t d = rank - 1; d-- > 0;) {
+        oa += stride_a[d];
+        ob += stride_b[d];
+        if (++idx[d] < so[d]) break;
+        oa -= stride_a[d] * so[d];
+        ob -= stride_b[d] * so[d];
+        idx[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace tapegrad::detail

@@ -1,0 +1,165 @@
+#pragma once
+// Private: one recorded op on the tape, and the type-erased view of an op definition that a
+// node points to. An op's author never touches these: op.h derives them from the definition.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "tapegrad/autograd/tape.h"
+#include "tensor_impl.h"
+#include "tls.h"
+
+namespace tapegrad::detail {
+
+class BackwardContext;
+
+// The tensor inputs of an op call, by reference: a braced list `{a, b}` (no reference-count
+// traffic on the hot path) or a vector (user functions, gradcheck replays).
+class Inputs {
+ public:
+  using Refs = std::initializer_list<std::reference_wrapper<const Tensor>>;
+  // The list's array lives until the end of the full expression that calls the op, which is as
+  // long as an Inputs is used (GCC cannot see that, hence the pragma).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+  Inputs(Refs refs) : refs_(refs.begin()), size_(refs.size()) {}
+#pragma GCC diagnostic pop
+  Inputs(const std::vector<Tensor>& tensors) : tensors_(tensors.data()), size_(tensors.size()) {}
+  size_t size() const { return size_; }
+  const Tensor& operator[](size_t i) const { return tensors_ ? tensors_[i] : refs_[i].get(); }
+  std::vector<Tensor> vec() const {
+    std::vector<Tensor> v;
+    v.reserve(size_);
+    for (size_t i = 0; i < size_; ++i) v.push_back((*this)[i]);
+    return v;
+  }
+
+ private:
+  const std::reference_wrapper<const Tensor>* refs_ = nullptr;
+  const Tensor* tensors_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A node's inputs with their storage versions at record time: two inline (every built-in op
+// but the user functions has at most two tensor inputs), more spill to the heap.
+class InputList {
+ public:
+  size_t size() const { return size_; }
+  const Tensor& operator[](size_t i) const { return i < kInline ? inline_[i] : more_[i - kInline]; }
+  uint32_t version(size_t i) const { return i < kInline ? versions_[i] : more_versions_[i - kInline]; }
+  void push_back(const Tensor& t, uint32_t version) {
+    if (size_ < kInline) {
+      inline_[size_] = t;
+      versions_[size_] = version;
+    } else {
+      more_.push_back(t);
+      more_versions_.push_back(version);
+    }
+    ++size_;
+  }
+  // Drops every input (spill capacity is kept for reuse).
+  void clear() {
+    for (size_t i = 0; i < kInline && i < size_; ++i) inline_[i] = Tensor();
+    more_.clear();
+    more_versions_.clear();
+    size_ = 0;
+  }
+  std::vector<Tensor> vec() const {
+    std::vector<Tensor> v;
+    for (size_t i = 0; i < size_; ++i) v.push_back((*this)[i]);
+    return v;
+  }
+
+ private:
+  static constexpr size_t kInline = 2;
+  Tensor inline_[kInline];
+  uint32_t versions_[kInline] = {};
+  uint32_t size_ = 0;
+  std::vector<Tensor> more_;
+  std::vector<uint32_t> more_versions_;
+};
+
+// Room in a node for an op's named arguments (the op's Args struct, constructed in place).
+struct alignas(16) ArgSlot {
+  static constexpr size_t kBytes = 48;  // a Shape fits (sum_to, broadcast_to)
+  unsigned char bytes[kBytes];
+};
+
+// What a node knows of its op: implemented once, by Op<Args> in op.h, for every definition.
+class OpInfo {
+ public:
+  explicit OpInfo(const char* name) : name_(name) {}
+  // The op's name; user functions name themselves through their arguments.
+  virtual const char* name(const ArgSlot&) const { return name_; }
+  // Adds the gradients of the node's inputs (the definition's backward).
+  virtual void backward(BackwardContext& ctx) const = 0;
+  // The forward at new inputs with the node's arguments (recorded again): per-node gradcheck.
+  virtual TensorFn bind(const ArgSlot& args) const = 0;
+  // Ends the lifetime of the arguments in `args`.
+  virtual void destroy(ArgSlot& args) const = 0;
+
+ protected:
+  ~OpInfo() = default;
+
+ private:
+  const char* name_;
+};
+
+// One recorded op: which op, its inputs (held), its output (not held: the output owns its
+// link to the node), and its arguments. Slots are reused across steps.
+struct Node {
+  const OpInfo* op = nullptr;
+  TensorImpl* output = nullptr;
+  InputList inputs;  // each with its storage version when recorded
+  uint32_t output_version = 0;
+  ArgSlot args;      // live while `op` is set and the node is not finished
+  // Holds this node's output alive during backward once nothing else does: the node that
+  // consumed it was released, but its gradient still has to flow through this node.
+  Tensor pin;
+  bool dead = false;      // output destroyed: nothing can ask for this node's gradient
+  bool finished = false;  // released (by backward or because it was dead)
+  const char* name() const { return op->name(args); }
+};
+
+// The tape behind tg::Tape: the flat list of nodes of this thread. Public methods of Tape are
+// implemented on it; the library reaches it directly through TapeImpl::current().
+class TapeImpl : public Tape {
+ public:
+  TapeImpl();
+  ~TapeImpl();
+  static TapeImpl& current();
+
+  size_t live_nodes() const { return used_ - finished_; }
+  size_t size() const { return used_; }
+  // A fresh node slot at the end of the tape.
+  Node& push();
+  Node& node(size_t i) { return nodes_[i]; }
+  const Node& node(size_t i) const { return nodes_[i]; }
+  // Marks node `index` dead because its output tensor was destroyed.
+  void on_output_destroyed(int64_t index);
+  // Releases node `index`: drops its inputs and arguments; its output becomes a leaf.
+  void release(size_t index);
+  // Releases dead nodes and trims finished ones from the end.
+  void collect();
+  void clear();
+  void shrink();
+  std::vector<NodeView> nodes_of(const Tensor& root) const;
+
+ private:
+  std::vector<Node> nodes_;
+  size_t used_ = 0;
+  size_t finished_ = 0;
+  size_t dead_pending_ = 0;
+};
+
+inline const TapeImpl& impl_of(const Tape& t) { return static_cast<const TapeImpl&>(t); }
+inline TapeImpl& impl_of(Tape& t) { return static_cast<TapeImpl&>(t); }
+
+// True unless a NoGradGuard is active on this thread (the flag itself, for the recording path).
+extern TG_TLS thread_local bool grad_enabled;
+
+}  // namespace tapegrad::detail

@@ -1,0 +1,185 @@
+#pragma once
+// Private: how a built-in op is defined. An op is written once, as an OpSpec: its name, its
+// forward, its backward, its named arguments (a struct with fields) and its sample inputs.
+// Op<Args> derives the rest from it: the node's op record, the replay used by per-node
+// gradcheck, the registry entry, and the name in errors, reports and DOT. An op with no
+// arguments uses Args = void. Example (the whole definition of tanh, beside its declaration):
+//
+//   static const Op<void> kTanh({.name = "tanh",
+//       .forward = [](Inputs in) { return map(in[0], [](auto x) { return std::tanh(x); }); },
+//       .backward = [](BackwardContext& c) { c.accumulate(0, c.grad() * (1 - square(c.output()))); },
+//       .samples = {{.inputs = samples::unary(-2, 2)}}});
+//   Tensor tanh(const Tensor& x) { return kTanh({x}); }
+//
+// elementwise.h shortens the common case of y = f(x) further.
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "anomaly_check.h"
+#include "node.h"
+#include "tapegrad/autograd/testing.h"
+
+namespace tapegrad::detail {
+
+// What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
+// each input's gradient.
+class BackwardContext {
+ public:
+  BackwardContext(Node& node, Tensor& grad) : node_(node), grad_(grad) {}
+  // Gradient of the loss with respect to this node's output.
+  const Tensor& grad() const { return grad_; }
+  // The upstream gradient, moved out (for its last use: lets accumulate() keep the buffer).
+  Tensor take_grad() { return std::move(grad_); }
+  // Input `i` as recorded.
+  const Tensor& input(size_t i) const { return node_.inputs[i]; }
+  size_t inputs() const { return node_.inputs.size(); }
+  // True if input `i` needs a gradient.
+  bool needs_grad(size_t i) const { return node_.inputs[i].requires_grad(); }
+  // The node's output value.
+  Tensor output() const {
+    node_.output->retain();
+    return adopt(node_.output);
+  }
+  const Node& node() const { return node_; }
+  // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
+  void accumulate(size_t i, Tensor g);
+
+ private:
+  Node& node_;
+  Tensor& grad_;
+};
+
+// The signatures of an op's forward and backward; with Args = void they take no arguments.
+template <class Args>
+struct OpFunctions {
+  using Forward = Tensor (*)(Inputs in, Args& args);  // may canonicalise args (a negative axis)
+  using Backward = void (*)(BackwardContext& c, const Args& args);
+};
+template <>
+struct OpFunctions<void> {
+  using Forward = Tensor (*)(Inputs in);
+  using Backward = void (*)(BackwardContext& c);
+};
+struct NoArgs {};
+template <class Args>
+using ArgsOrNone = std::conditional_t<std::is_void_v<Args>, NoArgs, Args>;
+
+// One registry entry of an op: the arguments it is called with, and inputs to call it on.
+template <class Args>
+struct Sample {
+  const char* label = "";           // what the argument set or overload is ("axis=-1, keepdim")
+  ArgsOrNone<Args> args = {};
+  SampleInputs inputs = {};         // inputs away from kinks, in both dtypes
+  double eps = 1e-6;                // finite-difference step (larger where float32 rounding swamps it)
+  std::vector<size_t> data_inputs = {};  // inputs that are data, not variables (target probabilities)
+};
+
+// An op, as its author writes it.
+template <class Args>
+struct OpSpec {
+  const char* name = nullptr;
+  typename OpFunctions<Args>::Forward forward = nullptr;
+  typename OpFunctions<Args>::Backward backward = nullptr;
+  std::vector<Sample<Args>> samples = {};
+  // For ops named by their arguments (user functions): the name of one call.
+  const char* (*name_of)(const ArgsOrNone<Args>& args) = nullptr;
+};
+
+// Records `out` as the result of `op` on `in`, with `args` moved into the node, if recording is
+// on and some input requires gradients; returns `out`. `make_args` constructs the arguments in
+// the node's slot (it is not called when nothing is recorded).
+template <class MakeArgs>
+Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args);
+
+template <class Args>
+class Op final : public OpInfo {
+ public:
+  using A = ArgsOrNone<Args>;
+  static_assert(sizeof(A) <= ArgSlot::kBytes && alignof(A) <= alignof(ArgSlot),
+                "an op's arguments must fit in a node's ArgSlot");
+
+  explicit Op(OpSpec<Args> spec) : OpInfo(spec.name), spec_(std::move(spec)) {
+    for (const Sample<Args>& s : spec_.samples)
+      register_op(OpEntry{spec_.name, s.label,
+                          [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
+                          s.inputs, true, s.data_inputs, s.eps});
+  }
+
+  // Runs the forward, then records one node holding the arguments.
+  Tensor operator()(Inputs in, A args = {}) const { return call(in, std::move(args)); }
+
+  const char* name(const ArgSlot& slot) const override {
+    return spec_.name_of ? spec_.name_of(*std::launder(reinterpret_cast<const A*>(slot.bytes))) : spec_.name;
+  }
+  void backward(BackwardContext& c) const override {
+    if constexpr (std::is_void_v<Args>) spec_.backward(c);
+    else spec_.backward(c, *std::launder(reinterpret_cast<const A*>(c.node().args.bytes)));
+  }
+  TensorFn bind(const ArgSlot& slot) const override {
+    A args = *std::launder(reinterpret_cast<const A*>(slot.bytes));
+    return [this, args](const std::vector<Tensor>& in) { return call(Inputs(in), args); };
+  }
+  void destroy(ArgSlot& slot) const override {
+    if constexpr (!std::is_trivially_destructible_v<A>) std::launder(reinterpret_cast<A*>(slot.bytes))->~A();
+  }
+
+ private:
+  Tensor call(Inputs in, A args) const {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (!in[i].defined())
+        throw Error(std::string(spec_.name_of ? spec_.name_of(args) : spec_.name) + ": input " + std::to_string(i) +
+                    " is undefined (default-constructed)");
+    Tensor out;
+    if constexpr (std::is_void_v<Args>) out = spec_.forward(in);
+    else out = spec_.forward(in, args);
+    return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
+  }
+
+  OpSpec<Args> spec_;
+};
+
+// ---- recording (the hot path: inline, no heap allocation once the tape's slots exist) ----
+
+[[noreturn]] void throw_foreign_tape(const std::string& op, size_t input);
+
+template <class MakeArgs>
+Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args) {
+  if (!grad_enabled) return out;
+  bool any = false;
+  for (size_t k = 0; k < in.size(); ++k) any = any || in[k].requires_grad();
+  if (!any) return out;
+  TapeImpl& tape = TapeImpl::current();
+  Node& n = tape.push();
+  n.op = &op;
+  make_args(static_cast<void*>(n.args.bytes));
+  const size_t position = tape.size() - 1;
+  for (size_t k = 0; k < in.size(); ++k) {
+    const TensorImpl* t = impl_of(in[k]);
+    if (t->node >= 0 && t->tape != &tape) [[unlikely]] {
+      std::string name = n.name();
+      tape.release(position);
+      throw_foreign_tape(name, k);
+    }
+  }
+  if (anomaly_on) [[unlikely]] {
+    try {
+      check_finite_forward(n.name(), out, position);
+    } catch (...) {
+      tape.release(position);
+      throw;
+    }
+  }
+  n.output = impl_of(out);
+  n.inputs.clear();
+  for (size_t k = 0; k < in.size(); ++k) n.inputs.push_back(in[k], impl_of(in[k])->storage->version);
+  n.output_version = impl_of(out)->storage->version;
+  TensorImpl* o = impl_of(out);
+  o->requires_grad = true;
+  o->tape = &tape;
+  o->node = static_cast<int64_t>(position);
+  return out;
+}
+
+}  // namespace tapegrad::detail

@@ -1,0 +1,299 @@
+// Elementwise ops: each forward beside its backward, then its registry entry.
+#include <cmath>
+
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+Shape detail::broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape out = Shape::filled(rank, 1);  // inline storage: no heap allocation up to rank 4
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(std::string(op) + ": shapes " + a.str() + " and " + b.str() + " cannot be broadcast (dimension " +
+                  std::to_string(i) + ": " + std::to_string(da) + " vs " + std::to_string(db) + ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+size_t detail::normalize_axis(const char* op, int64_t axis, const Shape& shape) {
+  const int64_t r = static_cast<int64_t>(shape.size());
+  if (axis < -r || axis >= r)
+    throw Error(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for shape " + shape.str() +
+                " (rank " + std::to_string(r) + ")");
+  return static_cast<size_t>(axis < 0 ? axis + r : axis);
+}
+
+namespace {
+using Samples = std::vector<OpSample>;
+
+// Shapes that exercise broadcasting in both directions and the flat fast paths.
+SampleInputs binary_inputs(double lo = -2, double hi = 2) {
+  return [lo, hi](Dtype d, Generator& g) {
+    auto u = [&](const Shape& s) { return samples::uniform(s, lo, hi, d, g); };
+    return Samples{{{u({2, 3}), u({2, 3})}, "same shape"},
+                   {{u({3, 1}), u({4})}, "broadcast [3,1] with [4]"},
+                   {{u({2, 3}), u({})}, "tensor with rank-0"},
+                   {{u({}), u({2, 3})}, "rank-0 with tensor"},
+                   {{u({2, 1, 3}), u({1, 4, 1})}, "3-D broadcast both ways"}};
+  };
+}
+// Divisors kept away from zero.
+Samples div_inputs(Dtype d, Generator& g) {
+  Samples s = binary_inputs()(d, g);
+  for (OpSample& x : s) x.inputs[1] = samples::away_from(x.inputs[1].shape(), 0.0, 0.5, d, g);
+  return s;
+}
+SampleInputs unary_inputs(double lo = -2, double hi = 2) {
+  return [lo, hi](Dtype d, Generator& g) {
+    return Samples{{{samples::uniform({2, 3}, lo, hi, d, g)}, "matrix"}, {{samples::uniform({}, lo, hi, d, g)}, "rank-0"}};
+  };
+}
+Samples kink_inputs(Dtype d, Generator& g) {
+  return {{{samples::away_from({2, 3}, 0.0, 0.1, d, g)}, "matrix away from 0"},
+          {{samples::away_from({4}, 0.0, 0.1, d, g)}, "vector away from 0"}};
+}
+
+// y = f(x) elementwise, whose input gradient is b(g, x, y) for the upstream gradient g (the
+// chain rule written out, as in derivatives.yaml): the forward and the backward are one fused
+// loop each. An elementwise op is its declaration plus one of these.
+template <class F, class B>
+OpSpec<void> pointwise(const char* name, F, B, std::vector<Sample<void>> samples) {
+  return {.name = name,
+          .forward = [](Inputs in) { return map(in[0], F{}); },
+          .backward =
+              [](BackwardContext& c) {
+                c.accumulate(0, zip3(c.grad(), c.input(0), c.output(), [](auto g, auto x, auto y) { return B{}(g, x, y); }));
+              },
+          .samples = std::move(samples)};
+}
+
+// The same for y = f(x; s) with a scalar argument s.
+struct Scalar {
+  double s;
+};
+template <class F, class B>
+OpSpec<Scalar> pointwise_scalar(const char* name, F, B, std::vector<Sample<Scalar>> samples) {
+  return {.name = name,
+          .forward = [](Inputs in, Scalar& a) {
+            return map(in[0], [s = a.s](auto x) { return F{}(x, static_cast<decltype(x)>(s)); });
+          },
+          .backward =
+              [](BackwardContext& c, const Scalar& a) {
+                c.accumulate(0, zip3(c.grad(), c.input(0), c.output(), [s = a.s](auto g, auto x, auto y) {
+                               return B{}(g, x, y, static_cast<decltype(x)>(s));
+                             }));
+              },
+          .samples = std::move(samples)};
+}
+}  // namespace
+
+// ---- add ----
+static const Op<void> kAdd({.name = "add",
+                            .forward = [](Inputs in) { return broadcast_zip("add", in[0], in[1], [](auto x, auto y) { return x + y; }); },
+                            .backward =
+                                [](BackwardContext& c) {
+                                  if (c.needs_grad(1)) c.accumulate(1, c.needs_grad(0) ? Tensor(c.grad()) : c.take_grad());
+                                  c.accumulate(0, c.take_grad());
+                                },
+                            .samples = {{.inputs = binary_inputs()}}});
+Tensor add(const Tensor& a, const Tensor& b) { return kAdd({a, b}); }
+
+// ---- sub ----
+static const Op<void> kSub({.name = "sub",
+                            .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], [](auto x, auto y) { return x - y; }); },
+                            .backward =
+                                [](BackwardContext& c) {
+                                  if (c.needs_grad(1)) c.accumulate(1, neg(c.grad()));
+                                  c.accumulate(0, c.take_grad());
+                                },
+                            .samples = {{.inputs = binary_inputs()}}});
+Tensor sub(const Tensor& a, const Tensor& b) { return kSub({a, b}); }
+
+// ---- mul: each input's gradient is the upstream times the other input ----
+static const Op<void> kMul({.name = "mul",
+                            .forward = [](Inputs in) { return broadcast_zip("mul", in[0], in[1], [](auto x, auto y) { return x * y; }); },
+                            .backward =
+                                [](BackwardContext& c) {
+                                  if (c.needs_grad(0)) c.accumulate(0, mul(c.grad(), c.input(1)));
+                                  if (c.needs_grad(1)) c.accumulate(1, mul(c.grad(), c.input(0)));
+                                },
+                            .samples = {{.inputs = binary_inputs()}}});
+Tensor mul(const Tensor& a, const Tensor& b) { return kMul({a, b}); }
+
+// ---- div: d(a/b) = da / b - a db / b^2 ----
+static const Op<void> kDiv({.name = "div",
+                            .forward = [](Inputs in) { return broadcast_zip("div", in[0], in[1], [](auto x, auto y) { return x / y; }); },
+                            .backward =
+                                [](BackwardContext& c) {
+                                  if (c.needs_grad(0)) c.accumulate(0, div(c.grad(), c.input(1)));
+                                  if (c.needs_grad(1)) {
+                                    Tensor q = broadcast_zip("div", c.input(0), c.input(1), [](auto a, auto b) { return -a / (b * b); });
+                                    c.accumulate(1, mul(c.grad(), q));
+                                  }
+                                },
+                            .samples = {{.inputs = div_inputs}}});
+Tensor div(const Tensor& a, const Tensor& b) { return kDiv({a, b}); }
+
+// ---- scalar forms: one node each, the scalar kept in the node ----
+static const Op<Scalar> kAddScalar({.name = "add_scalar",
+                                    .forward =
+                                        [](Inputs in, Scalar& a) {
+                                          return map(in[0], [s = a.s](auto x) { return x + static_cast<decltype(x)>(s); });
+                                        },
+                                    .backward = [](BackwardContext& c, const Scalar&) { c.accumulate(0, c.take_grad()); },
+                                    .samples = {{.label = "s=0.7", .args = {0.7}, .inputs = unary_inputs()}}});
+Tensor add_scalar(const Tensor& a, double s) { return kAddScalar({a}, {s}); }
+
+static const Op kMulScalar(pointwise_scalar("mul_scalar", [](auto x, auto s) { return x * s; }, [](auto g, auto, auto, auto s) { return g * s; },
+                                            {{.label = "s=-1.5", .args = {-1.5}, .inputs = unary_inputs()}}));
+Tensor mul_scalar(const Tensor& a, double s) { return kMulScalar({a}, {s}); }
+
+// d(s/x)/dx = -s / x^2
+static const Op kRdivScalar(pointwise_scalar("rdiv_scalar", [](auto x, auto s) { return s / x; },
+                                             [](auto g, auto x, auto, auto s) { return -g * s / (x * x); },
+                                             {{.label = "s=2", .args = {2.0}, .inputs = kink_inputs}}));
+Tensor rdiv_scalar(double s, const Tensor& a) { return kRdivScalar({a}, {s}); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double s) { return add_scalar(a, s); }
+Tensor operator+(double s, const Tensor& a) { return add_scalar(a, s); }
+Tensor operator-(const Tensor& a, double s) { return add_scalar(a, -s); }
+Tensor operator-(double s, const Tensor& a) { return add_scalar(neg(a), s); }
+Tensor operator*(const Tensor& a, double s) { return mul_scalar(a, s); }
+Tensor operator*(double s, const Tensor& a) { return mul_scalar(a, s); }
+Tensor operator/(const Tensor& a, double s) { return mul_scalar(a, 1.0 / s); }
+Tensor operator/(double s, const Tensor& a) { return rdiv_scalar(s, a); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---- unary ops: y = f(x), dy/dx ----
+static const Op kNeg(pointwise("neg", [](auto x) { return -x; }, [](auto g, auto, auto) { return -g; }, {{.inputs = unary_inputs()}}));
+Tensor neg(const Tensor& a) { return kNeg({a}); }
+
+static const Op kExp(pointwise("exp", [](auto x) { return std::exp(x); }, [](auto g, auto, auto y) { return g * y; }, {{.inputs = unary_inputs()}}));
+Tensor exp(const Tensor& x) { return kExp({x}); }
+
+static const Op kLog(pointwise("log", [](auto x) { return std::log(x); }, [](auto g, auto x, auto) { return g / x; },
+                               {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+Tensor log(const Tensor& x) { return kLog({x}); }
+
+static const Op kSqrt(pointwise("sqrt", [](auto x) { return std::sqrt(x); }, [](auto g, auto, auto y) { return g / (y + y); },
+                                {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+Tensor sqrt(const Tensor& x) { return kSqrt({x}); }
+
+// d(x^p)/dx = p x^(p-1); 0 for p = 0, also at x = 0 where x^(-1) is inf.
+static const Op kPow(pointwise_scalar(
+    "pow", [](auto x, auto p) { return std::pow(x, p); },
+    [](auto g, auto x, auto, auto p) { return p == 0 ? decltype(x)(0) : g * p * std::pow(x, p - 1); },
+    {{.label = "p=3 (any sign)", .args = {3.0}, .inputs = unary_inputs()},
+     {.label = "p=-1.5 (positive base)", .args = {-1.5}, .inputs = unary_inputs(0.5, 2.0)}}));
+Tensor pow(const Tensor& x, double p) { return kPow({x}, {p}); }
+
+static const Op kSquare(pointwise("square", [](auto x) { return x * x; }, [](auto g, auto x, auto) { return g * (x + x); },
+                                  {{.inputs = unary_inputs()}}));
+Tensor square(const Tensor& x) { return kSquare({x}); }
+
+// Subgradient 0 at 0.
+static const Op kAbs(pointwise("abs", [](auto x) { return std::abs(x); },
+                               [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); },
+                               {{.label = "away from 0", .inputs = kink_inputs}}));
+Tensor abs(const Tensor& x) { return kAbs({x}); }
+
+// Never exponentiates a large positive number.
+static const Op kSigmoid(pointwise(
+    "sigmoid",
+    [](auto v) {
+      using T = decltype(v);
+      if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+      T e = std::exp(v);
+      return e / (T(1) + e);
+    },
+    [](auto g, auto, auto y) { return g * y * (1 - y); }, {{.inputs = unary_inputs(-4, 4)}}));
+Tensor sigmoid(const Tensor& x) { return kSigmoid({x}); }
+
+// min(x, 0) - log1p(exp(-|x|)); the derivative is sigmoid(-x), computed without overflow.
+static const Op kLogSigmoid(pointwise(
+    "log_sigmoid", [](auto v) { return std::min(v, decltype(v)(0)) - std::log1p(std::exp(-std::abs(v))); },
+    [](auto g, auto x, auto) {
+      using T = decltype(x);
+      return g * (x >= 0 ? std::exp(-x) / (T(1) + std::exp(-x)) : T(1) / (T(1) + std::exp(x)));
+    },
+    {{.inputs = unary_inputs(-4, 4)}}));
+Tensor log_sigmoid(const Tensor& x) { return kLogSigmoid({x}); }
+
+static const Op kTanh(pointwise("tanh", [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); },
+                                {{.inputs = unary_inputs()}}));
+Tensor tanh(const Tensor& x) { return kTanh({x}); }
+
+// The gradient at 0 is 0.
+static const Op kRelu(pointwise("relu", [](auto x) { return x > 0 ? x : decltype(x)(0); },
+                                [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); },
+                                {{.label = "away from 0", .inputs = kink_inputs}}));
+Tensor relu(const Tensor& x) { return kRelu({x}); }
+
+// The gradient at and below 0 is the slope.
+static const Op kLeakyRelu(pointwise_scalar("leaky_relu", [](auto x, auto slope) { return x > 0 ? x : x * slope; },
+                                            [](auto g, auto x, auto, auto slope) { return x > 0 ? g : g * slope; },
+                                            {{.label = "slope=0.1", .args = {0.1}, .inputs = kink_inputs}}));
+Tensor leaky_relu(const Tensor& x, double slope) { return kLeakyRelu({x}, {slope}); }
+
+// ---- dtype conversion: the gradient is converted back ----
+struct ToDtypeArgs {
+  Dtype dtype;
+};
+static const Op<ToDtypeArgs> kToDtype(
+    {.name = "to_dtype",
+     .forward =
+         [](Inputs in, ToDtypeArgs& a) {
+           Tensor out = make_tensor(in[0].shape(), a.dtype);
+           out.copy_(in[0]);
+           return out;
+         },
+     .backward = [](BackwardContext& c, const ToDtypeArgs&) { c.accumulate(0, to_dtype(c.grad(), c.input(0).dtype())); },
+     .samples = {}});
+Tensor to_dtype(const Tensor& x, Dtype dtype) {
+  defined("to_dtype", x);
+  if (x.dtype() == dtype) return x;
+  return kToDtype({x}, {dtype});
+}
+Tensor Tensor::to(Dtype d) const { return to_dtype(*this, d); }
+// A round trip through the other dtype: both conversions are recorded, and the output keeps
+// the input's dtype. The step is larger because float32 rounding swamps a 1e-6 difference.
+static RegisterOp reg_to_dtype({"to_dtype", "round trip",
+                                [](auto& in) {
+                                  Dtype other = in[0].dtype() == Dtype::f32 ? Dtype::f64 : Dtype::f32;
+                                  return to_dtype(to_dtype(in[0], other), in[0].dtype());
+                                },
+                                unary_inputs(), true, {}, 1e-3});
+
+// ---- masks (not recorded) ----
+Tensor greater(const Tensor& a, const Tensor& b) {
+  return broadcast_zip("greater", a, b, [](auto x, auto y) { return x > y ? decltype(x)(1) : decltype(x)(0); });
+}
+Tensor less(const Tensor& a, const Tensor& b) {
+  return broadcast_zip("less", a, b, [](auto x, auto y) { return x < y ? decltype(x)(1) : decltype(x)(0); });
+}
+Tensor equal(const Tensor& a, const Tensor& b) {
+  return broadcast_zip("equal", a, b, [](auto x, auto y) { return x == y ? decltype(x)(1) : decltype(x)(0); });
+}
+Tensor greater(const Tensor& a, double s) {
+  defined("greater", a);
+  return map(a, [s](auto x) { return x > s ? decltype(x)(1) : decltype(x)(0); });
+}
+Tensor less(const Tensor& a, double s) {
+  defined("less", a);
+  return map(a, [s](auto x) { return x < s ? decltype(x)(1) : decltype(x)(0); });
+}
+static RegisterOp reg_greater({"greater", "", [](auto& in) { return greater(in[0], in[1]); }, binary_inputs(), false});
+static RegisterOp reg_less({"less", "", [](auto& in) { return less(in[0], in[1]); }, binary_inputs(), false});
+static RegisterOp reg_equal({"equal", "", [](auto& in) { return equal(in[0], in[1]); }, binary_inputs(), false});
+
+}  // namespace tapegrad

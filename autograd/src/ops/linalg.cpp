@@ -1,0 +1,138 @@
+// Matrix product, transpose and reshape.
+#include "gemm.h"
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+// The [rows, cols] a matmul operand is treated as: a vector on the left is a row, on the right a column.
+struct Mat2 {
+  int64_t rows, cols;
+};
+Mat2 as_left(const Tensor& a) { return a.dim() == 1 ? Mat2{1, a.shape()[0]} : Mat2{a.shape()[0], a.shape()[1]}; }
+Mat2 as_right(const Tensor& b) { return b.dim() == 1 ? Mat2{b.shape()[0], 1} : Mat2{b.shape()[0], b.shape()[1]}; }
+}  // namespace
+
+// ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
+static const Op<void> kMatmul(
+    {.name = "matmul",
+     .forward =
+         [](Inputs in) {
+           const Tensor& a = in[0];
+           const Tensor& b = in[1];
+           same_dtype("matmul", a, b);
+           if (a.dim() < 1 || a.dim() > 2 || b.dim() < 1 || b.dim() > 2 || (a.dim() == 1 && b.dim() == 1))
+             throw Error("matmul: expected 2-D x 2-D, 1-D x 2-D or 2-D x 1-D, got " + a.shape().str() + " x " + b.shape().str());
+           const Mat2 ma = as_left(a), mb = as_right(b);
+           if (ma.cols != mb.rows)
+             throw Error("matmul: inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
+           Shape out_shape = a.dim() == 1 ? Shape{mb.cols} : (b.dim() == 1 ? Shape{ma.rows} : Shape{ma.rows, mb.cols});
+           Tensor out = make_tensor(out_shape, a.dtype());
+           dispatch(a.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), ptr<T>(a), ptr<T>(b), T(0), ptr<T>(out));
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor& a = c.input(0);
+           const Tensor& b = c.input(1);
+           const Mat2 ma = as_left(a), mb = as_right(b);
+           dispatch(a.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* g = ptr<T>(c.grad());
+             if (c.needs_grad(0)) {
+               Tensor ga = make_tensor(a.shape(), a.dtype());
+               gemm<T>(false, true, ma.rows, ma.cols, mb.cols, T(1), g, ptr<T>(b), T(0), ptr<T>(ga));
+               c.accumulate(0, std::move(ga));
+             }
+             if (c.needs_grad(1)) {
+               Tensor gb = make_tensor(b.shape(), b.dtype());
+               gemm<T>(true, false, mb.rows, mb.cols, ma.rows, T(1), ptr<T>(a), g, T(0), ptr<T>(gb));
+               c.accumulate(1, std::move(gb));
+             }
+           });
+         },
+     .samples = {{.inputs = [](Dtype d, Generator& g) {
+                    auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
+                    return std::vector<OpSample>{{{n({2, 3}), n({3, 4})}, "2-D x 2-D"},
+                                                 {{n({3}), n({3, 4})}, "1-D x 2-D"},
+                                                 {{n({2, 3}), n({3})}, "2-D x 1-D"},
+                                                 {{n({1, 5}), n({5, 1})}, "row x column"}};
+                  }}}});
+Tensor matmul(const Tensor& a, const Tensor& b) { return kMatmul({a, b}); }
+
+// ---- transpose (2-D) ----
+static const Op<void> kTranspose(
+    {.name = "transpose",
+     .forward =
+         [](Inputs in) {
+           const Tensor& x = in[0];
+           if (x.dim() != 2) throw Error("transpose: expected a 2-D tensor, got shape " + x.shape().str());
+           const int64_t r = x.shape()[0], cols = x.shape()[1];
+           Tensor out = make_tensor(Shape{cols, r}, x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             for (int64_t i = 0; i < r; ++i)
+               for (int64_t j = 0; j < cols; ++j) q[j * r + i] = p[i * cols + j];
+           });
+           return out;
+         },
+     .backward = [](BackwardContext& c) { c.accumulate(0, transpose(c.grad())); },
+     .samples = {{.inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
+                  }}}});
+Tensor transpose(const Tensor& x) { return kTranspose({x}); }
+
+// ---- reshape: shares storage; the gradient is reshaped back ----
+// The target shape, with any -1 resolved.
+struct ToShape {
+  Shape shape;
+};
+static const Op<ToShape> kReshape(
+    {.name = "reshape",
+     .forward =
+         [](Inputs in, ToShape& a) {
+           if (a.shape.numel() != in[0].numel())
+             throw Error("reshape: cannot reshape " + in[0].shape().str() + " into " + a.shape.str());
+           return make_view(in[0], a.shape);
+         },
+     .backward = [](BackwardContext& c, const ToShape&) { c.accumulate(0, reshape(c.grad(), c.input(0).shape().vec())); },
+     .samples = {{.label = "[2,3] to [3,2]",
+                  .args = {Shape{3, 2}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
+                  }}}});
+
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
+  defined("reshape", x);
+  std::vector<int64_t> dims = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == -1) {
+      if (infer >= 0) throw Error("reshape: only one dimension can be -1, got " + Shape(shape).str());
+      infer = static_cast<int64_t>(i);
+    } else if (dims[i] < 0) {
+      throw Error("reshape: negative dimension in " + Shape(shape).str());
+    } else {
+      known *= dims[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || x.numel() % known != 0)
+      throw Error("reshape: cannot reshape " + x.shape().str() + " into " + Shape(shape).str());
+    dims[static_cast<size_t>(infer)] = x.numel() / known;
+  }
+  Shape target(dims);
+  if (target.numel() != x.numel())
+    throw Error("reshape: cannot reshape " + x.shape().str() + " (" + std::to_string(x.numel()) + " elements) into " +
+                target.str() + " (" + std::to_string(target.numel()) + " elements)");
+  if (target == x.shape()) return x;
+  return kReshape({x}, {target});
+}
+}  // namespace tapegrad

@@ -1,0 +1,234 @@
+// Losses. softmax_cross_entropy and binary_cross_entropy_with_logits are single fused nodes
+// with the closed-form gradients; mse_loss is composed of recorded ops.
+#include <cmath>
+
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace detail {
+void softmax_rows(const Tensor& logits, Tensor& probs);
+}
+
+namespace {
+// Checks a label tensor against [batch, classes] logits: rank 1 of integral class indices,
+// or rank 2 of target probabilities with the logits' shape.
+void check_labels(const Tensor& logits, const Tensor& labels) {
+  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  if (labels.dim() == 1) {
+    if (labels.shape()[0] != batch)
+      throw Error("softmax_cross_entropy: labels has " + std::to_string(labels.shape()[0]) +
+                  " entries but logits has batch " + std::to_string(batch));
+    dispatch(labels.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* v = ptr<T>(labels);
+      for (int64_t b = 0; b < batch; ++b)
+        if (!(v[b] >= 0 && v[b] < static_cast<T>(classes)) || v[b] != std::floor(v[b]))
+          throw Error("softmax_cross_entropy: label " + std::to_string(v[b]) + " at position " + std::to_string(b) +
+                      " is not a class index in [0, " + std::to_string(classes) + ")");
+    });
+  } else if (labels.dim() == 2) {
+    if (labels.shape() != logits.shape())
+      throw Error("softmax_cross_entropy: target probabilities " + labels.shape().str() +
+                  " do not match logits " + logits.shape().str());
+  } else {
+    throw Error("softmax_cross_entropy: labels must be class indices [batch] or probabilities [batch, classes], got " +
+                labels.shape().str());
+  }
+}
+}  // namespace
+
+// ---- softmax_cross_entropy: dlogits = (softmax(logits) * sum(t) - t) / batch ----
+// The labels, checked and in the logits' dtype: class indices [batch] or probabilities [batch, classes].
+struct Labels {
+  Tensor labels;
+};
+static const Op<Labels> kSoftmaxCrossEntropy(
+    {.name = "softmax_cross_entropy",
+     .forward =
+         [](Inputs in, Labels& a) {
+           const Tensor& logits = in[0];
+           const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+           Tensor out = make_tensor(Shape{}, logits.dtype());
+           dispatch(logits.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* x = ptr<T>(logits);
+             const T* t = ptr<T>(a.labels);
+             T total = 0;
+             for (int64_t b = 0; b < batch; ++b) {
+               const T* row = x + b * classes;
+               T m = row[0];
+               for (int64_t k = 1; k < classes; ++k) m = std::max(m, row[k]);
+               T s = 0;
+               for (int64_t k = 0; k < classes; ++k) s += std::exp(row[k] - m);
+               const T lse = m + std::log(s);
+               if (a.labels.dim() == 1) {
+                 total += lse - row[static_cast<int64_t>(t[b])];
+               } else {
+                 for (int64_t k = 0; k < classes; ++k) {
+                   const T tk = t[b * classes + k];
+                   if (tk != 0) total += tk * (lse - row[k]);
+                 }
+               }
+             }
+             ptr<T>(out)[0] = total / static_cast<T>(batch);
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const Labels& a) {
+           const Tensor& logits = c.input(0);
+           const Tensor& labels = a.labels;
+           const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+           Tensor gx = make_tensor(logits.shape(), logits.dtype());
+           softmax_rows(logits, gx);
+           dispatch(logits.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T scale = ptr<T>(c.grad())[0] / static_cast<T>(batch);
+             T* q = ptr<T>(gx);
+             const T* t = ptr<T>(labels);
+             for (int64_t b = 0; b < batch; ++b) {
+               T* row = q + b * classes;
+               if (labels.dim() == 1) {
+                 row[static_cast<int64_t>(t[b])] -= T(1);
+               } else {
+                 T total = 0;
+                 for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
+                 for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
+               }
+               for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
+             }
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {}});
+
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  defined("softmax_cross_entropy", logits);
+  defined("softmax_cross_entropy", labels);
+  if (logits.dim() != 2)
+    throw Error("softmax_cross_entropy: logits must be [batch, classes], got " + logits.shape().str());
+  if (logits.shape()[0] == 0) throw Error("softmax_cross_entropy: the batch is empty " + logits.shape().str());
+  Tensor lab = labels.dtype() == logits.dtype() ? labels.detach() : labels.detach().to(logits.dtype());
+  check_labels(logits, lab);
+  return kSoftmaxCrossEntropy({logits}, {std::move(lab)});
+}
+
+Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels) {
+  defined("softmax_cross_entropy", logits);
+  if (logits.dim() != 2)
+    throw Error("softmax_cross_entropy: logits must be [batch, classes], got " + logits.shape().str());
+  if (static_cast<int64_t>(labels.size()) != logits.shape()[0])
+    throw Error("softmax_cross_entropy: labels has " + std::to_string(labels.size()) +
+                " entries but logits has batch " + std::to_string(logits.shape()[0]));
+  Tensor lab = empty(Shape{static_cast<int64_t>(labels.size())}, logits.dtype());
+  dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = ptr<T>(lab);
+    for (size_t b = 0; b < labels.size(); ++b) {
+      if (labels[b] < 0 || labels[b] >= logits.shape()[1])
+        throw Error("softmax_cross_entropy: label " + std::to_string(labels[b]) + " at position " + std::to_string(b) +
+                    " is not a class index in [0, " + std::to_string(logits.shape()[1]) + ")");
+      p[b] = static_cast<T>(labels[b]);
+    }
+  });
+  return kSoftmaxCrossEntropy({logits}, {std::move(lab)});
+}
+
+// The registry calls the public overloads, which check the labels before the fused node.
+static RegisterOp reg_sce_indices({"softmax_cross_entropy", "class indices",
+                                   [](auto& in) { return softmax_cross_entropy(in[0], std::vector<int64_t>{2, 0, 1}); },
+                                   [](Dtype d, Generator& g) {
+                                     return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g)}, "3x4"}};
+                                   }});
+static RegisterOp reg_sce_probs({"softmax_cross_entropy", "probabilities",
+                                 [](auto& in) { return softmax_cross_entropy(in[0], in[1]); },
+                                 [](Dtype d, Generator& g) {
+                                   Tensor t = softmax(samples::normal({3, 4}, d, g), 1);
+                                   return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g), t}, "3x4"}};
+                                 },
+                                 true,
+                                 {1}});
+
+// ---- mse_loss: mean((y - t)^2), from recorded ops ----
+Tensor mse_loss(const Tensor& y, const Tensor& target) {
+  defined("mse_loss", y);
+  defined("mse_loss", target);
+  if (y.shape() != target.shape())
+    throw Error("mse_loss: prediction " + y.shape().str() + " and target " + target.shape().str() +
+                " differ in shape (broadcasting in a loss is almost always a bug; reshape one)");
+  return mean(square(sub(y, target)));
+}
+static RegisterOp reg_mse({"mse_loss", "", [](auto& in) { return mse_loss(in[0], in[1]); },
+                           [](Dtype d, Generator& g) {
+                             return std::vector<OpSample>{
+                                 {{samples::normal({3, 2}, d, g), samples::normal({3, 2}, d, g)}, "3x2"}};
+                           }});
+
+// ---- binary_cross_entropy_with_logits: mean(max(x,0) - x t + log1p(exp(-|x|))) ----
+// dx = (sigmoid(x) - t) / n, dt = -x / n.
+static const Op<void> kBce(
+    {.name = "binary_cross_entropy_with_logits",
+     .forward =
+         [](Inputs in) {
+           const Tensor& logits = in[0];
+           const Tensor& target = in[1];
+           same_dtype("binary_cross_entropy_with_logits", logits, target);
+           if (logits.shape() != target.shape())
+             throw Error("binary_cross_entropy_with_logits: logits " + logits.shape().str() + " and target " +
+                         target.shape().str() + " differ in shape");
+           if (logits.numel() == 0) throw Error("binary_cross_entropy_with_logits: the input " + logits.shape().str() + " is empty");
+           Tensor out = make_tensor(Shape{}, logits.dtype());
+           dispatch(logits.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* x = ptr<T>(logits);
+             const T* t = ptr<T>(target);
+             T total = 0;
+             for (int64_t k = 0, n = logits.numel(); k < n; ++k)
+               total += std::max(x[k], T(0)) - x[k] * t[k] + std::log1p(std::exp(-std::abs(x[k])));
+             ptr<T>(out)[0] = total / static_cast<T>(logits.numel());
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor& x = c.input(0);
+           const Tensor& t = c.input(1);
+           const double scale = c.grad().item() / static_cast<double>(x.numel());
+           if (c.needs_grad(0))
+             c.accumulate(0, zip(x, t, [scale](auto v, auto tv) {
+                            using T = decltype(v);
+                            T s = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+                            return (s - tv) * static_cast<T>(scale);
+                          }));
+           if (c.needs_grad(1)) c.accumulate(1, mul_scalar(x, -scale));
+         },
+     .samples = {{.inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{
+                        {{samples::uniform({3, 2}, -3, 3, d, g), samples::uniform({3, 2}, 0, 1, d, g)}, "3x2"}};
+                  }}}});
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) { return kBce({logits, target}); }
+
+Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype) {
+  Tensor out = zeros(Shape{static_cast<int64_t>(labels.size()), classes}, dtype);
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = ptr<T>(out);
+    for (size_t b = 0; b < labels.size(); ++b) {
+      if (labels[b] < 0 || labels[b] >= classes)
+        throw Error("one_hot: label " + std::to_string(labels[b]) + " at position " + std::to_string(b) +
+                    " is not in [0, " + std::to_string(classes) + ")");
+      p[static_cast<int64_t>(b) * classes + labels[b]] = T(1);
+    }
+  });
+  return out;
+}
+static RegisterOp reg_one_hot({"one_hot", "", [](auto& in) { return one_hot({1, 0}, 3, in[0].dtype()); },
+                               [](Dtype d, Generator& g) {
+                                 return std::vector<OpSample>{{{samples::normal({1}, d, g)}, "dtype carrier"}};
+                               },
+                               false});
+
+}  // namespace tapegrad

@@ -1,0 +1,322 @@
+// Reductions (sum, mean, max, argmax) and the broadcast pair sum_to / broadcast_to.
+#include <cmath>
+
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+// Sizes of the dimensions before, at, and after `axis`: x is viewed as [outer, n, inner].
+struct AxisView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisView axis_view(const Shape& s, size_t axis) {
+  AxisView v;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d < axis) v.outer *= s[d];
+    else if (d == axis) v.n = s[d];
+    else v.inner *= s[d];
+  }
+  return v;
+}
+
+Shape reduced_shape(const Shape& s, size_t axis, bool keepdim) {
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d != axis) out.push_back(s[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return Shape(out);
+}
+
+// The shape with `axis` kept as size 1 (to broadcast a reduced gradient back).
+Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, true); }
+
+}  // namespace
+
+// ---- sum_to / broadcast_to ----
+
+struct ToShape {
+  Shape shape;
+};
+Tensor sum_to_forward(Inputs in, ToShape& a);
+Tensor broadcast_to_forward(Inputs in, ToShape& a);
+static const Op<ToShape> kSumTo(
+    {.name = "sum_to",
+     .forward = sum_to_forward,
+     .backward = [](BackwardContext& c, const ToShape&) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+     .samples = {{.label = "[2,3,4] to [3,1]",
+                  .args = {Shape{3, 1}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3, 4}, d, g)}, "3-D"}};
+                  }}}});
+static const Op<ToShape> kBroadcastTo(
+    {.name = "broadcast_to",
+     .forward = broadcast_to_forward,
+     .backward = [](BackwardContext& c, const ToShape&) { c.accumulate(0, sum_to(c.grad(), c.input(0).shape())); },
+     .samples = {{.label = "[3,1] to [2,3,4]",
+                  .args = {Shape{2, 3, 4}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 1}, d, g)}, "2-D"}};
+                  }}}});
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  defined("sum_to", x);
+  if (x.shape() == shape) return x;
+  return kSumTo({x}, {shape});
+}
+
+Tensor sum_to_forward(Inputs in, ToShape& a) {
+  const Tensor& x = in[0];
+  const Shape& shape = a.shape;
+  const Shape& sx = x.shape();
+  if (broadcast_shapes("sum_to", sx, shape) != sx)
+    throw Error("sum_to: shape " + shape.str() + " does not broadcast to the input's " + sx.str());
+  Tensor out = zeros(shape, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
+    const size_t rank = sx.size();
+    const int64_t n = x.numel();
+    if (shape.numel() == 1) {
+      T s = 0;
+      for (int64_t k = 0; k < n; ++k) s += p[k];
+      q[0] = s;
+      return;
+    }
+    // Strides into the output for each input dimension: 0 where the output has size 1 (summed).
+    if (rank > 16) throw Error("sum_to: supports up to 16 dimensions, got " + sx.str());
+    int64_t stride[16] = {}, idx[16] = {};
+    int64_t st = 1;
+    for (size_t d = rank; d-- > 0;) {
+      const bool has = d + shape.size() >= rank;
+      const int64_t od = has ? shape[d + shape.size() - rank] : 1;
+      stride[d] = od == 1 ? 0 : st;
+      st *= od;
+    }
+    if (n == 0) return;
+    const int64_t inner = sx[rank - 1], is = stride[rank - 1];
+    int64_t off = 0;
+    for (int64_t k = 0; k < n; k += inner) {
+      for (int64_t j = 0; j < inner; ++j) q[off + j * is] += p[k + j];
+      for (size_t d = rank - 1; d-- > 0;) {
+        off += stride[d];
+        if (++idx[d] < sx[d]) break;
+        off -= stride[d] * sx[d];
+        idx[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  defined("broadcast_to", x);
+  if (x.shape() == shape) return x;
+  return kBroadcastTo({x}, {shape});
+}
+
+Tensor broadcast_to_forward(Inputs in, ToShape& a) {
+  const Tensor& x = in[0];
+  if (broadcast_shapes("broadcast_to", x.shape(), a.shape) != a.shape)
+    throw Error("broadcast_to: shape " + x.shape().str() + " cannot be broadcast to " + a.shape.str());
+  Tensor target = empty(a.shape, x.dtype());
+  return broadcast_zip("broadcast_to", target, x, [](auto, auto b) { return b; });
+}
+
+// ---- sum ----
+static const Op<void> kSumAll(
+    {.name = "sum",
+     .forward =
+         [](Inputs in) {
+           const Tensor& x = in[0];
+           Tensor out = make_tensor(Shape{}, x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T s = 0;
+             for (int64_t k = 0, n = x.numel(); k < n; ++k) s += p[k];
+             ptr<T>(out)[0] = s;
+           });
+           return out;
+         },
+     .backward = [](BackwardContext& c) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+     .samples = {{.label = "all", .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                  }}}});
+Tensor sum(const Tensor& x) { return kSumAll({x}); }
+
+// The reduced axis, canonicalised by the forward (a negative axis counts from the end).
+struct AxisArgs {
+  int64_t axis;
+  bool keepdim;
+};
+namespace {
+SampleInputs reduce_inputs() {
+  return [](Dtype d, Generator& g) {
+    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}, {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+  };
+}
+}  // namespace
+static const Op<AxisArgs> kSumAxis(
+    {.name = "sum",
+     .forward =
+         [](Inputs in, AxisArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("sum", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           const bool keepdim = a.keepdim;
+           const AxisView v = axis_view(x.shape(), ax);
+           Tensor out = zeros(reduced_shape(x.shape(), ax, keepdim), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             for (int64_t o = 0; o < v.outer; ++o)
+               for (int64_t j = 0; j < v.n; ++j) {
+                 const T* row = p + (o * v.n + j) * v.inner;
+                 T* dst = q + o * v.inner;
+                 for (int64_t i = 0; i < v.inner; ++i) dst[i] += row[i];
+               }
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const AxisArgs& a) {
+           const Shape& s = c.input(0).shape();
+           Tensor g = reshape(c.grad(), kept_shape(s, static_cast<size_t>(a.axis)).vec());
+           c.accumulate(0, broadcast_to(g, s));
+         },
+     .samples = {{.label = "axis=0", .args = {0, false}, .inputs = reduce_inputs()},
+                 {.label = "axis=-1, keepdim", .args = {-1, true}, .inputs = reduce_inputs()}}});
+Tensor sum(const Tensor& x, int64_t axis, bool keepdim) { return kSumAxis({x}, {axis, keepdim}); }
+
+// ---- mean: sum scaled by 1/n (two nodes, both checked on their own) ----
+Tensor mean(const Tensor& x) {
+  defined("mean", x);
+  if (x.numel() == 0) throw Error("mean: the input " + x.shape().str() + " has no elements");
+  return mul_scalar(sum(x), 1.0 / static_cast<double>(x.numel()));
+}
+static RegisterOp reg_mean_all({"mean", "all", [](auto& in) { return mean(in[0]); },
+                                [](Dtype d, Generator& g) {
+                                  return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                }});
+Tensor mean(const Tensor& x, int64_t axis, bool keepdim) {
+  defined("mean", x);
+  const size_t ax = normalize_axis("mean", axis, x.shape());
+  if (x.shape()[ax] == 0) throw Error("mean: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  return mul_scalar(sum(x, axis, keepdim), 1.0 / static_cast<double>(x.shape()[ax]));
+}
+static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in[0], 0, false); },
+                                 [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                 }});
+
+// ---- max over an axis: the gradient goes to the first maximal element ----
+namespace {
+// Index (along the axis) of the first largest value, for every [outer, inner] position.
+std::vector<int64_t> argmax_along(const Tensor& x, const AxisView& v) {
+  std::vector<int64_t> at(static_cast<size_t>(v.outer * v.inner), 0);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(x);
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        int64_t best = 0;
+        T bv = p[o * v.n * v.inner + i];
+        for (int64_t j = 1; j < v.n; ++j) {
+          T val = p[(o * v.n + j) * v.inner + i];
+          if (val > bv || (std::isnan(val) && !std::isnan(bv))) bv = val, best = j;
+        }
+        at[static_cast<size_t>(o * v.inner + i)] = best;
+      }
+  });
+  return at;
+}
+}  // namespace
+
+// The axis as AxisArgs, and the index of the maximum of every lane, saved by the forward.
+struct MaxArgs {
+  int64_t axis;
+  bool keepdim;
+  Tensor argmax = {};
+};
+static const Op<MaxArgs> kMax(
+    {.name = "max",
+     .forward =
+         [](Inputs in, MaxArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("max", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           const bool keepdim = a.keepdim;
+           const AxisView v = axis_view(x.shape(), ax);
+           if (v.n == 0) throw Error("max: axis " + std::to_string(ax) + " of " + x.shape().str() + " is empty");
+           std::vector<int64_t> at = argmax_along(x, v);
+           Shape rs = reduced_shape(x.shape(), ax, keepdim);
+           Tensor out = make_tensor(rs, x.dtype());
+           Tensor idx = make_tensor(rs, x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             T* r = ptr<T>(idx);
+             for (int64_t o = 0; o < v.outer; ++o)
+               for (int64_t i = 0; i < v.inner; ++i) {
+                 const int64_t k = o * v.inner + i;
+                 q[k] = p[(o * v.n + at[static_cast<size_t>(k)]) * v.inner + i];
+                 r[k] = static_cast<T>(at[static_cast<size_t>(k)]);
+               }
+           });
+           a.argmax = std::move(idx);
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const MaxArgs& a) {
+           const Tensor& x = c.input(0);
+           const AxisView v = axis_view(x.shape(), static_cast<size_t>(a.axis));
+           Tensor gx = zeros(x.shape(), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* idx = ptr<T>(a.argmax);
+             const T* g = ptr<T>(c.grad());
+             T* q = ptr<T>(gx);
+             for (int64_t o = 0; o < v.outer; ++o)
+               for (int64_t i = 0; i < v.inner; ++i) {
+                 const int64_t k = o * v.inner + i;
+                 q[(o * v.n + static_cast<int64_t>(idx[k])) * v.inner + i] = g[k];
+               }
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1",
+                  .args = {1, false},
+                  .inputs = [](Dtype d, Generator& g) {
+                    // Distinct values (a shuffled grid) so no tie sits within eps.
+                    std::vector<double> v(12);
+                    for (size_t k = 0; k < v.size(); ++k) v[k] = 0.3 * static_cast<double>(k) - 1.7;
+                    for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
+                    return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"},
+                                                 {{from_vector(v, {2, 3, 2}, d)}, "3-D, no ties"}};
+                  }}}});
+Tensor max(const Tensor& x, int64_t axis, bool keepdim) { return kMax({x}, {axis, keepdim}); }
+
+Tensor argmax(const Tensor& x, int64_t axis) {
+  defined("argmax", x);
+  const size_t ax = normalize_axis("argmax", axis, x.shape());
+  const AxisView v = axis_view(x.shape(), ax);
+  if (v.n == 0) throw Error("argmax: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  std::vector<int64_t> at = argmax_along(x, v);
+  std::vector<double> vals(at.begin(), at.end());
+  return from_vector(vals, reduced_shape(x.shape(), ax, false), x.dtype());
+}
+static RegisterOp reg_argmax({"argmax", "axis=1", [](auto& in) { return argmax(in[0], 1); },
+                              [](Dtype d, Generator& g) {
+                                return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                              },
+                              false});
+
+}  // namespace tapegrad

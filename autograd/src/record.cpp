@@ -1,0 +1,19 @@
+// Recording: the grad-mode switch and the errors of op.h's inline recording path.
+#include "node.h"
+
+namespace tapegrad {
+
+namespace detail {
+TG_TLS thread_local bool grad_enabled = true;
+
+void throw_foreign_tape(const std::string& op, size_t input) {
+  throw Error(op + ": input " + std::to_string(input) +
+              " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
+}
+}  // namespace detail
+
+bool is_grad_enabled() { return detail::grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(detail::grad_enabled) { detail::grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { detail::grad_enabled = previous_; }
+
+}  // namespace tapegrad

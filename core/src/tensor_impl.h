@@ -1,0 +1,102 @@
+#pragma once
+// Private to the library: the objects behind a Tensor handle, which every module's kernels use.
+#include <atomic>
+#include <cstdint>
+
+#include "tapegrad/core/tensor.h"
+
+namespace tapegrad {
+class Tape;
+namespace detail {
+// Bytes from the per-thread caching pool; freed back to it (see storage.cpp).
+void pool_init();  // constructs this thread's cache early, so it outlives the thread's tape
+void* pool_alloc(size_t bytes);
+void pool_free(void* p, size_t bytes);
+
+// Refcounted element buffer, shared by tensors that alias it (reshape, detach).
+struct Storage {
+  std::atomic<int32_t> refs{1};
+  uint32_t version = 0;             // bumped by every in-place write
+  const char* last_writer = nullptr;  // name of the last in-place op, for error messages
+  size_t bytes = 0;
+  void* data = nullptr;
+
+  static Storage* create(size_t bytes);
+  void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+  }
+  void bump(const char* writer) {
+    ++version;
+    last_writer = writer;
+  }
+
+ private:
+  void destroy();
+};
+
+}  // namespace detail
+
+// The object a Tensor handle points to: shape, dtype, storage, and the autograd links (the
+// gradient, and the tape node that produced it), like PyTorch's TensorImpl with AutogradMeta.
+struct TensorImpl {
+  std::atomic<int32_t> refs{1};
+  Dtype dtype = Dtype::f32;
+  bool requires_grad = false;   // a marked leaf, or the output of a recorded node
+  bool graph_released = false;  // its node was freed by backward()
+  Shape shape;
+  int64_t numel = 0;
+  detail::Storage* storage = nullptr;
+  Tensor grad;
+  Tape* tape = nullptr;  // the tape holding the node that produced this tensor
+  int64_t node = -1;     // index of that node, or -1 for a leaf / a released node
+
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
+  ~TensorImpl();
+
+  // Pooled per thread: creating a tensor on the hot path does not call malloc.
+  static void* operator new(size_t bytes);
+  static void operator delete(void* p);
+
+  void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  template <class T>
+  T* data() const { return static_cast<T*>(storage->data); }
+};
+
+inline TensorImpl* impl_of(const Tensor& t) noexcept { return t.impl_; }
+// Wraps `impl`, taking over one reference.
+inline Tensor adopt(TensorImpl* impl) noexcept {
+  Tensor t;
+  t.impl_ = impl;
+  return t;
+}
+
+namespace detail {
+using ::tapegrad::TensorImpl;
+
+
+// The elements of `t` as T*, without the dtype check of Tensor::data (kernels dispatch first).
+template <class T>
+inline T* ptr(const Tensor& t) {
+  return static_cast<T*>(impl_of(t)->storage->data);
+}
+
+// A new tensor with fresh storage, uninitialised.
+Tensor make_tensor(const Shape& shape, Dtype dtype);
+// A new tensor sharing `storage` (which must hold enough bytes).
+Tensor make_view(const Tensor& base, const Shape& shape);
+
+// Calls f(float{}) or f(double{}) for the dtype, so a kernel is written once as a template.
+template <class F>
+decltype(auto) dispatch(Dtype d, F&& f) {
+  if (d == Dtype::f32) return f(float{});
+  return f(double{});
+}
+
+}  // namespace detail
+}  // namespace tapegrad

@@ -1,0 +1,37 @@
+// Adagrad: the update loop, written once for float and double.
+#include "tapegrad/optim/adagrad.h"
+
+#include <cmath>
+
+#include "tensor_impl.h"
+
+namespace tapegrad::optim {
+
+Adagrad::Adagrad(std::vector<Tensor> params, AdagradOptions options)
+    : Optimizer("Adagrad", std::move(params), options.lr, {"sum"}, options.initial_accumulator_value),
+      options_(options) {
+  check_option(options.lr_decay >= 0.0, "lr_decay", options.lr_decay);
+  check_option(options.weight_decay >= 0.0, "weight_decay", options.weight_decay);
+  check_option(options.initial_accumulator_value >= 0.0, "initial_accumulator_value",
+               options.initial_accumulator_value);
+  check_option(options.eps >= 0.0, "eps", options.eps);
+}
+
+void Adagrad::update(Slot& s) {
+  const AdagradOptions& o = options_;
+  const double clr = lr() / (1.0 + static_cast<double>(s.step - 1) * o.lr_decay);
+  detail::dispatch(s.param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = s.param.data<T>();
+    const T* grad = s.grad.data<T>();
+    T* sum = s.buffers[0].data<T>();
+    const T step = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+    for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {
+      const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];
+      sum[k] += g * g;
+      p[k] -= step * (g / (std::sqrt(sum[k]) + eps));
+    }
+  });
+}
+
+}  // namespace tapegrad::optim

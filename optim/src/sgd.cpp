@@ -1,0 +1,47 @@
+// SGD: the update loop, written once for float and double.
+#include "tapegrad/optim/sgd.h"
+
+#include "tensor_impl.h"
+
+namespace tapegrad::optim {
+
+namespace {
+std::vector<std::string> sgd_buffers(const SGDOptions& o) {
+  if (o.momentum != 0.0) return {"momentum_buffer"};
+  return {};
+}
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, SGDOptions options)
+    : Optimizer("SGD", std::move(params), options.lr, sgd_buffers(options)), options_(options) {
+  check_option(options.momentum >= 0.0, "momentum", options.momentum);
+  check_option(options.weight_decay >= 0.0, "weight_decay", options.weight_decay);
+  if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
+    throw Error("SGD: Nesterov momentum requires momentum > 0 and dampening 0, got momentum " +
+                std::to_string(options.momentum) + " and dampening " + std::to_string(options.dampening));
+}
+
+void SGD::update(Slot& s) {
+  const SGDOptions& o = options_;
+  detail::dispatch(s.param.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = s.param.data<T>();
+    const T* grad = s.grad.data<T>();
+    const int64_t n = s.param.numel();
+    const T rate = static_cast<T>(lr()), wd = static_cast<T>(o.weight_decay);
+    if (o.momentum == 0.0) {
+      for (int64_t k = 0; k < n; ++k) p[k] -= rate * (wd != 0 ? grad[k] + wd * p[k] : grad[k]);
+      return;
+    }
+    T* buf = s.buffers[0].data<T>();
+    const T mom = static_cast<T>(o.momentum), keep = static_cast<T>(1.0 - o.dampening);
+    const bool first = s.step == 1;
+    for (int64_t k = 0; k < n; ++k) {
+      const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];  // as PyTorch: no 0*p term (inf*0)
+      buf[k] = first ? g : mom * buf[k] + keep * g;
+      p[k] -= rate * (o.nesterov ? g + mom * buf[k] : buf[k]);
+    }
+  });
+}
+
+}  // namespace tapegrad::optim
