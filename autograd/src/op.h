@@ -11,7 +11,7 @@
 //       .samples = {{.inputs = samples::unary(-2, 2)}}});
 //   Tensor tanh(const Tensor& x) { return kTanh({x}); }
 //
-// elementwise.h shortens the common case of y = f(x) further.
+// The pointwise() helper of ops/elementwise.cpp shortens the common case of y = f(x) further.
 #include <string>
 #include <type_traits>
 #include <utility>

@@ -58,21 +58,24 @@ struct Axis {
   int64_t axis;
 };
 
+// softmax (Log = false) or log_softmax (true) of the input along the axis.
+template <bool Log>
+Tensor forward(Inputs in, Axis& a) {
+  const Tensor& x = in[0];
+  const size_t ax = normalize_axis(Log ? "log_softmax" : "softmax", a.axis, x.shape());
+  a.axis = static_cast<int64_t>(ax);
+  Tensor out = make_tensor(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    softmax_kernel<T>(ptr<T>(x), ptr<T>(out), lanes(x.shape(), ax), Log);
+  });
+  return out;
+}
+
 // ---- softmax: dx = y * (g - sum(g * y)) along the axis ----
 static const Op<Axis> kSoftmax(
     {.name = "softmax",
-     .forward =
-         [](Inputs in, Axis& a) {
-           const Tensor& x = in[0];
-           const size_t ax = normalize_axis("softmax", a.axis, x.shape());
-           a.axis = static_cast<int64_t>(ax);
-           Tensor out = make_tensor(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             softmax_kernel<T>(ptr<T>(x), ptr<T>(out), lanes(x.shape(), ax), false);
-           });
-           return out;
-         },
+     .forward = forward<false>,
      .backward =
          [](BackwardContext& c, const Axis& a) {
            Tensor y = c.output();
@@ -99,18 +102,7 @@ Tensor softmax(const Tensor& x, int64_t axis) { return kSoftmax({x}, {axis}); }
 // ---- log_softmax: dx = g - softmax * sum(g) along the axis ----
 static const Op<Axis> kLogSoftmax(
     {.name = "log_softmax",
-     .forward =
-         [](Inputs in, Axis& a) {
-           const Tensor& x = in[0];
-           const size_t ax = normalize_axis("log_softmax", a.axis, x.shape());
-           a.axis = static_cast<int64_t>(ax);
-           Tensor out = make_tensor(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             softmax_kernel<T>(ptr<T>(x), ptr<T>(out), lanes(x.shape(), ax), true);
-           });
-           return out;
-         },
+     .forward = forward<true>,
      .backward =
          [](BackwardContext& c, const Axis& a) {
            Tensor y = c.output();

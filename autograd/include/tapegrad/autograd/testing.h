@@ -3,6 +3,7 @@
 /// The op registry: every built-in op, once, with a generator of sample inputs, so the test
 /// suite can gradient-check all of them (the idea of PyTorch's OpInfo). Register a user-defined
 /// tg::Function here with its own samples, and the same loop checks it like a built-in op.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -46,6 +47,20 @@ struct RegisterOp {
   /// Registers `entry`.
   explicit RegisterOp(OpEntry entry);
 };
+
+/// The outcome of one of check_op's checks.
+struct OpCheck {
+  std::string label;   ///< "tanh on matrix: gradcheck float64" and the like
+  bool ok = false;     ///< the check passed
+  std::string detail;  ///< the gradcheck report, or the elements that disagree
+};
+
+/// The checks the test suite runs on every registered op, for one entry: on each float64 sample,
+/// gradcheck of the whole function and of every node on its tape (a check that compares no node
+/// fails); on each float32 sample, backprop in float32 against backprop in float64. For an entry
+/// that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
+/// yields no samples, so a check never passes vacuously.
+std::vector<OpCheck> check_op(const OpEntry& entry, uint64_t seed = 1234);
 
 /// Helpers for sample generators.
 namespace samples {

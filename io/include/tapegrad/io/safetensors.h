@@ -1,6 +1,6 @@
 #pragma once
 /// \file safetensors.h
-/// Reading and writing tensors in the safetensors format, and checkpoints built on it.
+/// Reading and writing tensors in the safetensors format (checkpoints are in checkpoint.h).
 ///
 /// Layout: an 8-byte little-endian header length N, N bytes of JSON
 /// `{"name": {"dtype": "F32"|"F64", "shape": [...], "data_offsets": [begin, end]}, ...,

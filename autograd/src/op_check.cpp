@@ -1,0 +1,80 @@
+// check_op: the per-op checks of the test suite, public so that a user's registered functions
+// get exactly the checks the built-in ops get.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "tapegrad/autograd/gradcheck.h"
+#include "tapegrad/autograd/ops.h"
+#include "tapegrad/autograd/testing.h"
+
+namespace tapegrad {
+
+namespace {
+std::string label(const OpEntry& e, const OpSample& s, const char* check) {
+  return e.name + (e.variant.empty() ? "" : " (" + e.variant + ")") + " on " + s.note + ": " + check;
+}
+
+bool is_data(const OpEntry& e, size_t i) {
+  return std::count(e.nondiff_inputs.begin(), e.nondiff_inputs.end(), i) > 0;
+}
+
+// Gradients of sum(fn(inputs)) in dtype `d`, for the inputs that are variables.
+std::vector<std::vector<double>> grads_in(const OpEntry& e, const OpSample& s, Dtype d) {
+  std::vector<Tensor> in;
+  for (size_t i = 0; i < s.inputs.size(); ++i) in.push_back(s.inputs[i].to(d).clone().requires_grad(!is_data(e, i)));
+  Tensor out = e.fn(in);
+  if (out.dtype() != d)
+    throw Error(e.name + ": returned " + std::string(dtype_name(out.dtype())) + " for " + std::string(dtype_name(d)) +
+                " inputs");
+  sum(out).backward();
+  std::vector<std::vector<double>> g;
+  for (const Tensor& t : in)
+    if (t.requires_grad()) g.push_back(t.grad().to_vector<double>());
+  return g;
+}
+
+OpCheck gradcheck_f64(const OpEntry& e, const OpSample& s) {
+  GradcheckOptions o;
+  o.skip_inputs = e.nondiff_inputs;
+  o.eps = e.eps;
+  GradcheckReport r = gradcheck(e.fn, s.inputs, o);
+  OpCheck c{label(e, s, "gradcheck float64"), r.ok && !r.nodes.empty(), r.str()};
+  if (r.nodes.empty()) c.detail += "no node was checked: the function recorded nothing\n";
+  return c;
+}
+
+OpCheck f32_against_f64(const OpEntry& e, const OpSample& s) {
+  OpCheck c{label(e, s, "float32 backprop against float64"), true, ""};
+  const auto g32 = grads_in(e, s, Dtype::f32), g64 = grads_in(e, s, Dtype::f64);
+  std::ostringstream os;
+  for (size_t i = 0; i < g32.size(); ++i)
+    for (size_t k = 0; k < g32[i].size(); ++k)
+      if (!(std::abs(g32[i][k] - g64[i][k]) <= 1e-4 + 1e-4 * std::abs(g64[i][k]))) {
+        c.ok = false;
+        os << "input " << i << " element " << k << ": float32 " << g32[i][k] << ", float64 " << g64[i][k] << "\n";
+      }
+  c.detail = os.str();
+  return c;
+}
+}  // namespace
+
+std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
+  Generator gen(seed);
+  std::vector<OpCheck> out;
+  const std::vector<OpSample> f64 = e.samples(Dtype::f64, gen);
+  if (f64.empty()) throw Error("check_op: " + e.name + " has no samples, so nothing would be checked");
+  for (const OpSample& s : f64) {
+    if (!e.differentiable) {
+      Tensor y = e.fn(s.inputs);
+      out.push_back({label(e, s, "runs unrecorded"), !y.requires_grad(), y.requires_grad() ? "its output requires gradients" : ""});
+      continue;
+    }
+    out.push_back(gradcheck_f64(e, s));
+  }
+  if (e.differentiable)
+    for (const OpSample& s : e.samples(Dtype::f32, gen)) out.push_back(f32_against_f64(e, s));
+  return out;
+}
+
+}  // namespace tapegrad
