@@ -71,3 +71,20 @@ TEST(OptimClip, NonFiniteNormAndBadArguments) {
   EXPECT_THROW(tg::optim::clip_grad_norm({b}, 1.0, 0.0), tg::Error);
   EXPECT_THROW(tg::optim::clip_grad_norm({b}, -1.0), tg::Error);
 }
+
+// A NaN anywhere, in any parameter, makes the total NaN for every norm type: it is never hidden
+// behind a larger finite element (std::max(acc, NaN) keeps acc).
+TEST(OptimClip, ANanGradientIsNeverHiddenFromTheTotal) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double norm_type : {1.0, 2.0, 3.0, inf})
+    for (size_t at = 0; at < 3; ++at) {
+      std::vector<double> g = {3.0, -5.0, 0.5};
+      g[at] = std::nan("");
+      auto a = param_with_grad({1.0}), b = param_with_grad(g), c = param_with_grad({2.0});
+      EXPECT_TRUE(std::isnan(tg::optim::clip_grad_norm({a, b, c}, 1.0, norm_type)))
+          << "norm " << norm_type << ", NaN at " << at;
+      auto d = param_with_grad(g);
+      EXPECT_THROW(tg::optim::clip_grad_norm({d}, 1.0, norm_type, /*error_if_nonfinite=*/true), tg::Error)
+          << "norm " << norm_type << ", NaN at " << at;
+    }
+}

@@ -207,3 +207,64 @@ TEST(Tape, AFailedBackwardLeavesNoStateBehind) {
   tg::sum(tg::square(x)).backward();  // an unrelated graph works
   EXPECT_DOUBLE_EQ(x.grad().item(), 6.0);
 }
+
+// h's node is released by the first backward; a second loss through h must not take h for a
+// leaf and return the partial gradient 3 (the answer is 3 + 30): it is an error naming h.
+TEST(Tape, ASecondLossThroughAReleasedSubgraphIsAnError) {
+  auto x = tg::tensor({1.0, 2.0}, tg::Dtype::f64);
+  auto w = tg::tensor({1.0, 1.0}, tg::Dtype::f64).requires_grad(true);
+  tg::Tensor h = x * w;
+  tg::Tensor l1 = tg::sum(h), l2 = tg::sum(h * 10.0);
+  l1.backward();
+  try {
+    l2.backward();
+    FAIL() << "the second backward ran through a released node";
+  } catch (const tg::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("input 0 of mul_scalar, a [2] tensor, is the output of a node that an earlier backward() released"),
+              std::string::npos)
+        << m;
+  }
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{1, 2})) << "the failed backward changed grad()";
+
+  // With the graph retained, both losses reach w: 3 + 30 in total for x = [1, 2].
+  w.zero_grad();
+  tg::Tensor k = x * w;
+  tg::sum(k).backward({.retain_graph = true});
+  tg::sum(k * 10.0).backward();
+  EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{11, 22}));
+}
+
+// A graph whose recording thread has ended cannot be differentiated, and the error says why
+// (no backward ever ran on it).
+TEST(Tape, BackwardAfterTheRecordingThreadExitedSaysSo) {
+  auto x = leaf(1.0);
+  tg::Tensor y;
+  std::thread([&] { y = x * 2.0; }).join();
+  try {
+    y.backward();
+    FAIL() << "backward ran on a graph whose tape is gone";
+  } catch (const tg::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("released when the thread that recorded it exited"), std::string::npos) << m;
+    EXPECT_EQ(m.find("earlier backward"), std::string::npos) << m;
+  }
+}
+
+// A backward adds exactly its own gradient to grad(): its contributions to a leaf are summed
+// first and added once, so a second identical pass leaves exactly 2 g (g + g is exact), in
+// float32 too, where adding c1 and then c2 to g would round differently.
+TEST(Tape, ASecondBackwardAddsExactlyTheFirstsGradient) {
+  for (tg::Dtype d : {tg::Dtype::f32, tg::Dtype::f64}) {
+    tg::Generator gen(3);
+    tg::Tensor w = tg::randn({7}, gen, d).requires_grad(true);
+    tg::Tensor x = tg::randn({7}, gen, d);
+    // w reaches the loss along three paths, so its gradient is a sum of contributions.
+    tg::Tensor loss = tg::sum(tg::tanh(w * x) + tg::sigmoid(w) * 3.0 + tg::square(w) * x);
+    loss.backward({.retain_graph = true});
+    const tg::Tensor g = w.grad().clone();
+    loss.backward();
+    const tg::Tensor twice = g + g;
+    EXPECT_EQ(w.grad().to_vector<double>(), twice.to_vector<double>()) << tg::dtype_name(d);
+  }
+}

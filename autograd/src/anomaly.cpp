@@ -55,8 +55,10 @@ void check_finite_forward(const char* op, const Tensor& out, size_t position) {
 void check_finite_backward(const Node& node, size_t position) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const Tensor& in = node.inputs[i];
-    if (!in.has_grad()) continue;
-    Tensor g = in.grad();
+    // A leaf's gradient of the pass under way is still apart from its grad() (backward.cpp).
+    const TensorImpl* t = impl_of(in);
+    const Tensor& g = t->pending.defined() ? t->pending : t->grad;
+    if (!g.defined()) continue;
     int64_t k = first_non_finite(g);
     if (k < 0) continue;
     double v = g.to_vector<double>()[static_cast<size_t>(k)];

@@ -7,23 +7,54 @@ namespace tapegrad {
 
 namespace detail {
 
+namespace {
+// A released node is not a leaf: taking its output's gradient as final would silently drop
+// every path through that node (PyTorch: "Trying to backward through the graph a second time").
+[[noreturn]] void throw_released_input(const Node& n, size_t i) {
+  const TensorImpl* t = impl_of(n.inputs[i]);
+  throw Error(std::string("backward: input ") + std::to_string(i) + " of " + n.name() + ", a " + t->shape.str() +
+              " tensor, is the output of a node that " +
+              (t->tape_exited ? "was released when the thread that recorded it exited"
+                              : "an earlier backward() released") +
+              ", so the gradient cannot flow back through it; pass {.retain_graph = true} to the first backward() "
+              "to run through the graph twice, or detach() the tensor to treat it as a constant");
+}
+}  // namespace
+
+// The leaves that received a gradient in the passes under way on this thread (nested passes
+// stack): each pass sums its contributions to a leaf in `pending` and adds the total to grad()
+// once at its end, so a pass adds exactly its gradient (g + (c1 + c2), never (g + c1) + c2).
+thread_local std::vector<Tensor> pending_leaves;
+
+namespace {
+// Takes `g` when nothing else can see it; otherwise copies, so that no gradient aliases another
+// tensor's storage.
+Tensor own(Tensor g) {
+  if (impl_of(g)->refs.load(std::memory_order_relaxed) == 1 &&
+      impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && impl_of(g)->node < 0)
+    return g;
+  return g.clone();
+}
+}  // namespace
+
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
   if (!in.requires_grad()) return;
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
-  if (g.shape() != in.shape()) g = sum_to(g, in.shape());
   TensorImpl* t = impl_of(in);
-  if (!t->grad.defined()) {
-    // Take the buffer when nothing else can see it; otherwise copy, so that no gradient
-    // aliases another tensor's storage.
-    if (impl_of(g)->refs.load(std::memory_order_relaxed) == 1 &&
-        impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && impl_of(g)->node < 0)
-      t->grad = std::move(g);
-    else
-      t->grad = g.clone();
-  } else {
-    t->grad.add_(g);
+  if (t->graph_released) [[unlikely]] throw_released_input(node_, i);
+  if (g.shape() != in.shape()) g = sum_to(g, in.shape());
+  if (t->node < 0) {
+    if (!t->pending.defined()) {
+      pending_leaves.push_back(in);
+      t->pending = own(std::move(g));
+    } else {
+      t->pending.add_(g);
+    }
+    return;
   }
+  if (!t->grad.defined()) t->grad = own(std::move(g));
+  else t->grad.add_(g);
 }
 
 }  // namespace detail
@@ -49,6 +80,10 @@ void check_versions(const detail::Node& n, size_t position) {
 void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) {
   if (!root.defined()) throw Error("backward: the tensor is undefined");
   detail::TensorImpl* r = impl_of(root);
+  if (r->graph_released && r->tape_exited)
+    throw Error("backward: the graph of this " + r->shape.str() +
+                " tensor was released when the thread that recorded it exited (tapes are per thread: call "
+                "backward() on the recording thread, before it ends)");
   if (r->graph_released)
     throw Error("backward: the graph of this " + r->shape.str() +
                 " tensor was already released by an earlier backward(); pass {.retain_graph = true} to the first "
@@ -75,6 +110,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
   else r->grad = upstream.clone();
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
+  const size_t first_leaf = detail::pending_leaves.size();
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
@@ -94,8 +130,20 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       if (n.output) n.output->grad = Tensor();
       n.pin = Tensor();
     }
+    for (size_t k = first_leaf; k < detail::pending_leaves.size(); ++k) impl_of(detail::pending_leaves[k])->pending = Tensor();
+    detail::pending_leaves.resize(first_leaf);
     throw;
   }
+  for (size_t k = first_leaf; k < detail::pending_leaves.size(); ++k) {
+    detail::TensorImpl* t = impl_of(detail::pending_leaves[k]);
+    if (!t->grad.defined()) {
+      t->grad = std::move(t->pending);
+    } else {
+      t->grad.add_(t->pending);
+      t->pending = Tensor();
+    }
+  }
+  detail::pending_leaves.resize(first_leaf);
   if (!options.retain_graph) tape.collect();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "tapegrad/autograd/function.h"
@@ -59,10 +60,34 @@ bool skipped(const GradcheckOptions& o, size_t i) {
   return std::find(o.skip_inputs.begin(), o.skip_inputs.end(), i) != o.skip_inputs.end();
 }
 
+// The leaves a function captures (not gradcheck's own input copies): gradcheck's backward passes
+// add to their grad(), so it is copied before and put back after, as PyTorch's gradcheck, which
+// uses autograd.grad, leaves .grad alone.
+class CapturedGrads {
+ public:
+  CapturedGrads(const Tensor& out, const std::vector<Tensor>& own) {
+    for (const NodeView& v : Tape::current().nodes_of(out))
+      for (const Tensor& t : v.inputs) {
+        if (!t.requires_grad() || !t.is_leaf()) continue;
+        const bool mine = std::any_of(own.begin(), own.end(), [&](const Tensor& o) { return o.is_same(t); });
+        const bool seen = std::any_of(saved_.begin(), saved_.end(), [&](const auto& s) { return s.first.is_same(t); });
+        if (!mine && !seen) saved_.emplace_back(t, t.has_grad() ? t.grad().clone() : Tensor());
+      }
+  }
+  ~CapturedGrads() {
+    for (auto& [t, g] : saved_) t.set_grad(g);
+  }
+  CapturedGrads(const CapturedGrads&) = delete;
+  CapturedGrads& operator=(const CapturedGrads&) = delete;
+
+ private:
+  std::vector<std::pair<Tensor, Tensor>> saved_;
+};
+
 // The whole-function comparison, on float64 copies of the inputs. Leaves `out` recorded so the
 // caller can go on to check its nodes.
 std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, const GradcheckOptions& o,
-                                std::string& method, Tensor& out) {
+                                std::string& method, Tensor& out, int64_t& compared, bool& reentrant) {
   for (size_t i = 0; i < in.size(); ++i) in[i].requires_grad(!skipped(o, i));
   out = fn(in);
   if (!out.defined()) throw Error("gradcheck: the function returned an undefined tensor");
@@ -71,10 +96,20 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
 
   // analytical[d][i] = J_i^T v_d, by backward with upstream v_d.
   std::vector<std::vector<Tensor>> analytical(dirs.size());
+  const CapturedGrads captured(out, in);
   for (size_t d = 0; d < dirs.size(); ++d) {
     for (Tensor& x : in) x.set_grad(Tensor());
     if (out.requires_grad()) out.backward(dirs[d].to(out.dtype()), {.retain_graph = true});
     for (Tensor& x : in) analytical[d].push_back(x.has_grad() ? x.grad().to(Dtype::f64) : zeros(x.shape(), Dtype::f64));
+  }
+  if (o.check_reentrant && !dirs.empty() && out.requires_grad()) {
+    for (Tensor& x : in) x.set_grad(Tensor());
+    out.backward(dirs[0].to(out.dtype()), {.retain_graph = true});
+    for (size_t i = 0; i < in.size(); ++i) {
+      const Tensor again = in[i].has_grad() ? in[i].grad().to(Dtype::f64) : zeros(in[i].shape(), Dtype::f64);
+      const std::vector<double> a = again.to_vector<double>(), b = analytical[0][i].to_vector<double>();
+      if (std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) != 0) reentrant = false;  // bits, NaN too
+    }
   }
 
   std::vector<InputCheck> checks;
@@ -88,6 +123,7 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
     }
     double worst_excess = -1;
     Tensor x = in[i];
+    if (!dirs.empty()) compared += x.numel();
     double* p = x.data<double>();
     for (int64_t j = 0, n = x.numel(); j < n; ++j) {
       const double saved = p[j];
@@ -129,7 +165,7 @@ std::vector<Tensor> promote(const std::vector<Tensor>& inputs, bool& promoted) {
   return out;
 }
 
-NodeCheck check_node(const NodeView& v, const GradcheckOptions& o, bool& promoted) {
+NodeCheck check_node(const NodeView& v, const GradcheckOptions& o, bool& promoted, int64_t& elements) {
   NodeCheck nc;
   nc.position = v.position;
   nc.op = v.op;
@@ -140,7 +176,14 @@ NodeCheck check_node(const NodeView& v, const GradcheckOptions& o, bool& promote
   inner.skip_inputs.clear();  // the caller's skip list names the function's inputs, not this node's
   std::string method;
   Tensor out;
-  nc.inputs = compare(v.replay, in, inner, method, out);
+  int64_t compared = 0;
+  bool reentrant = true;
+  nc.inputs = compare(v.replay, in, inner, method, out, compared, reentrant);
+  if (!reentrant) {
+    nc.ok = false;
+    nc.reentrant = false;
+  }
+  elements += compared;
   for (const InputCheck& c : nc.inputs) nc.ok = nc.ok && c.ok;
   return nc;
 }
@@ -150,29 +193,58 @@ void add_node_checks(GradcheckReport& r, const Tensor& root, const GradcheckOpti
   // nodes, which may move the tape's own.
   std::vector<NodeView> views = Tape::current().nodes_of(root);
   for (size_t k = 0; k < views.size(); ++k) {
-    r.nodes.push_back(check_node(views[k], o, r.promoted));
+    r.nodes.push_back(check_node(views[k], o, r.promoted, r.elements_compared));
     if (!r.nodes.back().ok) r.ok = false;
   }
 }
 
 }  // namespace
 
+namespace {
+void check_options(const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
+  if (inputs.empty()) throw Error("gradcheck: no inputs: there is nothing to check");
+  for (size_t i : o.skip_inputs)
+    if (i >= inputs.size())
+      throw Error("gradcheck: skip_inputs names input " + std::to_string(i) + ", but there are " +
+                  std::to_string(inputs.size()) + " input" + (inputs.size() == 1 ? "" : "s"));
+  if (o.projections < 1) throw Error("gradcheck: projections must be at least 1, got " + std::to_string(o.projections));
+}
+
+// A report that compared nothing, or found no node to check, proves nothing: never PASSED.
+void refuse_vacuous(GradcheckReport& r, bool nodes_expected) {
+  if (r.elements_compared == 0)
+    r.vacuous = "no element was compared (every input skipped, or no input or output has elements)";
+  else if (nodes_expected && r.nodes.empty())
+    r.vacuous = "no node was recorded, so none was checked (does the output depend on an input through an op?)";
+  if (!r.vacuous.empty()) r.ok = false;
+}
+}  // namespace
+
 GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
+  check_options(inputs, options);
   GradcheckReport r;
   std::vector<Tensor> in = promote(inputs, r.promoted);
   Tensor out;
-  r.inputs = compare(fn, in, options, r.method, out);
+  r.inputs = compare(fn, in, options, r.method, out, r.elements_compared, r.reentrant);
+  if (!r.reentrant) r.ok = false;
   for (const InputCheck& c : r.inputs) r.ok = r.ok && c.ok;
   if (options.check_nodes) add_node_checks(r, out, options);
+  refuse_vacuous(r, options.check_nodes);
   return r;
 }
 
 GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& options) {
-  if (!root.defined() || root.is_leaf())
-    throw Error("gradcheck_nodes: the tensor has no recorded nodes (is it a leaf, or was its graph released?)");
+  if (!root.defined()) throw Error("gradcheck_nodes: the tensor is undefined");
+  if (!root.requires_grad() || root.is_leaf())
+    throw Error("gradcheck_nodes: the tensor is a leaf (no op recorded it), so it has no nodes to check");
+  if (Tape::current().nodes_of(root).empty())
+    throw Error("gradcheck_nodes: the graph of this " + root.shape().str() +
+                " tensor was released (by backward() without {.retain_graph = true}, or with its thread), so no "
+                "node is left to check; run gradcheck_nodes before backward(), or retain the graph");
   GradcheckReport r;
   r.method = "per node";
   add_node_checks(r, root, options);
+  refuse_vacuous(r, true);
   return r;
 }
 
@@ -222,11 +294,13 @@ std::string GradcheckReport::str() const {
   os.precision(6);
   os << "gradcheck: " << (ok ? "PASSED" : "FAILED") << " (" << method << ", float64"
      << (promoted ? ", float32 inputs promoted" : "") << ")\n";
+  if (!vacuous.empty()) os << "  nothing proven: " << vacuous << "\n";
+  if (!reentrant) os << "  not reentrant: a second backward gave other bits than the first\n";
   for (const InputCheck& c : inputs) input_line(os, c, "  ");
   for (const NodeCheck& n : nodes) {
     os << "  node " << n.position << " " << n.op << " (";
     for (size_t k = 0; k < n.input_shapes.size(); ++k) os << (k ? ", " : "") << n.input_shapes[k].str();
-    os << "): " << (n.ok ? "ok" : "FAIL") << "\n";
+    os << "): " << (n.ok ? "ok" : "FAIL") << (n.reentrant ? "" : " (not reentrant: a second backward gave other bits)") << "\n";
     if (!n.ok)
       for (const InputCheck& c : n.inputs) input_line(os, c, "    ");
   }

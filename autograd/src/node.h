@@ -154,6 +154,7 @@ class TapeImpl : public Tape {
   size_t used_ = 0;
   size_t finished_ = 0;
   size_t dead_pending_ = 0;
+  bool exiting_ = false;  // the thread is ending: clear() is the tape's last act
 };
 
 inline const TapeImpl& impl_of(const Tape& t) { return static_cast<const TapeImpl&>(t); }

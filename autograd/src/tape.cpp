@@ -12,8 +12,12 @@ TG_TLS thread_local TapeImpl* tls_tape = nullptr;
 
 TapeImpl::TapeImpl() { pool_init(); }
 
-// Releasing every node also unlinks the tensors they produced, so none points at this tape.
-TapeImpl::~TapeImpl() { clear(); }
+// Releasing every node also unlinks the tensors they produced, so none points at this tape; they
+// remember why, for the error of a later backward().
+TapeImpl::~TapeImpl() {
+  exiting_ = true;
+  clear();
+}
 
 TapeImpl& TapeImpl::current() {
   if (!tls_tape) [[unlikely]] {
@@ -45,6 +49,7 @@ void TapeImpl::release(size_t index) {
   if (n.output) {
     n.output->node = -1;
     n.output->graph_released = true;
+    n.output->tape_exited = exiting_;
     n.output = nullptr;
   }
   // Clearing inputs may destroy tensors whose own nodes (earlier on the tape) then become dead;

@@ -29,6 +29,7 @@ Tensor Tensor::requires_grad(bool on) const {
                 std::string(detail::impl_of(*i.tape).node(static_cast<size_t>(i.node)).name()) + " (use detach() first)");
   i.requires_grad = on;
   i.graph_released = false;  // marked explicitly: from now on a leaf
+  i.tape_exited = false;
   return *this;
 }
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }

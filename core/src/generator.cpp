@@ -37,7 +37,7 @@ uint64_t Generator::below(uint64_t n) {
 }
 
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
-  Tensor t = detail::make_tensor(shape, dtype);
+  Tensor t = detail::make_tensor(shape, dtype, "randn");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -47,7 +47,7 @@ Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
 }
 
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
-  Tensor t = detail::make_tensor(shape, dtype);
+  Tensor t = detail::make_tensor(shape, dtype, "rand");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tapegrad/core/error.h"
+
 namespace tapegrad {
 
 std::string Shape::str() const {
@@ -11,6 +13,17 @@ std::string Shape::str() const {
     s += std::to_string(data()[i]);
   }
   return s + "]";
+}
+
+int64_t Shape::checked_numel(const char* op) const {
+  int64_t n = 1;
+  for (size_t i = 0; i < size_; ++i) {
+    const int64_t d = data()[i];
+    if (d < 0) throw Error(std::string(op) + ": negative size " + std::to_string(d) + " in shape " + str());
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(std::string(op) + ": shape " + str() + " has more elements than a 64-bit count holds");
+  }
+  return n;
 }
 
 }  // namespace tapegrad

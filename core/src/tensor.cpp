@@ -12,14 +12,23 @@ namespace tapegrad {
 
 namespace detail {
 
-Tensor make_tensor(const Shape& shape, Dtype dtype) {
-  for (int64_t d : shape)
-    if (d < 0) throw Error("tensor: negative dimension in shape " + shape.str());
+Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
+  const int64_t numel = shape.checked_numel(op);
+  size_t bytes = 0;
+  // Far below SIZE_MAX: the allocator adds a header and rounds up to a power of two.
+  if (__builtin_mul_overflow(static_cast<size_t>(numel), dtype_size(dtype), &bytes) || bytes > (size_t{1} << 56))
+    throw Error(std::string(op) + ": shape " + shape.str() + " of " + std::string(dtype_name(dtype)) + " needs more bytes than can be addressed");
   auto* impl = new TensorImpl();
   impl->dtype = dtype;
   impl->shape = shape;
-  impl->numel = shape.numel();
-  impl->storage = Storage::create(static_cast<size_t>(impl->numel) * dtype_size(dtype));
+  impl->numel = numel;
+  try {
+    impl->storage = Storage::create(bytes);
+  } catch (const std::bad_alloc&) {
+    delete impl;
+    throw Error(std::string(op) + ": cannot allocate " + std::to_string(bytes) + " bytes for shape " + shape.str() + " of " +
+                std::string(dtype_name(dtype)) + " (out of memory)");
+  }
   return adopt(impl);
 }
 
@@ -47,6 +56,8 @@ const TensorImpl& need(const TensorImpl* p, const char* what) {
 
 void Tensor::retain(TensorImpl* impl) noexcept { impl->retain(); }
 void Tensor::release(TensorImpl* impl) noexcept { impl->release(); }
+
+int64_t Tensor::use_count() const { return impl_ ? impl_->refs.load(std::memory_order_relaxed) : 0; }
 
 const Shape& Tensor::shape() const { return need(impl_, "shape").shape; }
 Dtype Tensor::dtype() const { return need(impl_, "dtype").dtype; }
@@ -286,10 +297,10 @@ Tensor tensor(List3 values, Dtype dtype) {
 namespace {
 template <class V>
 Tensor from_any_vector(const std::vector<V>& values, const Shape& shape, Dtype dtype) {
-  if (static_cast<int64_t>(values.size()) != shape.numel())
+  if (static_cast<int64_t>(values.size()) != shape.checked_numel("from_vector"))
     throw Error("from_vector: " + std::to_string(values.size()) + " values do not fill shape " + shape.str() + " (" +
                 std::to_string(shape.numel()) + " elements)");
-  Tensor t = detail::make_tensor(shape, dtype);
+  Tensor t = detail::make_tensor(shape, dtype, "from_vector");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -306,17 +317,20 @@ Tensor from_vector(const std::vector<float>& values, const Shape& shape, Dtype d
   return from_any_vector(values, shape, dtype);
 }
 
-Tensor empty(const Shape& shape, Dtype dtype) { return detail::make_tensor(shape, dtype); }
-Tensor full(const Shape& shape, double value, Dtype dtype) {
-  Tensor t = detail::make_tensor(shape, dtype);
+Tensor empty(const Shape& shape, Dtype dtype) { return detail::make_tensor(shape, dtype, "empty"); }
+namespace {
+Tensor filled(const Shape& shape, double value, Dtype dtype, const char* op) {
+  Tensor t = detail::make_tensor(shape, dtype, op);
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     std::fill(t.data<T>(), t.data<T>() + t.numel(), static_cast<T>(value));
   });
   return t;
 }
-Tensor zeros(const Shape& shape, Dtype dtype) { return full(shape, 0.0, dtype); }
-Tensor ones(const Shape& shape, Dtype dtype) { return full(shape, 1.0, dtype); }
+}  // namespace
+Tensor full(const Shape& shape, double value, Dtype dtype) { return filled(shape, value, dtype, "full"); }
+Tensor zeros(const Shape& shape, Dtype dtype) { return filled(shape, 0.0, dtype, "zeros"); }
+Tensor ones(const Shape& shape, Dtype dtype) { return filled(shape, 1.0, dtype, "ones"); }
 Tensor zeros_like(const Tensor& like) { return zeros(like.shape(), like.dtype()); }
 
 }  // namespace tapegrad

@@ -43,11 +43,13 @@ struct TensorImpl {
   std::atomic<int32_t> refs{1};
   Dtype dtype = Dtype::f32;
   bool requires_grad = false;   // a marked leaf, or the output of a recorded node
-  bool graph_released = false;  // its node was freed by backward()
+  bool graph_released = false;  // its node was freed (by backward(), or by the tape at thread exit)
+  bool tape_exited = false;     // freed because the recording thread ended, not by a backward()
   Shape shape;
   int64_t numel = 0;
   detail::Storage* storage = nullptr;
   Tensor grad;
+  Tensor pending;  // a leaf's gradient from the backward pass under way, added to grad once at its end
   Tape* tape = nullptr;  // the tape holding the node that produced this tensor
   int64_t node = -1;     // index of that node, or -1 for a leaf / a released node
 
@@ -87,7 +89,8 @@ inline T* ptr(const Tensor& t) {
 }
 
 // A new tensor with fresh storage, uninitialised.
-Tensor make_tensor(const Shape& shape, Dtype dtype);
+// `op` names the caller in the errors of a bad shape or a failed allocation.
+Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op = "tensor");
 // A new tensor sharing `storage` (which must hold enough bytes).
 Tensor make_view(const Tensor& base, const Shape& shape);
 

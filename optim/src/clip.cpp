@@ -28,7 +28,12 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
       const T* d = g.data<T>();
       const int64_t n = g.numel();
       if (inf) {
-        for (int64_t k = 0; k < n; ++k) acc = std::max(acc, static_cast<double>(std::abs(d[k])));
+        // Not std::max: it keeps `acc` against a NaN, which would then hide from the total.
+        for (int64_t k = 0; k < n; ++k) {
+          const double a = std::abs(static_cast<double>(d[k]));
+          if (a > acc || std::isnan(a)) acc = a;
+          if (std::isnan(acc)) break;
+        }
       } else if (norm_type == 2.0) {
         for (int64_t k = 0; k < n; ++k) acc += static_cast<double>(d[k]) * static_cast<double>(d[k]);
       } else if (norm_type == 1.0) {

@@ -119,8 +119,8 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
       infer = static_cast<int64_t>(i);
     } else if (dims[i] < 0) {
       throw Error("reshape: negative dimension in " + Shape(shape).str());
-    } else {
-      known *= dims[i];
+    } else if (__builtin_mul_overflow(known, dims[i], &known)) {
+      throw Error("reshape: shape " + Shape(shape).str() + " has more elements than a 64-bit count holds");
     }
   }
   if (infer >= 0) {

@@ -124,7 +124,7 @@ Tensor broadcast_to_forward(Inputs in, ToShape& a) {
   const Tensor& x = in[0];
   if (broadcast_shapes("broadcast_to", x.shape(), a.shape) != a.shape)
     throw Error("broadcast_to: shape " + x.shape().str() + " cannot be broadcast to " + a.shape.str());
-  Tensor target = empty(a.shape, x.dtype());
+  Tensor target = make_tensor(a.shape, x.dtype(), "broadcast_to");
   return broadcast_zip("broadcast_to", target, x, [](auto, auto b) { return b; });
 }
 

@@ -24,6 +24,9 @@ struct GradcheckOptions {
   uint64_t seed = 0;     ///< seed of the random directions
   bool check_nodes = true;  ///< also check every node of the function's tape on its own
   std::vector<size_t> skip_inputs = {};  ///< inputs that are data, not variables (not perturbed)
+  /// Also run the first backward twice and require bitwise equal gradients (PyTorch's reentrancy
+  /// check): a backward that depends on leftover state gives different bits the second time.
+  bool check_reentrant = true;
 };
 
 /// The comparison for one input tensor.
@@ -43,6 +46,7 @@ struct NodeCheck {
   size_t position = 0;       ///< index on the tape
   std::string op;            ///< op name
   bool ok = true;            ///< all inputs within tolerance
+  bool reentrant = true;     ///< its backward gave the same bits twice
   std::vector<Shape> input_shapes;  ///< shapes of its inputs
   std::vector<InputCheck> inputs;   ///< per input
 };
@@ -54,6 +58,11 @@ struct GradcheckReport {
   std::string method;               ///< "full Jacobian (N rows)" or "K random projections"
   std::vector<InputCheck> inputs;   ///< whole-function comparison, per input
   std::vector<NodeCheck> nodes;     ///< per-node comparison, in tape order
+  bool reentrant = true;            ///< the backward gave the same bits twice (check_reentrant)
+  int64_t elements_compared = 0;    ///< input elements compared with central differences, nodes included
+  /// Why the check proves nothing, when it does not (no element compared, no node recorded with
+  /// check_nodes on): then `ok` is false. Empty otherwise.
+  std::string vacuous;
   /// The first failing node, or nullptr.
   const NodeCheck* first_bad_node() const;
   /// A readable report: one line per input and per node, failures marked.
@@ -66,12 +75,14 @@ std::ostream& operator<<(std::ostream& os, const GradcheckReport& r);
 /// Compares backprop's gradients of `fn` at `inputs` with central differences in float64
 /// (float32 inputs are promoted, and the report says so). Non-scalar outputs are checked through
 /// full Jacobian rows or random projections. With `check_nodes`, every node on the function's
-/// tape is also checked against finite differences of its own forward.
+/// tape is also checked against finite differences of its own forward. Never passes vacuously:
+/// no inputs, a `skip_inputs` index out of range, or no projections are errors (tg::Error), and a
+/// check that compares no element, or finds no node with `check_nodes` on, is not `ok`.
 GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
 /// Checks every node that `root` depends on against finite differences of that node's own
 /// forward, at the values recorded on the tape. Needs the graph (run before backward, or with
-/// retain_graph).
+/// retain_graph): a released graph, or a leaf, is an error.
 GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& options = {});
 
 /// Gradient of a scalar-valued `fn` by central differences: (f(x + eps) - f(x - eps)) / 2 eps for

@@ -61,7 +61,10 @@ class Shape {
     v.push_back(d);
     assign(v.begin(), v.end());
   }
-  /// Product of the sizes (1 for rank 0).
+  /// Product of the sizes, checked: throws tg::Error naming `op` and the shape if a size is
+  /// negative or the product overflows int64 (where a shape comes from outside the library).
+  int64_t checked_numel(const char* op) const;
+  /// Product of the sizes (1 for rank 0), unchecked: for shapes already validated.
   int64_t numel() const {
     int64_t n = 1;
     for (int64_t d : *this) n *= d;

@@ -130,6 +130,8 @@ class Tensor {
   /// Human-readable text: values (abridged when large), shape and dtype.
   std::string str() const;
 
+  /// Number of handles that refer to this tensor, the library's own included (0 if undefined).
+  int64_t use_count() const;
   /// True if both handles refer to the same tensor (not merely equal values), as torch's is_same.
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
 
