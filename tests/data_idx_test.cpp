@@ -250,3 +250,17 @@ TEST(DataMnist, RealFashionMnistWhenInstalled) {
     EXPECT_EQ(*hi, 1.0f);
   }
 }
+
+// A directory opens with fopen, and its "size" is nonsense (9.2e18 bytes): it is named for
+// what it is instead.
+TEST(DataIdx, ADirectoryIsNotAFileOfAbsurdSize) {
+  const fs::path dir = fs::temp_directory_path();
+  try {
+    td::read_idx(dir.string());
+    FAIL() << "read_idx read a directory";
+  } catch (const tg::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("not a regular file (a directory)"), std::string::npos) << m;
+    EXPECT_EQ(m.find("bytes"), std::string::npos) << m;
+  }
+}

@@ -67,3 +67,35 @@ TEST(Errors, StableAtExtremeLogits) {
                                                   tg::tensor({0.0, 1.0}, tg::Dtype::f64));
   EXPECT_NEAR(bce.item(), 1e4, 1e-6);
 }
+
+// Both overloads of softmax_cross_entropy refuse an empty batch with the same message.
+TEST(Errors, SoftmaxCrossEntropyOverloadsAgreeOnAnEmptyBatch) {
+  const tg::Tensor logits = tg::zeros({0, 3});
+  std::string a, b;
+  try {
+    tg::softmax_cross_entropy(logits, std::vector<int64_t>{});
+  } catch (const tg::Error& e) {
+    a = e.what();
+  }
+  try {
+    tg::softmax_cross_entropy(logits, tg::zeros({0}));
+  } catch (const tg::Error& e) {
+    b = e.what();
+  }
+  EXPECT_EQ(a, "softmax_cross_entropy: the batch is empty [0, 3]");
+  EXPECT_EQ(a, b);
+}
+
+// The loss node keeps its own labels: changing the caller's label tensor after the forward
+// changes neither the gradient nor memory outside it (labels.fill_(1e9) was a segfault).
+TEST(Errors, LabelsChangedAfterTheForwardDoNotReachTheBackward) {
+  tg::Tensor logits = tg::tensor({{1.0, 2.0, 3.0}, {0.5, 0.1, -1.0}}, tg::Dtype::f64).requires_grad(true);
+  tg::Tensor labels = tg::tensor({2.0, 0.0}, tg::Dtype::f64);
+  tg::Tensor loss = tg::softmax_cross_entropy(logits, labels);
+  loss.backward({.retain_graph = true});
+  const std::vector<double> expected = logits.grad().to_vector<double>();
+  logits.zero_grad();
+  labels.fill_(1e9);
+  loss.backward();
+  EXPECT_EQ(logits.grad().to_vector<double>(), expected);
+}

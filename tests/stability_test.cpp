@@ -116,3 +116,31 @@ TEST(Stability, SubgradientsAtKinks) {
   EXPECT_EQ(m.grad().to_vector<double>(), (std::vector<double>{0.0, 1.0, 0.0}));
   EXPECT_EQ(tg::argmax(m, 1).item(), 1.0);
 }
+
+// Log-sum-exp stays relative to the maximum: in float32, [c, c] gives ln 2 at every offset c
+// (re-adding the maximum gave 0 from c = 1e8 on), against a long double reference.
+TEST(Stability, SoftmaxCrossEntropyAtLargeOffsetsInFloat32) {
+  for (double c = 1; c <= 1e8; c *= 10)
+    for (double gap : {0.0, 0.5, 3.0}) {
+      const float a = static_cast<float>(c), b = static_cast<float>(c) + static_cast<float>(gap);
+      tg::Tensor logits = tg::from_vector(std::vector<float>{a, b}, {1, 2}, tg::Dtype::f32);
+      const long double d = static_cast<long double>(b) - static_cast<long double>(a);
+      const long double want = std::log1p(std::exp(d));  // -log softmax(row)[0]
+      const double got = tg::softmax_cross_entropy(logits, std::vector<int64_t>{0}).item();
+      EXPECT_NEAR(got, static_cast<double>(want), 4e-7 * static_cast<double>(want)) << "offset " << c << " gap " << gap;
+      const double lsm = tg::log_softmax(logits, 1).at({0, 0});
+      EXPECT_NEAR(-lsm, static_cast<double>(want), 4e-7 * static_cast<double>(want)) << "log_softmax, offset " << c;
+    }
+}
+
+// A confident prediction's loss, log1p(exp(-d)), down to 1e-12, to float64's last digits.
+TEST(Stability, ConfidentLossesKeepTheirDigitsInFloat64) {
+  for (double d = 2; d <= 28; d += 2) {
+    const long double want = std::log1p(std::exp(-static_cast<long double>(d)));
+    tg::Tensor logits = tg::tensor({{0.0, -d}}, tg::Dtype::f64);
+    const double got = tg::softmax_cross_entropy(logits, std::vector<int64_t>{0}).item();
+    EXPECT_NEAR(got, static_cast<double>(want), 4e-16 * static_cast<double>(want)) << "loss " << static_cast<double>(want);
+    const double lsm = tg::log_softmax(logits, 1).at({0, 0});
+    EXPECT_NEAR(-lsm, static_cast<double>(want), 4e-16 * static_cast<double>(want)) << "log_softmax " << static_cast<double>(want);
+  }
+}

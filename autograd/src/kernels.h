@@ -1,7 +1,9 @@
 #pragma once
 // Private: elementwise loops shared by the op files. Each is a template over the element
 // type and a functor, so an op's math is written once, next to its backward.
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "op.h"
@@ -28,6 +30,29 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
 // Normalises a possibly negative axis for a tensor of rank `rank`.
 size_t normalize_axis(const char* op, int64_t axis, const Shape& shape);
+
+// For a lane of n values x(0..n-1): sets m to their maximum and returns log(sum_j exp(x(j) - m)),
+// the log-sum-exp relative to the maximum, which callers combine with (x(j) - m) and never with m
+// itself (in float32, 1e8 + 0.69 is 1e8). The maximum's own term is exactly 1, so the result is
+// log1p of the others' sum: exact to the last digit for a confident row, where log(1 + 1e-8)
+// keeps only the first digits. A NaN anywhere makes it NaN.
+template <class T, class X>
+T log_sum_exp_rel(int64_t n, X x, T& m) {
+  int64_t at = -1;
+  m = -std::numeric_limits<T>::infinity();
+  for (int64_t j = 0; j < n; ++j)
+    if (x(j) > m) m = x(j), at = j;
+  if (!std::isfinite(m)) {  // all -inf, or +inf present: let IEEE arithmetic decide
+    m = 0;
+    T s = 0;
+    for (int64_t j = 0; j < n; ++j) s += std::exp(x(j));
+    return std::log(s);
+  }
+  T rest = 0;
+  for (int64_t j = 0; j < n; ++j)
+    if (j != at) rest += std::exp(x(j) - m);
+  return std::log1p(rest);
+}
 
 // out = f(x) elementwise.
 template <class F>

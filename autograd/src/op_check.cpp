@@ -57,6 +57,53 @@ OpCheck f32_against_f64(const OpEntry& e, const OpSample& s) {
   c.detail = os.str();
   return c;
 }
+// The function's output and its inputs' gradients (of sum(output)), flattened, with input `i`'s
+// element `j` set to `v`.
+struct Eval {
+  std::vector<double> out;
+  std::vector<std::vector<double>> grads;
+};
+Eval eval_with(const OpEntry& e, const OpSample& s, size_t i, int64_t j, double v) {
+  std::vector<Tensor> in;
+  for (size_t k = 0; k < s.inputs.size(); ++k) in.push_back(s.inputs[k].clone().requires_grad(!is_data(e, k)));
+  in[i].data<double>()[j] = v;
+  Tensor out = e.fn(in);
+  Eval r{out.to_vector<double>(), {}};
+  sum(out).backward();
+  for (const Tensor& t : in) r.grads.push_back(t.requires_grad() ? t.grad().to_vector<double>() : std::vector<double>());
+  return r;
+}
+
+// NaN in means NaN out: with one input element NaN, every output element and every gradient
+// element that depends on that element's value (it changes when the value moves a little)
+// must be NaN. Values a gradient does not depend on (the 1 of d(x + c)/dx, the subgradient of
+// relu) may stay finite, as in PyTorch.
+OpCheck nan_propagates(const OpEntry& e, const OpSample& s) {
+  OpCheck c{label(e, s, "NaN propagates"), true, ""};
+  std::ostringstream os;
+  auto require = [&](const std::vector<double>& a, const std::vector<double>& b, const std::vector<double>& nan,
+                     const std::string& what) {
+    for (size_t k = 0; k < a.size() && k < nan.size(); ++k)
+      if (a[k] != b[k] && !std::isnan(nan[k])) {
+        c.ok = false;
+        os << what << " element " << k << " is " << nan[k] << ", not NaN\n";
+      }
+  };
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    if (is_data(e, i)) continue;
+    for (int64_t j = 0; j < s.inputs[i].numel(); ++j) {
+      const double v = s.inputs[i].to_vector<double>()[static_cast<size_t>(j)];
+      const Eval a = eval_with(e, s, i, j, v), b = eval_with(e, s, i, j, v + 1e-3 * (1 + std::abs(v)));
+      const Eval n = eval_with(e, s, i, j, std::nan(""));
+      const std::string at = "with input " + std::to_string(i) + " element " + std::to_string(j) + " NaN: ";
+      require(a.out, b.out, n.out, at + "output");
+      for (size_t k = 0; k < a.grads.size(); ++k)
+        require(a.grads[k], b.grads[k], n.grads[k], at + "gradient of input " + std::to_string(k));
+    }
+  }
+  c.detail = os.str();
+  return c;
+}
 }  // namespace
 
 std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
@@ -71,6 +118,7 @@ std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
       continue;
     }
     out.push_back(gradcheck_f64(e, s));
+    out.push_back(nan_propagates(e, s));
   }
   if (e.differentiable)
     for (const OpSample& s : e.samples(Dtype::f32, gen)) out.push_back(f32_against_f64(e, s));

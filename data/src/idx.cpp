@@ -3,6 +3,8 @@
 // so a lying header or a decompression bomb costs at most twice what really decompresses.
 #include "tapegrad/data/idx.h"
 
+#include <sys/stat.h>
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -165,6 +167,12 @@ IdxArray parse_idx(const uint8_t* bytes, size_t size, const std::string& name) {
 IdxArray read_idx(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) throw Error("idx: " + path + ": cannot open: " + std::strerror(errno));
+  // fopen opens a directory too, and ftell then reports a nonsense size: check the kind first.
+  struct stat st;
+  if (::fstat(::fileno(f.get()), &st) != 0) throw Error("idx: " + path + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    throw Error("idx: " + path + ": not a regular file (" + (S_ISDIR(st.st_mode) ? "a directory" : "a device or pipe") +
+                "); expected an IDX file such as train-images-idx3-ubyte(.gz)");
   if (std::fseek(f.get(), 0, SEEK_END) != 0) throw Error("idx: " + path + ": cannot seek: " + std::strerror(errno));
   const long end = std::ftell(f.get());
   if (end < 0) throw Error("idx: " + path + ": cannot tell size: " + std::strerror(errno));

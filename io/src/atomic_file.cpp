@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -37,6 +38,33 @@ std::string sys_error(const std::string& what) { return what + ": " + std::strer
 fs::path directory_of(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   return dir.empty() ? fs::path(".") : dir;
+}
+
+// The process's umask, without changing it (umask(2) can only be read by setting it, which would
+// race with other threads creating files): Linux reports it in /proc/self/status.
+mode_t current_umask() {
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    unsigned mask = 0;
+    bool found = false;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "Umask: %o", &mask) == 1) {
+        found = true;
+        break;
+      }
+    std::fclose(f);
+    if (found) return static_cast<mode_t>(mask);
+  }
+  return 022;
+}
+
+// A symlink is written through: the file it names is replaced, and the link stays a link (as
+// editors and torch.save do), instead of becoming a regular file that leaves its target stale.
+std::string through_links(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(path, ec))) return path;
+  const fs::path target = fs::weakly_canonical(path, ec);
+  return ec ? path : target.string();
 }
 
 void sync_directory(const std::string& path, const std::string& op) {
@@ -80,6 +108,7 @@ void remove_stale_temporaries(const std::string& path) {
 
 std::string temp_path_beside(const std::string& path, const std::string& suffix) {
   static std::atomic<unsigned> counter{0};
+  remove_stale_temporaries(path);  // those of writers killed mid-way, such as an interrupted plot
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++) + suffix;
 }
 
@@ -95,13 +124,14 @@ void commit_file(const std::string& from, const std::string& to, const std::stri
   observe("done", 0);
 }
 
-AtomicFile::AtomicFile(std::string path, std::string op) : path_(std::move(path)), op_(std::move(op)) {
+AtomicFile::AtomicFile(std::string path, std::string op) : path_(through_links(path)), op_(std::move(op)) {
   remove_stale_temporaries(path_);
   tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
   fd_ = ::mkstemp(tmp_.data());
   if (fd_ < 0) throw Error(op_ + ": " + sys_error("cannot create a temporary file next to " + path_));
   struct stat st;
-  const mode_t mode = ::stat(path_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  // An existing file keeps its permissions; a new one gets what open(2) would give it.
+  const mode_t mode = ::stat(path_.c_str(), &st) == 0 ? (st.st_mode & 07777) : (0666 & ~current_umask());
   if (::fchmod(fd_, mode) != 0) {
     const std::string msg = sys_error("fchmod " + tmp_);
     ::close(fd_);

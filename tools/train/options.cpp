@@ -73,7 +73,7 @@ ParseResult parse_options(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the initial weights and of the shuffle order")->capture_default_str();
-  app.add_option("--threads", o.threads, "threads per matrix product (0: all cores; results do not depend on it)")
+  app.add_option("--threads", o.threads, "threads per large matrix product (0: all cores); results are bit-identical run after run for a given count, but differ in the last bits between counts")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   app.add_option("--out", o.out_dir, "output directory (created if missing)")->capture_default_str();

@@ -233,8 +233,8 @@ static const Op kTanh(pointwise("tanh", [](auto x) { return std::tanh(x); }, [](
                                 {{.inputs = unary_inputs()}}));
 Tensor tanh(const Tensor& x) { return kTanh({x}); }
 
-// The gradient at 0 is 0.
-static const Op kRelu(pointwise("relu", [](auto x) { return x > 0 ? x : decltype(x)(0); },
+// The gradient at 0 is 0. Written x < 0 ? 0 : x, not x > 0 ? x : 0, so that NaN stays NaN.
+static const Op kRelu(pointwise("relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; },
                                 [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); },
                                 {{.label = "away from 0", .inputs = kink_inputs}}));
 Tensor relu(const Tensor& x) { return kRelu({x}); }

@@ -59,17 +59,15 @@ static const Op<Labels> kSoftmaxCrossEntropy(
              T total = 0;
              for (int64_t b = 0; b < batch; ++b) {
                const T* row = x + b * classes;
-               T m = row[0];
-               for (int64_t k = 1; k < classes; ++k) m = std::max(m, row[k]);
-               T s = 0;
-               for (int64_t k = 0; k < classes; ++k) s += std::exp(row[k] - m);
-               const T lse = m + std::log(s);
+               // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
+               T m;
+               const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
                if (a.labels.dim() == 1) {
-                 total += lse - row[static_cast<int64_t>(t[b])];
+                 total += lse - (row[static_cast<int64_t>(t[b])] - m);
                } else {
                  for (int64_t k = 0; k < classes; ++k) {
                    const T tk = t[b * classes + k];
-                   if (tk != 0) total += tk * (lse - row[k]);
+                   if (tk != 0) total += tk * (lse - (row[k] - m));
                  }
                }
              }
@@ -92,7 +90,12 @@ static const Op<Labels> kSoftmaxCrossEntropy(
              for (int64_t b = 0; b < batch; ++b) {
                T* row = q + b * classes;
                if (labels.dim() == 1) {
-                 row[static_cast<int64_t>(t[b])] -= T(1);
+                 // Checked by the forward, and the node's own copy; checked again where it indexes.
+                 const int64_t k = static_cast<int64_t>(t[b]);
+                 if (!(t[b] >= 0 && k < classes))
+                   throw Error("softmax_cross_entropy: backward read label " + std::to_string(t[b]) + " at position " +
+                               std::to_string(b) + ", not a class index in [0, " + std::to_string(classes) + ")");
+                 row[k] -= T(1);
                } else {
                  T total = 0;
                  for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
@@ -105,21 +108,29 @@ static const Op<Labels> kSoftmaxCrossEntropy(
          },
      .samples = {}});
 
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+namespace {
+// What both overloads require of the logits, checked the same way (a mean over an empty batch
+// would be 0 / 0).
+void check_logits(const Tensor& logits) {
   defined("softmax_cross_entropy", logits);
-  defined("softmax_cross_entropy", labels);
   if (logits.dim() != 2)
     throw Error("softmax_cross_entropy: logits must be [batch, classes], got " + logits.shape().str());
   if (logits.shape()[0] == 0) throw Error("softmax_cross_entropy: the batch is empty " + logits.shape().str());
-  Tensor lab = labels.dtype() == logits.dtype() ? labels.detach() : labels.detach().to(logits.dtype());
+}
+}  // namespace
+
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  check_logits(logits);
+  defined("softmax_cross_entropy", labels);
+  // The node keeps its own copy: the caller may change `labels` in place before backward(),
+  // which would otherwise give the gradient of another loss, or index outside the gradient.
+  Tensor lab = labels.dtype() == logits.dtype() ? labels.detach().clone() : labels.detach().to(logits.dtype());
   check_labels(logits, lab);
   return kSoftmaxCrossEntropy({logits}, {std::move(lab)});
 }
 
 Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels) {
-  defined("softmax_cross_entropy", logits);
-  if (logits.dim() != 2)
-    throw Error("softmax_cross_entropy: logits must be [batch, classes], got " + logits.shape().str());
+  check_logits(logits);
   if (static_cast<int64_t>(labels.size()) != logits.shape()[0])
     throw Error("softmax_cross_entropy: labels has " + std::to_string(labels.size()) +
                 " entries but logits has batch " + std::to_string(logits.shape()[0]));

@@ -33,15 +33,18 @@ void for_each_lane(const Lanes& l, F f) {
 template <class T>
 void softmax_kernel(const T* x, T* out, const Lanes& l, bool log_space) {
   for_each_lane(l, [&](int64_t off, int64_t st) {
+    if (log_space) {
+      T m;
+      const T lse = log_sum_exp_rel<T>(l.n, [&](int64_t j) { return x[off + j * st]; }, m);
+      for (int64_t j = 0; j < l.n; ++j) out[off + j * st] = (x[off + j * st] - m) - lse;
+      return;
+    }
     T m = -std::numeric_limits<T>::infinity();
     for (int64_t j = 0; j < l.n; ++j) m = std::max(m, x[off + j * st]);
     if (!std::isfinite(m)) m = 0;  // all -inf (or +inf present): let IEEE arithmetic decide
     T s = 0;
     for (int64_t j = 0; j < l.n; ++j) s += std::exp(x[off + j * st] - m);
-    if (log_space) {
-      const T lse = m + std::log(s);
-      for (int64_t j = 0; j < l.n; ++j) out[off + j * st] = x[off + j * st] - lse;
-    } else {
+    {
       const T inv = T(1) / s;
       for (int64_t j = 0; j < l.n; ++j) out[off + j * st] = std::exp(x[off + j * st] - m) * inv;
     }

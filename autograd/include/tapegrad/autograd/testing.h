@@ -57,8 +57,9 @@ struct OpCheck {
 
 /// The checks the test suite runs on every registered op, for one entry: on each float64 sample,
 /// gradcheck of the whole function and of every node on its tape (a check that compares no node
-/// fails); on each float32 sample, backprop in float32 against backprop in float64. For an entry
-/// that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
+/// fails), and that a NaN in any input element comes out NaN in every output and gradient
+/// element that depends on its value; on each float32 sample, backprop in float32 against
+/// backprop in float64. For an entry that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
 /// yields no samples, so a check never passes vacuously.
 std::vector<OpCheck> check_op(const OpEntry& entry, uint64_t seed = 1234);
 

@@ -15,8 +15,9 @@ namespace tapegrad::io {
 /// object is destroyed first (an exception, a return), the temporary file is removed.
 class AtomicFile {
  public:
-  /// Creates the temporary file beside `path` (with `path`'s permissions, or 0644 for a new
-  /// file). `op` names the caller in error messages ("save_safetensors").
+  /// Creates the temporary file beside `path`, with `path`'s permissions, or for a new file those
+  /// the umask leaves of 0666. A symlink at `path` is written through: its target is replaced
+  /// and the link stays. `op` names the caller in error messages ("save_safetensors").
   AtomicFile(std::string path, std::string op);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
