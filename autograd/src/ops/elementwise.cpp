@@ -126,15 +126,17 @@ static const Op<void> kMul({.name = "mul",
                             .samples = {{.inputs = binary_inputs()}}});
 Tensor mul(const Tensor& a, const Tensor& b) { return kMul({a, b}); }
 
-// ---- div: d(a/b) = da / b - a db / b^2 ----
+// ---- div: d(a/b) = da / b - (a / b) db / b ----
 static const Op<void> kDiv({.name = "div",
                             .forward = [](Inputs in) { return broadcast_zip("div", in[0], in[1], [](auto x, auto y) { return x / y; }); },
                             .backward =
                                 [](BackwardContext& c) {
                                   if (c.needs_grad(0)) c.accumulate(0, div(c.grad(), c.input(1)));
+                                  // -g (a / b) / b from the output: b * b would overflow or underflow
+                                  // where the gradient itself is representable.
                                   if (c.needs_grad(1)) {
-                                    Tensor q = broadcast_zip("div", c.input(0), c.input(1), [](auto a, auto b) { return -a / (b * b); });
-                                    c.accumulate(1, mul(c.grad(), q));
+                                    Tensor gy = zip(c.grad(), c.output(), [](auto g, auto y) { return -g * y; });
+                                    c.accumulate(1, broadcast_zip("div", gy, c.input(1), [](auto u, auto b) { return u / b; }));
                                   }
                                 },
                             .samples = {{.inputs = div_inputs}}});
@@ -154,9 +156,14 @@ static const Op kMulScalar(pointwise_scalar("mul_scalar", [](auto x, auto s) { r
                                             {{.label = "s=-1.5", .args = {-1.5}, .inputs = unary_inputs()}}));
 Tensor mul_scalar(const Tensor& a, double s) { return kMulScalar({a}, {s}); }
 
-// d(s/x)/dx = -s / x^2
+static const Op kDivScalar(pointwise_scalar("div_scalar", [](auto x, auto s) { return x / s; },
+                                            [](auto g, auto, auto, auto s) { return g / s; },
+                                            {{.label = "s=-0.8", .args = {-0.8}, .inputs = unary_inputs()}}));
+Tensor div_scalar(const Tensor& a, double s) { return kDivScalar({a}, {s}); }
+
+// d(s/x)/dx = -s / x^2, written -(s / x) / x from the output y = s / x, as div's.
 static const Op kRdivScalar(pointwise_scalar("rdiv_scalar", [](auto x, auto s) { return s / x; },
-                                             [](auto g, auto x, auto, auto s) { return -g * s / (x * x); },
+                                             [](auto g, auto x, auto y, auto) { return -g * y / x; },
                                              {{.label = "s=2", .args = {2.0}, .inputs = kink_inputs}}));
 Tensor rdiv_scalar(double s, const Tensor& a) { return kRdivScalar({a}, {s}); }
 
@@ -170,7 +177,7 @@ Tensor operator-(const Tensor& a, double s) { return add_scalar(a, -s); }
 Tensor operator-(double s, const Tensor& a) { return add_scalar(neg(a), s); }
 Tensor operator*(const Tensor& a, double s) { return mul_scalar(a, s); }
 Tensor operator*(double s, const Tensor& a) { return mul_scalar(a, s); }
-Tensor operator/(const Tensor& a, double s) { return mul_scalar(a, 1.0 / s); }
+Tensor operator/(const Tensor& a, double s) { return div_scalar(a, s); }
 Tensor operator/(double s, const Tensor& a) { return rdiv_scalar(s, a); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 

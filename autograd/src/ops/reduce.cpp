@@ -1,5 +1,8 @@
 // Reductions (sum, mean, max, argmax) and the broadcast pair sum_to / broadcast_to.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "kernels.h"
 
@@ -83,9 +86,7 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
     const size_t rank = sx.size();
     const int64_t n = x.numel();
     if (shape.numel() == 1) {
-      T s = 0;
-      for (int64_t k = 0; k < n; ++k) s += p[k];
-      q[0] = s;
+      q[0] = static_cast<T>(accurate_sum(p, n));
       return;
     }
     // Strides into the output for each input dimension: 0 where the output has size 1 (summed).
@@ -99,10 +100,14 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
       st *= od;
     }
     if (n == 0) return;
+    // float32 sums go through a float64 buffer (a wider accumulator, as for the full sums).
+    Tensor wide = std::is_same_v<T, float> ? zeros(shape, Dtype::f64) : Tensor();
+    using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+    Acc* acc = wide.defined() ? ptr<Acc>(wide) : reinterpret_cast<Acc*>(q);
     const int64_t inner = sx[rank - 1], is = stride[rank - 1];
     int64_t off = 0;
     for (int64_t k = 0; k < n; k += inner) {
-      for (int64_t j = 0; j < inner; ++j) q[off + j * is] += p[k + j];
+      for (int64_t j = 0; j < inner; ++j) acc[off + j * is] += static_cast<Acc>(p[k + j]);
       for (size_t d = rank - 1; d-- > 0;) {
         off += stride[d];
         if (++idx[d] < sx[d]) break;
@@ -110,6 +115,8 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
         idx[d] = 0;
       }
     }
+    if (wide.defined())
+      for (int64_t k = 0, m = shape.numel(); k < m; ++k) q[k] = static_cast<T>(acc[k]);
   });
   return out;
 }
@@ -138,9 +145,7 @@ static const Op<void> kSumAll(
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
              const T* p = ptr<T>(x);
-             T s = 0;
-             for (int64_t k = 0, n = x.numel(); k < n; ++k) s += p[k];
-             ptr<T>(out)[0] = s;
+             ptr<T>(out)[0] = static_cast<T>(accurate_sum(p, x.numel()));
            });
            return out;
          },
@@ -176,12 +181,20 @@ static const Op<AxisArgs> kSumAxis(
              using T = decltype(tag);
              const T* p = ptr<T>(x);
              T* q = ptr<T>(out);
-             for (int64_t o = 0; o < v.outer; ++o)
+             if (v.inner == 1) {  // each output sums a contiguous lane
+               for (int64_t o = 0; o < v.outer; ++o) q[o] = static_cast<T>(accurate_sum(p + o * v.n, v.n));
+               return;
+             }
+             // Row by row into a float64 buffer (for float32, the wider accumulator).
+             std::vector<double> acc(static_cast<size_t>(v.inner));
+             for (int64_t o = 0; o < v.outer; ++o) {
+               std::fill(acc.begin(), acc.end(), 0.0);
                for (int64_t j = 0; j < v.n; ++j) {
                  const T* row = p + (o * v.n + j) * v.inner;
-                 T* dst = q + o * v.inner;
-                 for (int64_t i = 0; i < v.inner; ++i) dst[i] += row[i];
+                 for (int64_t i = 0; i < v.inner; ++i) acc[static_cast<size_t>(i)] += static_cast<double>(row[i]);
                }
+               for (int64_t i = 0; i < v.inner; ++i) q[o * v.inner + i] = static_cast<T>(acc[static_cast<size_t>(i)]);
+             }
            });
            return out;
          },
@@ -195,11 +208,11 @@ static const Op<AxisArgs> kSumAxis(
                  {.label = "axis=-1, keepdim", .args = {-1, true}, .inputs = reduce_inputs()}}});
 Tensor sum(const Tensor& x, int64_t axis, bool keepdim) { return kSumAxis({x}, {axis, keepdim}); }
 
-// ---- mean: sum scaled by 1/n (two nodes, both checked on their own) ----
+// ---- mean: sum divided by n (two nodes, both checked on their own) ----
 Tensor mean(const Tensor& x) {
   defined("mean", x);
   if (x.numel() == 0) throw Error("mean: the input " + x.shape().str() + " has no elements");
-  return mul_scalar(sum(x), 1.0 / static_cast<double>(x.numel()));
+  return div_scalar(sum(x), static_cast<double>(x.numel()));
 }
 static RegisterOp reg_mean_all({"mean", "all", [](auto& in) { return mean(in[0]); },
                                 [](Dtype d, Generator& g) {
@@ -209,7 +222,7 @@ Tensor mean(const Tensor& x, int64_t axis, bool keepdim) {
   defined("mean", x);
   const size_t ax = normalize_axis("mean", axis, x.shape());
   if (x.shape()[ax] == 0) throw Error("mean: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
-  return mul_scalar(sum(x, axis, keepdim), 1.0 / static_cast<double>(x.shape()[ax]));
+  return div_scalar(sum(x, axis, keepdim), static_cast<double>(x.shape()[ax]));
 }
 static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in[0], 0, false); },
                                  [](Dtype d, Generator& g) {

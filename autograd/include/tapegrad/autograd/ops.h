@@ -23,6 +23,9 @@ Tensor div(const Tensor& a, const Tensor& b);
 Tensor add_scalar(const Tensor& a, double s);
 /// a * s.
 Tensor mul_scalar(const Tensor& a, double s);
+/// a / s, by true division (not a times 1/s, which is off by an ulp and overflows for a
+/// subnormal s).
+Tensor div_scalar(const Tensor& a, double s);
 /// s / a.
 Tensor rdiv_scalar(double s, const Tensor& a);
 
