@@ -67,7 +67,7 @@ struct Problem {
 
 std::vector<tg::Tensor> clones(const std::vector<tg::Tensor>& ps) {
   std::vector<tg::Tensor> out;
-  for (const auto& p : ps) out.push_back(p.clone().requires_grad(true));
+  for (const auto& p : ps) out.push_back(p.detach().clone().requires_grad(true));
   return out;
 }
 

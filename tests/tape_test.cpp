@@ -268,3 +268,13 @@ TEST(Tape, ASecondBackwardAddsExactlyTheFirstsGradient) {
     EXPECT_EQ(w.grad().to_vector<double>(), twice.to_vector<double>()) << tg::dtype_name(d);
   }
 }
+
+// clone() is differentiable, as torch's is: sum(x) + sum(5 x.clone()) has gradient 6, not 1.
+TEST(Tape, CloneIsDifferentiable) {
+  tg::Tensor x = tg::tensor({1.0, -2.0}, tg::Dtype::f64).requires_grad(true);
+  (tg::sum(x) + tg::sum(x.clone() * 5.0)).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{6, 6}));
+  tg::Tensor leaf = x.detach().clone();
+  EXPECT_TRUE(leaf.is_leaf());
+  EXPECT_FALSE(leaf.requires_grad());
+}

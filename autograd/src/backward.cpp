@@ -33,7 +33,7 @@ Tensor own(Tensor g) {
   if (impl_of(g)->refs.load(std::memory_order_relaxed) == 1 &&
       impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && impl_of(g)->node < 0)
     return g;
-  return g.clone();
+  return copy_of(g);
 }
 }  // namespace
 
@@ -98,7 +98,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
                 std::string(dtype_name(r->dtype)));
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (r->grad.defined()) r->grad.add_(upstream);
-    else r->grad = upstream.clone();
+    else r->grad = detail::copy_of(upstream);
     return;
   }
   detail::TapeImpl& tape = detail::TapeImpl::current();
@@ -107,7 +107,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
 
   NoGradGuard no_grad;  // backward formulas are not themselves recorded
   if (r->grad.defined()) r->grad.add_(upstream);
-  else r->grad = upstream.clone();
+  else r->grad = detail::copy_of(upstream);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
   const size_t first_leaf = detail::pending_leaves.size();

@@ -139,9 +139,9 @@ double Tensor::at(const std::vector<int64_t>& index) const {
 }
 double Tensor::at(std::initializer_list<int64_t> index) const { return at(std::vector<int64_t>(index)); }
 
-Tensor Tensor::clone() const {
-  Tensor out = detail::make_tensor(shape(), dtype());
-  if (numel()) std::memcpy(out.raw_data(), raw_data(), static_cast<size_t>(numel()) * dtype_size(dtype()));
+Tensor detail::copy_of(const Tensor& t) {
+  Tensor out = make_tensor(t.shape(), t.dtype(), "clone");
+  if (t.numel()) std::memcpy(out.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
   return out;
 }
 

@@ -91,6 +91,8 @@ inline T* ptr(const Tensor& t) {
 // A new tensor with fresh storage, uninitialised.
 // `op` names the caller in the errors of a bad shape or a failed allocation.
 Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op = "tensor");
+// A deep copy, not recorded (Tensor::clone() is the recorded one, defined with the ops).
+Tensor copy_of(const Tensor& t);
 // A new tensor sharing `storage` (which must hold enough bytes).
 Tensor make_view(const Tensor& base, const Shape& shape);
 

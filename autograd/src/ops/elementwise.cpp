@@ -272,6 +272,16 @@ Tensor to_dtype(const Tensor& x, Dtype dtype) {
   return kToDtype({x}, {dtype});
 }
 Tensor Tensor::to(Dtype d) const { return to_dtype(*this, d); }
+
+// ---- clone: a copy with its own storage, through which the gradient passes unchanged ----
+static const Op<void> kClone({.name = "clone",
+                              .forward = [](Inputs in) { return copy_of(in[0]); },
+                              .backward = [](BackwardContext& c) { c.accumulate(0, c.take_grad()); },
+                              .samples = {{.inputs = unary_inputs()}}});
+Tensor Tensor::clone() const {
+  if (!defined()) throw Error("clone: the tensor is undefined (default-constructed)");
+  return kClone({*this});
+}
 // A round trip through the other dtype: both conversions are recorded, and the output keeps
 // the input's dtype. The step is larger because float32 rounding swamps a 1e-6 difference.
 static RegisterOp reg_to_dtype({"to_dtype", "round trip",

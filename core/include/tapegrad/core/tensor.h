@@ -90,7 +90,8 @@ class Tensor {
   void* raw_data();
   /// A copy converted to `d` (this tensor, shared, if it already has dtype `d`); differentiable.
   Tensor to(Dtype d) const;
-  /// A deep copy with its own storage, not connected to the tape.
+  /// A deep copy with its own storage; differentiable, as torch's clone() (the gradient passes
+  /// through unchanged). detach().clone() gives an independent leaf.
   Tensor clone() const;
   /// The same storage, cut from the tape: a leaf that does not require gradients.
   Tensor detach() const;
