@@ -24,7 +24,15 @@ namespace {
 // The leaves that received a gradient in the passes under way on this thread (nested passes
 // stack): each pass sums its contributions to a leaf in `pending` and adds the total to grad()
 // once at its end, so a pass adds exactly its gradient (g + (c1 + c2), never (g + c1) + c2).
-thread_local std::vector<Tensor> pending_leaves;
+// (Reached through an initial-exec pointer: a direct load, not a __tls_get_addr call per leaf.)
+TG_TLS thread_local std::vector<Tensor>* pending_list = nullptr;
+std::vector<Tensor>& pending_leaves() {
+  if (!pending_list) [[unlikely]] {
+    thread_local std::vector<Tensor> owner;
+    pending_list = &owner;
+  }
+  return *pending_list;
+}
 
 namespace {
 // Takes `g` when nothing else can see it; otherwise copies, so that no gradient aliases another
@@ -39,14 +47,14 @@ Tensor own(Tensor g) {
 
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
-  if (!in.requires_grad()) return;
+  if (!impl_of(in)->requires_grad) return;
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   TensorImpl* t = impl_of(in);
-  if (t->graph_released) [[unlikely]] throw_released_input(node_, i);
   if (g.shape() != in.shape()) g = sum_to(g, in.shape());
   if (t->node < 0) {
+    if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
     if (!t->pending.defined()) {
-      pending_leaves.push_back(in);
+      pending_leaves().push_back(in);
       t->pending = own(std::move(g));
     } else {
       t->pending.add_(g);
@@ -110,7 +118,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
   else r->grad = detail::copy_of(upstream);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
-  const size_t first_leaf = detail::pending_leaves.size();
+  const size_t first_leaf = detail::pending_leaves().size();
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
@@ -130,12 +138,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       if (n.output) n.output->grad = Tensor();
       n.pin = Tensor();
     }
-    for (size_t k = first_leaf; k < detail::pending_leaves.size(); ++k) impl_of(detail::pending_leaves[k])->pending = Tensor();
-    detail::pending_leaves.resize(first_leaf);
+    for (size_t k = first_leaf; k < detail::pending_leaves().size(); ++k) impl_of(detail::pending_leaves()[k])->pending = Tensor();
+    detail::pending_leaves().resize(first_leaf);
     throw;
   }
-  for (size_t k = first_leaf; k < detail::pending_leaves.size(); ++k) {
-    detail::TensorImpl* t = impl_of(detail::pending_leaves[k]);
+  for (size_t k = first_leaf; k < detail::pending_leaves().size(); ++k) {
+    detail::TensorImpl* t = impl_of(detail::pending_leaves()[k]);
     if (!t->grad.defined()) {
       t->grad = std::move(t->pending);
     } else {
@@ -143,7 +151,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       t->pending = Tensor();
     }
   }
-  detail::pending_leaves.resize(first_leaf);
+  detail::pending_leaves().resize(first_leaf);
   if (!options.retain_graph) tape.collect();
 }
 

@@ -100,6 +100,24 @@ Tensor zip(const Tensor& a, const Tensor& b, F f) {
   return out;
 }
 
+// The input gradient of an elementwise op, b(g, x, y) for upstream g, input x and output y, in one
+// loop, reading the output in place (no reference taken: this runs once per node of backward).
+template <class F>
+Tensor pointwise_grad(const BackwardContext& c, F f) {
+  const Tensor& g = c.grad();
+  const Tensor& x = c.input(0);
+  Tensor out = make_tensor(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = ptr<T>(g);
+    const T* xp = ptr<T>(x);
+    const T* yp = c.output_impl().template data<T>();
+    T* r = ptr<T>(out);
+    for (int64_t k = 0, n = x.numel(); k < n; ++k) r[k] = f(gp[k], xp[k], yp[k]);
+  });
+  return out;
+}
+
 // out = f(a, b, c) elementwise for three tensors of the same shape and dtype.
 template <class F>
 Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {

@@ -92,7 +92,9 @@ struct alignas(16) ArgSlot {
 // What a node knows of its op: implemented once, by Op<Args> in op.h, for every definition.
 class OpInfo {
  public:
-  explicit OpInfo(const char* name) : name_(name) {}
+  OpInfo(const char* name, bool trivial_args) : name_(name), trivial_args_(trivial_args) {}
+  // True when the arguments need no destructor: release() then skips destroy() (the hot path).
+  bool trivial_args() const { return trivial_args_; }
   // The op's name; user functions name themselves through their arguments.
   virtual const char* name(const ArgSlot&) const { return name_; }
   // Adds the gradients of the node's inputs (the definition's backward).
@@ -107,6 +109,7 @@ class OpInfo {
 
  private:
   const char* name_;
+  bool trivial_args_;
 };
 
 // One recorded op: which op, its inputs (held), its output (not held: the output owns its

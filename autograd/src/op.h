@@ -36,7 +36,9 @@ class BackwardContext {
   const Tensor& input(size_t i) const { return node_.inputs[i]; }
   size_t inputs() const { return node_.inputs.size(); }
   // True if input `i` needs a gradient.
-  bool needs_grad(size_t i) const { return node_.inputs[i].requires_grad(); }
+  bool needs_grad(size_t i) const { return impl_of(node_.inputs[i])->requires_grad; }
+  // The node's output value, without taking a reference (for kernels that only read it).
+  const TensorImpl& output_impl() const { return *node_.output; }
   // The node's output value.
   Tensor output() const {
     node_.output->retain();
@@ -87,11 +89,13 @@ struct OpSpec {
   const char* (*name_of)(const ArgsOrNone<Args>& args) = nullptr;
 };
 
-// Records `out` as the result of `op` on `in`, with `args` moved into the node, if recording is
-// on and some input requires gradients; returns `out`. `make_args` constructs the arguments in
-// the node's slot (it is not called when nothing is recorded).
+// Records `out` as the result of `op` on `in` (recording is on and some input requires
+// gradients: the caller checked), with the arguments that `make_args` constructs in the node's
+// slot; returns `out`.
 template <class MakeArgs>
 Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args);
+
+[[noreturn]] void throw_undefined_input(const char* op, size_t input);
 
 template <class Args>
 class Op final : public OpInfo {
@@ -100,7 +104,7 @@ class Op final : public OpInfo {
   static_assert(sizeof(A) <= ArgSlot::kBytes && alignof(A) <= alignof(ArgSlot),
                 "an op's arguments must fit in a node's ArgSlot");
 
-  explicit Op(OpSpec<Args> spec) : OpInfo(spec.name), spec_(std::move(spec)) {
+  explicit Op(OpSpec<Args> spec) : OpInfo(spec.name, std::is_trivially_destructible_v<A>), spec_(std::move(spec)) {
     for (const Sample<Args>& s : spec_.samples)
       register_op(OpEntry{spec_.name, s.label,
                           [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
@@ -127,14 +131,21 @@ class Op final : public OpInfo {
 
  private:
   Tensor call(Inputs in, A args) const {
-    for (size_t i = 0; i < in.size(); ++i)
-      if (!in[i].defined())
-        throw Error(std::string(spec_.name_of ? spec_.name_of(args) : spec_.name) + ": input " + std::to_string(i) +
-                    " is undefined (default-constructed)");
-    Tensor out;
-    if constexpr (std::is_void_v<Args>) out = spec_.forward(in);
-    else out = spec_.forward(in, args);
+    // One pass over the inputs, on the hot path: all defined, and does any require gradients?
+    bool any = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const TensorImpl* t = impl_of(in[i]);
+      if (!t) [[unlikely]]
+        throw_undefined_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
+      any |= t->requires_grad;
+    }
+    Tensor out = run_forward(in, args);
+    if (!any || !grad_enabled) return out;
     return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
+  }
+  Tensor run_forward(Inputs in, A& args) const {
+    if constexpr (std::is_void_v<Args>) return spec_.forward(in);
+    else return spec_.forward(in, args);
   }
 
   OpSpec<Args> spec_;
@@ -143,13 +154,10 @@ class Op final : public OpInfo {
 // ---- recording (the hot path: inline, no heap allocation once the tape's slots exist) ----
 
 [[noreturn]] void throw_foreign_tape(const std::string& op, size_t input);
+[[noreturn]] void throw_undefined_input(const char* op, size_t input);
 
 template <class MakeArgs>
 Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args) {
-  if (!grad_enabled) return out;
-  bool any = false;
-  for (size_t k = 0; k < in.size(); ++k) any = any || in[k].requires_grad();
-  if (!any) return out;
   TapeImpl& tape = TapeImpl::current();
   Node& n = tape.push();
   n.op = &op;

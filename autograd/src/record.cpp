@@ -10,6 +10,9 @@ void throw_foreign_tape(const std::string& op, size_t input) {
   throw Error(op + ": input " + std::to_string(input) +
               " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
 }
+void throw_undefined_input(const char* op, size_t input) {
+  throw Error(std::string(op) + ": input " + std::to_string(input) + " is undefined (default-constructed)");
+}
 }  // namespace detail
 
 bool is_grad_enabled() { return detail::grad_enabled; }

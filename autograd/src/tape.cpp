@@ -59,7 +59,7 @@ void TapeImpl::release(size_t index) {
     if (t->node >= 0 && t->tape == this && t->grad.defined()) nodes_[static_cast<size_t>(t->node)].pin = n.inputs[k];
   }
   n.inputs.clear();
-  n.op->destroy(n.args);
+  if (!n.op->trivial_args()) n.op->destroy(n.args);
   n.pin = Tensor();
 }
 

@@ -68,7 +68,7 @@ OpSpec<void> pointwise(const char* name, F, B, std::vector<Sample<void>> samples
           .forward = [](Inputs in) { return map(in[0], F{}); },
           .backward =
               [](BackwardContext& c) {
-                c.accumulate(0, zip3(c.grad(), c.input(0), c.output(), [](auto g, auto x, auto y) { return B{}(g, x, y); }));
+                c.accumulate(0, pointwise_grad(c, [](auto g, auto x, auto y) { return B{}(g, x, y); }));
               },
           .samples = std::move(samples)};
 }
@@ -85,7 +85,7 @@ OpSpec<Scalar> pointwise_scalar(const char* name, F, B, std::vector<Sample<Scala
           },
           .backward =
               [](BackwardContext& c, const Scalar& a) {
-                c.accumulate(0, zip3(c.grad(), c.input(0), c.output(), [s = a.s](auto g, auto x, auto y) {
+                c.accumulate(0, pointwise_grad(c, [s = a.s](auto g, auto x, auto y) {
                                return B{}(g, x, y, static_cast<decltype(x)>(s));
                              }));
               },

@@ -63,7 +63,13 @@ class Shape {
   }
   /// Product of the sizes, checked: throws tg::Error naming `op` and the shape if a size is
   /// negative or the product overflows int64 (where a shape comes from outside the library).
-  int64_t checked_numel(const char* op) const;
+  int64_t checked_numel(const char* op) const {
+    int64_t n = 1;
+    for (size_t i = 0; i < size_; ++i)
+      if (data()[i] < 0 || __builtin_mul_overflow(n, data()[i], &n)) [[unlikely]]
+        throw_bad_size(op);
+    return n;
+  }
   /// Product of the sizes (1 for rank 0), unchecked: for shapes already validated.
   int64_t numel() const {
     int64_t n = 1;
@@ -86,6 +92,7 @@ class Shape {
   friend std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
 
  private:
+  [[noreturn]] void throw_bad_size(const char* op) const;
   static constexpr size_t kInline = 4;
   template <class It>
   void assign(It first, It last) {
