@@ -118,7 +118,8 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
   else r->grad = detail::copy_of(upstream);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
-  const size_t first_leaf = detail::pending_leaves().size();
+  std::vector<Tensor>& pending = detail::pending_leaves();
+  const size_t first_leaf = pending.size();
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
@@ -138,12 +139,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       if (n.output) n.output->grad = Tensor();
       n.pin = Tensor();
     }
-    for (size_t k = first_leaf; k < detail::pending_leaves().size(); ++k) impl_of(detail::pending_leaves()[k])->pending = Tensor();
-    detail::pending_leaves().resize(first_leaf);
+    for (size_t k = first_leaf; k < pending.size(); ++k) impl_of(pending[k])->pending = Tensor();
+    pending.resize(first_leaf);
     throw;
   }
-  for (size_t k = first_leaf; k < detail::pending_leaves().size(); ++k) {
-    detail::TensorImpl* t = impl_of(detail::pending_leaves()[k]);
+  for (size_t k = first_leaf; k < pending.size(); ++k) {
+    detail::TensorImpl* t = impl_of(pending[k]);
     if (!t->grad.defined()) {
       t->grad = std::move(t->pending);
     } else {
@@ -151,7 +152,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       t->pending = Tensor();
     }
   }
-  detail::pending_leaves().resize(first_leaf);
+  pending.resize(first_leaf);
   if (!options.retain_graph) tape.collect();
 }
 

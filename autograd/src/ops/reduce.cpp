@@ -100,23 +100,32 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
       st *= od;
     }
     if (n == 0) return;
-    // float32 sums go through a float64 buffer (a wider accumulator, as for the full sums).
-    Tensor wide = std::is_same_v<T, float> ? zeros(shape, Dtype::f64) : Tensor();
-    using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-    Acc* acc = wide.defined() ? ptr<Acc>(wide) : reinterpret_cast<Acc*>(q);
+    // float32 sums of many terms go through a float64 buffer (a wider accumulator, as for the
+    // full sums); a few terms a output (a bias gradient at batch 1) add up in float directly.
+    const int64_t m = shape.numel();
+    thread_local std::vector<double> scratch;  // kept between calls: no allocation per step
+    const bool wide = std::is_same_v<T, float> && n / m > 16;
+    if (wide) scratch.assign(static_cast<size_t>(m), 0.0);
     const int64_t inner = sx[rank - 1], is = stride[rank - 1];
-    int64_t off = 0;
-    for (int64_t k = 0; k < n; k += inner) {
-      for (int64_t j = 0; j < inner; ++j) acc[off + j * is] += static_cast<Acc>(p[k + j]);
-      for (size_t d = rank - 1; d-- > 0;) {
-        off += stride[d];
-        if (++idx[d] < sx[d]) break;
-        off -= stride[d] * sx[d];
-        idx[d] = 0;
+    auto add_into = [&](auto* acc) {
+      using Acc = std::remove_pointer_t<decltype(acc)>;
+      int64_t off = 0;
+      for (int64_t k = 0; k < n; k += inner) {
+        for (int64_t j = 0; j < inner; ++j) acc[off + j * is] += static_cast<Acc>(p[k + j]);
+        for (size_t d = rank - 1; d-- > 0;) {
+          off += stride[d];
+          if (++idx[d] < sx[d]) break;
+          off -= stride[d] * sx[d];
+          idx[d] = 0;
+        }
       }
+    };
+    if (wide) {
+      add_into(scratch.data());
+      for (int64_t k = 0; k < m; ++k) q[k] = static_cast<T>(scratch[static_cast<size_t>(k)]);
+    } else {
+      add_into(q);
     }
-    if (wide.defined())
-      for (int64_t k = 0, m = shape.numel(); k < m; ++k) q[k] = static_cast<T>(acc[k]);
   });
   return out;
 }
