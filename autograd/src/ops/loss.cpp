@@ -50,6 +50,8 @@ static const Op<Labels> kSoftmaxCrossEntropy(
      .forward =
          [](Inputs in, Labels& a) {
            const Tensor& logits = in[0];
+           // A replay may run at other dtypes (per-node gradcheck promotes to float64).
+           if (a.labels.dtype() != logits.dtype()) a.labels = a.labels.to(logits.dtype());
            const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
            Tensor out = make_tensor(Shape{}, logits.dtype());
            dispatch(logits.dtype(), [&](auto tag) {
