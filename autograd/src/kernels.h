@@ -118,21 +118,6 @@ Tensor pointwise_grad(const BackwardContext& c, F f) {
   return out;
 }
 
-// out = f(a, b, c) elementwise for three tensors of the same shape and dtype.
-template <class F>
-Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
-  Tensor out = make_tensor(a.shape(), a.dtype());
-  dispatch(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = ptr<T>(a);
-    const T* q = ptr<T>(b);
-    const T* s = ptr<T>(c);
-    T* r = ptr<T>(out);
-    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k], s[k]);
-  });
-  return out;
-}
-
 // out = f(a, b) with NumPy broadcasting. Same shapes and a one-element operand take flat
 // loops; other shapes walk the output with per-operand strides (0 on broadcast dimensions).
 template <class F>
