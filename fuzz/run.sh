@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang++ and runs each for N seconds (default 60).
 #   fuzz/run.sh [seconds] [build-dir]
+# With FUZZ_RUNS=N set, each target instead runs exactly N inputs from a fixed seed (-seed=1), so
+# that the test command fuzzes the same inputs on every machine however loaded it is.
 # Corpora grow in <build-dir>/corpus/<target>; crashes land in <build-dir>/crashes/<target>.
 set -eu
 SECONDS_PER_TARGET=${1:-60}
@@ -11,18 +13,25 @@ JOBS=${JOBS:-2}
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DTAPEGRAD_FUZZ=ON -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_TOOLS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF \
   -DTAPEGRAD_BUILD_BENCHMARKS=OFF -DTAPEGRAD_NATIVE=OFF >/dev/null
-cmake --build "$BUILD" -j"$JOBS" --target idx_fuzz safetensors_fuzz
+cmake --build "$BUILD" -j"$JOBS" --target idx_fuzz safetensors_fuzz resume_fuzz
 
 status=0
-for target in idx safetensors; do
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  budget="-runs=$FUZZ_RUNS -seed=1"
+  what="$FUZZ_RUNS inputs"
+else
+  budget="-max_total_time=$SECONDS_PER_TARGET"
+  what="${SECONDS_PER_TARGET}s"
+fi
+for target in idx safetensors resume; do
   corpus="$BUILD/corpus/$target"
   crashes="$BUILD/crashes/$target"
   mkdir -p "$corpus" "$crashes"
-  echo "== ${target}_fuzz for ${SECONDS_PER_TARGET}s"
+  echo "== ${target}_fuzz for $what"
   # -rss_limit_mb: a parser that allocated what a hostile header claims would trip this.
   # -malloc_limit_mb: any single allocation above 512 MB is reported as a bug.
   if ASAN_OPTIONS=detect_leaks=1 "$BUILD/fuzz/${target}_fuzz" "$corpus" "$ROOT/fuzz/corpus/$target" \
-      -dict="$ROOT/fuzz/$target.dict" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
+      -dict="$ROOT/fuzz/$target.dict" $budget -rss_limit_mb=2048 \
       -malloc_limit_mb=512 -max_len=65536 -artifact_prefix="$crashes/" -print_final_stats=1 \
       >"$BUILD/${target}_fuzz.log" 2>&1; then
     echo "   no crash"

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -169,8 +168,8 @@ TEST(DataIdx, CorruptGzipThrows) {
   EXPECT_NE(message_of(longer, "c.gz").find("trailing bytes"), std::string::npos) << message_of(longer, "c.gz");
 }
 
-TEST(DataIdx, OversizedClaimsThrowQuicklyWithoutAllocating) {
-  const auto start = std::chrono::steady_clock::now();
+// A header's claims are checked against the bytes present before any buffer is sized from them.
+TEST(DataIdx, OversizedClaimsThrowWithoutAllocating) {
   // 4 GiB claimed, 3 bytes present: over the 2 GiB cap.
   EXPECT_NE(message_of(make_idx({65536, 65536}, 3)).find("more than the 2147483648-byte limit"), std::string::npos);
   // Product overflows 64 bits.
@@ -183,7 +182,6 @@ TEST(DataIdx, OversizedClaimsThrowQuicklyWithoutAllocating) {
   // A zero size makes an empty (valid) array, even next to huge sizes.
   const Bytes zero = make_idx({0, 0xffffffffu}, 0);
   EXPECT_TRUE(td::parse_idx(zero.data(), zero.size(), "z").data.empty());
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST(DataMnist, LoadsASmallDirectoryPlainAndGzip) {

@@ -1,6 +1,7 @@
 // Bad input gets a tg::Error whose message names the op and the shapes.
 #include <gtest/gtest.h>
 
+#include <tapegrad/autograd/testing.h>
 #include <tapegrad/tapegrad.h>
 
 namespace tg = tapegrad;
@@ -98,4 +99,42 @@ TEST(Errors, LabelsChangedAfterTheForwardDoNotReachTheBackward) {
   labels.fill_(1e9);
   loss.backward();
   EXPECT_EQ(logits.grad().to_vector<double>(), expected);
+}
+
+// Every registered op, given bad inputs, throws a tg::Error that starts with the op's own name
+// (not that of an op it is built from) and names what it got: an undefined tensor in each
+// argument position; for two or more arguments, a float32 argument among float64 ones (both
+// dtypes named); and an argument of a shape that fits none of them (both shapes named).
+// Exceptions, by design: one_hot's registry input only carries a dtype, and labels (data inputs)
+// are converted to the logits' dtype, so a loss with labels has no dtype mismatch to report.
+TEST(Errors, EveryOpNamesItselfAndWhatItGot) {
+  tg::Generator gen(3);
+  int cases = 0;
+  for (const tg::OpEntry& e : tg::op_registry()) {
+    const std::vector<tg::OpSample> samples = e.samples(tg::Dtype::f64, gen);
+    ASSERT_FALSE(samples.empty()) << e.name;
+    const std::vector<tg::Tensor>& good = samples.front().inputs;
+    const std::string who = e.name + " [" + e.variant + "]";
+    auto expect = [&](std::vector<tg::Tensor> in, const std::string& what, const std::vector<std::string>& parts) {
+      const std::string msg = message_of([&] { e.fn(in); });
+      EXPECT_EQ(msg.rfind(e.name + ":", 0), 0u) << who << ", " << what << ": " << msg;
+      for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << who << ", " << what << ": '" << p << "' missing from: " << msg;
+      ++cases;
+    };
+    for (size_t i = 0; i < good.size() && e.name != "one_hot"; ++i) {
+      std::vector<tg::Tensor> in = good;
+      in[i] = tg::Tensor();
+      expect(in, "undefined input " + std::to_string(i), {"undefined"});
+    }
+    if (good.size() < 2) continue;
+    for (size_t i = 0; i < good.size() && e.nondiff_inputs.empty(); ++i) {
+      std::vector<tg::Tensor> in = good;
+      in[i] = in[i].to(tg::Dtype::f32);
+      expect(in, "float32 input " + std::to_string(i), {"float32", "float64"});
+    }
+    std::vector<tg::Tensor> in = good;
+    in[1] = tg::zeros({5, 7}, tg::Dtype::f64);
+    expect(in, "input 1 of shape [5, 7]", {"[5, 7]", good[0].shape().str()});
+  }
+  EXPECT_GT(cases, 60);
 }

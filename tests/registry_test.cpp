@@ -1,6 +1,7 @@
 // Every registered op is gradient-checked, whole and node by node, and every public op is registered.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -52,4 +53,63 @@ TEST(Registry, EveryPublicOpIsRegistered) {
   for (const tg::OpEntry& e : tg::op_registry()) registered.insert(e.name);
   EXPECT_GT(declared.size(), 30u);
   for (const std::string& name : declared) EXPECT_TRUE(registered.count(name)) << name << " is declared in ops.h but not registered";
+}
+
+// Every value a node keeps for its backward is version-checked: for every differentiable op,
+// an in-place write to any of its variable inputs, or to its output, after the forward makes
+// backward() throw, naming the op that recorded the value and the writer. Data inputs (labels)
+// are copied by the node when it is recorded, so a later write cannot change the gradient, and
+// an out-of-range value written there cannot reach the backward.
+TEST(Registry, EveryValueANodeKeepsIsVersionChecked) {
+  tg::Generator gen(7);
+  int writes = 0;
+  for (const tg::OpEntry& e : tg::op_registry()) {
+    if (!e.differentiable) continue;
+    const std::vector<tg::OpSample> samples = e.samples(tg::Dtype::f64, gen);
+    ASSERT_FALSE(samples.empty()) << e.name;
+    const tg::OpSample& s = samples.front();
+    auto is_data = [&](size_t i) {
+      return std::find(e.nondiff_inputs.begin(), e.nondiff_inputs.end(), i) != e.nondiff_inputs.end();
+    };
+    // target == inputs.size() writes to the output.
+    for (size_t target = 0; target <= s.inputs.size(); ++target) {
+      std::vector<tg::Tensor> in;
+      for (size_t i = 0; i < s.inputs.size(); ++i) in.push_back(s.inputs[i].clone().requires_grad(!is_data(i)));
+      tg::Tensor y = e.fn(in);
+      ASSERT_TRUE(y.requires_grad()) << e.name;
+      const tg::Tensor upstream = tg::ones(y.shape(), y.dtype());
+      const std::string what = e.name + " [" + e.variant + "] " +
+                               (target < in.size() ? "input " + std::to_string(target) : std::string("output"));
+      if (target < in.size() && is_data(target)) {
+        y.backward(upstream, {.retain_graph = true});
+        std::vector<std::vector<double>> before;
+        for (const tg::Tensor& t : in)
+          if (t.requires_grad()) before.push_back(t.grad().to_vector<double>());
+        in[target].fill_(1e9);  // out of range as a class index, and not a probability
+        y.backward(upstream);
+        size_t k = 0;
+        for (const tg::Tensor& t : in) {
+          if (!t.requires_grad()) continue;
+          std::vector<double> twice = before[k++];
+          for (double& v : twice) v *= 2;
+          EXPECT_EQ(t.grad().to_vector<double>(), twice) << what << ": a data input written after the forward changed the gradient";
+        }
+        ++writes;
+        continue;
+      }
+      {
+        tg::NoGradGuard no_grad;
+        (target < in.size() ? in[target] : y).mul_(1.0);  // same values, new version
+      }
+      try {
+        y.backward(upstream);
+        ADD_FAILURE() << what << " written in place after the forward: backward() did not throw";
+      } catch (const tg::Error& err) {
+        const std::string msg = err.what();
+        EXPECT_NE(msg.find("modified in place by mul_"), std::string::npos) << what << ": " << msg;
+      }
+      ++writes;
+    }
+  }
+  EXPECT_GT(writes, 80);
 }

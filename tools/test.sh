@@ -4,7 +4,9 @@
 #      the downstream find_package project);
 #   2. the API reference build, which fails on any undocumented public symbol;
 #   3. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer;
-#   4. the public API contract (../shared/contract), when it is there.
+#   4. the libFuzzer targets (IDX, safetensors, the training program's --resume path), each for a
+#      fixed number of inputs from a fixed seed, so that every run fuzzes the same inputs;
+#   5. the public API contract (../shared/contract), when it is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
@@ -26,6 +28,13 @@ cmake --preset asan -DTAPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build --preset asan -j"$jobs"
 # The RSS-based memory tests are left out here: ASan quarantines freed memory by design.
 ctest --preset asan -j"$jobs" -E '^Memory\.'
+
+# FUZZ_RUNS inputs per target (not seconds: the same inputs on a loaded machine as on an idle one).
+fuzz_runs=${FUZZ_RUNS:-100000}
+step "Fuzzing: $fuzz_runs inputs per target, seed 1"
+ensure_packages clang libclang-rt-dev
+rm -rf build/fuzz/corpus build/fuzz/crashes  # start from the seeds in fuzz/corpus every time
+FUZZ_RUNS=$fuzz_runs JOBS=$jobs sh fuzz/run.sh 0 "$PWD/build/fuzz"
 
 if [ -x ../shared/contract/check.sh ]; then
   step "Public API contract"

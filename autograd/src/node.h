@@ -24,10 +24,14 @@ class Inputs {
   using Refs = std::initializer_list<std::reference_wrapper<const Tensor>>;
   // The list's array lives until the end of the full expression that calls the op, which is as
   // long as an Inputs is used (GCC cannot see that, hence the pragma).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
   Inputs(Refs refs) : refs_(refs.begin()), size_(refs.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   Inputs(const std::vector<Tensor>& tensors) : tensors_(tensors.data()), size_(tensors.size()) {}
   size_t size() const { return size_; }
   const Tensor& operator[](size_t i) const { return tensors_ ? tensors_[i] : refs_[i].get(); }

@@ -14,16 +14,25 @@ void save_checkpoint(const std::string& path, const NamedTensors& model_state, c
   save_safetensors(path, all, metadata);
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  SafetensorsFile file = load_safetensors_with_metadata(path);
+namespace {
+
+Checkpoint split(SafetensorsFile file, const char* op, const std::string& name) {
   Checkpoint ck;
   ck.metadata = std::move(file.metadata);
-  for (auto& [name, t] : file.tensors) {
-    if (name.rfind("model.", 0) == 0) ck.model.emplace_back(name.substr(6), std::move(t));
-    else if (name.rfind("optim.", 0) == 0) ck.optimizer.emplace_back(name.substr(6), std::move(t));
-    else throw Error("load_checkpoint: " + path + ": tensor '" + name + "' has neither a 'model.' nor an 'optim.' prefix");
+  for (auto& [tensor, t] : file.tensors) {
+    if (tensor.rfind("model.", 0) == 0) ck.model.emplace_back(tensor.substr(6), std::move(t));
+    else if (tensor.rfind("optim.", 0) == 0) ck.optimizer.emplace_back(tensor.substr(6), std::move(t));
+    else throw Error(std::string(op) + ": " + name + ": tensor '" + tensor + "' has neither a 'model.' nor an 'optim.' prefix");
   }
   return ck;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) { return split(load_safetensors_with_metadata(path), "load_checkpoint", path); }
+
+Checkpoint parse_checkpoint(const uint8_t* bytes, size_t size, const std::string& name) {
+  return split(parse_safetensors(bytes, size, name), "parse_checkpoint", name);
 }
 
 }  // namespace tapegrad::io

@@ -1,8 +1,11 @@
 #include "checkpoint.h"
 
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 
+#include "mlp.h"
 #include "options.h"
 
 namespace tg = tapegrad;
@@ -22,16 +25,18 @@ const std::string& entry(const tg::io::Metadata& m, const std::string& key, cons
   return it->second;
 }
 
-int64_t integer(const tg::io::Metadata& m, const std::string& key, const std::string& path) {
+// The same ranges the command line accepts: a checkpoint is a file anyone can edit, and its
+// settings replace the command line's on --resume.
+int64_t integer(const tg::io::Metadata& m, const std::string& key, const std::string& path, int64_t lo, int64_t hi) {
   const std::string& s = entry(m, key, path);
   try {
     size_t used = 0;
     long long v = std::stoll(s, &used);
-    if (used == s.size() && v >= 0) return v;
+    if (used == s.size() && v >= lo && v <= hi) return v;
   } catch (const std::exception&) {
   }
-  throw std::runtime_error("checkpoint '" + path + "': metadata '" + key + "' is '" + s +
-                           "', expected a non-negative integer");
+  throw std::runtime_error("checkpoint '" + path + "': metadata '" + key + "' is '" + s + "', expected an integer from " +
+                           std::to_string(lo) + " to " + std::to_string(hi));
 }
 
 }  // namespace
@@ -56,18 +61,24 @@ void save_run(const std::string& path, const tg::nn::Module& model, const tg::op
 }
 
 LoadedRun load_run(const std::string& path) {
-  LoadedRun run;
+  tg::io::Checkpoint tensors;
   try {
-    run.tensors = tg::io::load_checkpoint(path);
+    tensors = tg::io::load_checkpoint(path);
   } catch (const tg::Error& e) {
     throw std::runtime_error(std::string("cannot load checkpoint: ") + e.what());
   }
+  return read_run(std::move(tensors), path);
+}
+
+LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
+  LoadedRun run;
+  run.tensors = std::move(tensors);
   const tg::io::Metadata& m = run.tensors.metadata;
   if (entry(m, "format", path) != kCheckpointFormat)
     throw std::runtime_error("checkpoint '" + path + "': format is '" + m.at("format") + "', expected '" +
                              kCheckpointFormat + "'");
   RunState& s = run.state;
-  s.epochs_done = integer(m, "epoch", path);
+  s.epochs_done = integer(m, "epoch", path, 0, kMaxEpochs);
   try {
     s.seed = std::stoull(entry(m, "seed", path));
     s.hidden = parse_sizes(entry(m, "hidden", path));
@@ -76,13 +87,29 @@ LoadedRun load_run(const std::string& path) {
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint '" + path + "': " + e.what());
   }
-  s.inputs = integer(m, "inputs", path);
-  s.classes = integer(m, "classes", path);
+  if (!(s.lr > 0) || !std::isfinite(s.lr))
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'lr' is '" + m.at("lr") +
+                             "', expected a positive finite number");
+  s.inputs = integer(m, "inputs", path, 1, kMaxWidth);
+  s.classes = integer(m, "classes", path, 1, kMaxWidth);
   s.optimizer = entry(m, "optimizer", path);
-  s.batch_size = integer(m, "batch_size", path);
-  s.limit = integer(m, "limit", path);
+  if (!is_optimizer_name(s.optimizer))
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'optimizer' is '" + s.optimizer + "', expected one of " +
+                             optimizer_names());
+  s.batch_size = integer(m, "batch_size", path, 1, kMaxBatchSize);
+  s.limit = integer(m, "limit", path, 0, std::numeric_limits<int64_t>::max());
   s.data_dir = entry(m, "data", path);
   return run;
+}
+
+void restore_run(const tg::io::Checkpoint& tensors, tg::nn::Module& model, tg::optim::Optimizer& optimizer,
+                 const std::string& path) {
+  try {
+    model.load_state_dict(tensors.model);
+    optimizer.load_state_dict(tensors.optimizer);
+  } catch (const tg::Error& e) {
+    throw std::runtime_error("checkpoint '" + path + "' does not fit the model: " + e.what());
+  }
 }
 
 }  // namespace tapegrad_train

@@ -44,4 +44,12 @@ struct LoadedRun {
 /// missing or malformed entry.
 LoadedRun load_run(const std::string& path);
 
+/// The run state in a checkpoint's metadata, checked as load_run does; `path` is used in errors.
+LoadedRun read_run(tapegrad::io::Checkpoint tensors, const std::string& path);
+
+/// Loads the checkpoint's model and optimizer state into `model` and `optimizer`, built from its
+/// RunState; throws std::runtime_error naming `path` and the tensor that does not fit.
+void restore_run(const tapegrad::io::Checkpoint& tensors, tapegrad::nn::Module& model,
+                 tapegrad::optim::Optimizer& optimizer, const std::string& path);
+
 }  // namespace tapegrad_train

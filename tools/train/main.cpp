@@ -118,12 +118,7 @@ int run(TrainOptions o) {
       throw std::runtime_error("the checkpoint's model takes " + std::to_string(saved.inputs) + " features to " +
                                std::to_string(saved.classes) + " classes, but the data in '" + o.data_dir + "' has " +
                                std::to_string(inputs) + " features and " + std::to_string(classes) + " classes");
-    try {
-      model.load_state_dict(resumed->tensors.model);
-      optimizer->load_state_dict(resumed->tensors.optimizer);
-    } catch (const tg::Error& e) {
-      throw std::runtime_error("checkpoint '" + out.checkpoint + "' does not fit the model: " + e.what());
-    }
+    restore_run(resumed->tensors, model, *optimizer, out.checkpoint);
     state.epochs_done = saved.epochs_done;
     state.history = saved.history;
     resumed.reset();

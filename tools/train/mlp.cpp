@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "options.h"
+
 namespace tg = tapegrad;
 
 namespace tapegrad_train {
@@ -41,7 +43,7 @@ std::unique_ptr<tg::optim::Optimizer> make_optimizer(const std::string& name, st
   if (name == "adamw") return std::make_unique<optim::AdamW>(std::move(params), optim::AdamWOptions{.lr = lr});
   if (name == "adagrad") return std::make_unique<optim::Adagrad>(std::move(params), optim::AdagradOptions{.lr = lr});
   if (name == "rmsprop") return std::make_unique<optim::RMSprop>(std::move(params), optim::RMSpropOptions{.lr = lr});
-  throw std::invalid_argument("unknown optimizer '" + name + "' (expected sgd, momentum, adam, adamw, adagrad or rmsprop)");
+  throw std::invalid_argument("unknown optimizer '" + name + "' (expected " + optimizer_names() + ")");
 }
 
 }  // namespace tapegrad_train

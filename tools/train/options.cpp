@@ -34,12 +34,33 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || item.empty() || v < 1 || v > 1'000'000)
+    if (used != item.size() || item.empty() || v < 1 || v > kMaxWidth)
       throw std::invalid_argument("hidden layer width '" + item + "' in '" + text +
-                                  "' is not an integer between 1 and 1000000");
+                                  "' is not an integer between 1 and " + std::to_string(kMaxWidth));
     sizes.push_back(v);
   }
   return sizes;
+}
+
+const std::vector<std::string>& optimizer_name_list() {
+  static const std::vector<std::string> names{"sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop"};
+  return names;
+}
+
+bool is_optimizer_name(const std::string& name) {
+  for (const std::string& n : optimizer_name_list())
+    if (n == name) return true;
+  return false;
+}
+
+std::string optimizer_names() {
+  const std::vector<std::string>& n = optimizer_name_list();
+  std::string s;
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (i > 0) s += i + 1 == n.size() ? " or " : ", ";
+    s += n[i];
+  }
+  return s;
 }
 
 ParseResult parse_options(int argc, char** argv) {
@@ -62,15 +83,15 @@ ParseResult parse_options(int argc, char** argv) {
   app.add_option("--hidden", hidden, "hidden layer widths, comma-separated ('none' for a linear model)")
       ->capture_default_str();
   app.add_option("--optimizer", o.optimizer, "optimizer")
-      ->check(CLI::IsMember({"sgd", "momentum", "adam", "adamw", "adagrad", "rmsprop"}))
+      ->check(CLI::IsMember(optimizer_name_list()))
       ->capture_default_str();
   app.add_option("--lr", lr, "learning rate [default: 0.1 sgd, 0.05 momentum, 0.01 adagrad, 0.001 adam/adamw/rmsprop]")
       ->check(CLI::PositiveNumber);
   app.add_option("--epochs", o.epochs, "total number of epochs (a resumed run counts the ones already done)")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->check(CLI::Range(int64_t{1}, kMaxEpochs))
       ->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "examples per mini-batch")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->check(CLI::Range(int64_t{1}, kMaxBatchSize))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the initial weights and of the shuffle order")->capture_default_str();
   app.add_option("--threads", o.threads, "threads per large matrix product (0: all cores); results are bit-identical run after run for a given count, but differ in the last bits between counts")

@@ -9,6 +9,18 @@
 
 namespace tapegrad_train {
 
+/// The ranges the command line accepts, which a checkpoint's settings are held to as well.
+inline constexpr int64_t kMaxEpochs = 100000;
+inline constexpr int64_t kMaxBatchSize = int64_t{1} << 30;
+inline constexpr int64_t kMaxWidth = 1'000'000;  ///< of a layer: hidden, input or output
+
+/// The optimizers make_optimizer knows, in the order the help lists them.
+const std::vector<std::string>& optimizer_name_list();
+/// True if `name` is in optimizer_name_list().
+bool is_optimizer_name(const std::string& name);
+/// "sgd, momentum, adam, adamw, adagrad or rmsprop".
+std::string optimizer_names();
+
 /// Everything a run needs to know; defaults give the classic 784-50-10 net on Fashion-MNIST.
 struct TrainOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";  ///< MNIST-format directory

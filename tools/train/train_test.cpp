@@ -278,6 +278,27 @@ TEST_F(TrainTool, CorruptCheckpointIsAClearErrorOnResume) {
   EXPECT_NE(r.text.find("checkpoint.safetensors"), std::string::npos) << r.text;
 }
 
+// A checkpoint's settings replace the command line's on --resume, so they are held to the same
+// ranges: each edited value below is refused with the file, the entry and what was expected.
+TEST_F(TrainTool, ResumeRefusesSettingsTheCommandLineWouldRefuse) {
+  ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
+  const fs::path ckpt = dir_ / "out" / "checkpoint.safetensors";
+  const tg::io::SafetensorsFile good = tg::io::load_safetensors_with_metadata(ckpt.string());
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"batch_size", "0"}, {"epoch", "100001"}, {"lr", "nan"}, {"lr", "-0.1"}, {"optimizer", "lbfgs"},
+      {"inputs", "0"},     {"classes", "-3"},   {"limit", "x"}};
+  for (const auto& [key, value] : bad) {
+    tg::io::Metadata m = good.metadata;
+    m[key] = value;
+    tg::io::save_safetensors(ckpt.string(), good.tensors, m);
+    RunOutput r = train({"--out", (dir_ / "out").string(), "--resume", "--epochs", "2", "--no-plot"});
+    EXPECT_EQ(r.exit_code, 1) << key << "=" << value << ": " << r.text;
+    EXPECT_NE(r.text.find("checkpoint '" + ckpt.string() + "': metadata '" + key + "' is '" + value + "', expected"),
+              std::string::npos)
+        << key << "=" << value << ": " << r.text;
+  }
+}
+
 TEST_F(TrainTool, ResumingAFinishedRunTrainsNothingAndReportsItsAccuracy) {
   ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
   const std::string before = read_file(dir_ / "out" / "checkpoint.safetensors");

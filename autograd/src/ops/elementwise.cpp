@@ -286,8 +286,10 @@ Tensor Tensor::clone() const {
 // the input's dtype. The step is larger because float32 rounding swamps a 1e-6 difference.
 static RegisterOp reg_to_dtype({"to_dtype", "round trip",
                                 [](auto& in) {
-                                  Dtype other = in[0].dtype() == Dtype::f32 ? Dtype::f64 : Dtype::f32;
-                                  return to_dtype(to_dtype(in[0], other), in[0].dtype());
+                                  // An undefined input reaches to_dtype, which names itself.
+                                  const Dtype mine = in[0].defined() ? in[0].dtype() : Dtype::f32;
+                                  const Tensor there = to_dtype(in[0], mine == Dtype::f32 ? Dtype::f64 : Dtype::f32);
+                                  return to_dtype(there, mine);
                                 },
                                 unary_inputs(), true, {}, 1e-3});
 

@@ -172,6 +172,7 @@ Tensor mse_loss(const Tensor& y, const Tensor& target) {
   if (y.shape() != target.shape())
     throw Error("mse_loss: prediction " + y.shape().str() + " and target " + target.shape().str() +
                 " differ in shape (broadcasting in a loss is almost always a bug; reshape one)");
+  same_dtype("mse_loss", y, target);  // here, not in the sub it is built from: the error names the loss
   return mean(square(sub(y, target)));
 }
 static RegisterOp reg_mse({"mse_loss", "", [](auto& in) { return mse_loss(in[0], in[1]); },
@@ -238,6 +239,7 @@ Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype)
   });
   return out;
 }
+// The input only carries the dtype (the registry's entries take tensors).
 static RegisterOp reg_one_hot({"one_hot", "", [](auto& in) { return one_hot({1, 0}, 3, in[0].dtype()); },
                                [](Dtype d, Generator& g) {
                                  return std::vector<OpSample>{{{samples::normal({1}, d, g)}, "dtype carrier"}};

@@ -2,6 +2,8 @@
 /// \file checkpoint.h
 /// Training checkpoints: model and optimizer state in one safetensors file ("model." and
 /// "optim." prefixes), which PyTorch's safetensors package reads too.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "tapegrad/core/tensor.h"
@@ -27,5 +29,8 @@ void save_checkpoint(const std::string& path, const NamedTensors& model_state, c
 /// Loads a file written by save_checkpoint, splitting the tensors by their "model." and
 /// "optim." prefixes (which are removed). Throws if a tensor has neither prefix.
 Checkpoint load_checkpoint(const std::string& path);
+
+/// Like load_checkpoint, from the `size` bytes of a file in memory; `name` is used in errors.
+Checkpoint parse_checkpoint(const uint8_t* bytes, size_t size, const std::string& name);
 
 }  // namespace tapegrad::io

@@ -1,0 +1,299 @@
+// The differential suite: random graphs built around every registered op run in tapegrad and in
+// libtorch, in float64, and must agree on the loss and on every leaf's gradient, normwise, to
+// 1e-10. Built only when libtorch-dev is installed (tests/torch/CMakeLists.txt).
+//
+// Each graph is: the op on its registry sample (which brings the broadcasting cases), then one to
+// three random steps on the result (tanh, sigmoid, a scale, the square, or adding or multiplying
+// a new leaf whose shape broadcasts against it), then a random projection to a scalar, plus a
+// second use of one of the op's inputs, so that a leaf's gradient arrives by two paths.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <tapegrad/autograd/testing.h>
+#include <tapegrad/tapegrad.h>
+#include <vector>
+
+namespace tg = tapegrad;
+using TorchFn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+
+namespace {
+
+// libtorch's spelling of each registry entry, keyed "name|variant". The constants are the ones
+// the entry bakes in (its variant names them).
+const std::map<std::string, TorchFn>& torch_ops() {
+  using V = std::vector<torch::Tensor>;
+  static const std::map<std::string, TorchFn> ops{
+      {"add|", [](const V& x) { return x[0] + x[1]; }},
+      {"sub|", [](const V& x) { return x[0] - x[1]; }},
+      {"mul|", [](const V& x) { return x[0] * x[1]; }},
+      {"div|", [](const V& x) { return x[0] / x[1]; }},
+      {"add_scalar|s=0.7", [](const V& x) { return x[0] + 0.7; }},
+      {"mul_scalar|s=-1.5", [](const V& x) { return x[0] * -1.5; }},
+      {"div_scalar|s=-0.8", [](const V& x) { return x[0] / -0.8; }},
+      {"rdiv_scalar|s=2", [](const V& x) { return torch::full_like(x[0], 2.0) / x[0]; }},
+      {"neg|", [](const V& x) { return -x[0]; }},
+      {"exp|", [](const V& x) { return torch::exp(x[0]); }},
+      {"log|positive", [](const V& x) { return torch::log(x[0]); }},
+      {"sqrt|positive", [](const V& x) { return torch::sqrt(x[0]); }},
+      {"pow|p=3 (any sign)", [](const V& x) { return torch::pow(x[0], 3); }},
+      {"pow|p=-1.5 (positive base)", [](const V& x) { return torch::pow(x[0], -1.5); }},
+      {"square|", [](const V& x) { return torch::square(x[0]); }},
+      {"abs|away from 0", [](const V& x) { return torch::abs(x[0]); }},
+      {"sigmoid|", [](const V& x) { return torch::sigmoid(x[0]); }},
+      {"log_sigmoid|", [](const V& x) { return torch::log_sigmoid(x[0]); }},
+      {"tanh|", [](const V& x) { return torch::tanh(x[0]); }},
+      {"relu|away from 0", [](const V& x) { return torch::relu(x[0]); }},
+      {"leaky_relu|slope=0.1", [](const V& x) { return torch::leaky_relu(x[0], 0.1); }},
+      {"clone|", [](const V& x) { return x[0].clone(); }},
+      {"to_dtype|round trip", [](const V& x) { return x[0].to(torch::kFloat32).to(torch::kFloat64); }},
+      {"greater|", [](const V& x) { return torch::gt(x[0], x[1]).to(torch::kFloat64); }},
+      {"less|", [](const V& x) { return torch::lt(x[0], x[1]).to(torch::kFloat64); }},
+      {"equal|", [](const V& x) { return torch::eq(x[0], x[1]).to(torch::kFloat64); }},
+      {"matmul|", [](const V& x) { return torch::matmul(x[0], x[1]); }},
+      {"transpose|", [](const V& x) { return x[0].t(); }},
+      {"reshape|[2,3] to [3,2]", [](const V& x) { return x[0].reshape({3, 2}); }},
+      {"softmax_cross_entropy|class indices",
+       [](const V& x) { return torch::cross_entropy_loss(x[0], torch::tensor({2, 0, 1}, torch::kLong)); }},
+      {"softmax_cross_entropy|probabilities", [](const V& x) { return torch::cross_entropy_loss(x[0], x[1]); }},
+      {"mse_loss|", [](const V& x) { return torch::mse_loss(x[0], x[1]); }},
+      {"binary_cross_entropy_with_logits|",
+       [](const V& x) { return torch::binary_cross_entropy_with_logits(x[0], x[1]); }},
+      {"one_hot|", [](const V&) { return torch::one_hot(torch::tensor({1, 0}, torch::kLong), 3).to(torch::kFloat64); }},
+      {"sum_to|[2,3,4] to [3,1]", [](const V& x) { return x[0].sum(0).sum(1, true); }},
+      {"broadcast_to|[3,1] to [2,3,4]", [](const V& x) { return x[0].expand({2, 3, 4}); }},
+      {"sum|all", [](const V& x) { return x[0].sum(); }},
+      {"sum|axis=0", [](const V& x) { return x[0].sum(0); }},
+      {"sum|axis=-1, keepdim", [](const V& x) { return x[0].sum(-1, true); }},
+      {"mean|all", [](const V& x) { return x[0].mean(); }},
+      {"mean|axis=0", [](const V& x) { return x[0].mean(0); }},
+      {"max|axis=1", [](const V& x) { return std::get<0>(x[0].max(1)); }},
+      {"argmax|axis=1", [](const V& x) { return x[0].argmax(1).to(torch::kFloat64); }},
+      {"softmax|axis=1", [](const V& x) { return torch::softmax(x[0], 1); }},
+      {"softmax|axis=0", [](const V& x) { return torch::softmax(x[0], 0); }},
+      {"log_softmax|axis=1", [](const V& x) { return torch::log_softmax(x[0], 1); }},
+      {"log_softmax|axis=-1", [](const V& x) { return torch::log_softmax(x[0], -1); }},
+  };
+  return ops;
+}
+
+std::string key(const tg::OpEntry& e) { return e.name + "|" + e.variant; }
+
+std::vector<int64_t> dims(const tg::Shape& s) {
+  std::vector<int64_t> d;
+  for (size_t i = 0; i < s.size(); ++i) d.push_back(s[i]);
+  return d;
+}
+
+torch::Tensor to_torch(const tg::Tensor& t) {
+  std::vector<double> v = t.to(tg::Dtype::f64).to_vector<double>();
+  return torch::from_blob(v.data(), dims(t.shape()), torch::kFloat64).clone();
+}
+
+std::vector<double> values(const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// ||a - b|| <= tol * max(||b||, 1): relative for large values, absolute near zero.
+::testing::AssertionResult close(const std::vector<double>& a, const std::vector<double>& b, double tol) {
+  if (a.size() != b.size())
+    return ::testing::AssertionFailure() << a.size() << " elements against libtorch's " << b.size();
+  double diff = 0, norm = 0;
+  size_t worst = 0;
+  double worst_diff = -1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = a[i] - b[i];
+    if (!(std::fabs(d) <= worst_diff)) worst_diff = std::fabs(d), worst = i;
+    diff += d * d;
+    norm += b[i] * b[i];
+  }
+  diff = std::sqrt(diff);
+  norm = std::sqrt(norm);
+  if (diff <= tol * std::max(norm, 1.0)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "normwise difference " << diff << " against a norm of " << norm
+                                       << "; worst element " << worst << ": " << a[worst] << " vs libtorch "
+                                       << b[worst];
+}
+
+enum class Step { tanh, sigmoid, scale, square, add_leaf, mul_leaf };
+
+// One random graph, described once and built twice.
+struct Graph {
+  struct Item {
+    Step step;
+    double c = 0;                    // the scale
+    std::vector<double> leaf;        // the new leaf's values (add_leaf, mul_leaf)
+    std::vector<int64_t> leaf_shape;
+  };
+  std::vector<Item> steps;
+  std::vector<double> projection;  // of the output, to a scalar
+  int reuse = -1;                  // the input used a second time (-1: none)
+  std::vector<double> reuse_weights;
+};
+
+std::vector<double> normal(size_t n, std::mt19937_64& rng) {
+  std::normal_distribution<double> d;
+  std::vector<double> v(n);
+  for (double& x : v) x = d(rng);
+  return v;
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Graph random_graph(const std::vector<int64_t>& out_shape, const std::vector<std::vector<int64_t>>& in_shapes,
+                   const std::vector<bool>& variable, std::mt19937_64& rng) {
+  Graph g;
+  const int n = 1 + static_cast<int>(rng() % 3);
+  for (int k = 0; k < n; ++k) {
+    Graph::Item it{static_cast<Step>(rng() % 6), 0, {}, {}};
+    if (it.step == Step::scale) it.c = std::uniform_real_distribution<double>(-2, 2)(rng);
+    if (it.step == Step::add_leaf || it.step == Step::mul_leaf) {
+      // Broadcasts against the output: some leading axes dropped, some others of size 1.
+      const size_t drop = out_shape.empty() ? 0 : rng() % (out_shape.size() + 1);
+      for (size_t a = drop; a < out_shape.size(); ++a) it.leaf_shape.push_back(rng() % 2 ? out_shape[a] : 1);
+      it.leaf = normal(static_cast<size_t>(numel(it.leaf_shape)), rng);
+    }
+    g.steps.push_back(it);
+  }
+  g.projection = normal(static_cast<size_t>(numel(out_shape)), rng);
+  std::vector<int> candidates;
+  for (size_t i = 0; i < in_shapes.size(); ++i)
+    if (variable[i]) candidates.push_back(static_cast<int>(i));
+  if (!candidates.empty() && rng() % 2) {
+    g.reuse = candidates[rng() % candidates.size()];
+    g.reuse_weights = normal(static_cast<size_t>(numel(in_shapes[static_cast<size_t>(g.reuse)])), rng);
+  }
+  return g;
+}
+
+struct Result {
+  double loss = 0;
+  std::vector<std::vector<double>> grads;  // the inputs' (variables only), then the new leaves'
+};
+
+Result run_tapegrad(const tg::OpEntry& e, const std::vector<tg::Tensor>& sample, const std::vector<bool>& variable,
+                    const Graph& g) {
+  std::vector<tg::Tensor> in;
+  for (size_t i = 0; i < sample.size(); ++i) in.push_back(sample[i].clone().requires_grad(variable[i]));
+  std::vector<tg::Tensor> leaves;
+  tg::Tensor y = e.fn(in);
+  for (const Graph::Item& it : g.steps) {
+    switch (it.step) {
+      case Step::tanh: y = tg::tanh(y); break;
+      case Step::sigmoid: y = tg::sigmoid(y); break;
+      case Step::scale: y = y * it.c; break;
+      case Step::square: y = y * y; break;
+      case Step::add_leaf:
+      case Step::mul_leaf: {
+        tg::Tensor w = tg::from_vector(it.leaf, tg::Shape(it.leaf_shape), tg::Dtype::f64).requires_grad(true);
+        leaves.push_back(w);
+        y = it.step == Step::add_leaf ? y + w : y * w;
+        break;
+      }
+    }
+  }
+  tg::Tensor loss = tg::sum(y * tg::from_vector(g.projection, y.shape(), tg::Dtype::f64));
+  if (g.reuse >= 0) {
+    const tg::Tensor& x = in[static_cast<size_t>(g.reuse)];
+    loss = loss + tg::sum(x * tg::from_vector(g.reuse_weights, x.shape(), tg::Dtype::f64));
+  }
+  loss.backward();
+  Result r{loss.item(), {}};
+  for (const tg::Tensor& t : in)
+    if (t.requires_grad()) r.grads.push_back(t.grad().to_vector<double>());
+  for (const tg::Tensor& w : leaves) r.grads.push_back(w.grad().to_vector<double>());
+  return r;
+}
+
+Result run_torch(const TorchFn& f, const std::vector<tg::Tensor>& sample, const std::vector<bool>& variable,
+                 const Graph& g) {
+  std::vector<torch::Tensor> in;
+  for (size_t i = 0; i < sample.size(); ++i) in.push_back(to_torch(sample[i]).requires_grad_(variable[i]));
+  std::vector<torch::Tensor> leaves;
+  torch::Tensor y = f(in);
+  for (const Graph::Item& it : g.steps) {
+    switch (it.step) {
+      case Step::tanh: y = torch::tanh(y); break;
+      case Step::sigmoid: y = torch::sigmoid(y); break;
+      case Step::scale: y = y * it.c; break;
+      case Step::square: y = y * y; break;
+      case Step::add_leaf:
+      case Step::mul_leaf: {
+        std::vector<double> v = it.leaf;
+        torch::Tensor w = torch::from_blob(v.data(), it.leaf_shape, torch::kFloat64).clone().requires_grad_(true);
+        leaves.push_back(w);
+        y = it.step == Step::add_leaf ? y + w : y * w;
+        break;
+      }
+    }
+  }
+  std::vector<double> p = g.projection;
+  torch::Tensor loss = (y * torch::from_blob(p.data(), y.sizes(), torch::kFloat64)).sum();
+  std::vector<double> rw = g.reuse_weights;
+  if (g.reuse >= 0) {
+    const torch::Tensor& x = in[static_cast<size_t>(g.reuse)];
+    loss = loss + (x * torch::from_blob(rw.data(), x.sizes(), torch::kFloat64)).sum();
+  }
+  loss.backward();
+  Result r{loss.item<double>(), {}};
+  for (const torch::Tensor& t : in)
+    if (t.requires_grad()) r.grads.push_back(values(t.grad()));
+  for (const torch::Tensor& w : leaves) r.grads.push_back(values(w.grad()));
+  return r;
+}
+
+}  // namespace
+
+// A new op joins the suite by giving its libtorch spelling above.
+TEST(TorchDifferential, EveryRegisteredOpHasALibtorchSpelling) {
+  for (const tg::OpEntry& e : tg::op_registry())
+    EXPECT_TRUE(torch_ops().count(key(e))) << key(e) << " has no libtorch spelling in " << __FILE__;
+}
+
+TEST(TorchDifferential, RandomGraphsOverEveryOpAgreeWithLibtorch) {
+  constexpr double kTol = 1e-10;
+  constexpr int kGraphsPerSample = 4;
+  tg::Generator gen(20261202);
+  std::mt19937_64 rng(11);
+  int graphs = 0;
+  for (const tg::OpEntry& e : tg::op_registry()) {
+    auto f = torch_ops().find(key(e));
+    if (f == torch_ops().end()) continue;  // reported by the test above
+    for (const tg::OpSample& s : e.samples(tg::Dtype::f64, gen)) {
+      const std::string where = key(e) + " on " + s.note;
+      std::vector<torch::Tensor> tin;
+      for (const tg::Tensor& t : s.inputs) tin.push_back(to_torch(t));
+      // The forward alone, for every entry (the non-differentiable ones stop here).
+      const tg::Tensor y = e.fn(s.inputs);
+      EXPECT_TRUE(close(y.to(tg::Dtype::f64).to_vector<double>(), values(f->second(tin)), kTol)) << where << ": forward";
+      if (!e.differentiable) continue;
+      std::vector<bool> variable;
+      std::vector<std::vector<int64_t>> shapes;
+      for (size_t i = 0; i < s.inputs.size(); ++i) {
+        variable.push_back(std::find(e.nondiff_inputs.begin(), e.nondiff_inputs.end(), i) == e.nondiff_inputs.end());
+        shapes.push_back(dims(s.inputs[i].shape()));
+      }
+      for (int k = 0; k < kGraphsPerSample; ++k) {
+        const Graph g = random_graph(dims(y.shape()), shapes, variable, rng);
+        const Result ours = run_tapegrad(e, s.inputs, variable, g);
+        const Result theirs = run_torch(f->second, s.inputs, variable, g);
+        EXPECT_TRUE(close({ours.loss}, {theirs.loss}, kTol)) << where << ", graph " << k << ": loss";
+        ASSERT_EQ(ours.grads.size(), theirs.grads.size()) << where;
+        for (size_t i = 0; i < ours.grads.size(); ++i)
+          EXPECT_TRUE(close(ours.grads[i], theirs.grads[i], kTol)) << where << ", graph " << k << ": gradient of leaf " << i;
+        ++graphs;
+      }
+    }
+  }
+  EXPECT_GT(graphs, 200);
+}
