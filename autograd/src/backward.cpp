@@ -50,7 +50,11 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
   if (!impl_of(in)->requires_grad) return;
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   TensorImpl* t = impl_of(in);
-  if (g.shape() != in.shape()) g = sum_to(g, in.shape());
+  if (g.shape() != in.shape()) {
+    // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
+    if (g.numel() == in.numel()) g = make_view(g, in.shape());
+    else g = sum_to(g, in.shape());
+  }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
     if (!t->pending.defined()) {
@@ -106,7 +110,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
                 std::string(dtype_name(r->dtype)));
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (r->grad.defined()) r->grad.add_(upstream);
-    else r->grad = detail::copy_of(upstream);
+    else r->grad = detail::own(std::move(upstream));  // copied only if the caller still holds it
     return;
   }
   detail::TapeImpl& tape = detail::TapeImpl::current();
@@ -115,7 +119,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
 
   NoGradGuard no_grad;  // backward formulas are not themselves recorded
   if (r->grad.defined()) r->grad.add_(upstream);
-  else r->grad = detail::copy_of(upstream);
+  else r->grad = detail::own(std::move(upstream));  // copied only if the caller still holds it
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();

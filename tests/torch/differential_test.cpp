@@ -66,6 +66,7 @@ const std::map<std::string, TorchFn>& torch_ops() {
        [](const V& x) { return torch::binary_cross_entropy_with_logits(x[0], x[1]); }},
       {"one_hot|", [](const V&) { return torch::one_hot(torch::tensor({1, 0}, torch::kLong), 3).to(torch::kFloat64); }},
       {"sum_to|[2,3,4] to [3,1]", [](const V& x) { return x[0].sum(0).sum(1, true); }},
+      {"sum_to|[1,2,3] to [2,3]", [](const V& x) { return x[0].reshape({2, 3}); }},
       {"broadcast_to|[3,1] to [2,3,4]", [](const V& x) { return x[0].expand({2, 3, 4}); }},
       {"sum|all", [](const V& x) { return x[0].sum(); }},
       {"sum|axis=0", [](const V& x) { return x[0].sum(0); }},

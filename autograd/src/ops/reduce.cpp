@@ -55,6 +55,12 @@ static const Op<ToShape> kSumTo(
                   .args = {Shape{3, 1}},
                   .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({2, 3, 4}, d, g)}, "3-D"}};
+                  }},
+                 // No two terms meet (a bias gradient at batch 1): a copy in the new shape.
+                 {.label = "[1,2,3] to [2,3]",
+                  .args = {Shape{2, 3}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({1, 2, 3}, d, g)}, "a leading size-1 axis"}};
                   }}}});
 static const Op<ToShape> kBroadcastTo(
     {.name = "broadcast_to",
@@ -72,12 +78,20 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return kSumTo({x}, {shape});
 }
 
+// The float64 accumulator of sum_to, kept between calls: no allocation per step. (Reached only
+// where it is used: a thread_local's guard is checked wherever it is declared.)
+static std::vector<double>& sum_scratch() {
+  thread_local std::vector<double> scratch;
+  return scratch;
+}
+
 Tensor sum_to_forward(Inputs in, ToShape& a) {
   const Tensor& x = in[0];
   const Shape& shape = a.shape;
   const Shape& sx = x.shape();
   if (broadcast_shapes("sum_to", sx, shape) != sx)
     throw Error("sum_to: shape " + shape.str() + " does not broadcast to the input's " + sx.str());
+  if (x.numel() == shape.numel()) return copy_of(make_view(x, shape));  // no two terms meet
   Tensor out = zeros(shape, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -103,9 +117,9 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
     // float32 sums of many terms go through a float64 buffer (a wider accumulator, as for the
     // full sums); a few terms a output (a bias gradient at batch 1) add up in float directly.
     const int64_t m = shape.numel();
-    thread_local std::vector<double> scratch;  // kept between calls: no allocation per step
     const bool wide = std::is_same_v<T, float> && n / m > 16;
-    if (wide) scratch.assign(static_cast<size_t>(m), 0.0);
+    std::vector<double>* scratch = wide ? &sum_scratch() : nullptr;
+    if (wide) scratch->assign(static_cast<size_t>(m), 0.0);
     const int64_t inner = sx[rank - 1], is = stride[rank - 1];
     auto add_into = [&](auto* acc) {
       using Acc = std::remove_pointer_t<decltype(acc)>;
@@ -121,8 +135,8 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
       }
     };
     if (wide) {
-      add_into(scratch.data());
-      for (int64_t k = 0; k < m; ++k) q[k] = static_cast<T>(scratch[static_cast<size_t>(k)]);
+      add_into(scratch->data());
+      for (int64_t k = 0; k < m; ++k) q[k] = static_cast<T>((*scratch)[static_cast<size_t>(k)]);
     } else {
       add_into(q);
     }
