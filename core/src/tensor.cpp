@@ -113,6 +113,7 @@ double element(const Tensor& t, int64_t flat) {
 }  // namespace
 
 double Tensor::item() const {
+  if (!defined()) throw Error("item: the tensor is undefined (default-constructed)");
   if (numel() != 1)
     throw Error("item: expected a tensor with one element, got shape " + shape().str() + " (" +
                 std::to_string(numel()) + " elements)");

@@ -72,8 +72,8 @@ NamedModules Sequential::named_children() const {
 
 Module& Sequential::operator[](size_t i) const {
   if (i >= modules_.size())
-    throw Error("Sequential: index " + std::to_string(i) + " out of range for " + std::to_string(modules_.size()) +
-                " modules");
+    throw Error("Sequential: index " + std::to_string(i) + " is out of range: expected below " +
+                std::to_string(modules_.size()) + ", the number of modules");
   return *modules_[i];
 }
 

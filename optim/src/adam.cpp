@@ -19,8 +19,8 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions options) : Adam("Adam", std::
 Adam::Adam(const char* name, std::vector<Tensor> params, AdamOptions options, bool decoupled)
     : Optimizer(name, std::move(params), options.lr, adam_buffers(options)), options_(options), decoupled_(decoupled) {
   check_option(options.eps >= 0.0, "eps", options.eps);
-  check_option(options.betas[0] >= 0.0 && options.betas[0] < 1.0, "beta1", options.betas[0]);
-  check_option(options.betas[1] >= 0.0 && options.betas[1] < 1.0, "beta2", options.betas[1]);
+  check_option(options.betas[0] >= 0.0 && options.betas[0] < 1.0, "beta1", options.betas[0], "in [0, 1)");
+  check_option(options.betas[1] >= 0.0 && options.betas[1] < 1.0, "beta2", options.betas[1], "in [0, 1)");
   check_option(options.weight_decay >= 0.0, "weight_decay", options.weight_decay);
 }
 

@@ -6,14 +6,15 @@
 #include <string>
 
 #include "tapegrad/autograd/tape.h"
+#include "show.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
   if (!(norm_type > 0.0))
-    throw Error("clip_grad_norm: norm_type must be > 0 (or infinity), got " + std::to_string(norm_type));
-  if (!(max_norm >= 0.0)) throw Error("clip_grad_norm: max_norm must be >= 0, got " + std::to_string(max_norm));
+    throw Error("clip_grad_norm: norm_type must be > 0 (or infinity), got " + show_double(norm_type));
+  if (!(max_norm >= 0.0)) throw Error("clip_grad_norm: max_norm must be >= 0, got " + show_double(max_norm));
   NoGradGuard no_grad;
   const bool inf = std::isinf(norm_type);
   // Accumulated in double for both dtypes, so float gradients of many elements do not lose the small ones.
@@ -46,7 +47,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
   if (!any) return 0.0;
   const double total = inf ? acc : norm_type == 2.0 ? std::sqrt(acc) : norm_type == 1.0 ? acc : std::pow(acc, 1.0 / norm_type);
   if (error_if_nonfinite && !std::isfinite(total))
-    throw Error("clip_grad_norm: the total " + std::to_string(norm_type) + "-norm of the gradients is " +
+    throw Error("clip_grad_norm: the total " + show_double(norm_type) + "-norm of the gradients is " +
                 std::to_string(total) + "; pass error_if_nonfinite = false to clip anyway");
   // Scaled only when the norm exceeds max_norm, so clipping twice equals clipping once (PyTorch
   // clamps the coefficient at 1 instead, which also shrinks norms in (max_norm - 1e-6, max_norm]).

@@ -3,22 +3,18 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <unordered_set>
 
 #include "tapegrad/autograd/tape.h"
+#include "show.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
 
 namespace {
 std::string describe(const Tensor& t) { return t.shape().str() + " " + std::string(dtype_name(t.dtype())); }
-
-std::string show_double(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 }  // namespace
 
 Optimizer::Optimizer(const char* name, std::vector<Tensor> params, double lr, std::vector<std::string> buffer_names,
@@ -44,8 +40,8 @@ Optimizer::Optimizer(const char* name, std::vector<Tensor> params, double lr, st
   steps_.assign(params_.size(), 0);
 }
 
-void Optimizer::check_option(bool ok, const char* what, double value) const {
-  if (!ok) throw Error(std::string(name_) + ": invalid " + what + ": " + show_double(value));
+void Optimizer::check_option(bool ok, const char* what, double value, const char* expected) const {
+  if (!ok) throw Error(std::string(name_) + ": " + what + " must be " + expected + ", got " + show_double(value));
 }
 
 void Optimizer::set_lr(double lr) {

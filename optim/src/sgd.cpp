@@ -1,6 +1,7 @@
 // SGD: the update loop, written once for float and double.
 #include "tapegrad/optim/sgd.h"
 
+#include "show.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
@@ -18,7 +19,7 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
   check_option(options.weight_decay >= 0.0, "weight_decay", options.weight_decay);
   if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
     throw Error("SGD: Nesterov momentum requires momentum > 0 and dampening 0, got momentum " +
-                std::to_string(options.momentum) + " and dampening " + std::to_string(options.dampening));
+                show_double(options.momentum) + " and dampening " + show_double(options.dampening));
 }
 
 void SGD::update(Slot& s) {

@@ -63,8 +63,8 @@ class Optimizer {
             double buffer_init = 0.0);
   /// Updates one parameter in place. Called by step() under NoGradGuard.
   virtual void update(Slot& slot) = 0;
-  /// Throws tg::Error "<name>: invalid <what>: <value>" unless `ok`.
-  void check_option(bool ok, const char* what, double value) const;
+  /// Throws tg::Error "<name>: <what> must be <expected>, got <value>" unless `ok`.
+  void check_option(bool ok, const char* what, double value, const char* expected = ">= 0") const;
 
  private:
   const char* name_;  // a literal: the storage keeps it as the last writer of each parameter
