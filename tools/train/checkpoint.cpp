@@ -5,7 +5,6 @@
 #include <limits>
 #include <stdexcept>
 
-#include "mlp.h"
 #include "options.h"
 
 namespace tg = tapegrad;
