@@ -1,4 +1,5 @@
-// Question: how fast is tapegrad's matrix product (its Eigen GEMM backend) next to the machine's
+// Question: how fast is tapegrad's matrix product (libxsmm or Eigen, as gemm.cpp chooses; the
+// label says which ran) next to the machine's
 // measured FMA peak? tg::matmul alone at (m,k,n) = (100,784,50), (256,784,512), (1024,1024,1024)
 // in float32 and float64. gemm_openblas.cpp runs the same shapes through OpenBLAS's cblas, in its
 // own executable, so the backend can be chosen by measuring both.
@@ -7,6 +8,7 @@
 #include <algorithm>
 
 #include "fma_peak.h"
+#include "gemm_paths.h"
 #include "models.h"
 
 namespace {
@@ -28,12 +30,14 @@ void BM_matmul(benchmark::State& s) {
   const tg::Dtype dt = f32 ? tg::Dtype::f32 : tg::Dtype::f64;
   const tg::Tensor a = bench::fixed_input(m, k, dt, 1), b = bench::fixed_input(k, n, dt, 2);
   tg::NoGradGuard no_grad;
+  const tg::detail::GemmCounts before = tg::detail::gemm_counts();
   for (auto _ : s) benchmark::DoNotOptimize(tg::matmul(a, b).raw_data());
+  const tg::detail::GemmCounts& after = tg::detail::gemm_counts();
   const double flops = 2.0 * double(m) * double(n) * double(k);
   s.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   s.counters["pct_of_peak"] = benchmark::Counter(100 * flops * 1e-9 / (f32 ? peak[0] : peak[1]),
                                                  benchmark::Counter::kIsIterationInvariantRate);
-  s.SetLabel(f32 ? "f32" : "f64");
+  s.SetLabel(std::string(f32 ? "f32" : "f64") + " " + bench::gemm_paths(before, after));
 }
 
 }  // namespace

@@ -43,6 +43,14 @@ def f(x, digits=3):
     return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:,.0f}"
 
 
+def path_of(row):
+    """The GEMM path the benchmark's label reports (gemm_paths.h), without the dtype."""
+    label = row.get("label", "")
+    for dtype in ("f32 ", "f64 "):
+        label = label[len(dtype):] if label.startswith(dtype) else label
+    return label or "n/a"
+
+
 def met(ok):
     return "**met**" if ok else "**not met**"
 
@@ -58,9 +66,15 @@ p("# Performance\n")
 p("Measured by `benchmarks/run.sh`; regenerate with it (the numbers below are this file's only source).\n")
 p(f"- Machine: {model}, {cpus} CPUs (lscpu); "
   f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; libblas.so.3 -> `{blas}` (libtorch's BLAS)")
-rev = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
-                     capture_output=True, text=True).stdout.strip()
-p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; tapegrad at commit {rev} (plus any uncommitted changes)")
+here = os.path.dirname(os.path.abspath(__file__))
+rev = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                       capture_output=True, text=True).stdout.strip()
+p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; tapegrad at commit {rev}"
+  + (" with uncommitted changes (the figures are of that working tree, not of the commit alone)" if dirty else ""))
+p("- Measurement state (kept current by `tools/docs/sync_snippets.py`, checked by the test `docs.sync`):")
+p(f"<!-- perf-state: {rev} -->")
+p("<!-- end perf-state -->")
 p(f"- Load average before / after the benchmark runs: `{text('load_before.txt')}` / `{text('load_after.txt')}`. "
   "The machine is shared with other builds: every figure is the median of the repetitions, and wall-clock "
   "times are inflated when the load exceeds the 2 cores.")
@@ -71,7 +85,11 @@ p("  build/bench/benchmarks/<program> --threads=N --benchmark_repetitions=3 --be
 p("      --benchmark_out=build/bench/results/<program>_tN.json      # N = 1 and 2")
 p("  /usr/bin/time -v build/bench/benchmarks/rss_step_{tapegrad,libtorch} N 1000")
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
-p("  ```\n")
+p("  ```")
+p("- To rerun one benchmark without touching this page or its figure: `benchmarks/run.sh --only NAME --out DIR` "
+  "(NAME: op_overhead, training_step, gemm, gemm_openblas, rss, backprop_vs_numeric, build; DIR receives the JSON, "
+  "a partial report and the plot). `QUICK=1` makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its "
+  "figures are not measurements, so it never writes docs/ either.\n")
 
 targets = []
 
@@ -102,8 +120,8 @@ p("\n## Training step (training_step)\n")
 p("Forward, softmax cross-entropy, backward, SGD (lr 0.01), float32. GFLOP/s (wall clock) counts the step's matrix products "
   "(forward + dW and dX per layer, no dX for the input layer). Times are wall-clock; the CPU-time ratio (CPU time of the calling thread, so only meaningful at 1 thread) is less sensitive to other load on the machine. Heap calls: malloc-family calls per step in the "
   "whole process.\n")
-p("| net | threads | tapegrad us/step | libtorch us/step | libtorch / tapegrad | same, by CPU time | tapegrad samples/s | tapegrad matmul GFLOP/s | libtorch matmul GFLOP/s | tg sys allocs/step | tapegrad heap calls/step | libtorch heap calls/step |")
-p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+p("| net | threads | tapegrad us/step | libtorch us/step | libtorch / tapegrad | same, by CPU time | tapegrad samples/s | tapegrad matmul GFLOP/s | tapegrad GEMM path | libtorch matmul GFLOP/s | tg sys allocs/step | tapegrad heap calls/step | libtorch heap calls/step |")
+p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 step = {}
 names = {0: "(a) 784-50-10 b100", 1: "(b) 784-512-512-10 b256", 2: "(c) 2-2-2 sigmoid b1"}
 for t in (1, 2):
@@ -116,7 +134,7 @@ for t in (1, 2):
         sp = b["us_per_step"] / a["us_per_step"] if b else None
         cpu = b["cpu_time"] / a["cpu_time"] if b else None
         p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {f(sp)}x | {f(cpu)}x | "
-          f"{f(a['samples_per_s'])} | {f(a['matmul_GFLOPs'])} | {f(b and b['matmul_GFLOPs'])} | "
+          f"{f(a['samples_per_s'])} | {f(a['matmul_GFLOPs'])} | {path_of(a)} | {f(b and b['matmul_GFLOPs'])} | "
           f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} | {f(b and b['heap_calls_per_step'])} |")
 for i, need, label in ((2, 20, "step (c) >= 20x faster than libtorch"), (0, 2, "step (a) >= 2x faster"),
                        (1, 1.5, "step (b) >= 1.5x faster")):
@@ -136,10 +154,11 @@ if allocs:
 
 # ---- GEMM ----
 p("\n## GEMM (gemm, gemm_openblas)\n")
-p("C = A B, row-major, (m,k,n), GFLOP/s by wall-clock time. % of peak is against the FMA peak measured in the same program at the same "
+p("C = A B, row-major, (m,k,n), GFLOP/s by wall-clock time. The path is the one the products took, counted by the "
+  "library (libxsmm's JIT kernels below 2^28 multiply-adds, Eigen beyond). % of peak is against the FMA peak measured in the same program at the same "
   "thread count (register-only AVX-512 FMA loop, the larger of the values measured by the two programs, since other load only lowers it; fp64 against the fp64 peak).\n")
-p("| shape (m,k,n) | dtype | threads | tapegrad (Eigen) GFLOP/s | % of peak | OpenBLAS GFLOP/s | % of peak |")
-p("|---|---|---|---|---|---|---|")
+p("| shape (m,k,n) | dtype | threads | tapegrad GFLOP/s | tapegrad path | % of peak | OpenBLAS GFLOP/s | % of peak |")
+p("|---|---|---|---|---|---|---|---|")
 # The FMA peak is measured by both programs; other load only lowers it, so take the larger.
 peaks = {}
 for t in (1, 2):
@@ -163,7 +182,7 @@ for t in (1, 2):
             pb = 100 * b["GFLOPs"] / pk if b else None
             if bits == 32 and m >= 256:
                 large_pct.append((m, t, pa))
-            p(f"| {m},{k},{n} | f{bits} | {t} | {f(a['GFLOPs'])} | {f(pa)}% | "
+            p(f"| {m},{k},{n} | f{bits} | {t} | {f(a['GFLOPs'])} | {path_of(a)} | {f(pa)}% | "
               f"{f(b and b['GFLOPs'])} | {f(pb)}% |")
 p("\nMeasured FMA peak (GFLOP/s, f32 / f64): " +
   "; ".join(f"{t} thread(s): {f(a)} / {f(b)}" for t, (a, b) in sorted(peaks.items())))

@@ -1,12 +1,49 @@
 #!/usr/bin/env bash
 # Builds the benchmarks (Release, build/bench), runs every program at 1 and 2 threads with
 # repetitions (medians reported), measures peak RSS of 1,000 training steps per library, the
-# library's from-scratch build time on 2 cores and its size, and writes docs/performance.md.
-# Usage: benchmarks/run.sh          (REPS=3 by default; QUICK=1 for a short smoke run)
+# library's from-scratch build time on 2 cores and its size, and writes the report.
+#
+# Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
+#   --only NAME  run only these: op_overhead, training_step, gemm, gemm_openblas, rss,
+#                backprop_vs_numeric, build (repeatable, or comma-separated)
+#   --out DIR    write the results, the report (DIR/performance.md) and the plot
+#                (DIR/backprop_vs_numeric.png) to DIR
+# Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md and
+# docs/images/backprop_vs_numeric.png; any other run writes to --out DIR, by default
+# build/bench/partial, and never over them.
+# Environment: REPS (repetitions, default 3); QUICK=1 for a smoke run (0.05 s per benchmark
+# instead of 0.5, 20 RSS steps instead of 1,000: the figures are not measurements);
+# WAIT_MINUTES and MAX_LOAD (wait for the machine to quieten first, below).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-results=$build/results
+all="op_overhead training_step gemm gemm_openblas rss backprop_vs_numeric build"
+only="" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) [ $# -ge 2 ] || { echo "run.sh: --only needs a name ($all)" >&2; exit 2; }
+            only="$only ${2//,/ }"; shift 2 ;;
+    --out) [ $# -ge 2 ] || { echo "run.sh: --out needs a directory" >&2; exit 2; }
+           out=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+for name in $only; do
+  case " $all " in *" $name "*) ;; *) echo "run.sh: --only $name: expected one of: $all" >&2; exit 2 ;; esac
+done
+selected=${only:-$all}
+wants() { case " $selected " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+full=""
+[ -z "$only" ] && [ -z "$out" ] && [ -z "${QUICK:-}" ] && full=1
+if [ -n "$full" ]; then
+  results=$build/results report=$root/docs/performance.md plot=$root/docs/images/backprop_vs_numeric.png
+else
+  out=$(realpath -m "${out:-$build/partial}")
+  case "$out/" in "$root/docs/"*) echo "run.sh: --out $out is inside docs/: only a full run writes there" >&2; exit 2 ;; esac
+  mkdir -p "$out"
+  results=$out report=$out/performance.md plot=$out/backprop_vs_numeric.png
+fi
 reps=${REPS:-3}
 min_time=${QUICK:+0.05}
 min_time=${min_time:-0.5}
@@ -27,33 +64,43 @@ while [ "$(date +%s)" -lt "$deadline" ] && \
 uptime > "$results/load_before.txt"
 for t in 1 2; do
   for prog in op_overhead training_step gemm gemm_openblas; do
-    [ -x "$bin/$prog" ] || continue
+    wants "$prog" || continue
+    [ -x "$bin/$prog" ] || { echo "== $prog: not built (missing dependency), skipped"; continue; }
     echo "== $prog, $t thread(s)"
     "$bin/$prog" --threads="$t" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
       --benchmark_min_time="$min_time" --benchmark_out="$results/${prog}_t$t.json" --benchmark_out_format=json
   done
+  wants rss || continue
   for lib in tapegrad libtorch; do
     [ -x "$bin/rss_step_$lib" ] || continue
-    echo "== peak RSS, 1,000 steps of (b), $lib, $t thread(s)"
+    echo "== peak RSS, $steps steps of (b), $lib, $t thread(s)"
     /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" 2> "$results/rss_${lib}_t$t.txt"
   done
 done
-echo "== backprop_vs_numeric, 1 thread"
-"$bin/backprop_vs_numeric" --threads=1 --benchmark_min_time="$min_time" \
-  --benchmark_out="$results/backprop_vs_numeric_t1.json" --benchmark_out_format=json | tee "$results/backprop_vs_numeric_t1.txt"
-"$root/benchmarks/plot_backprop_vs_numeric.sh" "$results/backprop_vs_numeric_t1.json" \
-  "$root/docs/images/backprop_vs_numeric.png" | tee "$results/fit.txt"
+if wants backprop_vs_numeric; then
+  echo "== backprop_vs_numeric, 1 thread"
+  "$bin/backprop_vs_numeric" --threads=1 --benchmark_min_time="$min_time" \
+    --benchmark_out="$results/backprop_vs_numeric_t1.json" --benchmark_out_format=json | tee "$results/backprop_vs_numeric_t1.txt"
+  "$root/benchmarks/plot_backprop_vs_numeric.sh" "$results/backprop_vs_numeric_t1.json" "$plot" | tee "$results/fit.txt"
+fi
 uptime > "$results/load_after.txt"
 
-# The library alone, from scratch, on 2 cores (configure not counted).
-scratch=$build/scratch
-rm -rf "$scratch"
-cmake -S "$root" -B "$scratch" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=OFF \
-  -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=OFF > /dev/null
-uptime > "$results/load_build.txt"
-/usr/bin/time -f "%e %U %S" -o "$results/build_time.txt" cmake --build "$scratch" -j2 --target tapegrad > /dev/null
-stat -L -c %s "$scratch/libtapegrad.so" > "$results/so_bytes.txt"
-strip -o "$scratch/stripped.so" "$scratch/libtapegrad.so" && stat -c %s "$scratch/stripped.so" > "$results/so_stripped_bytes.txt"
+if wants build; then
+  # The library alone, from scratch, on 2 cores (configure not counted).
+  scratch=$build/scratch
+  rm -rf "$scratch"
+  cmake -S "$root" -B "$scratch" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_TESTS=OFF \
+    -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=OFF > /dev/null
+  uptime > "$results/load_build.txt"
+  /usr/bin/time -f "%e %U %S" -o "$results/build_time.txt" cmake --build "$scratch" -j2 --target tapegrad > /dev/null
+  stat -L -c %s "$scratch/libtapegrad.so" > "$results/so_bytes.txt"
+  strip -o "$scratch/stripped.so" "$scratch/libtapegrad.so" && stat -c %s "$scratch/stripped.so" > "$results/so_stripped_bytes.txt"
+fi
 
-python3 "$root/benchmarks/performance_report.py" "$results" > "$root/docs/performance.md"
-echo "wrote $root/docs/performance.md"
+# Written to a temporary beside the report and renamed, so that a failed run leaves the old one.
+python3 "$root/benchmarks/performance_report.py" "$results" > "$report.tmp"
+mv "$report.tmp" "$report"
+if [ -n "$full" ]; then
+  python3 "$root/tools/docs/sync_snippets.py" >/dev/null  # the measurement-state line of the new page
+fi
+echo "wrote $report${only:+ (a partial report: only$only)}"

@@ -4,6 +4,7 @@
 // libtorch in this process, with tapegrad's time over libtorch's as a counter.
 #include <benchmark/benchmark.h>
 
+#include "gemm_paths.h"
 #include "heap_counter.h"
 #include "models.h"
 
@@ -67,6 +68,9 @@ void BM_step_tapegrad(benchmark::State& s) {
     opt.step();
   };
   for (int i = 0; i < 5; ++i) step();  // steady state: caches filled
+  const tg::detail::GemmCounts before = tg::detail::gemm_counts();
+  step();
+  s.SetLabel(bench::gemm_paths(before, tg::detail::gemm_counts()) + " per step");
   Counters c{net};
   for (auto _ : s) step();
   c.report(s, "tapegrad");

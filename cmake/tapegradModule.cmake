@@ -25,7 +25,7 @@ function(tapegrad_module name)
   if(M_LIBS)
     target_link_libraries(${target} PRIVATE ${M_LIBS})
   endif()
-  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ${BUILD_SHARED_LIBS})
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ${TAPEGRAD_SHARED})
   target_compile_features(${target} PUBLIC cxx_std_20)
   tapegrad_warnings(${target})
   # -fno-math-errno: the library never reads errno, and without it GCC will not vectorize loops

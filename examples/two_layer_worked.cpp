@@ -1,6 +1,7 @@
 // The classic 2-2-2 backpropagation walk-through (two inputs, two sigmoid hidden units, two
-// sigmoid outputs, squared error), printed step by step so that every number can be checked
-// against the published hand computation:
+// sigmoid outputs, squared error) of Matt Mazur's "A Step by Step Backpropagation Example" (2015,
+// https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/), printed step by step
+// so that every number can be checked against the published hand computation:
 //   inputs 0.05, 0.10; targets 0.01, 0.99; learning rate 0.5
 //   hidden: w1..w4 = 0.15, 0.20, 0.25, 0.30, bias 0.35; output: w5..w8 = 0.40, 0.45, 0.50, 0.55, bias 0.60
 // As in the walk-through, only the weights are trained: the biases stay fixed.

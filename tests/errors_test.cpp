@@ -138,3 +138,34 @@ TEST(Errors, EveryOpNamesItselfAndWhatItGot) {
   }
   EXPECT_GT(cases, 60);
 }
+
+// An optimizer's step() between forward and backward is a call-order mistake: the message says
+// so and names the parameter by its place in the model, instead of suggesting clone().
+TEST(Errors, AStepBeforeBackwardNamesTheParameterAndTheCallOrder) {
+  tg::Generator gen(1);
+  tg::nn::Sequential model{tg::nn::Linear(3, 4, {.generator = &gen}), tg::nn::ReLU(),
+                          tg::nn::Linear(4, 2, {.generator = &gen})};
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  const tg::Tensor x = tg::ones({5, 3});
+  tg::mean(model(x)).backward();  // every parameter now has a gradient, so step() writes all of them
+  tg::Tensor loss = tg::mean(model(x));
+  opt.step();  // too early: loss.backward() has not run
+  const std::string msg = message_of([&] { loss.backward(); });
+  EXPECT_NE(msg.find("(Sequential[2]."), std::string::npos) << msg;
+  EXPECT_NE(msg.find("modified in place by SGD.step()"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Call backward() before step()"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("clone()"), std::string::npos) << "clone() is not the fix here: " << msg;
+  tg::Tape::current().clear();
+
+  // A tensor method still gets the clone() advice, and a tensor outside any module no label.
+  tg::Tensor w = tg::ones({2}).requires_grad(true);
+  tg::Tensor y = tg::sum(w * w);
+  {
+    tg::NoGradGuard no_grad;
+    w.mul_(2.0);
+  }
+  EXPECT_EQ(message_of([&] { y.backward(); }),
+            "mul (node 0): input 0 of shape [2] was modified in place by mul_ after it was recorded; its backward "
+            "needs the original values (clone() before changing it)");
+  tg::Tape::current().clear();
+}

@@ -4,6 +4,9 @@
 
 #include <tapegrad/tapegrad.h>
 
+#include <functional>
+#include <sstream>
+
 namespace tg = tapegrad;
 
 namespace {
@@ -75,4 +78,93 @@ TEST(Gradcheck, LeavesTheGradientsOfCapturedLeavesAsTheyWere) {
   EXPECT_TRUE(r.ok) << r;
   EXPECT_EQ(b.grad().to_vector<double>(), before);
   EXPECT_FALSE(untouched.has_grad()) << "a leaf without a gradient got one from gradcheck";
+}
+
+namespace {
+// y = 2x elementwise, whose backward is wrong for the second element only: the Jacobian row of
+// output element 1 is the one that fails.
+const tg::Function wrong_second(
+    "wrong_second", [](const std::vector<tg::Tensor>& in) { return in[0] * 2.0; },
+    [](const tg::FunctionContext& c) {
+      const tg::Tensor mask = tg::tensor({1.0, 0.0}, c.grad_output.dtype());
+      return std::vector<tg::Tensor>{c.grad_output * mask * 2.0};
+    });
+}  // namespace
+
+// The worst element is matched to grad(): the report names the Jacobian row (the output element
+// whose gradient it is) or the random projection it came from.
+TEST(Gradcheck, TheWorstElementNamesItsRowOrProjection) {
+  auto two = [](const std::vector<tg::Tensor>& in) { return wrong_second({in[0]}); };
+  tg::GradcheckReport r = tg::gradcheck(two, {vec()}, {.check_nodes = false});
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.inputs[0].direction, 1);
+  EXPECT_EQ(r.inputs[0].output_index, std::vector<int64_t>({1}));
+  EXPECT_NE(r.str().find("worst at [1] (row 1: output [1]): analytical 0, numerical 2"), std::string::npos) << r;
+
+  tg::GradcheckOptions projected;
+  projected.check_nodes = false;
+  projected.full_jacobian_limit = 1;
+  tg::GradcheckReport p = tg::gradcheck(two, {vec()}, projected);
+  ASSERT_FALSE(p.ok);
+  EXPECT_TRUE(p.inputs[0].projected);
+  EXPECT_NE(p.str().find("(projection " + std::to_string(p.inputs[0].direction) + ")"), std::string::npos) << p;
+
+  auto scalar = [](const std::vector<tg::Tensor>& in) { return tg::sum(in[0] * in[0]); };
+  EXPECT_NE(tg::gradcheck(scalar, {vec()}).str().find(" (row 0): analytical"), std::string::npos);
+}
+
+// A passing input inside a failing report, or a failing node, shows no "worst at": only the
+// failures do.
+TEST(Gradcheck, APassingInputOfAFailingCheckShowsNoWorstElement) {
+  auto f = [](const std::vector<tg::Tensor>& in) { return tg::sum(wrong_second({in[0]}) + in[1]); };
+  tg::GradcheckReport r = tg::gradcheck(f, {vec(), vec()});
+  ASSERT_FALSE(r.ok);
+  const std::string s = r.str();
+  std::istringstream lines(s);
+  int failing = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(": ok ") != std::string::npos) {
+      EXPECT_EQ(line.find("worst at"), std::string::npos) << line;
+    }
+    if (line.find(": FAIL max") != std::string::npos) {
+      ++failing;
+      EXPECT_NE(line.find("worst at"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(failing, 2) << "input 0 of the function and input 0 of the wrong_second node\n" << s;
+}
+
+// gradcheck promotes float32 inputs to float64; a float32 constant of the function's own then
+// clashes with them, and the error says that the promotion is why.
+TEST(Gradcheck, AClashWithThePromotedInputsSaysTheyWerePromoted) {
+  const tg::Tensor scale = tg::tensor({2.0f, 3.0f});  // float32, made outside the function
+  auto f = [&](const std::vector<tg::Tensor>& in) { return tg::sum(in[0] * scale); };
+  const tg::Tensor x = tg::tensor({1.0f, 2.0f});
+  for (const auto& call : std::vector<std::function<void()>>{[&] { tg::gradcheck(f, {x}); },
+                                                              [&] { tg::numerical_grad(f, {x}); }}) {
+    try {
+      call();
+      FAIL() << "a float64 input times a float32 constant did not throw";
+    } catch (const tg::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind("mul: dtypes differ", 0), 0u) << msg;
+      EXPECT_NE(msg.find("promoted the float32 inputs to float64"), std::string::npos) << msg;
+    }
+  }
+  // A layer's float32 weight, the usual case, with the layer's own wording of the clash.
+  tg::nn::Linear layer(2, 1);
+  try {
+    tg::gradcheck([&](const std::vector<tg::Tensor>& in) { return tg::sum(layer(in[0])); }, {tg::ones({3, 2})});
+    FAIL() << "a float64 input to a float32 layer did not throw";
+  } catch (const tg::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("promoted the float32 inputs to float64"), std::string::npos) << e.what();
+  }
+  // Inputs that were float64 already were not promoted: the message is the op's own.
+  auto g = [](const std::vector<tg::Tensor>& in) { return tg::sum(in[0] * tg::tensor({1.0f, 1.0f})); };
+  try {
+    tg::gradcheck(g, {vec()});
+    FAIL();
+  } catch (const tg::Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("promoted"), std::string::npos) << e.what();
+  }
 }

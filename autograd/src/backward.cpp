@@ -73,20 +73,33 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
 
 namespace {
 
+// Names the tensor whose buffer `s` is, for a version error: its place in a module if it has one.
+std::string labelled(const std::string& what, const detail::Storage* s) {
+  const std::string* label = s->label.load(std::memory_order_acquire);
+  return label ? what + " (" + *label + ")" : what;
+}
+
+// The fix depends on who wrote: an optimizer's step() between forward and backward is a call
+// order mistake, not a tensor to clone.
+std::string version_error(const detail::Node& n, size_t position, const std::string& what, const detail::Storage* s) {
+  std::string msg = std::string(n.name()) + " (node " + std::to_string(position) + "): " + labelled(what, s) +
+                    " was modified in place by ";
+  if (s->written_by_step)
+    return msg + s->last_writer + ".step() after it was recorded: the optimizer updated it before this backward() " +
+           "ran. Call backward() before step() (each iteration: zero_grad(), forward, loss.backward(), step())";
+  return msg + (s->last_writer ? s->last_writer : "an in-place op") +
+         " after it was recorded; its backward needs the original values (clone() before changing it)";
+}
+
 void check_versions(const detail::Node& n, size_t position) {
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const detail::Storage* s = impl_of(n.inputs[k])->storage;
     if (s->version != n.inputs.version(k))
-      throw Error(std::string(n.name()) + " (node " + std::to_string(position) + "): input " + std::to_string(k) +
-                  " of shape " + n.inputs[k].shape().str() + " was modified in place by " +
-                  (s->last_writer ? s->last_writer : "an in-place op") +
-                  " after it was recorded; its backward needs the original values (clone() before changing it)");
+      throw Error(version_error(n, position, "input " + std::to_string(k) + " of shape " + n.inputs[k].shape().str(), s));
   }
   const detail::Storage* s = n.output->storage;
   if (s->version != n.output_version)
-    throw Error(std::string(n.name()) + " (node " + std::to_string(position) + "): its output of shape " +
-                n.output->shape.str() + " was modified in place by " +
-                (s->last_writer ? s->last_writer : "an in-place op") + " after it was recorded");
+    throw Error(version_error(n, position, "its output of shape " + n.output->shape.str(), s));
 }
 
 void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) {

@@ -20,6 +20,7 @@ constexpr double kParallelWork = double(1 << 23);
 
 // The thread count Eigen was last told on this thread (OpenMP's setting is per thread).
 thread_local int eigen_threads = 0;
+thread_local GemmCounts counts;
 
 void use_threads(int n) {
   if (n != eigen_threads) {
@@ -28,6 +29,8 @@ void use_threads(int n) {
   }
 }
 }  // namespace
+
+GemmCounts& gemm_counts() { return counts; }
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
 // Products up to a few hundred million multiply-adds go to libxsmm's JIT kernels: 25% less time
@@ -96,9 +99,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // A transposed B must be copied first; for a large B that copy costs more than libxsmm saves.
   const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
   if (m > 0 && n > 0 && k > 0 && beta == T(0) && cheap_copy && work < kXsmmMaxWork &&
-      xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, work < kParallelWork ? 1 : num_threads()))
+      xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, work < kParallelWork ? 1 : num_threads())) {
+    ++counts.libxsmm;
     return;
+  }
 #endif
+  ++counts.eigen;
   use_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1
                                                                                                        : num_threads());
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -1,10 +1,19 @@
 #pragma once
 // Internal: the one place the library calls a GEMM. Row-major C = alpha op(A) op(B) + beta C.
-// Backed by Eigen's GEMM, chosen by measurement (see docs/performance.md and
-// benchmarks/gemm.cpp); kept out of headers because Eigen's product code compiles slowly.
+// Backed by libxsmm's JIT kernels for small and medium products and Eigen's GEMM beyond, chosen by
+// measurement (see docs/performance.md and benchmarks/gemm.cpp); kept out of headers because
+// Eigen's product code compiles slowly.
 #include <cstdint>
 
 namespace tapegrad::detail {
+
+// How many products took each path on this thread, so that a benchmark can report the path its
+// figures measured instead of assuming it.
+struct GemmCounts {
+  int64_t libxsmm = 0;
+  int64_t eigen = 0;
+};
+GemmCounts& gemm_counts();
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,

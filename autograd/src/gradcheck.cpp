@@ -93,6 +93,7 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
   if (!out.defined()) throw Error("gradcheck: the function returned an undefined tensor");
   const Shape out_shape = out.shape();
   std::vector<Tensor> dirs = directions(out_shape, o, method);
+  const bool projected = out_shape.numel() > o.full_jacobian_limit;
 
   // analytical[d][i] = J_i^T v_d, by backward with upstream v_d.
   std::vector<std::vector<Tensor>> analytical(dirs.size());
@@ -146,6 +147,8 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
           c.analytical = ana;
           c.numerical = num;
           c.direction = static_cast<int64_t>(d);
+          c.projected = projected;
+          c.output_index = projected ? std::vector<int64_t>{} : unravel(static_cast<int64_t>(d), out_shape);
         }
       }
     }
@@ -201,6 +204,17 @@ void add_node_checks(GradcheckReport& r, const Tensor& root, const GradcheckOpti
 }  // namespace
 
 namespace {
+// The inputs' promotion is gradcheck's doing, so a float32 tensor inside the function that no
+// longer matches them would otherwise read as the user's dtype bug.
+[[noreturn]] void rethrow_with_promotion(const Error& e, bool promoted, const char* who) {
+  const std::string what = e.what();
+  const bool dtype_clash = what.find("float32") != std::string::npos && what.find("float64") != std::string::npos;
+  if (!promoted || !dtype_clash) throw e;
+  throw Error(what + "\n  (" + who + " promoted the float32 inputs to float64 for the check; a float32 tensor the " +
+              "function makes or captures itself, such as a constant or a layer's weight, now meets them: create it " +
+              "with the input's dtype, or pass it to " + who + " as an input)");
+}
+
 void check_options(const std::vector<Tensor>& inputs, const GradcheckOptions& o) {
   if (inputs.empty()) throw Error("gradcheck: no inputs: there is nothing to check");
   for (size_t i : o.skip_inputs)
@@ -225,7 +239,11 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
   GradcheckReport r;
   std::vector<Tensor> in = promote(inputs, r.promoted);
   Tensor out;
-  r.inputs = compare(fn, in, options, r.method, out, r.elements_compared, r.reentrant);
+  try {
+    r.inputs = compare(fn, in, options, r.method, out, r.elements_compared, r.reentrant);
+  } catch (const Error& e) {
+    rethrow_with_promotion(e, r.promoted, "gradcheck");
+  }
   if (!r.reentrant) r.ok = false;
   for (const InputCheck& c : r.inputs) r.ok = r.ok && c.ok;
   if (options.check_nodes) add_node_checks(r, out, options);
@@ -248,9 +266,8 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
   return r;
 }
 
-std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps) {
-  bool promoted = false;
-  std::vector<Tensor> in = promote(inputs, promoted);
+namespace {
+std::vector<Tensor> numerical_grad_f64(const TensorFn& fn, std::vector<Tensor>& in, double eps) {
   std::vector<Tensor> grads;
   NoGradGuard no_grad;
   for (Tensor& x : in) {
@@ -271,6 +288,17 @@ std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>
   }
   return grads;
 }
+}  // namespace
+
+std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps) {
+  bool promoted = false;
+  std::vector<Tensor> in = promote(inputs, promoted);
+  try {
+    return numerical_grad_f64(fn, in, eps);
+  } catch (const Error& e) {
+    rethrow_with_promotion(e, promoted, "numerical_grad");
+  }
+}
 
 const NodeCheck* GradcheckReport::first_bad_node() const {
   for (const NodeCheck& n : nodes)
@@ -279,12 +307,19 @@ const NodeCheck* GradcheckReport::first_bad_node() const {
 }
 
 namespace {
-void input_line(std::ostringstream& os, const InputCheck& c, const std::string& indent) {
+// `show_worst`: where an input came closest to (or went furthest past) its tolerance. Shown for
+// failing inputs, and for every input of a passing report; a passing input of a failing report
+// or node would otherwise read like a finding.
+void input_line(std::ostringstream& os, const InputCheck& c, const std::string& indent, bool show_worst) {
   os << indent << "input " << c.input << ": " << (c.ok ? "ok  " : "FAIL") << " max abs error " << c.max_abs_error
      << ", max rel error " << c.max_rel_error;
-  if (!c.worst_index.empty() || c.direction >= 0)
-    os << "; worst at " << index_str(c.worst_index) << ": analytical " << c.analytical << ", numerical "
-       << c.numerical;
+  if (show_worst && c.direction >= 0) {
+    os << "; worst at " << index_str(c.worst_index);
+    if (c.projected) os << " (projection " << c.direction << ")";
+    else if (c.output_index.empty()) os << " (row " << c.direction << ")";
+    else os << " (row " << c.direction << ": output " << index_str(c.output_index) << ")";
+    os << ": analytical " << c.analytical << ", numerical " << c.numerical;
+  }
   os << "\n";
 }
 }  // namespace
@@ -296,13 +331,13 @@ std::string GradcheckReport::str() const {
      << (promoted ? ", float32 inputs promoted" : "") << ")\n";
   if (!vacuous.empty()) os << "  nothing proven: " << vacuous << "\n";
   if (!reentrant) os << "  not reentrant: a second backward gave other bits than the first\n";
-  for (const InputCheck& c : inputs) input_line(os, c, "  ");
+  for (const InputCheck& c : inputs) input_line(os, c, "  ", ok || !c.ok);
   for (const NodeCheck& n : nodes) {
     os << "  node " << n.position << " " << n.op << " (";
     for (size_t k = 0; k < n.input_shapes.size(); ++k) os << (k ? ", " : "") << n.input_shapes[k].str();
     os << "): " << (n.ok ? "ok" : "FAIL") << (n.reentrant ? "" : " (not reentrant: a second backward gave other bits)") << "\n";
     if (!n.ok)
-      for (const InputCheck& c : n.inputs) input_line(os, c, "    ");
+      for (const InputCheck& c : n.inputs) input_line(os, c, "    ", !c.ok);
   }
   return os.str();
 }

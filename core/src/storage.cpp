@@ -131,8 +131,16 @@ Storage* Storage::create(size_t bytes) {
   return s;
 }
 
+void Storage::set_label(const std::string& name) {
+  if (label.load(std::memory_order_acquire) != nullptr) return;
+  auto* fresh = new std::string(name);
+  const std::string* expected = nullptr;
+  if (!label.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) delete fresh;
+}
+
 void Storage::destroy() {
   const size_t total = kHeader + bytes;
+  delete label.load(std::memory_order_relaxed);
   this->~Storage();
   pool_free(this, total);
 }

@@ -2,6 +2,7 @@
 // Private to the library: the objects behind a Tensor handle, which every module's kernels use.
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "tapegrad/core/tensor.h"
 
@@ -18,18 +19,25 @@ struct Storage {
   std::atomic<int32_t> refs{1};
   uint32_t version = 0;             // bumped by every in-place write
   const char* last_writer = nullptr;  // name of the last in-place op, for error messages
+  bool written_by_step = false;       // that writer was an optimizer's step(), not a tensor method
   size_t bytes = 0;
   void* data = nullptr;
+  // The place of a module parameter ("Sequential[2].bias"), set by Module::parameters() so that an
+  // error about this buffer can name it; owned, freed with the storage.
+  std::atomic<const std::string*> label{nullptr};
 
   static Storage* create(size_t bytes);
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
-  void bump(const char* writer) {
+  void bump(const char* writer, bool by_step = false) {
     ++version;
     last_writer = writer;
+    written_by_step = by_step;
   }
+  // Labels the buffer once; later labels (the same tensor reached from another module) are ignored.
+  void set_label(const std::string& name);
 
  private:
   void destroy();

@@ -16,10 +16,15 @@ const tg::Function step(
     "step", [](const std::vector<tg::Tensor>& in) { return tg::greater(in[0], 0.0); },
     [](const tg::FunctionContext& c) { return std::vector<tg::Tensor>{tg::zeros_like(c.inputs[0])}; });
 
-// softmax([x, 0]) read at class 0 (a two-class softmax, which is sigmoid(x) in disguise).
+// Softmax over four logits [x, 1, 0, -1] as the first one varies, read at class 0; the other
+// classes' probabilities go into the data file beside it, so the plot shows them give way.
+tg::Tensor softmax_probs(const tg::Tensor& x) {
+  const tg::Tensor first = tg::tensor({{1.0, 0.0, 0.0, 0.0}}, tg::Dtype::f64);
+  const tg::Tensor rest = tg::tensor({0.0, 1.0, 0.0, -1.0}, tg::Dtype::f64);
+  return tg::softmax(tg::matmul(tg::reshape(x, {-1, 1}), first) + rest, 1);
+}
 tg::Tensor softmax_first(const tg::Tensor& x) {
-  tg::Tensor logits = tg::matmul(tg::reshape(x, {-1, 1}), tg::tensor({{1.0, 0.0}}, tg::Dtype::f64));
-  return tg::sum(tg::softmax(logits, 1) * tg::tensor({1.0, 0.0}, tg::Dtype::f64), 1);
+  return tg::sum(softmax_probs(x) * tg::tensor({1.0, 0.0, 0.0, 0.0}, tg::Dtype::f64), 1);
 }
 
 int main(int argc, char** argv) {
@@ -46,11 +51,20 @@ int main(int argc, char** argv) {
       std::printf("  f(%+g) = %.4f, f' = %.4f", grid[i], columns[columns.size() - 2][i], columns.back()[i]);
     std::printf("\n");
   }
+  {
+    tg::NoGradGuard no_grad;
+    const tg::Tensor probs = softmax_probs(tg::from_vector(grid, {static_cast<int64_t>(grid.size())}, tg::Dtype::f64));
+    for (int64_t k = 1; k < 4; ++k) {
+      std::vector<double> col;
+      for (size_t i = 0; i < grid.size(); ++i) col.push_back(probs.at({static_cast<int64_t>(i), k}));
+      columns.push_back(col);
+    }
+  }
   if (argc > 1) {
     std::ofstream out(std::string(argv[1]) + "/activations.dat");
     out << "# x";
     for (auto& a : activations) out << " " << a.first << " d_" << a.first;
-    out << "\n";
+    out << " softmax_1 softmax_2 softmax_3\n";
     for (size_t i = 0; i < grid.size(); ++i) {
       for (auto& col : columns) out << col[i] << " ";
       out << "\n";

@@ -22,4 +22,19 @@ int main() {
   tg::Tensor y2 = tg::sum(w * w);
   y2.backward();
   std::cout << "gradient " << w.grad() << "\n";
+
+  // The same mistake through an optimizer: step() between the forward and loss.backward().
+  tg::nn::Sequential model{tg::nn::Linear(3, 4), tg::nn::ReLU(), tg::nn::Linear(4, 2)};
+  tg::optim::SGD opt(model.parameters(), {.lr = 0.1});
+  const tg::Tensor x = tg::ones({5, 3});
+  for (int step = 0; step < 2; ++step) {
+    try {
+      tg::Tensor loss = tg::mean(model(x));
+      opt.step();       // wrong place: the first time there is no gradient yet, so it changes nothing
+      loss.backward();  // the second time, step() has changed the weights this forward used
+    } catch (const tg::Error& e) {
+      std::cout << "step " << step << ": " << e.what() << "\n";
+      tg::Tape::current().clear();
+    }
+  }
 }

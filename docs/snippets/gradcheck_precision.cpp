@@ -11,7 +11,8 @@ int main() {
   tg::GradcheckReport r = tg::gradcheck(f, {x32});
   std::cout << "float32 input: ok = " << r.ok << ", promoted = " << r.promoted << "\n";
 
-  // relu at exactly 0: backprop uses the subgradient 0, central differences see (0.5 - 0) / 1 = 0.5.
+  // relu at exactly 0: backprop uses the subgradient 0, central differences see
+  // (relu(eps) - relu(-eps)) / (2 eps) = (eps - 0) / (2 eps) = 0.5.
   auto g = [](const std::vector<tg::Tensor>& in) { return tg::sum(tg::relu(in[0])); };
   std::cout << tg::gradcheck(g, {tg::tensor({0.0, 1.0}, tg::Dtype::f64)}, {.check_nodes = false});
   // Away from the kink (|x| > eps) the check passes.

@@ -15,6 +15,21 @@ void collect(const Module& m, const std::string& prefix, NamedTensors& out) {
   for (auto& [name, child] : m.named_children()) collect(*child, prefix + name + ".", out);
 }
 
+// "2.bias" under a Sequential reads "Sequential[2].bias", as the module prints it.
+std::string place_of(const std::string& root, const std::string& dotted) {
+  std::string out = root;
+  size_t begin = 0;
+  while (begin <= dotted.size()) {
+    size_t end = dotted.find('.', begin);
+    if (end == std::string::npos) end = dotted.size();
+    const std::string part = dotted.substr(begin, end - begin);
+    const bool index = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+    out += index ? "[" + part + "]" : "." + part;
+    begin = end + 1;
+  }
+  return out;
+}
+
 std::string shape_of(const Tensor& t) { return t.defined() ? t.shape().str() : "(undefined)"; }
 
 }  // namespace
@@ -25,6 +40,11 @@ NamedTensors Module::named_parameters() const {
   std::set<const void*> seen;
   for (auto& entry : all)
     if (!entry.second.defined() || seen.insert(impl_of(entry.second)).second) out.push_back(std::move(entry));
+  // The parameters learn their place, so that an error about one (an optimizer's step() before
+  // backward()) can name it.
+  const std::string root = name();
+  for (const auto& [dotted, t] : out)
+    if (t.defined()) impl_of(t)->storage->set_label(place_of(root, dotted));
   return out;
 }
 

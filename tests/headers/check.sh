@@ -3,7 +3,8 @@
 # temporary prefix and fails if
 #   - an installed header does not compile on its own (it must include what it uses),
 #   - an installed header mentions detail:: (internals belong in the modules' src/ folders),
-#   - a header of some module's include/ folder is not installed, or anything else is.
+#   - a header of some module's include/ folder is not installed, or anything else is,
+#   - docs/api.md's table of the installed headers (and its count) is not exactly that list.
 # Usage: check.sh BUILD_DIR SOURCE_DIR CXX
 set -euo pipefail
 build=$1 src=$2 cxx=$3
@@ -16,6 +17,17 @@ expected=$(cd "$src" && for d in include */include; do [ -d "$d" ] && (cd "$d" &
 if [ "$installed" != "$expected" ]; then
   echo "installed headers differ from the modules' include/ folders:"
   diff <(echo "$expected") <(echo "$installed") || true
+  status=1
+fi
+documented=$(grep -o '^| `<tapegrad/[^>]*>`' "$src/docs/api.md" | sed 's/^| `<\(.*\)>`$/\1/' | sort)
+if [ "$installed" != "$documented" ]; then
+  echo "docs/api.md's table of installed headers differs from what cmake --install copies (< table, > installed):"
+  diff <(echo "$documented") <(echo "$installed") || true
+  status=1
+fi
+count=$(echo "$installed" | wc -l)
+if ! grep -q "copies these $count headers" "$src/docs/api.md"; then
+  echo "docs/api.md does not say 'copies these $count headers'"
   status=1
 fi
 n=0

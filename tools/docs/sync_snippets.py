@@ -16,17 +16,24 @@ the start of a line):
     ```
     <!-- end output -->
 
+A name `examples/NAME` includes an example program, examples/NAME.cpp, and its expected output
+examples/NAME.out, which the example's own test checks.
+
 Run without arguments to rewrite the pages from the snippet files. With --check nothing is
 written; it exits 1 if a page is out of step with its snippets, or if:
   - a marker names a snippet that does not exist, or a snippet is used by no page;
   - a snippet has no .out file (the test suite compares every program's stdout with it);
   - a C++ block in a page is not between snippet markers (it would not be compiled);
   - a relative link or image in a page points at a file that does not exist;
-  - a page in docs/ cannot be reached by links from docs/README.md.
+  - a page in docs/ cannot be reached by links from docs/README.md;
+  - the measurement-state line of docs/performance.md (between perf-state markers naming the
+    commit the figures were measured at) no longer lists the performance-relevant files changed
+    since that commit. Without git history (a shallow clone) that line is left as it is.
 """
 import argparse
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,11 +41,18 @@ DOCS = os.path.join(ROOT, "docs")
 SNIPPETS = os.path.join(DOCS, "snippets")
 
 BLOCK = re.compile(
-    r"(?P<open>^<!-- (?P<kind>snippet|output): (?P<name>[A-Za-z0-9_]+) -->\n)"
+    r"(?P<open>^<!-- (?P<kind>snippet|output): (?P<name>(?:examples/)?[A-Za-z0-9_]+) -->\n)"
     r"(?P<body>.*?)"
     r"(?P<close>^<!-- end (?P=kind) -->)",
     re.S | re.M,
 )
+PERF_STATE = re.compile(
+    r"(?P<open>^<!-- perf-state: (?P<commit>[0-9a-f]{7,40}) -->\n)(?P<body>.*?)(?P<close>^<!-- end perf-state -->)",
+    re.S | re.M,
+)
+# What the figures of docs/performance.md depend on: the library's sources, the benchmarks, the build.
+PERF_PATHS = ["core/src", "autograd/src", "nn/src", "optim/src", "benchmarks", "CMakeLists.txt", "cmake",
+              "autograd/CMakeLists.txt", "core/CMakeLists.txt"]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
@@ -57,14 +71,39 @@ def render(page_text, problems, page, used):
     def replace(m):
         name, kind = m.group("name"), m.group("kind")
         ext, lang = (".cpp", "cpp") if kind == "snippet" else (".out", "text")
-        path = os.path.join(SNIPPETS, name + ext)
+        # "examples/NAME" is an example program (its test, not the docs', checks NAME.out).
+        path = os.path.join(ROOT, name + ext) if "/" in name else os.path.join(SNIPPETS, name + ext)
         if not os.path.exists(path):
-            problems.append(f"{page}: {kind} '{name}' has no file docs/snippets/{name}{ext}")
+            problems.append(f"{page}: {kind} '{name}' has no file {os.path.relpath(path, ROOT)}")
             return m.group(0)
         used.add(name)
         return m.group("open") + fenced(lang, read(path)) + m.group("close")
 
     return BLOCK.sub(replace, page_text)
+
+
+def perf_state(commit):
+    """The line saying whether the sources changed since `commit`, or None without git history."""
+    run = subprocess.run(["git", "-C", ROOT, "diff", "--name-only", commit, "--"] + PERF_PATHS,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    changed = sorted(set(run.stdout.split()))
+    if not changed:
+        return (f"The performance-relevant sources ({', '.join('`' + p + '`' for p in PERF_PATHS)}) are as they were "
+                f"at commit {commit}: these figures describe the current code.\n")
+    shown = ", ".join(f"`{c}`" for c in changed[:12]) + (f" and {len(changed) - 12} more" if len(changed) > 12 else "")
+    return (f"**Not re-measured since commit {commit}:** {len(changed)} performance-relevant "
+            f"file{'s' if len(changed) != 1 else ''} changed after it ({shown}). Read the figures as those of "
+            f"{commit}; `benchmarks/run.sh` re-measures.\n")
+
+
+def render_perf_state(text):
+    def replace(m):
+        body = perf_state(m.group("commit"))
+        return m.group(0) if body is None else m.group("open") + body + m.group("close")
+
+    return PERF_STATE.sub(replace, text)
 
 
 def unmanaged_cpp_blocks(text):
@@ -100,6 +139,8 @@ def main():
         path = os.path.join(DOCS, page)
         text = read(path)
         new = render(text, problems, page, used)
+        if page == "performance.md":
+            new = render_perf_state(new)
         if new != text:
             stale.append(page)
             if not args.check:
@@ -130,7 +171,8 @@ def main():
 
     if args.check and stale:
         for page in stale:
-            problems.append(f"docs/{page} is out of step with its snippets: run python3 tools/docs/sync_snippets.py")
+            problems.append(f"docs/{page} is out of step with its snippets (or, for performance.md, with the "
+                            f"sources changed since it was measured): run python3 tools/docs/sync_snippets.py")
     elif stale:
         print("rewrote: " + ", ".join("docs/" + p for p in stale))
     for p in problems:

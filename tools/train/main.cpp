@@ -151,10 +151,11 @@ int run(TrainOptions o) {
     });
     const double train_seconds = seconds_since(epoch_start);
     if (bar) bar->clear();
-    const double test_acc = accuracy(model, test);
-    const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, test_acc, seconds_since(epoch_start)};
-    spdlog::info("{}: train loss {:.4f}, train acc {}, test acc {}, {:.2f} s ({:.0f} samples/s)", label, m.train_loss,
-                 percent(m.train_acc), percent(m.test_acc), m.seconds, t.samples / train_seconds);
+    const Evaluation on_test = evaluate(model, test);
+    const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start)};
+    spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {:.2f} s ({:.0f} samples/s)",
+                 label, m.train_loss, percent(m.train_acc), m.test_loss, percent(m.test_acc), m.seconds,
+                 t.samples / train_seconds);
 
     state.epochs_done = e + 1;
     ++trained;
@@ -172,7 +173,7 @@ int run(TrainOptions o) {
   }
 
   // ---- summary ----
-  const double final_acc = state.history.empty() ? accuracy(model, test) : state.history.back().test_acc;
+  const double final_acc = state.history.empty() ? evaluate(model, test).accuracy : state.history.back().test_acc;
   const double wall = seconds_since(start);
   spdlog::info("done: {} epoch(s), final test accuracy {}, wall time {:.1f} s", state.epochs_done, percent(final_acc),
                wall);

@@ -73,14 +73,15 @@ std::string gnuplot_script(const std::string& csv_path, const std::string& png_p
     << "set xlabel 'epoch'\n"
     << "set xtics 1\n"
     << "set multiplot layout 1,2 title " << quoted(title) << "\n"
-    << "set title 'training loss (cross-entropy)'\n"
+    << "set title 'loss (cross-entropy)'\n"
     << "set ylabel 'loss'\n"
-    << "plot datafile using 1:2 with linespoints lw 2 pt 7 title 'train loss'\n"
+    << "plot datafile using 1:2 with linespoints lw 2 pt 7 title 'train', \\\n"
+    << "     datafile using 1:4 with linespoints lw 2 pt 5 title 'test'\n"
     << "set title 'accuracy'\n"
     << "set ylabel 'accuracy (%)'\n"
     << "set key bottom right\n"
     << "plot datafile using 1:($3*100) with linespoints lw 2 pt 7 title 'train', \\\n"
-    << "     datafile using 1:($4*100) with linespoints lw 2 pt 5 title 'test'\n"
+    << "     datafile using 1:($5*100) with linespoints lw 2 pt 5 title 'test'\n"
     << "unset multiplot\n";
   return s.str();
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -165,11 +166,14 @@ TEST_F(TrainTool, TwoEpochsOnASubsetWriteCheckpointCsvAndPlot) {
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(rows[i].epoch, static_cast<int64_t>(i + 1));
     EXPECT_GT(rows[i].train_loss, 0);
+    EXPECT_GT(rows[i].test_loss, 0);
+    EXPECT_LT(rows[i].test_loss, 2.302585) << "below the loss of a uniform guess over 10 classes, ln 10";
     EXPECT_GT(rows[i].test_acc, 0.3) << "the net should beat chance (0.1) clearly";
     EXPECT_LE(rows[i].test_acc, 1.0);
     EXPECT_GT(rows[i].seconds, 0);
   }
   EXPECT_LT(rows[1].train_loss, rows[0].train_loss);
+  EXPECT_NE(read_file(out / "metrics.csv").find(kMetricsHeader), std::string::npos);
 
   // The checkpoint loads and holds the 784-50-10 (or 64-50-10) net, SGD state and the metadata.
   LoadedRun run = load_run((out / "checkpoint.safetensors").string());
@@ -225,8 +229,22 @@ TEST_P(TrainResume, ResumingAfterEpochOneGivesBitIdenticalWeights) {
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(ra[i].train_loss, rb[i].train_loss);
     EXPECT_EQ(ra[i].train_acc, rb[i].train_acc);
+    EXPECT_EQ(ra[i].test_loss, rb[i].test_loss);
     EXPECT_EQ(ra[i].test_acc, rb[i].test_acc);
   }
+}
+
+// A checkpoint written before the test loss was measured keeps its history: the old CSV form still
+// reads, with the test loss not a number (gnuplot leaves such points out), and writes back in the
+// new form.
+TEST(TrainMetrics, TheFormWithoutATestLossStillReads) {
+  const auto rows = metrics_from_csv("epoch,train_loss,train_acc,test_acc,seconds\n1,0.5,0.8,0.79,1.5\n");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].test_acc, 0.79);
+  EXPECT_TRUE(std::isnan(rows[0].test_loss));
+  EXPECT_EQ(metrics_to_csv(rows), std::string(kMetricsHeader) + "\n1,0.500000,0.8000,nan,0.7900,1.500\n");
+  EXPECT_THROW(metrics_from_csv("epoch,train_loss,train_acc,test_acc,seconds\n1,0.5,0.8,0.1,0.79,1.5\n"),
+               std::runtime_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TrainResume, ::testing::Values("sgd", "momentum", "adam"));

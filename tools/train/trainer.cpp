@@ -54,15 +54,21 @@ EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, 
   return t;
 }
 
-double accuracy(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch) {
+Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch) {
   const bool was_training = model.is_training();
   model.eval();
   tg::NoGradGuard no_grad;
   tg::data::DataLoader loader(data, {.batch_size = batch, .shuffle = false});
   int64_t right = 0;
-  for (const tg::data::Batch& b : loader) right += count_correct(model(b.images), b.labels);
+  double loss_sum = 0;
+  for (const tg::data::Batch& b : loader) {
+    const tg::Tensor logits = model(b.images);
+    right += count_correct(logits, b.labels);
+    loss_sum += tg::softmax_cross_entropy(logits, b.labels).item() * b.size();
+  }
   model.train(was_training);
-  return data.size() ? static_cast<double>(right) / data.size() : 0;
+  if (data.size() == 0) return {};
+  return {loss_sum / data.size(), static_cast<double>(right) / data.size()};
 }
 
 }  // namespace tapegrad_train

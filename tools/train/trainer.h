@@ -1,6 +1,6 @@
 #pragma once
 /// \file trainer.h
-/// One epoch of mini-batch training, and accuracy on a dataset.
+/// One epoch of mini-batch training, and the loss and accuracy on a dataset.
 #include <cstdint>
 #include <functional>
 
@@ -23,8 +23,14 @@ using ProgressFn = std::function<void(int64_t, int64_t, double)>;
 EpochTotals train_epoch(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
                         const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
 
-/// Fraction of `data` that `model` classifies right, in eval mode under NoGradGuard, in chunks of
-/// `batch` examples; restores the model's train/eval mode afterwards.
-double accuracy(tapegrad::nn::Module& model, const tapegrad::data::Dataset& data, int64_t batch = 1000);
+/// What an evaluation measured.
+struct Evaluation {
+  double loss = 0;      ///< mean softmax cross-entropy over the examples
+  double accuracy = 0;  ///< fraction classified right
+};
+
+/// The mean loss and the accuracy of `model` on `data`, in eval mode under NoGradGuard, in chunks
+/// of `batch` examples; restores the model's train/eval mode afterwards.
+Evaluation evaluate(tapegrad::nn::Module& model, const tapegrad::data::Dataset& data, int64_t batch = 1000);
 
 }  // namespace tapegrad_train

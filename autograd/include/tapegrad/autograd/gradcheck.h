@@ -39,6 +39,10 @@ struct InputCheck {
   double analytical = 0;          ///< backprop's value there
   double numerical = 0;           ///< central differences' value there
   int64_t direction = -1;         ///< Jacobian row or projection index where it was worst
+  /// With the full Jacobian: the output element of row `direction` (the gradient compared there is
+  /// that element's). Empty for random projections, and for a scalar output.
+  std::vector<int64_t> output_index;
+  bool projected = false;         ///< `direction` counts random projections, not Jacobian rows
 };
 
 /// The check of one recorded node on its own.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# examples/use_trained_model on a checkpoint tapegrad-train wrote, as a user runs it:
+#   1. on the committed checkpoint.safetensors (64-16-10, one epoch on make_data.py's stand-in
+#      data, trained with `tapegrad-train --data data --hidden 16 --epochs 1 --lr 0.5 --seed 1
+#      --threads 1 --no-plot`): its output must be examples/use_trained_model.out exactly (the page
+#      docs/using-a-trained-model.md shows it), and the PNG it writes must be a PNG;
+#   2. on a checkpoint that tapegrad-train writes now, with two hidden layers: it must load it and
+#      classify (the checkpoint format and the example cannot drift apart);
+#   3. on a missing file: a one-line error naming the file, exit status 1.
+# With TAPEGRAD_DOCS_BLESS=1, case 1 writes examples/use_trained_model.out instead of comparing.
+# Usage: check.sh EXAMPLE TAPEGRAD_TRAIN SOURCE_DIR
+set -euo pipefail
+example=$1 train=$2 src=$3
+here=$src/tests/trained_model expected=$src/examples/use_trained_model.out
+work=$(mktemp -d)
+trap "rm -rf $work" EXIT
+cd "$work"
+python3 "$here/make_data.py" data
+cp "$here/checkpoint.safetensors" .
+png_ok() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
+
+"$example" checkpoint.safetensors data predictions.png > out.txt
+if [ "${TAPEGRAD_DOCS_BLESS:-}" = 1 ]; then
+  cp out.txt "$expected"
+  echo "wrote $expected"
+elif ! diff -u "$expected" out.txt; then
+  echo "use_trained_model's output changed (if intended: TAPEGRAD_DOCS_BLESS=1 ctest -R example.use_trained_model," \
+       "then python3 tools/docs/sync_snippets.py)"
+  exit 1
+fi
+png_ok predictions.png || { echo "predictions.png is not a PNG"; exit 1; }
+
+"$train" --data data --hidden 8,4 --epochs 1 --lr 0.5 --seed 2 --threads 1 --no-plot --out run > train.log 2>&1 ||
+  { cat train.log; exit 1; }
+"$example" run/checkpoint.safetensors data fresh.png > fresh.txt
+for want in "model.4.weight  [4, 10]" "Linear(in=8, out=4, bias=true)" "test accuracy: " "wrote fresh.png (120x120)"; do
+  grep -qF "$want" fresh.txt || { echo "on a fresh checkpoint, no '$want' in:"; cat fresh.txt; exit 1; }
+done
+png_ok fresh.png || { echo "fresh.png is not a PNG"; exit 1; }
+
+if "$example" missing.safetensors data > missing.txt 2> missing.err; then
+  echo "a missing checkpoint did not fail"; exit 1
+fi
+grep -q "^use_trained_model: .*missing.safetensors" missing.err || { echo "unclear error:"; cat missing.err; exit 1; }
+echo "use_trained_model: the committed checkpoint, a fresh one and a missing one all behave"
