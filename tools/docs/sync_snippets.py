@@ -88,7 +88,10 @@ def perf_state(commit):
                          capture_output=True, text=True)
     if run.returncode != 0:
         return None
-    changed = sorted(set(run.stdout.split()))
+    # New files count as soon as they exist, so that the line reads the same before and after `git add`.
+    new = subprocess.run(["git", "-C", ROOT, "ls-files", "--others", "--exclude-standard", "--"] + PERF_PATHS,
+                         capture_output=True, text=True)
+    changed = sorted(set(run.stdout.split()) | set(new.stdout.split()))
     if not changed:
         return (f"The performance-relevant sources ({', '.join('`' + p + '`' for p in PERF_PATHS)}) are as they were "
                 f"at commit {commit}: these figures describe the current code.\n")
