@@ -4,13 +4,16 @@
 //   use_trained_model [CHECKPOINT [DATA_DIR [PNG]]]
 //
 // defaults: out/fashion-mnist/checkpoint.safetensors (what `bash tools/train.sh` writes), Debian's
-// Fashion-MNIST directory, and predictions.png. docs/using-a-trained-model.md explains each step.
+// Fashion-MNIST directory, and predictions.png beside the checkpoint. Build it in your own project
+// with find_package(ZLIB) and ZLIB::ZLIB besides tapegrad::tapegrad (zlib deflates the PNG).
+// docs/using-a-trained-model.md explains each step.
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -95,7 +98,8 @@ std::string png_bytes(int width, int height, const std::vector<uint8_t>& rgb) {
 int main(int argc, char** argv) try {
   const std::string checkpoint = argc > 1 ? argv[1] : "out/fashion-mnist/checkpoint.safetensors";
   const std::string data_dir = argc > 2 ? argv[2] : tg::data::kFashionMnistDir;
-  const std::string png_path = argc > 3 ? argv[3] : "predictions.png";
+  const std::string png_path =
+      argc > 3 ? argv[3] : (std::filesystem::path(checkpoint).parent_path() / "predictions.png").string();
 
   // 1. The checkpoint: the model's tensors (named "model.0.weight" in the file, "0.weight" here:
   //    module 0 of the Sequential, its weight), the optimizer's, and the run's settings.

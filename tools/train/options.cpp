@@ -68,10 +68,11 @@ ParseResult parse_options(int argc, char** argv) {
   CLI::App app{
       "Trains a multilayer perceptron (ReLU hidden layers, softmax cross-entropy) on an MNIST-format\n"
       "dataset, by default Fashion-MNIST with the classic 784-50-10 net and SGD (lr 0.1, batch 100).\n"
-      "Writes checkpoint.safetensors, metrics.csv and curves.png to the output directory after\n"
-      "every epoch; --resume continues from that checkpoint and ends with the same weights, bit\n"
-      "for bit, as an uninterrupted run. train_loss and train_acc are averaged over the epoch's\n"
-      "mini-batches (each measured before its update).",
+      "Writes checkpoint.safetensors, metrics.csv, curves.png and curves.gp (the gnuplot script\n"
+      "that drew it) to the output directory after every epoch; --resume continues from that\n"
+      "checkpoint and ends with the same weights, bit for bit, as an uninterrupted run. train_loss\n"
+      "and train_acc are averaged over the epoch's mini-batches (each measured before its update);\n"
+      "test_loss and test_acc are measured on the test set after the epoch.",
       "tapegrad-train"};
   app.set_version_flag("--version", "tapegrad-train 0.1.0");
   std::string hidden = join_sizes(o.hidden);
