@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 #include <tapegrad/tapegrad.h>
+
+#include "message_of.h"
 #include <vector>
 
 namespace tg = tapegrad;
@@ -22,16 +24,6 @@ struct Case {
   std::vector<std::string> names;   // the argument, the expected and the actual value
 };
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("(not a tg::Error) ") + e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

@@ -4,18 +4,9 @@
 #include <tapegrad/autograd/testing.h>
 #include <tapegrad/tapegrad.h>
 
-namespace tg = tapegrad;
+#include "message_of.h"
 
-namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
+namespace tg = tapegrad;
 
 TEST(Errors, MessagesNameTheOpAndTheShapes) {
   EXPECT_EQ(message_of([] { tg::matmul(tg::zeros({2, 3}), tg::zeros({4, 5})); }),

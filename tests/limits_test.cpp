@@ -5,17 +5,11 @@
 #include <string>
 #include <tapegrad/tapegrad.h>
 
+#include "message_of.h"
+
 namespace tg = tapegrad;
 
 namespace {
-std::string message_of(void (*f)()) {
-  try {
-    f();
-  } catch (const tg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 constexpr int64_t kHuge = int64_t{1} << 40;
 }  // namespace
 

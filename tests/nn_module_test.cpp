@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <tapegrad/autograd/testing.h>
 #include <tapegrad/tapegrad.h>
 
@@ -161,6 +163,21 @@ TEST(NnModule, ActivationsOnKnownValues) {
   EXPECT_NEAR(q.at({0, 0}), 0.5, 1e-12);
   EXPECT_EQ(tg::nn::LeakyReLU(0.2).str(), "LeakyReLU(slope=0.2)");
   EXPECT_EQ(tg::nn::Softmax().str(), "Softmax(axis=-1)");
+  // The smooth activations, against their definitions in long double.
+  for (double xv : {-30.0, -2.0, -1e-9, 0.0, 0.5, 3.0, 40.0}) {
+    const tg::Tensor t = tg::tensor(xv, tg::Dtype::f64);
+    const long double X = xv, s = 1 / (1 + std::exp(-X));
+    EXPECT_NEAR(tg::nn::Softplus()(t).item(), static_cast<double>(std::log1p(std::exp(X))), 1e-15 * (1 + std::fabs(xv)));
+    EXPECT_NEAR(tg::nn::SiLU()(t).item(), static_cast<double>(X * s), 1e-15 * (1 + std::fabs(xv)));
+    EXPECT_NEAR(tg::nn::GELU()(t).item(), static_cast<double>(X * 0.5L * (1 + std::erf(X / std::sqrt(2.0L)))),
+                1e-15 * (1 + std::fabs(xv)));
+    EXPECT_NEAR(tg::nn::ELU(0.5)(t).item(), static_cast<double>(X > 0 ? X : 0.5L * std::expm1(X)), 1e-15 * (1 + std::fabs(xv)));
+  }
+  // Far out, softplus is x itself (no overflow to inf) or e^x (no underflow to 0 before it must).
+  EXPECT_EQ(tg::softplus(tg::tensor(1000.0, tg::Dtype::f64)).item(), 1000.0);
+  EXPECT_NEAR(tg::softplus(tg::tensor(-50.0, tg::Dtype::f64)).item(), std::exp(-50.0), 1e-36);
+  EXPECT_EQ(tg::nn::ELU().str(), "ELU(alpha=1)");
+  EXPECT_EQ(tg::nn::GELU().str(), "GELU");
 }
 
 TEST(NnModule, ActivationsPassGradcheck) {
@@ -169,7 +186,8 @@ TEST(NnModule, ActivationsPassGradcheck) {
   auto x = tg::samples::away_from({3, 4}, 0.0, 0.1, tg::Dtype::f64, gen);
   std::vector<std::shared_ptr<tg::nn::Module>> acts{
       std::make_shared<tg::nn::ReLU>(), std::make_shared<tg::nn::Sigmoid>(), std::make_shared<tg::nn::Tanh>(),
-      std::make_shared<tg::nn::LeakyReLU>(0.1), std::make_shared<tg::nn::Softmax>()};
+      std::make_shared<tg::nn::LeakyReLU>(0.1), std::make_shared<tg::nn::Softmax>(), std::make_shared<tg::nn::Softplus>(),
+      std::make_shared<tg::nn::SiLU>(), std::make_shared<tg::nn::GELU>(), std::make_shared<tg::nn::ELU>(0.5)};
   for (auto& act : acts) {
     auto r = tg::gradcheck([&](auto& in) { return (*act)(in[0]); }, {x});
     EXPECT_TRUE(r.ok) << act->str() << "\n" << r;

@@ -55,6 +55,33 @@ TEST(Registry, EveryPublicOpIsRegistered) {
   for (const std::string& name : declared) EXPECT_TRUE(registered.count(name)) << name << " is declared in ops.h but not registered";
 }
 
+// docs/api.md's table of ops names every op declared in ops.h, beside its PyTorch name.
+TEST(Registry, EveryOpIsInTheApiTable) {
+  auto read = [](const std::string& path) {
+    std::ifstream in(std::string(TAPEGRAD_SOURCE_DIR) + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string header = read("/autograd/include/tapegrad/autograd/ops.h"), api = read("/docs/api.md");
+  const size_t begin = api.find("## The ops, by PyTorch name");
+  ASSERT_NE(begin, std::string::npos) << "docs/api.md has no table of ops";
+  std::set<std::string> listed;
+  std::istringstream rows(api.substr(begin, api.find("\n## ", begin + 1) - begin));
+  for (std::string row; std::getline(rows, row);) {
+    if (row.rfind("| ", 0) != 0) continue;
+    const std::string first = row.substr(2, row.find(" |", 2) - 2);  // "add, sub, mul, div"
+    std::regex word("[a-z_0-9]+");
+    for (auto it = std::sregex_iterator(first.begin(), first.end(), word); it != std::sregex_iterator(); ++it)
+      listed.insert(it->str());
+  }
+  std::regex decl(R"(\nTensor ([a-z_0-9]+)\()");
+  int declared = 0;
+  for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it, ++declared)
+    EXPECT_TRUE(listed.count((*it)[1])) << (*it)[1] << " is declared in ops.h but missing from docs/api.md's table of ops";
+  EXPECT_GT(declared, 60);
+}
+
 // Every value a node keeps for its backward is version-checked: for every differentiable op,
 // an in-place write to any of its variable inputs, or to its output, after the forward makes
 // backward() throw, naming the op that recorded the value and the writer. Data inputs (labels)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "op.h"
 #include "tapegrad/autograd/ops.h"
@@ -30,6 +31,36 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
 // Normalises a possibly negative axis for a tensor of rank `rank`.
 size_t normalize_axis(const char* op, int64_t axis, const Shape& shape);
+
+// x viewed as [outer, n, inner] around `axis`: the lanes of length n that a reduction, a scan or
+// a softmax runs along, each with stride `inner`.
+struct Lanes {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline Lanes lanes(const Shape& s, size_t axis) {
+  Lanes l;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d < axis) l.outer *= s[d];
+    else if (d == axis) l.n = s[d];
+    else l.inner *= s[d];
+  }
+  return l;
+}
+// Calls f(offset, stride) for every lane.
+template <class F>
+void for_each_lane(const Lanes& l, F f) {
+  for (int64_t o = 0; o < l.outer; ++o)
+    for (int64_t i = 0; i < l.inner; ++i) f(o * l.n * l.inner + i, l.inner);
+}
+// `s` without `axis`, or with it as size 1 if `keepdim`.
+inline Shape reduced_shape(const Shape& s, size_t axis, bool keepdim) {
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (d != axis) out.push_back(s[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return Shape(out);
+}
 
 // For a lane of n values x(0..n-1): sets m to their maximum and returns log(sum_j exp(x(j) - m)),
 // the log-sum-exp relative to the maximum, which callers combine with (x(j) - m) and never with m

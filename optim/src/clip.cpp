@@ -11,6 +11,8 @@
 
 namespace tapegrad::optim {
 
+using detail::show_double;
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type, bool error_if_nonfinite) {
   if (!(norm_type > 0.0))
     throw Error("clip_grad_norm: norm_type must be > 0 (or infinity), got " + show_double(norm_type));

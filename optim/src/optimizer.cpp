@@ -13,6 +13,8 @@
 
 namespace tapegrad::optim {
 
+using detail::show_double;
+
 namespace {
 std::string describe(const Tensor& t) { return t.shape().str() + " " + std::string(dtype_name(t.dtype())); }
 }  // namespace

@@ -6,6 +6,8 @@
 
 namespace tapegrad::optim {
 
+using detail::show_double;
+
 namespace {
 std::vector<std::string> sgd_buffers(const SGDOptions& o) {
   if (o.momentum != 0.0) return {"momentum_buffer"};

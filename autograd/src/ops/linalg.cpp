@@ -1,4 +1,4 @@
-// Matrix product, transpose and reshape.
+// Matrix products (2-D and batched), transpose and reshape.
 #include "gemm.h"
 #include "kernels.h"
 
@@ -63,7 +63,126 @@ static const Op<void> kMatmul(
                                                  {{n({2, 3}), n({3})}, "2-D x 1-D"},
                                                  {{n({1, 5}), n({5, 1})}, "row x column"}};
                   }}}});
-Tensor matmul(const Tensor& a, const Tensor& b) { return kMatmul({a, b}); }
+
+// ---- batched matmul: rank >= 3 on either side, the leading (batch) dimensions broadcast as in
+// torch.matmul; one GEMM per batch element, through the same tuned GEMM ----
+namespace {
+// The operands' geometry: each batch element of a is [m, k], of b [k, n]; a 1-D a is one row and
+// a 1-D b one column, whose dimension the result drops.
+struct Batched {
+  Shape batch;                      // the broadcast batch dimensions
+  int64_t m = 1, k = 1, n = 1;
+  std::vector<int64_t> at_a, at_b;  // element offset of each batch element in a and in b
+  Shape out;
+};
+Batched batched(const Tensor& a, const Tensor& b) {
+  same_dtype("matmul", a, b);
+  if (a.dim() < 1 || b.dim() < 1)
+    throw Error("matmul: expected tensors of rank >= 1, got " + a.shape().str() + " x " + b.shape().str());
+  const std::vector<int64_t> sa = a.shape().vec(), sb = b.shape().vec();
+  Batched g;
+  g.m = a.dim() == 1 ? 1 : sa[sa.size() - 2];
+  g.k = sa.back();
+  const int64_t kb = b.dim() == 1 ? sb[0] : sb[sb.size() - 2];
+  g.n = b.dim() == 1 ? 1 : sb.back();
+  if (g.k != kb) throw Error("matmul: inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
+  const Shape ba(std::vector<int64_t>(sa.begin(), sa.end() - std::min<size_t>(sa.size(), 2)));
+  const Shape bb(std::vector<int64_t>(sb.begin(), sb.end() - std::min<size_t>(sb.size(), 2)));
+  g.batch = broadcast_shapes("matmul", ba, bb);
+  std::vector<int64_t> out = g.batch.vec();
+  if (a.dim() > 1) out.push_back(g.m);
+  if (b.dim() > 1) out.push_back(g.n);
+  g.out = Shape(out);
+  // Offsets: walk the broadcast batch index, with stride 0 where an operand has size 1 or lacks
+  // the dimension.
+  const size_t rank = g.batch.size();
+  const int64_t count = g.batch.numel();
+  std::vector<int64_t> idx(rank, 0);
+  auto offset = [&](const Shape& own, int64_t matrix) {
+    int64_t off = 0, stride = matrix;
+    for (size_t d = rank; d-- > 0;) {
+      const size_t shift = rank - own.size();
+      const int64_t size = d >= shift ? own[d - shift] : 1;
+      if (size != 1) off += idx[d] * stride;
+      stride *= size;
+    }
+    return off;
+  };
+  for (int64_t e = 0; e < count; ++e) {
+    g.at_a.push_back(offset(ba, g.m * g.k));
+    g.at_b.push_back(offset(bb, g.k * g.n));
+    for (size_t d = rank; d-- > 0;)
+      if (++idx[d] < g.batch[d]) break;
+      else idx[d] = 0;
+  }
+  return g;
+}
+// batch + [rows, cols], or batch + [cols] where a 1-D operand has one row.
+Shape with_batch(const Shape& batch, int64_t rows, int64_t cols, bool vector) {
+  std::vector<int64_t> s = batch.vec();
+  if (!vector) s.push_back(rows);
+  s.push_back(cols);
+  return Shape(s);
+}
+}  // namespace
+
+static const Op<void> kBatchedMatmul(
+    {.name = "matmul",
+     .forward =
+         [](Inputs in) {
+           const Batched g = batched(in[0], in[1]);
+           Tensor out = make_tensor(g.out, in[0].dtype(), "matmul");
+           dispatch(in[0].dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T *a = ptr<T>(in[0]), *b = ptr<T>(in[1]);
+             T* c = ptr<T>(out);
+             for (size_t e = 0; e < g.at_a.size(); ++e)
+               gemm<T>(false, false, g.m, g.n, g.k, T(1), a + g.at_a[e], b + g.at_b[e], T(0),
+                       c + static_cast<int64_t>(e) * g.m * g.n);
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor &a = c.input(0), &b = c.input(1);
+           const Batched g = batched(a, b);
+           // Each gradient first at the full batch shape; accumulate() sums it over the batch
+           // dimensions the operand was broadcast along.
+           dispatch(a.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* up = ptr<T>(c.grad());
+             const int64_t count = static_cast<int64_t>(g.at_a.size());
+             if (c.needs_grad(0)) {
+               Tensor ga = make_tensor(with_batch(g.batch, g.m, g.k, a.dim() == 1), a.dtype(), "matmul");
+               for (int64_t e = 0; e < count; ++e)
+                 gemm<T>(false, true, g.m, g.k, g.n, T(1), up + e * g.m * g.n, ptr<T>(b) + g.at_b[static_cast<size_t>(e)],
+                         T(0), ptr<T>(ga) + e * g.m * g.k);
+               c.accumulate(0, std::move(ga));
+             }
+             if (c.needs_grad(1)) {
+               Tensor gb = make_tensor(with_batch(g.batch, g.k, g.n, false), b.dtype(), "matmul");
+               for (int64_t e = 0; e < count; ++e)
+                 gemm<T>(true, false, g.k, g.n, g.m, T(1), ptr<T>(a) + g.at_a[static_cast<size_t>(e)], up + e * g.m * g.n,
+                         T(0), ptr<T>(gb) + e * g.k * g.n);
+               // A 1-D b is one column: batch + [k, 1] holds the same elements as batch + [k].
+               c.accumulate(1, b.dim() == 1 ? reshape(gb, with_batch(g.batch, 1, g.k, true).vec()) : std::move(gb));
+             }
+           });
+         },
+     .samples = {{.label = "batched",
+                  .inputs = [](Dtype d, Generator& g) {
+                    auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
+                    return std::vector<OpSample>{{{n({2, 2, 3}), n({3, 4})}, "3-D x 2-D"},
+                                                 {{n({2, 3}), n({2, 3, 4})}, "2-D x 3-D"},
+                                                 {{n({2, 1, 2, 3}), n({3, 3, 2})}, "batch [2,1] with [3]"},
+                                                 {{n({2, 2, 3}), n({3})}, "3-D x 1-D"},
+                                                 {{n({3}), n({2, 3, 4})}, "1-D x 3-D"}};
+                  }}}});
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  if ((a.defined() && a.dim() > 2) || (b.defined() && b.dim() > 2)) return kBatchedMatmul({a, b});
+  return kMatmul({a, b});
+}
 
 // ---- transpose (2-D) ----
 static const Op<void> kTranspose(

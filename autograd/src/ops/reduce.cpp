@@ -1,4 +1,5 @@
-// Reductions (sum, mean, max, argmax) and the broadcast pair sum_to / broadcast_to.
+// Reductions (sum and mean over one axis, several or all; max, min, argmax, prod) and the
+// broadcast pair sum_to / broadcast_to.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -11,29 +12,6 @@ namespace tapegrad {
 using namespace detail;
 
 namespace {
-
-// Sizes of the dimensions before, at, and after `axis`: x is viewed as [outer, n, inner].
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-AxisView axis_view(const Shape& s, size_t axis) {
-  AxisView v;
-  for (size_t d = 0; d < s.size(); ++d) {
-    if (d < axis) v.outer *= s[d];
-    else if (d == axis) v.n = s[d];
-    else v.inner *= s[d];
-  }
-  return v;
-}
-
-Shape reduced_shape(const Shape& s, size_t axis, bool keepdim) {
-  std::vector<int64_t> out;
-  for (size_t d = 0; d < s.size(); ++d) {
-    if (d != axis) out.push_back(s[d]);
-    else if (keepdim) out.push_back(1);
-  }
-  return Shape(out);
-}
 
 // The shape with `axis` kept as size 1 (to broadcast a reduced gradient back).
 Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, true); }
@@ -198,7 +176,7 @@ static const Op<AxisArgs> kSumAxis(
            const size_t ax = normalize_axis("sum", a.axis, x.shape());
            a.axis = static_cast<int64_t>(ax);
            const bool keepdim = a.keepdim;
-           const AxisView v = axis_view(x.shape(), ax);
+           const Lanes v = lanes(x.shape(), ax);
            Tensor out = zeros(reduced_shape(x.shape(), ax, keepdim), x.dtype());
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
@@ -255,7 +233,7 @@ static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in
 // ---- max over an axis: the gradient goes to the first maximal element ----
 namespace {
 // Index (along the axis) of the first largest value, for every [outer, inner] position.
-std::vector<int64_t> argmax_along(const Tensor& x, const AxisView& v) {
+std::vector<int64_t> argmax_along(const Tensor& x, const Lanes& v) {
   std::vector<int64_t> at(static_cast<size_t>(v.outer * v.inner), 0);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -289,7 +267,7 @@ static const Op<MaxArgs> kMax(
            const size_t ax = normalize_axis("max", a.axis, x.shape());
            a.axis = static_cast<int64_t>(ax);
            const bool keepdim = a.keepdim;
-           const AxisView v = axis_view(x.shape(), ax);
+           const Lanes v = lanes(x.shape(), ax);
            if (v.n == 0) throw Error("max: axis " + std::to_string(ax) + " of " + x.shape().str() + " is empty");
            std::vector<int64_t> at = argmax_along(x, v);
            Shape rs = reduced_shape(x.shape(), ax, keepdim);
@@ -313,7 +291,7 @@ static const Op<MaxArgs> kMax(
      .backward =
          [](BackwardContext& c, const MaxArgs& a) {
            const Tensor& x = c.input(0);
-           const AxisView v = axis_view(x.shape(), static_cast<size_t>(a.axis));
+           const Lanes v = lanes(x.shape(), static_cast<size_t>(a.axis));
            Tensor gx = zeros(x.shape(), x.dtype());
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
@@ -343,7 +321,7 @@ Tensor max(const Tensor& x, int64_t axis, bool keepdim) { return kMax({x}, {axis
 Tensor argmax(const Tensor& x, int64_t axis) {
   defined("argmax", x);
   const size_t ax = normalize_axis("argmax", axis, x.shape());
-  const AxisView v = axis_view(x.shape(), ax);
+  const Lanes v = lanes(x.shape(), ax);
   if (v.n == 0) throw Error("argmax: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
   std::vector<int64_t> at = argmax_along(x, v);
   std::vector<double> vals(at.begin(), at.end());
@@ -354,5 +332,129 @@ static RegisterOp reg_argmax({"argmax", "axis=1", [](auto& in) { return argmax(i
                                 return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
                               },
                               false});
+
+// ---- sum and mean over several axes: one sum node per axis, the last axis first ----
+namespace {
+// The axes, canonicalised and sorted from the last; throws on a repeated or out-of-range axis.
+std::vector<size_t> axes_of(const char* op, const Tensor& x, const std::vector<int64_t>& axes) {
+  defined(op, x);
+  std::vector<size_t> out;
+  for (int64_t a : axes) {
+    const size_t ax = normalize_axis(op, a, x.shape());
+    if (std::find(out.begin(), out.end(), ax) != out.end())
+      throw Error(std::string(op) + ": axis " + std::to_string(a) + " is listed twice (shape " + x.shape().str() + ")");
+    out.push_back(ax);
+  }
+  std::sort(out.rbegin(), out.rend());  // from the last, so that the earlier axes keep their numbers
+  return out;
+}
+SampleInputs reduce3_inputs() {
+  return [](Dtype d, Generator& g) { return std::vector<OpSample>{{{samples::normal({2, 3, 4}, d, g)}, "3-D"}}; };
+}
+}  // namespace
+
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  const std::vector<size_t> order = axes_of("sum", x, axes);
+  if (order.empty()) return x;  // summing over no axis changes nothing, as in NumPy
+  Tensor y = x;
+  for (size_t ax : order) y = sum(y, static_cast<int64_t>(ax), keepdim);
+  return y;
+}
+static RegisterOp reg_sum_axes({"sum", "axes={0,2}", [](auto& in) { return sum(in[0], std::vector<int64_t>{0, 2}); },
+                                reduce3_inputs()});
+static RegisterOp reg_sum_axes_keep({"sum", "axes={-1,0}, keepdim",
+                                     [](auto& in) { return sum(in[0], std::vector<int64_t>{-1, 0}, true); },
+                                     reduce3_inputs()});
+
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  const std::vector<size_t> order = axes_of("mean", x, axes);
+  int64_t n = 1;
+  for (size_t ax : order) n *= x.shape()[ax];
+  if (n == 0) throw Error("mean: the axes reduced of " + x.shape().str() + " hold no elements");
+  if (order.empty()) return x;
+  return div_scalar(sum(x, axes, keepdim), static_cast<double>(n));
+}
+static RegisterOp reg_mean_axes({"mean", "axes={0,2}", [](auto& in) { return mean(in[0], std::vector<int64_t>{0, 2}); },
+                                 reduce3_inputs()});
+
+// ---- min over an axis: -max(-x), so the gradient goes to the first minimal element ----
+Tensor min(const Tensor& x, int64_t axis, bool keepdim) {
+  defined("min", x);
+  const size_t ax = normalize_axis("min", axis, x.shape());
+  if (x.shape()[ax] == 0) throw Error("min: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
+  return neg(max(neg(x), axis, keepdim));
+}
+static RegisterOp reg_min({"min", "axis=1",
+                           [](auto& in) { return min(in[0], 1); },
+                           [](Dtype d, Generator& g) {
+                             std::vector<double> v(12);  // distinct values: no tie within eps
+                             for (size_t k = 0; k < v.size(); ++k) v[k] = 1.9 - 0.3 * static_cast<double>(k);
+                             for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
+                             return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"}};
+                           }});
+
+// ---- prod over an axis, exact with zeros: the gradient of each factor is the product of the
+// others, computed without dividing by the factor (y / x is NaN at a zero) ----
+static const Op<AxisArgs> kProd(
+    {.name = "prod",
+     .forward =
+         [](Inputs in, AxisArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("prod", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           const Lanes l = lanes(x.shape(), ax);
+           Tensor out = make_tensor(reduced_shape(x.shape(), ax, a.keepdim), x.dtype(), "prod");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             int64_t k = 0;
+             for_each_lane(l, [&](int64_t off, int64_t st) {
+               T r = 1;
+               for (int64_t j = 0; j < l.n; ++j) r *= p[off + j * st];
+               q[k++] = r;
+             });
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const AxisArgs& a) {
+           const Tensor& x = c.input(0);
+           const Lanes l = lanes(x.shape(), static_cast<size_t>(a.axis));
+           Tensor gx = make_tensor(x.shape(), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             const T* g = ptr<T>(c.grad());
+             T* q = ptr<T>(gx);
+             std::vector<T> before(static_cast<size_t>(l.n));
+             int64_t k = 0;
+             for_each_lane(l, [&](int64_t off, int64_t st) {
+               // Product of the factors before j, times the product of those after j.
+               T run = 1;
+               for (int64_t j = 0; j < l.n; ++j) {
+                 before[static_cast<size_t>(j)] = run;
+                 run *= p[off + j * st];
+               }
+               T after = 1;
+               for (int64_t j = l.n; j-- > 0;) {
+                 q[off + j * st] = g[k] * before[static_cast<size_t>(j)] * after;
+                 after *= p[off + j * st];
+               }
+               ++k;
+             });
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1", .args = {1, false}, .inputs = reduce_inputs()},
+                 {.label = "axis=0, keepdim, with zeros",
+                  .args = {0, true},
+                  .inputs = [](Dtype d, Generator& g) {
+                    Tensor x = samples::normal({3, 4}, Dtype::f64, g);
+                    x.data<double>()[1] = 0;                               // one zero in column 1
+                    x.data<double>()[2] = x.data<double>()[6] = 0;         // two in column 2
+                    return std::vector<OpSample>{{{x.to(d)}, "zeros in two columns"}};
+                  }}}});
+Tensor prod(const Tensor& x, int64_t axis, bool keepdim) { return kProd({x}, {axis, keepdim}); }
 
 }  // namespace tapegrad

@@ -9,26 +9,6 @@ namespace tapegrad {
 using namespace detail;
 
 namespace {
-struct Lanes {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-Lanes lanes(const Shape& s, size_t axis) {
-  Lanes l;
-  for (size_t d = 0; d < s.size(); ++d) {
-    if (d < axis) l.outer *= s[d];
-    else if (d == axis) l.n = s[d];
-    else l.inner *= s[d];
-  }
-  return l;
-}
-
-// Calls f(offset, stride) for every lane of length l.n along the axis.
-template <class F>
-void for_each_lane(const Lanes& l, F f) {
-  for (int64_t o = 0; o < l.outer; ++o)
-    for (int64_t i = 0; i < l.inner; ++i) f(o * l.n * l.inner + i, l.inner);
-}
-
 // Writes softmax (log_space = false) or log_softmax (true) of x along the lanes into out.
 template <class T>
 void softmax_kernel(const T* x, T* out, const Lanes& l, bool log_space) {

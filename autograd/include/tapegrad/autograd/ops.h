@@ -81,17 +81,106 @@ Tensor tanh(const Tensor& x);
 Tensor relu(const Tensor& x);
 /// x for x > 0, slope * x otherwise; the gradient at 0 is slope.
 Tensor leaky_relu(const Tensor& x, double slope = 0.01);
+/// log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|): it never overflows. Its gradient is sigmoid(x).
+Tensor softplus(const Tensor& x);
+/// x * sigmoid(x) (SiLU, also called swish).
+Tensor silu(const Tensor& x);
+/// x * Phi(x), Phi the standard normal CDF, in the exact erf form (PyTorch's default GELU).
+Tensor gelu(const Tensor& x);
+/// x for x > 0, alpha (e^x - 1) otherwise, with expm1 (exact near 0); the gradient at 0 is alpha.
+Tensor elu(const Tensor& x, double alpha = 1.0);
+
+/// Sine.
+Tensor sin(const Tensor& x);
+/// Cosine.
+Tensor cos(const Tensor& x);
+/// Tangent; its gradient is 1 + tan(x)^2.
+Tensor tan(const Tensor& x);
+/// Arcsine; NaN outside [-1, 1], and the gradient is infinite at -1 and 1.
+Tensor asin(const Tensor& x);
+/// Arccosine; NaN outside [-1, 1], and the gradient is infinite at -1 and 1.
+Tensor acos(const Tensor& x);
+/// Arctangent.
+Tensor atan(const Tensor& x);
+/// Hyperbolic sine.
+Tensor sinh(const Tensor& x);
+/// Hyperbolic cosine.
+Tensor cosh(const Tensor& x);
+/// log(1 + x), exact for x near 0 (where log(1 + x) loses the digits of x).
+Tensor log1p(const Tensor& x);
+/// e^x - 1, exact for x near 0.
+Tensor expm1(const Tensor& x);
+/// Base-2 logarithm.
+Tensor log2(const Tensor& x);
+/// 1 / sqrt(x); infinite at 0.
+Tensor rsqrt(const Tensor& x);
+/// 1 / x; infinite at 0.
+Tensor reciprocal(const Tensor& x);
+/// -1, 0 or 1 by the sign of x (NaN for NaN); the gradient is 0 everywhere.
+Tensor sign(const Tensor& x);
+/// x^y elementwise with a tensor exponent, broadcasting. The gradient with respect to y is
+/// x^y log(x): NaN for a negative base, and 0 at x = 0 where x^y is 0.
+Tensor pow(const Tensor& x, const Tensor& y);
+
+/// `a` where `mask` is nonzero, `b` elsewhere, broadcasting all three (the mask is a tensor of
+/// the same dtype, as greater() and less() return; it gets no gradient).
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+/// x limited to [lo, hi] (NaN stays NaN); the gradient passes where lo <= x <= hi, 0 elsewhere.
+/// Throws tg::Error unless lo <= hi.
+Tensor clamp(const Tensor& x, double lo, double hi);
+/// The larger of a and b elementwise, broadcasting; NaN if either is NaN. At a tie each gets half
+/// the gradient, as in PyTorch.
+Tensor maximum(const Tensor& a, const Tensor& b);
+/// The smaller of a and b elementwise, broadcasting; NaN if either is NaN. At a tie each gets half
+/// the gradient, as in PyTorch.
+Tensor minimum(const Tensor& a, const Tensor& b);
+
 /// A converted copy (differentiable: the gradient is converted back).
 Tensor to_dtype(const Tensor& x, Dtype dtype);
 
 // ---- linear algebra and shape ----
 /// Matrix product: 2-D x 2-D ([m,k] x [k,n] -> [m,n]), 1-D x 2-D ([k] x [k,n] -> [n]),
-/// 2-D x 1-D ([m,k] x [k] -> [m]).
+/// 2-D x 1-D ([m,k] x [k] -> [m]); with rank >= 3 on either side, a batch of products whose
+/// leading dimensions broadcast, as torch.matmul ([2,1,m,k] x [3,k,n] -> [2,3,m,n]; a 1-D operand
+/// is a row or a column, and its dimension is dropped from the result).
 Tensor matmul(const Tensor& a, const Tensor& b);
 /// Transpose of a 2-D tensor (a copy).
 Tensor transpose(const Tensor& x);
 /// The same elements with a new shape (same element count); one dimension may be -1.
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape);
+/// `x` with a size-1 axis inserted at `axis` (from -(rank + 1) to rank): a view sharing the storage.
+Tensor unsqueeze(const Tensor& x, int64_t axis);
+/// `x` without `axis`, which must have size 1: a view.
+Tensor squeeze(const Tensor& x, int64_t axis);
+/// `x` without any of its size-1 axes: a view.
+Tensor squeeze(const Tensor& x);
+/// Axes `start` to `end` (inclusive; negative count from the end) merged into one: a view.
+/// flatten(x) is the 1-D view of all elements.
+Tensor flatten(const Tensor& x, int64_t start = 0, int64_t end = -1);
+/// The axes reordered: the result's axis d is x's axis perm[d] (a copy).
+Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
+/// Axes `a` and `b` swapped, for any rank (a copy).
+Tensor transpose(const Tensor& x, int64_t a, int64_t b);
+/// `x` broadcast to `shape`, where -1 keeps x's size (a copy, as broadcast_to).
+Tensor expand(const Tensor& x, const std::vector<int64_t>& shape);
+
+/// x[..., begin:end:step, ...] along `axis`, as Python slices it: negative begin and end count
+/// from the end, both are clamped to the axis, and step must be >= 1 (a copy).
+Tensor slice(const Tensor& x, int64_t axis, int64_t begin, int64_t end, int64_t step = 1);
+/// x[..., index, ...] along `axis`, which is dropped; a negative index counts from the end. Throws
+/// tg::Error naming the index and the axis's size when it is out of range (a copy).
+Tensor select(const Tensor& x, int64_t axis, int64_t index);
+/// The positions `indices` along `axis`, in that order; repeats allowed, and their gradients add
+/// up (a copy).
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices);
+/// For a 2-D x, one element per lane: along axis 1, x[i, indices[i]] for each row i (how a loss
+/// picks each row's class); along axis 0, x[indices[j], j] for each column j. Returns a 1-D tensor.
+Tensor gather(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices);
+/// The tensors joined along an existing `axis`; all other dimensions must match (a copy).
+Tensor cat(const std::vector<Tensor>& tensors, int64_t axis);
+/// The tensors, all of one shape, joined along a new `axis` (a copy).
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis);
+
 /// Sums `x` over the dimensions that broadcasting added or stretched, giving `shape`.
 Tensor sum_to(const Tensor& x, const Shape& shape);
 /// `x` broadcast to `shape` (a copy).
@@ -106,6 +195,30 @@ Tensor sum(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor mean(const Tensor& x);
 /// Mean over `axis`, keeping it as size 1 if `keepdim`.
 Tensor mean(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Sum over several axes (negative count from the end; each at most once), keeping them as size 1
+/// if `keepdim`. An empty list sums nothing and returns `x`.
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+/// Mean over several axes, as sum over axes divided by the number of elements reduced.
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
+/// Smallest value over `axis`; with ties the gradient goes to the first minimal element.
+Tensor min(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Product over `axis`. Exact with zeros: each factor's gradient is the product of the others,
+/// never the product divided by the factor.
+Tensor prod(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Running sum along `axis`: out[j] = x[0] + ... + x[j] (accumulated in float64).
+Tensor cumsum(const Tensor& x, int64_t axis);
+/// log(sum(exp(x))) over `axis`, computed relative to the maximum (no overflow, and exact digits
+/// for one dominant term); its gradient is softmax(x).
+Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Variance over `axis`: the sum of squared deviations from the mean divided by n - correction
+/// (1, Bessel's correction, by default; 0 for the population variance). Throws tg::Error unless
+/// n - correction > 0.
+Tensor var(const Tensor& x, int64_t axis, bool keepdim = false, int64_t correction = 1);
+/// Standard deviation, sqrt(var(x, axis, keepdim, correction)).
+Tensor std(const Tensor& x, int64_t axis, bool keepdim = false, int64_t correction = 1);
+/// The 2-norm of all elements (rank 0), without overflow or underflow in the squares; its
+/// gradient is x / norm, and 0 where the norm is 0 (the subgradient PyTorch uses).
+Tensor norm(const Tensor& x);
 /// Largest value over `axis`; with ties the gradient goes to the first maximal element.
 Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
 

@@ -56,6 +56,53 @@ class LeakyReLU : public Module {
   double slope_ = 0.01;
 };
 
+/// log(1 + e^x) elementwise, without overflow.
+class Softplus : public Module {
+ public:
+  /// tg::softplus(x).
+  Tensor forward(const Tensor& x) override;
+  /// "Softplus".
+  std::string name() const override { return "Softplus"; }
+};
+
+/// x * sigmoid(x) elementwise (also called swish).
+class SiLU : public Module {
+ public:
+  /// tg::silu(x).
+  Tensor forward(const Tensor& x) override;
+  /// "SiLU".
+  std::string name() const override { return "SiLU"; }
+};
+
+/// x * Phi(x) elementwise, in the exact erf form.
+class GELU : public Module {
+ public:
+  /// tg::gelu(x).
+  Tensor forward(const Tensor& x) override;
+  /// "GELU".
+  std::string name() const override { return "GELU"; }
+};
+
+/// x for x > 0, alpha (e^x - 1) otherwise.
+class ELU : public Module {
+ public:
+  /// alpha = 1, as in PyTorch.
+  ELU() = default;
+  /// A given alpha.
+  explicit ELU(double alpha) : alpha_(alpha) {}
+  /// tg::elu(x, alpha).
+  Tensor forward(const Tensor& x) override;
+  /// "ELU".
+  std::string name() const override { return "ELU"; }
+  /// "ELU(alpha=1)".
+  std::string str() const override;
+  /// The scale of the negative part.
+  double alpha() const { return alpha_; }
+
+ private:
+  double alpha_ = 1.0;
+};
+
 /// exp(x) / sum(exp(x)) over one axis, with the maximum subtracted first. The default axis is -1
 /// (the last one: the class axis of {batch, classes} logits, as PyTorch's dim=-1). For training
 /// against labels prefer CrossEntropyLoss on raw logits: it is fused and more accurate.

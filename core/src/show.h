@@ -1,10 +1,10 @@
 #pragma once
-// Private: numbers in optim's error messages.
+// Private: numbers in error messages (the optimizers', the ops').
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-namespace tapegrad::optim {
+namespace tapegrad::detail {
 
 // The shortest of %.15g and %.17g that reads back as `v`: -0.1, not -0.10000000000000001 (nor
 // std::to_string's -0.100000).
@@ -15,4 +15,4 @@ inline std::string show_double(double v) {
   return buf;
 }
 
-}  // namespace tapegrad::optim
+}  // namespace tapegrad::detail

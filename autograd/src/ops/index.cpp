@@ -1,0 +1,198 @@
+// Taking parts of a tensor along one axis: slice, select, index_select and gather. All return
+// copies (a tensor here is one contiguous buffer, with no strides to make a view of a part); the
+// gradient goes back to the positions taken, added where an index repeats.
+#include <algorithm>
+
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+// Copies, for every lane along the axis, element pick(j) of x's lane into element j of out's lane
+// (or, with add, adds element j of out's lane into element pick(j) of x's: the backward).
+template <class Pick>
+void along_axis(const Tensor& x, const Tensor& out, size_t axis, Pick pick, bool scatter_add) {
+  const Lanes lx = lanes(x.shape(), axis), lo = lanes(out.shape(), axis);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
+    for (int64_t o = 0; o < lx.outer; ++o)
+      for (int64_t i = 0; i < lx.inner; ++i) {
+        const int64_t xo = o * lx.n * lx.inner + i, oo = o * lo.n * lo.inner + i;
+        for (int64_t j = 0; j < lo.n; ++j) {
+          T& src = p[xo + pick(j) * lx.inner];
+          T& dst = q[oo + j * lo.inner];
+          if (scatter_add) src += dst;
+          else dst = src;
+        }
+      }
+  });
+}
+
+Shape with_size(const Shape& s, size_t axis, int64_t n) {
+  std::vector<int64_t> v = s.vec();
+  v[axis] = n;
+  return Shape(v);
+}
+}  // namespace
+
+// ---- slice: elements begin, begin + step, ... before end along the axis, Python's x[begin:end:step]
+// (negative begin and end count from the end; both are clamped to the axis) ----
+struct SliceArgs {
+  int64_t axis, begin, end, step;
+};
+static const Op<SliceArgs> kSlice(
+    {.name = "slice",
+     .forward =
+         [](Inputs in, SliceArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("slice", a.axis, x.shape());
+           if (a.step < 1)
+             throw Error("slice: step must be >= 1, got " + std::to_string(a.step) + " (shape " + x.shape().str() + ")");
+           const int64_t n = x.shape()[ax];
+           auto clamp_index = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t{0}, n); };
+           a.axis = static_cast<int64_t>(ax);
+           a.begin = clamp_index(a.begin);
+           a.end = std::max(a.begin, clamp_index(a.end));
+           const int64_t count = (a.end - a.begin + a.step - 1) / a.step;
+           Tensor out = make_tensor(with_size(x.shape(), ax, count), x.dtype(), "slice");
+           along_axis(x, out, ax, [&](int64_t j) { return a.begin + j * a.step; }, false);
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const SliceArgs& a) {
+           Tensor gx = zeros(c.input(0).shape(), c.input(0).dtype());
+           along_axis(gx, c.grad(), static_cast<size_t>(a.axis), [&](int64_t j) { return a.begin + j * a.step; }, true);
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1, 1:3", .args = {1, 1, 3, 1}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                  }},
+                 {.label = "axis=-1, -5:100:2", .args = {-1, -5, 100, 2}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 2, 5}, d, g)}, "3-D, clamped bounds"}};
+                  }}}});
+Tensor slice(const Tensor& x, int64_t axis, int64_t begin, int64_t end, int64_t step) {
+  return kSlice({x}, {axis, begin, end, step});
+}
+
+// ---- select: x[..., i, ...], the axis dropped (a slice of one, then a view without the axis) ----
+Tensor select(const Tensor& x, int64_t axis, int64_t index) {
+  defined("select", x);
+  const size_t ax = normalize_axis("select", axis, x.shape());
+  const int64_t n = x.shape()[ax];
+  if (index < -n || index >= n)
+    throw Error("select: index " + std::to_string(index) + " is out of range for axis " + std::to_string(axis) +
+                " of size " + std::to_string(n) + " (shape " + x.shape().str() + ")");
+  const int64_t i = index < 0 ? index + n : index;
+  return reshape(slice(x, static_cast<int64_t>(ax), i, i + 1), reduced_shape(x.shape(), ax, false).vec());
+}
+static RegisterOp reg_select({"select", "axis=1, index=-1", [](auto& in) { return select(in[0], 1, -1); },
+                              [](Dtype d, Generator& g) {
+                                return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                              }});
+
+// ---- index_select: the positions `indices` along the axis, in that order (repeats allowed) ----
+namespace {
+// The indices, checked against the axis and made non-negative.
+std::vector<int64_t> checked_indices(const char* op, const std::vector<int64_t>& indices, int64_t n, const Shape& s,
+                                     size_t axis) {
+  std::vector<int64_t> out;
+  out.reserve(indices.size());
+  for (int64_t i : indices) {
+    if (i < -n || i >= n)
+      throw Error(std::string(op) + ": index " + std::to_string(i) + " is out of range for axis " + std::to_string(axis) +
+                  " of size " + std::to_string(n) + " (shape " + s.str() + ")");
+    out.push_back(i < 0 ? i + n : i);
+  }
+  return out;
+}
+}  // namespace
+
+struct IndexArgs {
+  int64_t axis;
+  std::vector<int64_t> indices;
+};
+static const Op<IndexArgs> kIndexSelect(
+    {.name = "index_select",
+     .forward =
+         [](Inputs in, IndexArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("index_select", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           a.indices = checked_indices("index_select", a.indices, x.shape()[ax], x.shape(), ax);
+           Tensor out = make_tensor(with_size(x.shape(), ax, static_cast<int64_t>(a.indices.size())), x.dtype(), "index_select");
+           along_axis(x, out, ax, [&](int64_t j) { return a.indices[static_cast<size_t>(j)]; }, false);
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const IndexArgs& a) {
+           Tensor gx = zeros(c.input(0).shape(), c.input(0).dtype());
+           along_axis(gx, c.grad(), static_cast<size_t>(a.axis), [&](int64_t j) { return a.indices[static_cast<size_t>(j)]; },
+                      true);
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1, {2, 0, 2, -1}", .args = {1, {2, 0, 2, -1}}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix, a repeated index"},
+                                                 {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+                  }}}});
+Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) {
+  return kIndexSelect({x}, {axis, indices});
+}
+
+// ---- gather: for a 2-D x, one index per lane of the axis: axis 1 gives x[i, idx[i]] (the op a
+// loss picks each row's class with), axis 0 gives x[idx[j], j] ----
+static const Op<IndexArgs> kGather(
+    {.name = "gather",
+     .forward =
+         [](Inputs in, IndexArgs& a) {
+           const Tensor& x = in[0];
+           if (x.dim() != 2) throw Error("gather: expected a 2-D tensor, got shape " + x.shape().str());
+           const size_t ax = normalize_axis("gather", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           const int64_t lanes_count = x.shape()[1 - ax];
+           if (static_cast<int64_t>(a.indices.size()) != lanes_count)
+             throw Error("gather: expected " + std::to_string(lanes_count) + " indices (one per " +
+                         (ax == 1 ? "row" : "column") + " of " + x.shape().str() + "), got " +
+                         std::to_string(a.indices.size()));
+           a.indices = checked_indices("gather", a.indices, x.shape()[ax], x.shape(), ax);
+           Tensor out = make_tensor(Shape{lanes_count}, x.dtype(), "gather");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             const int64_t cols = x.shape()[1];
+             for (int64_t l = 0; l < lanes_count; ++l) {
+               const int64_t i = a.indices[static_cast<size_t>(l)];
+               q[l] = ax == 1 ? p[l * cols + i] : p[i * cols + l];
+             }
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const IndexArgs& a) {
+           const Tensor& x = c.input(0);
+           Tensor gx = zeros(x.shape(), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* g = ptr<T>(c.grad());
+             T* q = ptr<T>(gx);
+             const int64_t cols = x.shape()[1];
+             for (size_t l = 0; l < a.indices.size(); ++l) {
+               const int64_t i = a.indices[l], li = static_cast<int64_t>(l);
+               q[a.axis == 1 ? li * cols + i : i * cols + li] += g[l];
+             }
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1", .args = {1, {2, 0, 3}}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "one index per row"}};
+                  }},
+                 {.label = "axis=0", .args = {0, {1, -1, 0, 2}}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "one index per column"}};
+                  }}}});
+Tensor gather(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) { return kGather({x}, {axis, indices}); }
+
+}  // namespace tapegrad
