@@ -32,7 +32,7 @@ void BM_matmul(benchmark::State& s) {
   tg::NoGradGuard no_grad;
   const tg::detail::GemmCounts before = tg::detail::gemm_counts();
   for (auto _ : s) benchmark::DoNotOptimize(tg::matmul(a, b).raw_data());
-  const tg::detail::GemmCounts& after = tg::detail::gemm_counts();
+  const tg::detail::GemmCounts after = tg::detail::gemm_counts();
   const double flops = 2.0 * double(m) * double(n) * double(k);
   s.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   s.counters["pct_of_peak"] = benchmark::Counter(100 * flops * 1e-9 / (f32 ? peak[0] : peak[1]),

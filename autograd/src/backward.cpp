@@ -75,8 +75,8 @@ namespace {
 
 // Names the tensor whose buffer `s` is, for a version error: its place in a module if it has one.
 std::string labelled(const std::string& what, const detail::Storage* s) {
-  const std::string* label = s->label.load(std::memory_order_acquire);
-  return label ? what + " (" + *label + ")" : what;
+  const std::string label = s->label();
+  return label.empty() ? what : what + " (" + label + ")";
 }
 
 // The fix depends on who wrote: an optimizer's step() between forward and backward is a call
@@ -84,7 +84,7 @@ std::string labelled(const std::string& what, const detail::Storage* s) {
 std::string version_error(const detail::Node& n, size_t position, const std::string& what, const detail::Storage* s) {
   std::string msg = std::string(n.name()) + " (node " + std::to_string(position) + "): " + labelled(what, s) +
                     " was modified in place by ";
-  if (s->written_by_step)
+  if (detail::is_step_writer(s->last_writer))
     return msg + s->last_writer + ".step() after it was recorded: the optimizer updated it before this backward() " +
            "ran. Call backward() before step() (each iteration: zero_grad(), forward, loss.backward(), step())";
   return msg + (s->last_writer ? s->last_writer : "an in-place op") +

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 #include <vector>
 
@@ -20,7 +21,8 @@ constexpr double kParallelWork = double(1 << 23);
 
 // The thread count Eigen was last told on this thread (OpenMP's setting is per thread).
 thread_local int eigen_threads = 0;
-thread_local GemmCounts counts;
+// Process-wide and relaxed: a thread_local in a shared library costs a call per access.
+std::atomic<int64_t> xsmm_count{0}, eigen_count{0};
 
 void use_threads(int n) {
   if (n != eigen_threads) {
@@ -30,7 +32,9 @@ void use_threads(int n) {
 }
 }  // namespace
 
-GemmCounts& gemm_counts() { return counts; }
+GemmCounts gemm_counts() {
+  return {xsmm_count.load(std::memory_order_relaxed), eigen_count.load(std::memory_order_relaxed)};
+}
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
 // Products up to a few hundred million multiply-adds go to libxsmm's JIT kernels: 25% less time
@@ -100,11 +104,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
   if (m > 0 && n > 0 && k > 0 && beta == T(0) && cheap_copy && work < kXsmmMaxWork &&
       xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, work < kParallelWork ? 1 : num_threads())) {
-    ++counts.libxsmm;
+    xsmm_count.fetch_add(1, std::memory_order_relaxed);
     return;
   }
 #endif
-  ++counts.eigen;
+  eigen_count.fetch_add(1, std::memory_order_relaxed);
   use_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1
                                                                                                        : num_threads());
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

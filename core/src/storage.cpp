@@ -3,7 +3,10 @@
 // (what Stan Math's arena and PyTorch's caching allocator achieve in their own ways).
 #include <bit>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tapegrad/core/memory.h"
@@ -131,16 +134,60 @@ Storage* Storage::create(size_t bytes) {
   return s;
 }
 
+namespace {
+// Labels of the few buffers that have one, by buffer; read only to word an error.
+std::mutex label_mutex;
+std::unordered_map<const Storage*, std::string>& labels() {
+  static auto* table = new std::unordered_map<const Storage*, std::string>();  // never destroyed: outlives every buffer
+  return *table;
+}
+}  // namespace
+
 void Storage::set_label(const std::string& name) {
-  if (label.load(std::memory_order_acquire) != nullptr) return;
-  auto* fresh = new std::string(name);
-  const std::string* expected = nullptr;
-  if (!label.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) delete fresh;
+  std::lock_guard<std::mutex> lock(label_mutex);
+  if (labels().emplace(this, name).second) std::atomic_ref<bool>(labelled).store(true, std::memory_order_release);
+}
+
+namespace {
+std::mutex step_writer_mutex;
+std::vector<const char*>& step_writers() {
+  static auto* names = new std::vector<const char*>();  // never destroyed, like the optimizers' literals
+  return *names;
+}
+}  // namespace
+
+void register_step_writer(const char* name) {
+  std::lock_guard<std::mutex> lock(step_writer_mutex);
+  for (const char* n : step_writers())
+    if (n == name) return;
+  step_writers().push_back(name);
+}
+
+bool is_step_writer(const char* name) {
+  if (!name) return false;
+  std::lock_guard<std::mutex> lock(step_writer_mutex);
+  for (const char* n : step_writers())
+    if (n == name) return true;
+  return false;
+}
+
+// Out of line, so that destroy(), which runs for every buffer, keeps its short path short.
+[[gnu::noinline]] static void forget_label(const Storage* s) {
+  std::lock_guard<std::mutex> lock(label_mutex);
+  labels().erase(s);
+}
+
+std::string Storage::label() const {
+  std::lock_guard<std::mutex> lock(label_mutex);
+  if (!labelled) return "";
+  const auto it = labels().find(this);
+  return it == labels().end() ? "" : it->second;
 }
 
 void Storage::destroy() {
   const size_t total = kHeader + bytes;
-  delete label.load(std::memory_order_relaxed);
+  if (labelled) [[unlikely]]
+    forget_label(this);
   this->~Storage();
   pool_free(this, total);
 }

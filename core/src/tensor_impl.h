@@ -9,6 +9,12 @@
 namespace tapegrad {
 class Tape;
 namespace detail {
+// The names optimizers write under (Storage::last_writer), registered by each optimizer, so that
+// a version error can tell a step() before backward() from an in-place tensor method without a
+// flag written on every in-place write.
+void register_step_writer(const char* name);
+bool is_step_writer(const char* name);
+
 // Bytes from the per-thread caching pool; freed back to it (see storage.cpp).
 void pool_init();  // constructs this thread's cache early, so it outlives the thread's tape
 void* pool_alloc(size_t bytes);
@@ -19,25 +25,28 @@ struct Storage {
   std::atomic<int32_t> refs{1};
   uint32_t version = 0;             // bumped by every in-place write
   const char* last_writer = nullptr;  // name of the last in-place op, for error messages
-  bool written_by_step = false;       // that writer was an optimizer's step(), not a tensor method
   size_t bytes = 0;
   void* data = nullptr;
-  // The place of a module parameter ("Sequential[2].bias"), set by Module::parameters() so that an
-  // error about this buffer can name it; owned, freed with the storage.
-  std::atomic<const std::string*> label{nullptr};
+  // The buffer has a label (the place of a module parameter, "Sequential[2].bias", for errors),
+  // kept in a side table so that the other buffers pay one byte for it. Written under the table's
+  // lock by a holder of the buffer, so never while the last reference is being dropped.
+  bool labelled = false;
 
   static Storage* create(size_t bytes);
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
   }
-  void bump(const char* writer, bool by_step = false) {
+  void bump(const char* writer) {
     ++version;
     last_writer = writer;
-    written_by_step = by_step;
   }
   // Labels the buffer once; later labels (the same tensor reached from another module) are ignored.
   void set_label(const std::string& name);
+  // Whether it has a label, read without the table's lock.
+  bool has_label() const { return std::atomic_ref<const bool>(labelled).load(std::memory_order_acquire); }
+  // The label, or "" if there is none.
+  std::string label() const;
 
  private:
   void destroy();

@@ -44,7 +44,7 @@ NamedTensors Module::named_parameters() const {
   // backward()) can name it.
   const std::string root = name();
   for (const auto& [dotted, t] : out)
-    if (t.defined()) impl_of(t)->storage->set_label(place_of(root, dotted));
+    if (t.defined() && !impl_of(t)->storage->has_label()) impl_of(t)->storage->set_label(place_of(root, dotted));
   return out;
 }
 

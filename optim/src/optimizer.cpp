@@ -23,6 +23,7 @@ Optimizer::Optimizer(const char* name, std::vector<Tensor> params, double lr, st
                      double buffer_init)
     : name_(name), params_(std::move(params)), lr_(lr), buffer_names_(std::move(buffer_names)) {
   if (params_.empty()) throw Error(std::string(name_) + ": got an empty parameter list");
+  detail::register_step_writer(name_);
   check_option(lr >= 0.0, "learning rate", lr);
   std::unordered_set<const void*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -62,7 +63,7 @@ void Optimizer::step() {
     ++steps_[i];
     // update() writes through data<T>() in one fused loop; this marks the write, as an in-place
     // method would, so a graph that saved the old value refuses to use it.
-    impl_of(p)->storage->bump(name_, /*by_step=*/true);
+    impl_of(p)->storage->bump(name_);
   }
 }
 
