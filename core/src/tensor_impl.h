@@ -44,7 +44,7 @@ struct Storage {
   // Labels the buffer once; later labels (the same tensor reached from another module) are ignored.
   void set_label(const std::string& name);
   // Whether it has a label, read without the table's lock.
-  bool has_label() const { return std::atomic_ref<const bool>(labelled).load(std::memory_order_acquire); }
+  bool has_label() const { return std::atomic_ref<bool>(const_cast<bool&>(labelled)).load(std::memory_order_acquire); }
   // The label, or "" if there is none.
   std::string label() const;
 
