@@ -5,7 +5,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels.h"
+#include "ops/axis.h"
 
 namespace tapegrad {
 
@@ -156,18 +156,6 @@ static const Op<void> kSumAll(
                   }}}});
 Tensor sum(const Tensor& x) { return kSumAll({x}); }
 
-// The reduced axis, canonicalised by the forward (a negative axis counts from the end).
-struct AxisArgs {
-  int64_t axis;
-  bool keepdim;
-};
-namespace {
-SampleInputs reduce_inputs() {
-  return [](Dtype d, Generator& g) {
-    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}, {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
-  };
-}
-}  // namespace
 static const Op<AxisArgs> kSumAxis(
     {.name = "sum",
      .forward =

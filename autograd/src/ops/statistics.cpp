@@ -3,30 +3,19 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels.h"
+#include "ops/axis.h"
 
 namespace tapegrad {
 
 using namespace detail;
 
-namespace {
-SampleInputs stat_inputs() {
-  return [](Dtype d, Generator& g) {
-    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}, {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
-  };
-}
-}  // namespace
 
 // ---- logsumexp: log(sum(exp(x))) over an axis, relative to the maximum (no overflow); the
 // gradient is softmax(x) = exp(x - y) ----
-struct LseArgs {
-  int64_t axis;
-  bool keepdim;
-};
-static const Op<LseArgs> kLogsumexp(
+static const Op<AxisArgs> kLogsumexp(
     {.name = "logsumexp",
      .forward =
-         [](Inputs in, LseArgs& a) {
+         [](Inputs in, AxisArgs& a) {
            const Tensor& x = in[0];
            const size_t ax = normalize_axis("logsumexp", a.axis, x.shape());
            a.axis = static_cast<int64_t>(ax);
@@ -47,15 +36,15 @@ static const Op<LseArgs> kLogsumexp(
            return out;
          },
      .backward =
-         [](BackwardContext& c, const LseArgs& a) {
+         [](BackwardContext& c, const AxisArgs& a) {
            const Tensor& x = c.input(0);
            const Shape kept = reduced_shape(x.shape(), static_cast<size_t>(a.axis), true);
            const Tensor y = reshape(c.output(), kept.vec()), g = reshape(c.grad(), kept.vec());
            const Tensor soft = broadcast_zip("logsumexp", x, y, [](auto v, auto lse) { return std::exp(v - lse); });
            c.accumulate(0, broadcast_zip("logsumexp", soft, g, [](auto s, auto u) { return s * u; }));
          },
-     .samples = {{.label = "axis=1", .args = {1, false}, .inputs = stat_inputs()},
-                 {.label = "axis=0, keepdim", .args = {0, true}, .inputs = stat_inputs()}}});
+     .samples = {{.label = "axis=1", .args = {1, false}, .inputs = reduce_inputs()},
+                 {.label = "axis=0, keepdim", .args = {0, true}, .inputs = reduce_inputs()}}});
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) { return kLogsumexp({x}, {axis, keepdim}); }
 
 // ---- var and std: the mean of squared deviations, divided by n - correction (1: Bessel's
@@ -71,15 +60,15 @@ Tensor var(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
   const Tensor deviation = x - mean(x, axis, true);
   return div_scalar(sum(square(deviation), axis, keepdim), static_cast<double>(n - correction));
 }
-static RegisterOp reg_var({"var", "axis=1", [](auto& in) { return var(in[0], 1, false); }, stat_inputs()});
+static RegisterOp reg_var({"var", "axis=1", [](auto& in) { return var(in[0], 1, false); }, reduce_inputs()});
 static RegisterOp reg_var_pop({"var", "axis=0, keepdim, correction=0", [](auto& in) { return var(in[0], 0, true, 0); },
-                               stat_inputs()});
+                               reduce_inputs()});
 
 Tensor std(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
   defined("std", x);
   return sqrt(var(x, axis, keepdim, correction));
 }
-static RegisterOp reg_std({"std", "axis=1", [](auto& in) { return std(in[0], 1, false); }, stat_inputs()});
+static RegisterOp reg_std({"std", "axis=1", [](auto& in) { return std(in[0], 1, false); }, reduce_inputs()});
 
 // ---- norm: the 2-norm of all elements, scaled by the largest |x| so that neither squares of
 // large values overflow nor those of small ones underflow; the gradient x / y, and 0 at y = 0
