@@ -238,6 +238,46 @@ Tensor mse_loss(const Tensor& y, const Tensor& target);
 /// Mean of -[t log sigmoid(x) + (1-t) log(1 - sigmoid(x))], computed stably from logits.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target);
 
+// ---- convolutions, pooling and normalisation, on NCHW images ----
+/// Settings of conv2d, the same on both spatial axes (PyTorch's int form).
+struct Conv2dOptions {
+  int64_t stride = 1;    ///< step between output positions
+  int64_t padding = 0;   ///< zeros added on each side of H and W
+  int64_t dilation = 1;  ///< spacing between kernel taps
+};
+/// 2-D cross-correlation, as torch.nn.functional.conv2d: x [N, C, H, W], weight [O, C, kh, kw],
+/// bias [O] (or undefined for none) give [N, O, OH, OW] with OH = (H + 2 padding - dilation (kh - 1)
+/// - 1) / stride + 1. One node; its backward computes the input gradient as a transposed
+/// convolution and the weight gradient as a correlation of the input with the output gradient.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options = {});
+/// conv2d without a bias.
+Tensor conv2d(const Tensor& x, const Tensor& weight, Conv2dOptions options = {});
+/// Settings of max_pool2d and avg_pool2d, the same on both spatial axes.
+struct Pool2dOptions {
+  int64_t kernel = 2;   ///< window size
+  int64_t stride = 0;   ///< step between windows; 0 means `kernel` (PyTorch's default)
+  int64_t padding = 0;  ///< implicit padding on each side (at most kernel / 2)
+};
+/// Largest value of each window of x [N, C, H, W] (padding never wins). On ties the whole
+/// gradient goes to the first maximal element in row-major window order, as PyTorch's CPU kernel.
+Tensor max_pool2d(const Tensor& x, Pool2dOptions options);
+/// Mean of each window of x [N, C, H, W]; padded positions count as zeros in the mean
+/// (PyTorch's count_include_pad = true).
+Tensor avg_pool2d(const Tensor& x, Pool2dOptions options);
+/// Settings of batch_norm.
+struct BatchNormOptions {
+  bool training = true;   ///< normalise with the batch's statistics (and update the running ones)
+  double momentum = 0.1;  ///< running = (1 - momentum) running + momentum batch statistic
+  double eps = 1e-5;      ///< added to the variance before the square root
+};
+/// Batch normalisation over every axis but axis 1 (the channels) of x [N, C] or [N, C, H, W]:
+/// y = (x - mean) / sqrt(var + eps) * weight + bias, weight and bias [C] (either may be undefined
+/// for 1 and 0). In training mode mean and var are the batch's (var biased), and running_mean and
+/// running_var ([C], updated in place, unrecorded; the variance unbiased, as PyTorch) move towards
+/// them by `momentum` unless undefined; in eval mode the running statistics are used.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, BatchNormOptions options = {});
+
 // ---- not differentiable ----
 /// Index of the largest value over `axis` (first one on ties), as a tensor of x's dtype.
 Tensor argmax(const Tensor& x, int64_t axis);

@@ -1,0 +1,247 @@
+// conv2d on NCHW images, as matrix products over an im2col buffer: for each image, the columns
+// of `cols` [C kh kw, OH OW] are the input patches under each output position, so that
+// out = W cols with W viewed as [O, C kh kw]. The backward is two more products through the same
+// buffer (recomputed, not kept: it is kh kw times the input): dW = g cols^T is the correlation of
+// the input with the output gradient, and dx = col2im(W^T g) is the transposed convolution.
+// The per-image buffers are small enough to stay in cache; see docs/performance.md for the choice
+// against oneDNN's convolution primitives.
+#include <algorithm>
+#include <cstring>
+
+#include "gemm.h"
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+struct ConvArgs {
+  int64_t stride, padding, dilation;
+};
+
+// Sizes of one call, checked.
+struct ConvGeometry {
+  int64_t n, c, h, w;       // input
+  int64_t o, kh, kw;        // weight
+  int64_t oh, ow;           // output
+  int64_t stride, pad, dil;
+  int64_t taps() const { return c * kh * kw; }   // rows of cols
+  int64_t positions() const { return oh * ow; }  // columns of cols
+};
+
+std::string conv_call(const Tensor& x, const Tensor& w, const ConvArgs& a) {
+  return "conv2d(x " + x.shape().str() + ", weight " + w.shape().str() + ", stride=" + std::to_string(a.stride) +
+         ", padding=" + std::to_string(a.padding) + ", dilation=" + std::to_string(a.dilation) + ")";
+}
+
+ConvGeometry conv_geometry(Inputs in, const ConvArgs& a) {
+  const Tensor& x = in[0];
+  const Tensor& w = in[1];
+  same_dtype("conv2d", x, w);
+  if (x.dim() != 4) throw Error(conv_call(x, w, a) + ": x must be [N, C, H, W]");
+  if (w.dim() != 4) throw Error(conv_call(x, w, a) + ": weight must be [out_channels, in_channels, kh, kw]");
+  if (w.shape()[1] != x.shape()[1])
+    throw Error(conv_call(x, w, a) + ": the weight expects " + std::to_string(w.shape()[1]) + " input channels, x has " +
+                std::to_string(x.shape()[1]));
+  if (a.stride < 1 || a.padding < 0 || a.dilation < 1)
+    throw Error(conv_call(x, w, a) + ": expected stride >= 1, padding >= 0 and dilation >= 1");
+  if (in.size() == 3) {
+    same_dtype("conv2d", x, in[2]);
+    if (in[2].dim() != 1 || in[2].shape()[0] != w.shape()[0])
+      throw Error(conv_call(x, w, a) + ": bias has shape " + in[2].shape().str() + ", expected [" +
+                  std::to_string(w.shape()[0]) + "]");
+  }
+  ConvGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2], w.shape()[3],
+                 0, 0, a.stride, a.padding, a.dilation};
+  const int64_t span_h = a.dilation * (g.kh - 1) + 1, span_w = a.dilation * (g.kw - 1) + 1;
+  if (g.h + 2 * g.pad < span_h || g.w + 2 * g.pad < span_w)
+    throw Error(conv_call(x, w, a) + ": the kernel spans " + std::to_string(span_h) + "x" + std::to_string(span_w) +
+                ", larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
+                std::to_string(g.w + 2 * g.pad));
+  g.oh = (g.h + 2 * g.pad - span_h) / g.stride + 1;
+  g.ow = (g.w + 2 * g.pad - span_w) / g.stride + 1;
+  return g;
+}
+
+// The output columns ox whose input column ox stride - pad + j dil lies in [0, w): [lo, hi).
+inline void valid_range(int64_t j, int64_t w, int64_t ow, const ConvGeometry& g, int64_t& lo, int64_t& hi) {
+  const int64_t off = g.pad - j * g.dil;  // ix = ox stride - off
+  lo = off <= 0 ? 0 : (off + g.stride - 1) / g.stride;
+  hi = w - 1 + off < 0 ? 0 : (w - 1 + off) / g.stride + 1;
+  lo = std::min(lo, ow);
+  hi = std::clamp(hi, lo, ow);
+}
+
+// cols[(ci kh + i) kw + j][oy ow + ox] = x[ci][oy stride - pad + i dil][ox stride - pad + j dil],
+// zero outside the image.
+template <class T>
+void im2col(const T* x, const ConvGeometry& g, T* cols) {
+  const int64_t P = g.positions();
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* row = cols + ((ci * g.kh + i) * g.kw + j) * P;
+        int64_t lo, hi;
+        valid_range(j, g.w, g.ow, g, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          T* out = row + oy * g.ow;
+          const int64_t iy = oy * g.stride - g.pad + i * g.dil;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(out, out + g.ow, T(0));
+            continue;
+          }
+          // Output column ox reads input column ox stride - off, off = pad - j dil.
+          const T* src = x + (ci * g.h + iy) * g.w;
+          const int64_t off = g.pad - j * g.dil;
+          std::fill(out, out + lo, T(0));
+          if (g.stride == 1 && hi > lo) std::memcpy(out + lo, src + (lo - off), static_cast<size_t>(hi - lo) * sizeof(T));
+          else
+            for (int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * g.stride - off];
+          std::fill(out + hi, out + g.ow, T(0));
+        }
+      }
+}
+
+// The adjoint of im2col: adds each column entry back into the input position it was read from.
+template <class T>
+void col2im(const T* cols, const ConvGeometry& g, T* x) {
+  const int64_t P = g.positions();
+  std::fill(x, x + g.c * g.h * g.w, T(0));
+  for (int64_t ci = 0; ci < g.c; ++ci)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = cols + ((ci * g.kh + i) * g.kw + j) * P;
+        int64_t lo, hi;
+        valid_range(j, g.w, g.ow, g, lo, hi);
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const int64_t iy = oy * g.stride - g.pad + i * g.dil;
+          if (iy < 0 || iy >= g.h) continue;
+          const T* in = row + oy * g.ow;
+          T* dst = x + (ci * g.h + iy) * g.w;
+          const int64_t off = g.pad - j * g.dil;
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride - off] += in[ox];
+        }
+      }
+}
+
+// A 1x1 convolution with stride 1 and no padding reads the image itself as its columns.
+bool is_pointwise(const ConvGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
+
+Tensor conv_forward(Inputs in, ConvArgs& a) {
+  const ConvGeometry g = conv_geometry(in, a);
+  const Tensor& x = in[0];
+  Tensor out = make_tensor({g.n, g.o, g.oh, g.ow}, x.dtype(), "conv2d");
+  const bool direct = is_pointwise(g);
+  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, x.dtype(), "conv2d");
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = ptr<T>(x);
+    const T* wp = ptr<T>(in[1]);
+    T* op = ptr<T>(out);
+    const int64_t image = g.c * g.h * g.w, P = g.positions();
+    for (int64_t n = 0; n < g.n; ++n) {
+      const T* c = xp + n * image;
+      if (!direct) {
+        im2col(c, g, ptr<T>(cols));
+        c = ptr<T>(cols);
+      }
+      T* y = op + n * g.o * P;
+      gemm<T>(false, false, g.o, P, g.taps(), T(1), wp, c, T(0), y);
+      if (in.size() == 3) {
+        const T* b = ptr<T>(in[2]);
+        for (int64_t o = 0; o < g.o; ++o)
+          for (int64_t p = 0; p < P; ++p) y[o * P + p] += b[o];
+      }
+    }
+  });
+  return out;
+}
+
+void conv_backward(BackwardContext& c, const ConvArgs& a) {
+  const Tensor& x = c.input(0);
+  const Tensor& w = c.input(1);
+  const ConvGeometry g = conv_geometry({x, w}, a);
+  const bool direct = is_pointwise(g);
+  const bool need_x = c.needs_grad(0), need_w = c.needs_grad(1), need_b = c.inputs() == 3 && c.needs_grad(2);
+  Tensor gx = need_x ? make_tensor(x.shape(), x.dtype(), "conv2d backward") : Tensor();
+  Tensor gw = need_w ? make_tensor(w.shape(), w.dtype(), "conv2d backward") : Tensor();
+  Tensor gb = need_b ? make_tensor({g.o}, x.dtype(), "conv2d backward") : Tensor();
+  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, x.dtype(), "conv2d backward");
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = ptr<T>(c.grad());
+    const T* xp = ptr<T>(x);
+    const T* wp = ptr<T>(w);
+    const int64_t image = g.c * g.h * g.w, P = g.positions();
+    for (int64_t n = 0; n < g.n; ++n) {
+      const T* gy = gp + n * g.o * P;
+      if (need_w) {
+        const T* cn = xp + n * image;
+        if (!direct) {
+          im2col(cn, g, ptr<T>(cols));
+          cn = ptr<T>(cols);
+        }
+        gemm<T>(false, true, g.o, g.taps(), P, T(1), gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
+      }
+      if (need_x) {
+        T* dx = ptr<T>(gx) + n * image;
+        if (direct) {
+          gemm<T>(true, false, g.taps(), P, g.o, T(1), wp, gy, T(0), dx);
+        } else {
+          gemm<T>(true, false, g.taps(), P, g.o, T(1), wp, gy, T(0), ptr<T>(cols));
+          col2im(ptr<T>(cols), g, dx);
+        }
+      }
+    }
+    if (need_b) {
+      T* bp = ptr<T>(gb);
+      for (int64_t o = 0; o < g.o; ++o) {
+        double s = 0;
+        for (int64_t n = 0; n < g.n; ++n) s += accurate_sum(gp + (n * g.o + o) * P, P);
+        bp[o] = static_cast<T>(s);
+      }
+    }
+  });
+  if (need_w && g.n == 0) gw.fill_(0.0);
+  if (need_x) c.accumulate(0, std::move(gx));
+  if (need_w) c.accumulate(1, std::move(gw));
+  if (need_b) c.accumulate(2, std::move(gb));
+}
+
+// Samples: padding, stride, dilation, odd sizes, rectangular kernels, channels > 1, batch 1,
+// with and without bias, and the 1x1 shortcut.
+SampleInputs conv_inputs(Shape x, Shape w, bool bias) {
+  return [x, w, bias](Dtype d, Generator& gen) {
+    std::vector<Tensor> in{samples::normal(x, d, gen), samples::normal(w, d, gen)};
+    if (bias) in.push_back(samples::normal({w[0]}, d, gen));
+    return std::vector<OpSample>{{in, "x " + x.str() + ", weight " + w.str() + (bias ? ", bias" : "")}};
+  };
+}
+
+}  // namespace
+
+static const Op<ConvArgs> kConv2d(
+    {.name = "conv2d",
+     .forward = conv_forward,
+     .backward = conv_backward,
+     .samples = {{.label = "3x3, padding 1", .args = {1, 1, 1}, .inputs = conv_inputs({2, 2, 5, 5}, {3, 2, 3, 3}, true)},
+                 {.label = "stride 2, odd sizes, no bias", .args = {2, 0, 1},
+                  .inputs = conv_inputs({1, 3, 7, 6}, {2, 3, 3, 2}, false)},
+                 {.label = "stride 2, padding 1", .args = {2, 1, 1}, .inputs = conv_inputs({2, 1, 6, 5}, {2, 1, 3, 3}, true)},
+                 {.label = "dilation 2, padding 2, batch 1", .args = {1, 2, 2},
+                  .inputs = conv_inputs({1, 2, 5, 6}, {2, 2, 3, 3}, true)},
+                 {.label = "1x1", .args = {1, 0, 1}, .inputs = conv_inputs({2, 3, 3, 4}, {4, 3, 1, 1}, true)}}});
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
+  const ConvArgs a{options.stride, options.padding, options.dilation};
+  if (!bias.defined()) return kConv2d({x, weight}, a);
+  return kConv2d({x, weight, bias}, a);
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, Conv2dOptions options) {
+  return kConv2d({x, weight}, {options.stride, options.padding, options.dilation});
+}
+
+}  // namespace tapegrad

@@ -1,0 +1,196 @@
+// max_pool2d and avg_pool2d on NCHW images, one plane (image, channel) at a time. Max pooling
+// routes each window's gradient to the element that won it, found again in the backward from the
+// input (no index tensor kept): the first maximal element in row-major window order, or the first
+// NaN, which wins every window it is in, as in PyTorch's CPU kernel.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels.h"
+
+namespace tapegrad {
+
+using namespace detail;
+
+namespace {
+
+struct PoolArgs {
+  int64_t kernel, stride, padding;
+};
+
+struct PoolGeometry {
+  int64_t planes, h, w, oh, ow, k, stride, pad;
+};
+
+PoolGeometry pool_geometry(const char* op, const Tensor& x, PoolArgs& a) {
+  const std::string call = std::string(op) + "(x " + x.shape().str() + ", kernel=" + std::to_string(a.kernel) +
+                           ", stride=" + std::to_string(a.stride) + ", padding=" + std::to_string(a.padding) + ")";
+  if (x.dim() != 4) throw Error(call + ": x must be [N, C, H, W]");
+  if (a.stride == 0) a.stride = a.kernel;
+  if (a.kernel < 1 || a.stride < 1 || a.padding < 0)
+    throw Error(call + ": expected kernel >= 1, stride >= 1 (or 0 for the kernel) and padding >= 0");
+  if (2 * a.padding > a.kernel) throw Error(call + ": padding must be at most half the kernel");
+  const int64_t h = x.shape()[2], w = x.shape()[3];
+  if (h + 2 * a.padding < a.kernel || w + 2 * a.padding < a.kernel)
+    throw Error(call + ": the window is larger than the padded input");
+  return {x.shape()[0] * x.shape()[1], h, w, (h + 2 * a.padding - a.kernel) / a.stride + 1,
+          (w + 2 * a.padding - a.kernel) / a.stride + 1, a.kernel, a.stride, a.padding};
+}
+
+// Calls f(window index, first row, end row, first column, end column) for each window of a
+// plane, clipped to the image (padding is never read).
+template <class F>
+void for_each_window(const PoolGeometry& g, F f) {
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    const int64_t y0 = oy * g.stride - g.pad, y1 = std::min(y0 + g.k, g.h);
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const int64_t x0 = ox * g.stride - g.pad, x1 = std::min(x0 + g.k, g.w);
+      f(oy * g.ow + ox, std::max<int64_t>(y0, 0), y1, std::max<int64_t>(x0, 0), x1);
+    }
+  }
+}
+
+// The offset in the plane of the window's winner.
+template <class T>
+int64_t winner(const T* p, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+  int64_t at = y0 * w + x0;
+  T best = p[at];
+  if (std::isnan(best)) return at;
+  for (int64_t y = y0; y < y1; ++y)
+    for (int64_t x = x0; x < x1; ++x) {
+      const T v = p[y * w + x];
+      if (std::isnan(v)) return y * w + x;
+      if (v > best) best = v, at = y * w + x;
+    }
+  return at;
+}
+
+Shape pooled_shape(const Tensor& x, const PoolGeometry& g) { return {x.shape()[0], x.shape()[1], g.oh, g.ow}; }
+
+// Values spaced 0.05 apart in a scrambled order: no two elements of a window within the
+// finite-difference step of each other, so the winner never changes under gradcheck.
+SampleInputs distinct_images(std::vector<Shape> shapes) {
+  return [shapes](Dtype d, Generator& gen) {
+    std::vector<OpSample> out;
+    for (const Shape& s : shapes) {
+      Tensor t = samples::uniform(s, 0, 1, d, gen);
+      std::vector<double> v = t.to_vector<double>();
+      const int64_t n = static_cast<int64_t>(v.size());
+      // rank of each element in the uniform draw gives a random permutation of 0..n-1
+      std::vector<int64_t> order(v.size());
+      for (int64_t k = 0; k < n; ++k) order[static_cast<size_t>(k)] = k;
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return v[static_cast<size_t>(a)] < v[static_cast<size_t>(b)]; });
+      std::vector<double> spaced(v.size());
+      for (int64_t r = 0; r < n; ++r) spaced[static_cast<size_t>(order[static_cast<size_t>(r)])] = 0.05 * static_cast<double>(r) - 0.025 * static_cast<double>(n);
+      out.push_back({{reshape(tensor_rank1(spaced, d), s.vec())}, "distinct values " + s.str()});
+    }
+    return out;
+  };
+}
+
+SampleInputs unary_images() {
+  return [](Dtype d, Generator& gen) {
+    return std::vector<OpSample>{{{samples::normal({2, 2, 5, 5}, d, gen)}, "[2,2,5,5]"},
+                                 {{samples::normal({1, 1, 4, 7}, d, gen)}, "[1,1,4,7], batch 1"}};
+  };
+}
+
+}  // namespace
+
+// ---- max_pool2d: the gradient of each window goes to its winner ----
+static const Op<PoolArgs> kMaxPool2d(
+    {.name = "max_pool2d",
+     .forward =
+         [](Inputs in, PoolArgs& a) {
+           const Tensor& x = in[0];
+           const PoolGeometry g = pool_geometry("max_pool2d", x, a);
+           Tensor out = make_tensor(pooled_shape(x, g), x.dtype(), "max_pool2d");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             for (int64_t p = 0; p < g.planes; ++p) {
+               const T* src = ptr<T>(x) + p * g.h * g.w;
+               T* dst = ptr<T>(out) + p * g.oh * g.ow;
+               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+                 dst[o] = src[winner(src, g.w, y0, y1, x0, x1)];
+               });
+             }
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const PoolArgs& args) {
+           const Tensor& x = c.input(0);
+           PoolArgs a = args;
+           const PoolGeometry g = pool_geometry("max_pool2d", x, a);
+           Tensor gx = zeros(x.shape(), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             for (int64_t p = 0; p < g.planes; ++p) {
+               const T* src = ptr<T>(x) + p * g.h * g.w;
+               const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
+               T* dst = ptr<T>(gx) + p * g.h * g.w;
+               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+                 dst[winner(src, g.w, y0, y1, x0, x1)] += gy[o];
+               });
+             }
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = distinct_images({{2, 2, 4, 4}, {1, 1, 5, 7}})},
+                 {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1},
+                  .inputs = distinct_images({{1, 2, 5, 6}})},
+                 {.label = "kernel 2, stride 1", .args = {2, 1, 0}, .inputs = distinct_images({{2, 1, 3, 4}})}}});
+
+Tensor max_pool2d(const Tensor& x, Pool2dOptions o) { return kMaxPool2d({x}, {o.kernel, o.stride, o.padding}); }
+
+// ---- avg_pool2d: each window's gradient is spread evenly over its kernel x kernel positions
+// (padding counts: the divisor is always kernel^2) ----
+static const Op<PoolArgs> kAvgPool2d(
+    {.name = "avg_pool2d",
+     .forward =
+         [](Inputs in, PoolArgs& a) {
+           const Tensor& x = in[0];
+           const PoolGeometry g = pool_geometry("avg_pool2d", x, a);
+           Tensor out = make_tensor(pooled_shape(x, g), x.dtype(), "avg_pool2d");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T inv = T(1) / static_cast<T>(g.k * g.k);
+             for (int64_t p = 0; p < g.planes; ++p) {
+               const T* src = ptr<T>(x) + p * g.h * g.w;
+               T* dst = ptr<T>(out) + p * g.oh * g.ow;
+               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+                 T s = 0;
+                 for (int64_t y = y0; y < y1; ++y)
+                   for (int64_t xx = x0; xx < x1; ++xx) s += src[y * g.w + xx];
+                 dst[o] = s * inv;
+               });
+             }
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const PoolArgs& args) {
+           const Tensor& x = c.input(0);
+           PoolArgs a = args;
+           const PoolGeometry g = pool_geometry("avg_pool2d", x, a);
+           Tensor gx = zeros(x.shape(), x.dtype());
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T inv = T(1) / static_cast<T>(g.k * g.k);
+             for (int64_t p = 0; p < g.planes; ++p) {
+               const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
+               T* dst = ptr<T>(gx) + p * g.h * g.w;
+               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+                 const T share = gy[o] * inv;
+                 for (int64_t y = y0; y < y1; ++y)
+                   for (int64_t xx = x0; xx < x1; ++xx) dst[y * g.w + xx] += share;
+               });
+             }
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = unary_images()},
+                 {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1}, .inputs = unary_images()}}});
+
+Tensor avg_pool2d(const Tensor& x, Pool2dOptions o) { return kAvgPool2d({x}, {o.kernel, o.stride, o.padding}); }
+
+}  // namespace tapegrad
