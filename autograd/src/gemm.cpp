@@ -66,7 +66,7 @@ bool xsmm_rows(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T 
 }
 
 // The whole product through libxsmm, its rows split over `threads`; false if a kernel was missing
-// (callers only come here with beta == 0, so a partial result is simply recomputed).
+// (callers come here with beta == 0, or beta == 1 on one thread, where nothing was written yet).
 template <class T>
 bool xsmm_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
                T* c, int threads) {
@@ -102,8 +102,12 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   // A transposed B must be copied first; for a large B that copy costs more than libxsmm saves.
   const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
-  if (m > 0 && n > 0 && k > 0 && beta == T(0) && cheap_copy && work < kXsmmMaxWork &&
-      xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, work < kParallelWork ? 1 : num_threads())) {
+  // beta = 1 (conv2d's weight gradient, summed image by image) only on one thread: there the
+  // kernel is dispatched before anything is written, so a missing kernel leaves C untouched for
+  // Eigen; split over threads, one part could be added before another part's dispatch failed.
+  const int threads = work < kParallelWork ? 1 : num_threads();
+  if (m > 0 && n > 0 && k > 0 && (beta == T(0) || (beta == T(1) && threads == 1)) && cheap_copy &&
+      work < kXsmmMaxWork && xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, threads)) {
     xsmm_count.fetch_add(1, std::memory_order_relaxed);
     return;
   }

@@ -74,11 +74,49 @@ inline void valid_range(int64_t j, int64_t w, int64_t ow, const ConvGeometry& g,
   hi = std::clamp(hi, lo, ow);
 }
 
+// A "same" convolution (stride 1, output as large as the input: 3x3 with padding 1) reads each
+// tap's row of cols as the input plane shifted by a constant offset, so a whole plane is one
+// copy (or one add, in col2im) instead of one per output row of 14 or 28 elements; the entries
+// that fall outside the image are then fixed up column by column.
+bool is_same(const ConvGeometry& g) { return g.stride == 1 && g.oh == g.h && g.ow == g.w; }
+
+// For tap (i, j) of a same convolution: the shift from output to input index within a plane,
+// the output rows [y0, y1) that read inside the image, and the valid output columns [lo, hi).
+struct TapSpan {
+  int64_t shift, y0, y1, lo, hi;
+};
+TapSpan tap_span(const ConvGeometry& g, int64_t i, int64_t j) {
+  const int64_t dy = i * g.dil - g.pad, dx = j * g.dil - g.pad;
+  TapSpan t{dy * g.w + dx, std::max<int64_t>(0, -dy), std::min(g.h, g.h - dy), 0, 0};
+  t.y1 = std::max(t.y1, t.y0);
+  valid_range(j, g.w, g.ow, g, t.lo, t.hi);
+  return t;
+}
+
 // cols[(ci kh + i) kw + j][oy ow + ox] = x[ci][oy stride - pad + i dil][ox stride - pad + j dil],
 // zero outside the image.
 template <class T>
 void im2col(const T* x, const ConvGeometry& g, T* cols) {
   const int64_t P = g.positions();
+  if (is_same(g)) {
+    for (int64_t ci = 0; ci < g.c; ++ci)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          T* row = cols + ((ci * g.kh + i) * g.kw + j) * P;
+          const T* plane = x + ci * g.h * g.w;
+          const TapSpan t = tap_span(g, i, j);
+          std::fill(row, row + t.y0 * g.w, T(0));
+          std::fill(row + t.y1 * g.w, row + P, T(0));
+          // The copy stays inside the plane; what it skips or wraps into lies in invalid columns.
+          const int64_t k0 = std::max(t.y0 * g.w, -t.shift), k1 = std::min(t.y1 * g.w, P - t.shift);
+          if (k1 > k0) std::memcpy(row + k0, plane + k0 + t.shift, static_cast<size_t>(k1 - k0) * sizeof(T));
+          for (int64_t oy = t.y0; oy < t.y1; ++oy) {
+            std::fill(row + oy * g.w, row + oy * g.w + t.lo, T(0));
+            std::fill(row + oy * g.w + t.hi, row + (oy + 1) * g.w, T(0));
+          }
+        }
+    return;
+  }
   for (int64_t ci = 0; ci < g.c; ++ci)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
@@ -105,10 +143,27 @@ void im2col(const T* x, const ConvGeometry& g, T* cols) {
 }
 
 // The adjoint of im2col: adds each column entry back into the input position it was read from.
+// Clobbers `cols` (a scratch buffer): the same path zeroes its entries outside the image first.
 template <class T>
-void col2im(const T* cols, const ConvGeometry& g, T* x) {
+void col2im(T* cols, const ConvGeometry& g, T* x) {
   const int64_t P = g.positions();
   std::fill(x, x + g.c * g.h * g.w, T(0));
+  if (is_same(g)) {
+    for (int64_t ci = 0; ci < g.c; ++ci)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          T* row = cols + ((ci * g.kh + i) * g.kw + j) * P;
+          T* plane = x + ci * g.h * g.w;
+          const TapSpan t = tap_span(g, i, j);
+          for (int64_t oy = t.y0; oy < t.y1; ++oy) {
+            std::fill(row + oy * g.w, row + oy * g.w + t.lo, T(0));
+            std::fill(row + oy * g.w + t.hi, row + (oy + 1) * g.w, T(0));
+          }
+          const int64_t k0 = std::max(t.y0 * g.w, -t.shift), k1 = std::min(t.y1 * g.w, P - t.shift);
+          for (int64_t k = k0; k < k1; ++k) plane[k + t.shift] += row[k];
+        }
+    return;
+  }
   for (int64_t ci = 0; ci < g.c; ++ci)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
@@ -167,6 +222,11 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
   const bool need_x = c.needs_grad(0), need_w = c.needs_grad(1), need_b = c.inputs() == 3 && c.needs_grad(2);
   Tensor gx = need_x ? make_tensor(x.shape(), x.dtype(), "conv2d backward") : Tensor();
   Tensor gw = need_w ? make_tensor(w.shape(), w.dtype(), "conv2d backward") : Tensor();
+  // The GEMM copies its transposed operand first, so the weight gradient is summed as whichever
+  // of dW = g cols^T and dW^T = cols g^T transposes the smaller matrix: cols when it has fewer
+  // rows than g (the first layer: 9 taps, 32 channels), g otherwise (288 taps, 64 channels).
+  const bool via_transpose = g.taps() > g.o;
+  Tensor gwt = need_w && via_transpose ? make_tensor({g.taps(), g.o}, w.dtype(), "conv2d backward") : Tensor();
   Tensor gb = need_b ? make_tensor({g.o}, x.dtype(), "conv2d backward") : Tensor();
   Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, x.dtype(), "conv2d backward");
   dispatch(x.dtype(), [&](auto tag) {
@@ -183,7 +243,8 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
           im2col(cn, g, ptr<T>(cols));
           cn = ptr<T>(cols);
         }
-        gemm<T>(false, true, g.o, g.taps(), P, T(1), gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
+        if (via_transpose) gemm<T>(false, true, g.taps(), g.o, P, T(1), cn, gy, n == 0 ? T(0) : T(1), ptr<T>(gwt));
+        else gemm<T>(false, true, g.o, g.taps(), P, T(1), gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
       }
       if (need_x) {
         T* dx = ptr<T>(gx) + n * image;
@@ -195,6 +256,12 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
         }
       }
     }
+    if (need_w && (via_transpose || g.n == 0)) {
+      const T* t = via_transpose ? ptr<T>(gwt) : nullptr;
+      T* d = ptr<T>(gw);
+      for (int64_t o = 0; o < g.o; ++o)
+        for (int64_t k = 0; k < g.taps(); ++k) d[o * g.taps() + k] = g.n == 0 ? T(0) : t[k * g.o + o];
+    }
     if (need_b) {
       T* bp = ptr<T>(gb);
       for (int64_t o = 0; o < g.o; ++o) {
@@ -204,7 +271,6 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
       }
     }
   });
-  if (need_w && g.n == 0) gw.fill_(0.0);
   if (need_x) c.accumulate(0, std::move(gx));
   if (need_w) c.accumulate(1, std::move(gw));
   if (need_b) c.accumulate(2, std::move(gb));

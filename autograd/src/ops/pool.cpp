@@ -3,6 +3,9 @@
 // input (no index tensor kept): the first maximal element in row-major window order, or the first
 // NaN, which wins every window it is in, as in PyTorch's CPU kernel.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <type_traits>
 #include <cmath>
 
 #include "kernels.h"
@@ -64,6 +67,36 @@ int64_t winner(const T* p, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_
   return at;
 }
 
+// The 2x2 windows at stride 2 without padding (every CNN's pooling) take a path without
+// branches, which GCC vectorizes: which element wins is random, and a mispredicted branch per
+// window cost more than the rest of the loop. The rule is winner()'s: the first maximal element
+// in row-major order, or the first NaN.
+template <class T>
+inline T plain_max4(T a, T b, T c, T d) {
+  T m = b > a ? b : a;
+  m = c > m ? c : m;
+  return d > m ? d : m;
+}
+// Writes the window's gradient v to the winner among a, b, c, d and zeros to the others, with
+// bit masks (all ones or zero) from the comparisons: GCC vectorizes this, where the same rule
+// written with selects became a data-dependent branch per window (6 ms instead of 0.3 for the
+// first pooling of the CNN).
+template <class T>
+inline void route4(T a, T b, T c, T d, T v, T& ga, T& gb, T& gc, T& gd) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  auto mask = [](bool x) { return U(0) - U(x); };
+  const T m = plain_max4(a, b, c, d);
+  const U nan = mask((a != a) | (b != b) | (c != c) | (d != d));
+  auto hit = [&](T x) { return (nan & mask(x != x)) | (~nan & mask(x == m)); };
+  const U ha = hit(a), hb = hit(b) & ~ha, hc = hit(c) & ~(ha | hb), hd = ~(ha | hb | hc);
+  const U bits = std::bit_cast<U>(v);
+  ga = std::bit_cast<T>(bits & ha);
+  gb = std::bit_cast<T>(bits & hb);
+  gc = std::bit_cast<T>(bits & hc);
+  gd = std::bit_cast<T>(bits & hd);
+}
+inline bool is_2x2(const PoolGeometry& g) { return g.k == 2 && g.stride == 2 && g.pad == 0; }
+
 Shape pooled_shape(const Tensor& x, const PoolGeometry& g) { return {x.shape()[0], x.shape()[1], g.oh, g.ow}; }
 
 // Values spaced 0.05 apart in a scrambled order: no two elements of a window within the
@@ -109,6 +142,18 @@ static const Op<PoolArgs> kMaxPool2d(
              for (int64_t p = 0; p < g.planes; ++p) {
                const T* src = ptr<T>(x) + p * g.h * g.w;
                T* dst = ptr<T>(out) + p * g.oh * g.ow;
+               if (is_2x2(g)) {
+                 for (int64_t oy = 0; oy < g.oh; ++oy) {
+                   const T* r0 = src + 2 * oy * g.w;
+                   const T* r1 = r0 + g.w;
+                   for (int64_t ox = 0; ox < g.ow; ++ox) {
+                     const T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+                     const bool nan = (a != a) | (b != b) | (c != c) | (d != d);
+                     dst[oy * g.ow + ox] = nan ? a + b + c + d : plain_max4(a, b, c, d);
+                   }
+                 }
+                 continue;
+               }
                for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
                  dst[o] = src[winner(src, g.w, y0, y1, x0, x1)];
                });
@@ -121,13 +166,28 @@ static const Op<PoolArgs> kMaxPool2d(
            const Tensor& x = c.input(0);
            PoolArgs a = args;
            const PoolGeometry g = pool_geometry("max_pool2d", x, a);
-           Tensor gx = zeros(x.shape(), x.dtype());
+           // 2x2 windows over even sizes cover every element once: each is written, no zero fill.
+           const bool tiled = is_2x2(g) && g.h % 2 == 0 && g.w % 2 == 0;
+           Tensor gx = tiled ? make_tensor(x.shape(), x.dtype(), "max_pool2d backward") : zeros(x.shape(), x.dtype());
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
              for (int64_t p = 0; p < g.planes; ++p) {
                const T* src = ptr<T>(x) + p * g.h * g.w;
                const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
                T* dst = ptr<T>(gx) + p * g.h * g.w;
+               if (tiled) {
+                 for (int64_t oy = 0; oy < g.oh; ++oy) {
+                   const T* r0 = src + 2 * oy * g.w;
+                   const T* r1 = r0 + g.w;
+                   T* d0 = dst + 2 * oy * g.w;
+                   T* d1 = d0 + g.w;
+                   for (int64_t ox = 0; ox < g.ow; ++ox) {
+                     route4(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1], gy[oy * g.ow + ox], d0[2 * ox],
+                            d0[2 * ox + 1], d1[2 * ox], d1[2 * ox + 1]);
+                   }
+                 }
+                 continue;
+               }
                for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
                  dst[winner(src, g.w, y0, y1, x0, x1)] += gy[o];
                });
