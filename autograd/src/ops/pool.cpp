@@ -80,21 +80,52 @@ inline T plain_max4(T a, T b, T c, T d) {
 // Writes the window's gradient v to the winner among a, b, c, d and zeros to the others, with
 // bit masks (all ones or zero) from the comparisons: GCC vectorizes this, where the same rule
 // written with selects became a data-dependent branch per window (6 ms instead of 0.3 for the
-// first pooling of the CNN).
-template <class T>
+// first pooling of the CNN). The NaN-aware form (the first NaN wins) is for planes that hold a
+// NaN, found by a vectorized scan first, so that the common case stays short.
+template <bool NanAware, class T>
 inline void route4(T a, T b, T c, T d, T v, T& ga, T& gb, T& gc, T& gd) {
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   auto mask = [](bool x) { return U(0) - U(x); };
   const T m = plain_max4(a, b, c, d);
-  const U nan = mask((a != a) | (b != b) | (c != c) | (d != d));
-  auto hit = [&](T x) { return (nan & mask(x != x)) | (~nan & mask(x == m)); };
-  const U ha = hit(a), hb = hit(b) & ~ha, hc = hit(c) & ~(ha | hb), hd = ~(ha | hb | hc);
-  const U bits = std::bit_cast<U>(v);
+  U ha, hb, hc;
+  if constexpr (NanAware) {
+    const U nan = mask((a != a) | (b != b) | (c != c) | (d != d));
+    auto hit = [&](T x) { return (nan & mask(x != x)) | (~nan & mask(x == m)); };
+    ha = hit(a), hb = hit(b), hc = hit(c);
+  } else {
+    ha = mask(a == m), hb = mask(b == m), hc = mask(c == m);
+  }
+  hb &= ~ha;
+  hc &= ~(ha | hb);
+  const U hd = ~(ha | hb | hc), bits = std::bit_cast<U>(v);
   ga = std::bit_cast<T>(bits & ha);
   gb = std::bit_cast<T>(bits & hb);
   gc = std::bit_cast<T>(bits & hc);
   gd = std::bit_cast<T>(bits & hd);
 }
+// (Sizes are copied to locals: read through `g`, they might alias the stores for all GCC knows,
+// and it would not vectorize.)
+template <bool NanAware, class T>
+void route_plane(const T* src, const T* gy, T* dst, const PoolGeometry& g) {
+  const int64_t w = g.w, oh = g.oh, ow = g.ow;
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const T* r0 = src + 2 * oy * w;
+    const T* r1 = r0 + w;
+    T* d0 = dst + 2 * oy * w;
+    T* d1 = d0 + w;
+    const T* gr = gy + oy * ow;
+    for (int64_t ox = 0; ox < ow; ++ox)
+      route4<NanAware>(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1], gr[ox], d0[2 * ox], d0[2 * ox + 1],
+                       d1[2 * ox], d1[2 * ox + 1]);
+  }
+}
+template <class T>
+bool has_nan(const T* p, int64_t n) {
+  int any = 0;  // an int, not a bool: GCC vectorizes an integer or-reduction
+  for (int64_t k = 0; k < n; ++k) any |= static_cast<int>(p[k] != p[k]);
+  return any != 0;
+}
+
 inline bool is_2x2(const PoolGeometry& g) { return g.k == 2 && g.stride == 2 && g.pad == 0; }
 
 Shape pooled_shape(const Tensor& x, const PoolGeometry& g) { return {x.shape()[0], x.shape()[1], g.oh, g.ow}; }
@@ -143,13 +174,15 @@ static const Op<PoolArgs> kMaxPool2d(
                const T* src = ptr<T>(x) + p * g.h * g.w;
                T* dst = ptr<T>(out) + p * g.oh * g.ow;
                if (is_2x2(g)) {
-                 for (int64_t oy = 0; oy < g.oh; ++oy) {
-                   const T* r0 = src + 2 * oy * g.w;
-                   const T* r1 = r0 + g.w;
-                   for (int64_t ox = 0; ox < g.ow; ++ox) {
+                 const int64_t w = g.w, oh = g.oh, ow = g.ow;  // locals, as in route_plane
+                 for (int64_t oy = 0; oy < oh; ++oy) {
+                   const T* r0 = src + 2 * oy * w;
+                   const T* r1 = r0 + w;
+                   T* out_row = dst + oy * ow;
+                   for (int64_t ox = 0; ox < ow; ++ox) {
                      const T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
                      const bool nan = (a != a) | (b != b) | (c != c) | (d != d);
-                     dst[oy * g.ow + ox] = nan ? a + b + c + d : plain_max4(a, b, c, d);
+                     out_row[ox] = nan ? a + b + c + d : plain_max4(a, b, c, d);
                    }
                  }
                  continue;
@@ -176,16 +209,8 @@ static const Op<PoolArgs> kMaxPool2d(
                const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
                T* dst = ptr<T>(gx) + p * g.h * g.w;
                if (tiled) {
-                 for (int64_t oy = 0; oy < g.oh; ++oy) {
-                   const T* r0 = src + 2 * oy * g.w;
-                   const T* r1 = r0 + g.w;
-                   T* d0 = dst + 2 * oy * g.w;
-                   T* d1 = d0 + g.w;
-                   for (int64_t ox = 0; ox < g.ow; ++ox) {
-                     route4(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1], gy[oy * g.ow + ox], d0[2 * ox],
-                            d0[2 * ox + 1], d1[2 * ox], d1[2 * ox + 1]);
-                   }
-                 }
+                 if (has_nan(src, g.h * g.w)) [[unlikely]] route_plane<true>(src, gy, dst, g);
+                 else route_plane<false>(src, gy, dst, g);
                  continue;
                }
                for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
