@@ -87,7 +87,7 @@ p("  /usr/bin/time -v build/bench/benchmarks/rss_step_{tapegrad,libtorch} N 1000
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
 p("  ```")
 p("- To rerun one benchmark without touching this page or its figure: `benchmarks/run.sh --only NAME --out DIR` "
-  "(NAME: op_overhead, training_step, gemm, gemm_openblas, rss, backprop_vs_numeric, build; DIR receives the JSON, "
+  "(NAME: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, build; DIR receives the JSON, "
   "a partial report and the plot). `QUICK=1` makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its "
   "figures are not measurements, so it never writes docs/ either.\n")
 
@@ -151,6 +151,44 @@ if allocs:
     targets.append(("zero heap allocations per step (steady state)", max(heap) < 0.5,
                     f"tg::memory_stats system allocations {f(max(allocs))}/step; but malloc-family calls "
                     f"{f(min(heap))} to {f(max(heap))}/step"))
+
+# ---- CNN step ----
+p("\n## CNN training step (cnn_step)\n")
+p("The net of `tapegrad-train --model cnn` (conv 1->32 3x3 pad 1, ReLU, max-pool 2, conv 32->64, ReLU, max-pool 2, "
+  "flatten, linear 3136->128, ReLU, linear 128->10), batch 64, float32, softmax cross-entropy, SGD with momentum 0.9. "
+  "GFLOP/s counts the step's convolutions and matrix products (1.6 GFLOP: forward, dW and dX per layer, no dX for the "
+  "first convolution); % of peak is against the one-thread FMA peak measured in the same program. The conv layers row "
+  "is conv2d forward + backward of the net's two convolutions alone, at their shapes in the step.\n")
+p("| work | threads | tapegrad ms | GFLOP/s | % of peak | libtorch ms | libtorch / tapegrad | tg sys allocs/step | tapegrad heap calls/step |")
+p("|---|---|---|---|---|---|---|---|---|")
+cnn = {}
+for t in (1, 2):
+    rows = load(f"cnn_step_t{t}.json")
+    a, b, c, d = (median(rows, n) for n in ("BM_cnn_step_tapegrad/real_time", "BM_cnn_step_libtorch/real_time",
+                                             "BM_conv_layers_tapegrad/real_time", "BM_conv_layers_libtorch/real_time"))
+    if a:
+        cnn[t] = (a, b, c)
+        p(f"| CNN step | {t} | {f(a['ms_per_step'])} | {f(a['GFLOPs'])} | {f(a['pct_of_peak'])}% | "
+          f"{f(b and b['ms_per_step'])} | {f(b and b['ms_per_step'] / a['ms_per_step'])}x | "
+          f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} |")
+    if c:
+        p(f"| conv layers fwd+bwd | {t} | {f(c['ms'])} | {f(c['GFLOPs'])} | {f(c['pct_of_peak'])}% | "
+          f"{f(d and d['ms'])} ({d.get('label', '') if d else 'n/a'}) | {f(d and d['ms'] / c['ms'])}x | | "
+          f"{f(c['heap_calls_per_step'])} |")
+p("\nHow conv2d is computed, chosen by these figures: one GEMM per image over an im2col buffer (W [O, C kh kw] "
+  "times cols [C kh kw, OH OW]) through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward "
+  "as two more GEMMs through the same buffer, recomputed instead of kept; a same-size convolution copies each "
+  "tap's plane in one block. The alternative, oneDNN's convolution primitives (Debian's libdnnl-dev, what "
+  "PyTorch's CPU build uses), is measured here through libtorch's conv2d (the conv layers row's libtorch column): "
+  "im2col + GEMM is kept where it is at least as fast, and it needs no second thread pool and no 36 ms first call.")
+if 1 in cnn:
+    a, b, c, d = cnn[1]
+    targets.append(("CNN step, batch 64, one thread <= 10 ms (>= 2x libtorch)", a["ms_per_step"] <= 10 and
+                    (not b or b["ms_per_step"] / a["ms_per_step"] >= 2),
+                    f"{f(a['ms_per_step'])} ms" + (f", {f(b['ms_per_step'] / a['ms_per_step'])}x libtorch" if b else "")))
+    if c:
+        targets.append(("conv2d fwd+bwd of the net's two layers >= 60% of the FMA peak", c["pct_of_peak"] >= 60,
+                        f"{f(c['pct_of_peak'])}%"))
 
 # ---- GEMM ----
 p("\n## GEMM (gemm, gemm_openblas)\n")

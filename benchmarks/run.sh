@@ -4,7 +4,7 @@
 # library's from-scratch build time on 2 cores and its size, and writes the report.
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
-#   --only NAME  run only these: op_overhead, training_step, gemm, gemm_openblas, rss,
+#   --only NAME  run only these: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss,
 #                backprop_vs_numeric, build (repeatable, or comma-separated)
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
 #                (DIR/backprop_vs_numeric.png) to DIR
@@ -17,7 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-all="op_overhead training_step gemm gemm_openblas rss backprop_vs_numeric build"
+all="op_overhead training_step cnn_step gemm gemm_openblas rss backprop_vs_numeric build"
 only="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -63,7 +63,7 @@ while [ "$(date +%s)" -lt "$deadline" ] && \
       awk -v max="${MAX_LOAD:-2.5}" '{exit !($1 >= max)}' /proc/loadavg; do sleep 15; done
 uptime > "$results/load_before.txt"
 for t in 1 2; do
-  for prog in op_overhead training_step gemm gemm_openblas; do
+  for prog in op_overhead training_step cnn_step gemm gemm_openblas; do
     wants "$prog" || continue
     [ -x "$bin/$prog" ] || { echo "== $prog: not built (missing dependency), skipped"; continue; }
     echo "== $prog, $t thread(s)"

@@ -12,6 +12,8 @@
 
 #include <tapegrad/tapegrad.h>
 
+#include "test_dir.h"
+
 namespace tg = tapegrad;
 namespace tio = tapegrad::io;
 namespace fs = std::filesystem;
@@ -20,24 +22,11 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("tapegrad_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  size_t entries() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path), {})); }
+// Each test's own directory under the system's temporary directory.
+struct TempDir : tapegrad_test::TestDir {
+  TempDir() : TestDir("tapegrad_io_") {}
 };
-
-Bytes read_bytes(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(f), {});
-}
+using tapegrad_test::read_bytes;
 
 // A safetensors image from a header string (padded by nothing) and raw data bytes.
 Bytes image(const std::string& header, const Bytes& data) {

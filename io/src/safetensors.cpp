@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "log.h"
+#include "safetensors_entries.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -52,6 +53,27 @@ uint64_t le64(const uint8_t* p) {
 }
 
 const char* dtype_code(Dtype d) { return d == Dtype::f32 ? "F32" : "F64"; }
+
+// Bytes per element of a dtype code this reader accepts (I64 only when `allow_i64`), or 0.
+size_t code_size(const std::string& code, bool allow_i64) {
+  if (code == "F32") return 4;
+  if (code == "F64" || (allow_i64 && code == "I64")) return 8;
+  return 0;
+}
+
+// A header entry with the file's dtype code, which may be one a Tensor cannot hold (I64).
+struct FileEntry {
+  std::string name, code;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+// A validated header (see parse_safetensors_header) whose entries keep their codes.
+struct FileHeader {
+  uint64_t data_start = 0;
+  std::vector<FileEntry> entries;
+  Metadata metadata;
+};
 
 // A JSON number that is a non-negative integer, or nothing.
 bool as_u64(const nlohmann::json& j, uint64_t& out) {
@@ -101,8 +123,8 @@ nlohmann::json parse_json(const uint8_t* p, size_t n, const std::string& file) {
   }
 }
 
-SafetensorsEntry parse_entry(const std::string& tname, const nlohmann::json& v, const std::string& file) {
-  SafetensorsEntry e;
+FileEntry parse_entry(const std::string& tname, const nlohmann::json& v, const std::string& file, bool allow_i64) {
+  FileEntry e;
   e.name = tname;
   if (!v.is_object()) fail_tensor(file, tname, 8, "entry is not a JSON object");
   for (const auto& [k, _] : v.items())
@@ -110,9 +132,12 @@ SafetensorsEntry parse_entry(const std::string& tname, const nlohmann::json& v, 
   const auto dt = v.find("dtype");
   if (dt == v.end() || !dt->is_string()) fail_tensor(file, tname, 8, "missing string field 'dtype'");
   const std::string code = dt->get<std::string>();
-  if (code == "F32") e.dtype = Dtype::f32;
-  else if (code == "F64") e.dtype = Dtype::f64;
-  else fail_tensor(file, tname, 8, "unsupported dtype '" + code + "'; tapegrad reads F32 and F64");
+  const size_t element_size = code_size(code, allow_i64);
+  if (element_size == 0)
+    fail_tensor(file, tname, 8,
+                "unsupported dtype '" + code + "'; tapegrad reads F32 and F64" +
+                    (allow_i64 ? " (and I64, for PyTorch's num_batches_tracked)" : ""));
+  e.code = code;
   const auto sh = v.find("shape");
   if (sh == v.end() || !sh->is_array()) fail_tensor(file, tname, 8, "missing array field 'shape'");
   // The product of the non-zero sizes must fit too: code that computes strides multiplies
@@ -134,7 +159,7 @@ SafetensorsEntry parse_entry(const std::string& tname, const nlohmann::json& v, 
     fail_tensor(file, tname, 8, "'data_offsets' must be [begin, end] with non-negative integers");
   uint64_t nbytes = 0;
   if (overflow || nonzero_product > static_cast<uint64_t>(INT64_MAX) ||
-      __builtin_mul_overflow(numel, uint64_t{dtype_size(e.dtype)}, &nbytes))
+      __builtin_mul_overflow(numel, uint64_t{element_size}, &nbytes))
     fail_tensor(file, tname, 8, "shape " + sh->dump() + ": the product of its sizes (or its byte count) overflows 64 bits");
   if (e.begin > e.end)
     fail_tensor(file, tname, 8, "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
@@ -146,37 +171,41 @@ SafetensorsEntry parse_entry(const std::string& tname, const nlohmann::json& v, 
   return e;
 }
 
-// The JSON header for `tensors`, padded so the data that follows starts 8-byte aligned.
-std::string build_header(const NamedTensors& tensors, const Metadata& metadata) {
+// The JSON header for `entries`, padded so the data that follows starts 8-byte aligned; `op`
+// names the caller in errors.
+std::string build_header(const std::vector<detail::EntryBytes>& entries, const Metadata& metadata,
+                         const std::string& op) {
   nlohmann::ordered_json h = nlohmann::ordered_json::object();
   std::set<std::string> seen;
   uint64_t offset = 0;
   if (!metadata.empty()) h[kMetadataKey] = metadata;
-  for (const auto& [name, t] : tensors) {
-    if (name.empty()) throw Error("save_safetensors: a tensor has an empty name");
-    if (name == kMetadataKey) throw Error("save_safetensors: '__metadata__' is reserved and cannot name a tensor");
-    if (!seen.insert(name).second) throw Error("save_safetensors: tensor name '" + name + "' appears twice");
-    if (!t.defined()) throw Error("save_safetensors: tensor '" + name + "' is undefined");
-    const uint64_t nbytes = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype());
-    h[name] = {{"dtype", dtype_code(t.dtype())},
-               {"shape", std::vector<int64_t>(t.shape().begin(), t.shape().end())},
-               {"data_offsets", {offset, offset + nbytes}}};
-    offset += nbytes;
+  for (const detail::EntryBytes& e : entries) {
+    if (e.name.empty()) throw Error(op + ": a tensor has an empty name");
+    if (e.name == kMetadataKey) throw Error(op + ": '__metadata__' is reserved and cannot name a tensor");
+    if (!seen.insert(e.name).second) throw Error(op + ": tensor name '" + e.name + "' appears twice");
+    if (e.dtype.empty()) throw Error(op + ": tensor '" + e.name + "' is undefined");
+    h[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.nbytes}}};
+    offset += e.nbytes;
   }
   std::string s;
   try {
     s = h.dump();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("save_safetensors: a tensor name or metadata string is not valid UTF-8: ") + e.what());
+    throw Error(op + ": a tensor name or metadata string is not valid UTF-8: " + e.what());
   }
   s.append((8 - s.size() % 8) % 8, ' ');
   return s;
 }
 
-}  // namespace
+std::vector<detail::EntryBytes> entries_of(const NamedTensors& tensors) {
+  std::vector<detail::EntryBytes> out;
+  out.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) out.push_back(detail::entry_of(name, t));
+  return out;
+}
 
-SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, uint64_t file_size,
-                                           const std::string& name) {
+FileHeader parse_header(const uint8_t* bytes, size_t size, uint64_t file_size, const std::string& name,
+                        bool allow_i64) {
   if (file_size < 8)
     fail(name, 0, "file is " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
   if (bytes == nullptr || size < 8) throw Error("safetensors: " + name + ": parse_safetensors_header needs at least 8 bytes");
@@ -188,7 +217,7 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, ui
     fail(name, 0, "header length " + std::to_string(n) + " but only " + std::to_string(file_size - 8) +
                       " bytes follow");
   if (size < 8 + n) throw Error("safetensors: " + name + ": parse_safetensors_header needs the whole header");
-  SafetensorsHeader h;
+  FileHeader h;
   h.data_start = 8 + n;
   const uint64_t data_size = file_size - h.data_start;
   const nlohmann::json j = parse_json(bytes + 8, static_cast<size_t>(n), name);
@@ -202,14 +231,14 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, ui
       }
       continue;
     }
-    h.entries.push_back(parse_entry(key, value, name));
+    h.entries.push_back(parse_entry(key, value, name, allow_i64));
   }
-  std::stable_sort(h.entries.begin(), h.entries.end(), [](const SafetensorsEntry& a, const SafetensorsEntry& b) {
+  std::stable_sort(h.entries.begin(), h.entries.end(), [](const FileEntry& a, const FileEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
   uint64_t pos = 0;
-  const SafetensorsEntry* prev = nullptr;
-  for (const SafetensorsEntry& e : h.entries) {
+  const FileEntry* prev = nullptr;
+  for (const FileEntry& e : h.entries) {
     if (e.end > data_size)
       fail_tensor(name, e.name, h.data_start + e.begin,
                   "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
@@ -231,48 +260,25 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, ui
   return h;
 }
 
-SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::string& name) {
-  if (size < 8) fail(name, 0, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
-  const SafetensorsHeader h = parse_safetensors_header(bytes, size, size, name);
-  SafetensorsFile out;
-  out.metadata = h.metadata;
-  for (const SafetensorsEntry& e : h.entries) {
-    Tensor t = empty(Shape(e.shape), e.dtype);
-    if (e.end > e.begin) std::memcpy(t.raw_data(), bytes + h.data_start + e.begin, e.end - e.begin);
-    out.tensors.emplace_back(e.name, std::move(t));
+// The tensor of entry `e`, whose `nbytes` bytes `read` copies into the buffer it is given; I64
+// values become a float64 Tensor.
+template <class Read>
+Tensor tensor_of(const FileEntry& e, Read read) {
+  const size_t nbytes = static_cast<size_t>(e.end - e.begin);
+  if (e.code == "I64") {
+    std::vector<int64_t> ints(nbytes / 8);
+    if (nbytes > 0) read(ints.data(), nbytes);
+    std::vector<double> values(ints.begin(), ints.end());
+    return from_vector(values, Shape(e.shape), Dtype::f64);
   }
-  return out;
+  Tensor t = empty(Shape(e.shape), e.code == "F32" ? Dtype::f32 : Dtype::f64);
+  if (nbytes > 0) read(t.raw_data(), nbytes);
+  return t;
 }
 
-std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata) {
-  const std::string header = build_header(tensors, metadata);
-  const uint64_t n = header.size();
-  size_t total = 8 + header.size();
-  for (const auto& entry : tensors) total += static_cast<size_t>(entry.second.numel()) * dtype_size(entry.second.dtype());
-  std::vector<uint8_t> out(total);
-  std::memcpy(out.data(), &n, 8);
-  std::memcpy(out.data() + 8, header.data(), header.size());
-  size_t at = 8 + header.size();
-  for (const auto& entry : tensors) {
-    const size_t bytes = static_cast<size_t>(entry.second.numel()) * dtype_size(entry.second.dtype());
-    if (bytes) std::memcpy(out.data() + at, entry.second.raw_data(), bytes);
-    at += bytes;
-  }
-  return out;
-}
-
-void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
-  const std::string header = build_header(tensors, metadata);  // validates names before touching disk
-  AtomicFile file(path, "save_safetensors");
-  const uint64_t n = header.size();
-  file.write(&n, 8);
-  file.write(header.data(), header.size());
-  for (const auto& [name, t] : tensors) file.write(t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
-  file.commit();
-  logger()->debug("save_safetensors: {} ({} tensors)", path, tensors.size());
-}
-
-SafetensorsFile load_safetensors_with_metadata(const std::string& path) {
+// Reads the file at `path`, validating its header (see parse_safetensors_header) before
+// allocating any tensor.
+std::vector<detail::LoadedEntry> load_file(const std::string& path, bool allow_i64, Metadata* metadata) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) throw Error("safetensors: " + sys_error(path + ": cannot open"));
   struct stat st;
@@ -284,21 +290,98 @@ SafetensorsFile load_safetensors_with_metadata(const std::string& path) {
   std::vector<uint8_t> head(8);
   if (std::fread(head.data(), 1, 8, f.get()) != 8) fail(path, 0, "cannot read the header length");
   const uint64_t n = le64(head.data());
-  if (n <= kSafetensorsMaxHeader && n <= file_size - 8) {  // else parse_safetensors_header reports it
+  if (n <= kSafetensorsMaxHeader && n <= file_size - 8) {  // else parse_header reports it
     head.resize(8 + n);
     if (std::fread(head.data() + 8, 1, n, f.get()) != n) fail(path, 8, "cannot read the " + std::to_string(n) + "-byte header");
   }
-  const SafetensorsHeader h = parse_safetensors_header(head.data(), head.size(), file_size, path);
+  FileHeader h = parse_header(head.data(), head.size(), file_size, path, allow_i64);
+  if (metadata) *metadata = std::move(h.metadata);
+  std::vector<detail::LoadedEntry> out;
+  // Entries are sorted, contiguous and cover the data section, so one sequential pass reads them.
+  for (const FileEntry& e : h.entries) {
+    Tensor t = tensor_of(e, [&](void* into, size_t nbytes) {
+      if (std::fread(into, 1, nbytes, f.get()) != nbytes)
+        fail_tensor(path, e.name, h.data_start + e.begin, "data ends early (was the file truncated while reading?)");
+    });
+    out.push_back({e.name, e.code, std::move(t)});
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace detail {
+
+EntryBytes entry_of(const std::string& name, const Tensor& t) {
+  // An undefined tensor gets no dtype, which build_header reports in its turn among the checks.
+  if (!t.defined()) return {name, "", {}, nullptr, 0};
+  return {name, dtype_code(t.dtype()), t.shape().vec(), t.raw_data(),
+          static_cast<size_t>(t.numel()) * dtype_size(t.dtype())};
+}
+
+void save_safetensors_entries(const std::string& path, const std::vector<EntryBytes>& entries,
+                              const Metadata& metadata, const std::string& op) {
+  const std::string header = build_header(entries, metadata, op);  // validates names before touching disk
+  AtomicFile file(path, op);
+  const uint64_t n = header.size();
+  file.write(&n, 8);
+  file.write(header.data(), header.size());
+  for (const EntryBytes& e : entries) file.write(e.data, e.nbytes);
+  file.commit();
+  logger()->debug("{}: {} ({} tensors)", op, path, entries.size());
+}
+
+std::vector<LoadedEntry> load_safetensors_entries(const std::string& path) { return load_file(path, true, nullptr); }
+
+}  // namespace detail
+
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, uint64_t file_size,
+                                           const std::string& name) {
+  const FileHeader fh = parse_header(bytes, size, file_size, name, false);
+  SafetensorsHeader h;
+  h.data_start = fh.data_start;
+  h.metadata = fh.metadata;
+  for (const FileEntry& e : fh.entries)
+    h.entries.push_back({e.name, e.code == "F32" ? Dtype::f32 : Dtype::f64, e.shape, e.begin, e.end});
+  return h;
+}
+
+SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (size < 8) fail(name, 0, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  const FileHeader h = parse_header(bytes, size, size, name, false);
   SafetensorsFile out;
   out.metadata = h.metadata;
-  // Entries are sorted, contiguous and cover the data section, so one sequential pass reads them.
-  for (const SafetensorsEntry& e : h.entries) {
-    Tensor t = empty(Shape(e.shape), e.dtype);
-    const size_t nbytes = static_cast<size_t>(e.end - e.begin);
-    if (nbytes > 0 && std::fread(t.raw_data(), 1, nbytes, f.get()) != nbytes)
-      fail_tensor(path, e.name, h.data_start + e.begin, "data ends early (was the file truncated while reading?)");
+  for (const FileEntry& e : h.entries) {
+    Tensor t = tensor_of(e, [&](void* into, size_t nbytes) { std::memcpy(into, bytes + h.data_start + e.begin, nbytes); });
     out.tensors.emplace_back(e.name, std::move(t));
   }
+  return out;
+}
+
+std::vector<uint8_t> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata) {
+  const std::vector<detail::EntryBytes> entries = entries_of(tensors);
+  const std::string header = build_header(entries, metadata, "save_safetensors");
+  const uint64_t n = header.size();
+  size_t total = 8 + header.size();
+  for (const detail::EntryBytes& e : entries) total += e.nbytes;
+  std::vector<uint8_t> out(total);
+  std::memcpy(out.data(), &n, 8);
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  size_t at = 8 + header.size();
+  for (const detail::EntryBytes& e : entries) {
+    if (e.nbytes) std::memcpy(out.data() + at, e.data, e.nbytes);
+    at += e.nbytes;
+  }
+  return out;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  detail::save_safetensors_entries(path, entries_of(tensors), metadata, "save_safetensors");
+}
+
+SafetensorsFile load_safetensors_with_metadata(const std::string& path) {
+  SafetensorsFile out;
+  for (detail::LoadedEntry& e : load_file(path, false, &out.metadata)) out.tensors.emplace_back(e.name, std::move(e.value));
   return out;
 }
 

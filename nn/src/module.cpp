@@ -10,9 +10,19 @@ namespace tapegrad::nn {
 
 namespace {
 
-void collect(const Module& m, const std::string& prefix, NamedTensors& out) {
-  for (auto& [name, t] : m.own_parameters()) out.emplace_back(prefix + name, t);
-  for (auto& [name, child] : m.named_children()) collect(*child, prefix + name + ".", out);
+// The parameters (or, with `buffers`, the buffers) of m and its descendants, with dotted names.
+void collect(const Module& m, const std::string& prefix, bool buffers, NamedTensors& out) {
+  for (auto& [name, t] : buffers ? m.own_buffers() : m.own_parameters()) out.emplace_back(prefix + name, t);
+  for (auto& [name, child] : m.named_children()) collect(*child, prefix + name + ".", buffers, out);
+}
+
+// `all` with each tensor shared by several layers kept once, under its first name.
+NamedTensors first_of_each(NamedTensors all) {
+  NamedTensors out;
+  std::set<const void*> seen;
+  for (auto& entry : all)
+    if (!entry.second.defined() || seen.insert(impl_of(entry.second)).second) out.push_back(std::move(entry));
+  return out;
 }
 
 // "2.bias" under a Sequential reads "Sequential[2].bias", as the module prints it.
@@ -35,17 +45,21 @@ std::string shape_of(const Tensor& t) { return t.defined() ? t.shape().str() : "
 }  // namespace
 
 NamedTensors Module::named_parameters() const {
-  NamedTensors all, out;
-  collect(*this, "", all);
-  std::set<const void*> seen;
-  for (auto& entry : all)
-    if (!entry.second.defined() || seen.insert(impl_of(entry.second)).second) out.push_back(std::move(entry));
+  NamedTensors all;
+  collect(*this, "", false, all);
+  NamedTensors out = first_of_each(std::move(all));
   // The parameters learn their place, so that an error about one (an optimizer's step() before
   // backward()) can name it.
   const std::string root = name();
   for (const auto& [dotted, t] : out)
     if (t.defined() && !impl_of(t)->storage->has_label()) impl_of(t)->storage->set_label(place_of(root, dotted));
   return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors all;
+  collect(*this, "", true, all);
+  return first_of_each(std::move(all));
 }
 
 std::vector<Tensor> Module::parameters() const {
@@ -73,7 +87,8 @@ void Module::zero_grad() {
 
 NamedTensors Module::state_dict() const {
   NamedTensors out;
-  for (auto& [name, t] : named_parameters()) out.emplace_back(name, t.defined() ? t.detach().clone() : Tensor());
+  for (const NamedTensors& part : {named_parameters(), named_buffers()})
+    for (auto& [name, t] : part) out.emplace_back(name, t.defined() ? t.detach().clone() : Tensor());
   return out;
 }
 
@@ -83,27 +98,35 @@ void Module::load_state_dict(const NamedTensors& state) {
   for (auto& [name, t] : state) {
     if (!given.emplace(name, &t).second) throw Error(who + ": entry '" + name + "' appears twice");
   }
-  NamedTensors params = named_parameters();
-  std::map<std::string, bool> known;
-  for (auto& [name, p] : params) {
-    known[name] = true;
-    auto it = given.find(name);
+  struct Target {
+    std::string name;
+    Tensor tensor;
+    const char* kind;
+  };
+  std::vector<Target> targets;
+  for (auto& [name, p] : named_parameters()) targets.push_back({name, p, "parameter"});
+  for (auto& [name, b] : named_buffers()) targets.push_back({name, b, "buffer"});
+  std::set<std::string> known;
+  for (const Target& t : targets) {
+    known.insert(t.name);
+    auto it = given.find(t.name);
     if (it == given.end())
-      throw Error(who + ": missing entry '" + name + "' (the parameter has shape " + shape_of(p) + ")");
+      throw Error(who + ": missing entry '" + t.name + "' (the " + t.kind + " has shape " + shape_of(t.tensor) + ")");
     const Tensor& src = *it->second;
-    if (!src.defined()) throw Error(who + ": entry '" + name + "' is an undefined tensor");
-    if (!p.defined()) throw Error(who + ": parameter '" + name + "' is undefined; cannot load into it");
-    if (src.shape() != p.shape())
-      throw Error(who + ": entry '" + name + "' has shape " + src.shape().str() + " but the parameter has shape " +
-                  p.shape().str());
+    if (!src.defined()) throw Error(who + ": entry '" + t.name + "' is an undefined tensor");
+    if (!t.tensor.defined())
+      throw Error(who + ": " + t.kind + " '" + t.name + "' is undefined; cannot load into it");
+    if (src.shape() != t.tensor.shape())
+      throw Error(who + ": entry '" + t.name + "' has shape " + src.shape().str() + " but the " + t.kind +
+                  " has shape " + t.tensor.shape().str());
   }
   for (auto& [name, t] : state) {
     if (!known.count(name))
       throw Error(who + ": unexpected entry '" + name + "' with shape " + shape_of(t) +
-                  " (no parameter has that name)");
+                  " (no parameter or buffer has that name)");
   }
   NoGradGuard no_grad;
-  for (auto& [name, p] : params) p.copy_(*given[name]);
+  for (Target& t : targets) t.tensor.copy_(*given[t.name]);
 }
 
 std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.str(); }

@@ -31,35 +31,37 @@ struct ConvGeometry {
   int64_t positions() const { return oh * ow; }  // columns of cols
 };
 
-std::string conv_call(const Tensor& x, const Tensor& w, const ConvArgs& a) {
-  return "conv2d(x " + x.shape().str() + ", weight " + w.shape().str() + ", stride=" + std::to_string(a.stride) +
-         ", padding=" + std::to_string(a.padding) + ", dilation=" + std::to_string(a.dilation) + ")";
+// "conv2d: <what> (x [..], weight [..], stride=.., padding=.., dilation=..)": the op's name first, as
+// every op's errors, then what is wrong, then the whole call.
+[[noreturn]] void conv_error(const Tensor& x, const Tensor& w, const ConvArgs& a, const std::string& what) {
+  throw Error("conv2d: " + what + " (x " + x.shape().str() + ", weight " + w.shape().str() + ", stride=" +
+              std::to_string(a.stride) + ", padding=" + std::to_string(a.padding) + ", dilation=" +
+              std::to_string(a.dilation) + ")");
 }
 
 ConvGeometry conv_geometry(Inputs in, const ConvArgs& a) {
   const Tensor& x = in[0];
   const Tensor& w = in[1];
   same_dtype("conv2d", x, w);
-  if (x.dim() != 4) throw Error(conv_call(x, w, a) + ": x must be [N, C, H, W]");
-  if (w.dim() != 4) throw Error(conv_call(x, w, a) + ": weight must be [out_channels, in_channels, kh, kw]");
+  if (x.dim() != 4) conv_error(x, w, a, "x must be [N, C, H, W]");
+  if (w.dim() != 4) conv_error(x, w, a, "weight must be [out_channels, in_channels, kh, kw]");
   if (w.shape()[1] != x.shape()[1])
-    throw Error(conv_call(x, w, a) + ": the weight expects " + std::to_string(w.shape()[1]) + " input channels, x has " +
-                std::to_string(x.shape()[1]));
+    conv_error(x, w, a, "the weight expects " + std::to_string(w.shape()[1]) + " input channels, x has " +
+                            std::to_string(x.shape()[1]));
   if (a.stride < 1 || a.padding < 0 || a.dilation < 1)
-    throw Error(conv_call(x, w, a) + ": expected stride >= 1, padding >= 0 and dilation >= 1");
+    conv_error(x, w, a, "expected stride >= 1, padding >= 0 and dilation >= 1");
   if (in.size() == 3) {
     same_dtype("conv2d", x, in[2]);
     if (in[2].dim() != 1 || in[2].shape()[0] != w.shape()[0])
-      throw Error(conv_call(x, w, a) + ": bias has shape " + in[2].shape().str() + ", expected [" +
-                  std::to_string(w.shape()[0]) + "]");
+      conv_error(x, w, a, "bias has shape " + in[2].shape().str() + ", expected [" + std::to_string(w.shape()[0]) + "]");
   }
   ConvGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2], w.shape()[3],
                  0, 0, a.stride, a.padding, a.dilation};
   const int64_t span_h = a.dilation * (g.kh - 1) + 1, span_w = a.dilation * (g.kw - 1) + 1;
   if (g.h + 2 * g.pad < span_h || g.w + 2 * g.pad < span_w)
-    throw Error(conv_call(x, w, a) + ": the kernel spans " + std::to_string(span_h) + "x" + std::to_string(span_w) +
-                ", larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
-                std::to_string(g.w + 2 * g.pad));
+    conv_error(x, w, a, "the kernel spans " + std::to_string(span_h) + "x" + std::to_string(span_w) +
+                            ", larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
+                            std::to_string(g.w + 2 * g.pad));
   g.oh = (g.h + 2 * g.pad - span_h) / g.stride + 1;
   g.ow = (g.w + 2 * g.pad - span_w) / g.stride + 1;
   return g;

@@ -25,16 +25,19 @@ struct PoolGeometry {
 };
 
 PoolGeometry pool_geometry(const char* op, const Tensor& x, PoolArgs& a) {
-  const std::string call = std::string(op) + "(x " + x.shape().str() + ", kernel=" + std::to_string(a.kernel) +
-                           ", stride=" + std::to_string(a.stride) + ", padding=" + std::to_string(a.padding) + ")";
-  if (x.dim() != 4) throw Error(call + ": x must be [N, C, H, W]");
+  // "<op>: <what> (x [..], kernel=.., stride=.., padding=..)": the op's name first, as every op's errors.
+  auto fail = [&](const std::string& what) {
+    throw Error(std::string(op) + ": " + what + " (x " + x.shape().str() + ", kernel=" + std::to_string(a.kernel) +
+                ", stride=" + std::to_string(a.stride) + ", padding=" + std::to_string(a.padding) + ")");
+  };
+  if (x.dim() != 4) fail("x must be [N, C, H, W]");
   if (a.stride == 0) a.stride = a.kernel;
   if (a.kernel < 1 || a.stride < 1 || a.padding < 0)
-    throw Error(call + ": expected kernel >= 1, stride >= 1 (or 0 for the kernel) and padding >= 0");
-  if (2 * a.padding > a.kernel) throw Error(call + ": padding must be at most half the kernel");
+    fail("expected kernel >= 1, stride >= 1 (or 0 for the kernel) and padding >= 0");
+  if (2 * a.padding > a.kernel) fail("padding must be at most half the kernel");
   const int64_t h = x.shape()[2], w = x.shape()[3];
   if (h + 2 * a.padding < a.kernel || w + 2 * a.padding < a.kernel)
-    throw Error(call + ": the window is larger than the padded input");
+    fail("the window is larger than the padded input");
   return {x.shape()[0] * x.shape()[1], h, w, (h + 2 * a.padding - a.kernel) / a.stride + 1,
           (w + 2 * a.padding - a.kernel) / a.stride + 1, a.kernel, a.stride, a.padding};
 }

@@ -4,3 +4,4 @@
 #include "tapegrad/io/safetensors.h"
 #include "tapegrad/io/atomic_file.h"
 #include "tapegrad/io/checkpoint.h"
+#include "tapegrad/io/torch.h"

@@ -44,12 +44,17 @@ class Module {
   virtual NamedTensors own_parameters() const { return {}; }
   /// Direct submodules with their names.
   virtual NamedModules named_children() const { return {}; }
+  /// This module's own buffers, not its children's: state that is not trained (BatchNorm's
+  /// running statistics), saved by state_dict() but never given to optimizers.
+  virtual NamedTensors own_buffers() const { return {}; }
 
   /// Every parameter of this module and its descendants, once each, in the order of named_parameters().
   std::vector<Tensor> parameters() const;
   /// Every parameter with a dotted name that gives its place: "weight", "0.weight", "2.bias".
   /// A tensor shared by several layers is listed once, under its first name.
   NamedTensors named_parameters() const;
+  /// Every buffer of this module and its descendants, with dotted names ("1.running_mean").
+  NamedTensors named_buffers() const;
   /// Total number of parameter elements.
   int64_t parameter_count() const;
 
@@ -62,10 +67,11 @@ class Module {
   /// Sets every parameter's accumulated gradient to zero.
   void zero_grad();
 
-  /// A snapshot of every parameter: named_parameters() with values cloned and cut from the tape,
-  /// so later training does not change it.
+  /// A snapshot of every parameter, then every buffer: named_parameters() and named_buffers()
+  /// with values cloned and cut from the tape, so later training does not change it.
   NamedTensors state_dict() const;
-  /// Copies `state`'s values in place into the existing parameters (converting dtype if needed).
+  /// Copies `state`'s values in place into the existing parameters and buffers (converting dtype
+  /// if needed).
   /// Checks everything first and throws tg::Error, changing nothing, on a missing, extra,
   /// duplicated, undefined or mis-shaped entry; the message names the entry and both shapes.
   void load_state_dict(const NamedTensors& state);
