@@ -46,11 +46,14 @@ void save_run(const std::string& path, const tg::nn::Module& model, const tg::op
       {"format", kCheckpointFormat},
       {"epoch", std::to_string(s.epochs_done)},
       {"seed", std::to_string(s.seed)},
+      {"model", s.model},
       {"hidden", join_sizes(s.hidden)},
       {"inputs", std::to_string(s.inputs)},
       {"classes", std::to_string(s.classes)},
       {"optimizer", s.optimizer},
       {"lr", exact(s.lr)},
+      {"lr_schedule", s.lr_schedule},
+      {"total_epochs", std::to_string(s.total_epochs)},
       {"batch_size", std::to_string(s.batch_size)},
       {"limit", std::to_string(s.limit)},
       {"data", s.data_dir},
@@ -78,6 +81,13 @@ LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
                              kCheckpointFormat + "'");
   RunState& s = run.state;
   s.epochs_done = integer(m, "epoch", path, 0, kMaxEpochs);
+  // Written since --model exists; every checkpoint before it holds an MLP.
+  s.model = m.count("model") ? m.at("model") : "mlp";
+  if (!is_model_name(s.model))
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'model' is '" + s.model + "', expected mlp or cnn");
+  if (s.model == "cnn" && !entry(m, "hidden", path).empty())
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'hidden' is '" + m.at("hidden") +
+                             "', expected it empty: the cnn has no hidden widths");
   try {
     s.seed = std::stoull(entry(m, "seed", path));
     s.hidden = parse_sizes(entry(m, "hidden", path));
@@ -89,6 +99,13 @@ LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
   if (!(s.lr > 0) || !std::isfinite(s.lr))
     throw std::runtime_error("checkpoint '" + path + "': metadata 'lr' is '" + m.at("lr") +
                              "', expected a positive finite number");
+  // Written since --lr-schedule exists; every checkpoint before it trained at a constant lr, and
+  // did not record the total its --epochs asked for.
+  s.lr_schedule = m.count("lr_schedule") ? m.at("lr_schedule") : "constant";
+  if (!is_lr_schedule_name(s.lr_schedule))
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'lr_schedule' is '" + s.lr_schedule +
+                             "', expected constant or cosine");
+  s.total_epochs = m.count("total_epochs") ? integer(m, "total_epochs", path, 1, kMaxEpochs) : 0;
   s.inputs = integer(m, "inputs", path, 1, kMaxWidth);
   s.classes = integer(m, "classes", path, 1, kMaxWidth);
   s.optimizer = entry(m, "optimizer", path);

@@ -16,11 +16,14 @@ namespace tapegrad_train {
 struct RunState {
   int64_t epochs_done = 0;           ///< completed epochs
   uint64_t seed = 0;                 ///< seed of the weights and of the shuffle
-  std::vector<int64_t> hidden;       ///< hidden layer widths
+  std::string model = "mlp";         ///< mlp or cnn; checkpoints from before --model have no entry and are mlp
+  std::vector<int64_t> hidden;       ///< hidden layer widths of the mlp (cnn: empty)
   int64_t inputs = 0;                ///< features per example
   int64_t classes = 0;               ///< output width
   std::string optimizer;             ///< optimizer name (see make_optimizer)
   double lr = 0;                     ///< the learning rate the run started with
+  std::string lr_schedule = "constant";  ///< constant or cosine; checkpoints from before --lr-schedule are constant
+  int64_t total_epochs = 0;          ///< --epochs of the run that wrote it, which a cosine spans (0: not recorded)
   int64_t batch_size = 0;            ///< examples per mini-batch
   int64_t limit = 0;                 ///< training examples used (0: all)
   std::string data_dir;              ///< where the data came from

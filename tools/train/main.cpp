@@ -1,5 +1,6 @@
-// tapegrad-train: trains a multilayer perceptron on an MNIST-format dataset (by default
-// Fashion-MNIST) and writes a checkpoint, a metrics CSV and a plot of the curves after every epoch.
+// tapegrad-train: trains a multilayer perceptron or (--model cnn) a small convolutional net on an
+// MNIST-format dataset (by default Fashion-MNIST) and writes a checkpoint, a metrics CSV and a plot
+// of the curves after every epoch.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -15,12 +16,14 @@
 
 #include <tapegrad/io/atomic_file.h>
 #include "checkpoint.h"
+#include "cnn.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "mlp.h"
 #include "options.h"
 #include "plot.h"
 #include "progress_bar.h"
+#include "schedule.h"
 #include "trainer.h"
 
 namespace fs = std::filesystem;
@@ -62,14 +65,37 @@ void adopt(const TrainOptions& o, const char* name, T& option, const T& saved) {
   option = saved;
 }
 
-void adopt_settings(TrainOptions& o, const RunState& saved) {
+void adopt_settings(TrainOptions& o, const RunState& saved, const std::string& path) {
+  adopt(o, "model", o.model, saved.model);
+  if (o.model == "cnn" && o.given.count("hidden"))
+    throw std::runtime_error("--hidden applies to --model mlp, but the checkpoint '" + path + "' holds a cnn");
   adopt(o, "hidden", o.hidden, saved.hidden);
   adopt(o, "optimizer", o.optimizer, saved.optimizer);
   adopt(o, "lr", o.lr, saved.lr);
+  adopt(o, "lr-schedule", o.lr_schedule, saved.lr_schedule);
   adopt(o, "batch-size", o.batch_size, saved.batch_size);
   adopt(o, "seed", o.seed, saved.seed);
   adopt(o, "limit", o.limit, saved.limit);
   if (!o.given.count("data")) o.data_dir = saved.data_dir;  // the data may have moved: --data wins
+}
+
+// A cosine spans --epochs: resuming with another total re-plans the epochs left, which an
+// uninterrupted run of the new total would not have matched in the epochs already done (epoch 1
+// takes --lr whatever the total, so a checkpoint of one epoch can be extended freely).
+void warn_if_replanned(const TrainOptions& o, const RunState& saved) {
+  if (o.lr_schedule != "cosine" || saved.total_epochs == 0 || saved.total_epochs == o.epochs ||
+      saved.epochs_done < 2 || saved.epochs_done >= o.epochs)
+    return;
+  spdlog::warn("--epochs {} differs from the checkpoint's {}: from epoch {} on, the cosine schedule is re-planned over "
+               "{} epochs, so the run will not match an uninterrupted {}-epoch one",
+               o.epochs, saved.total_epochs, saved.epochs_done + 1, o.epochs, o.epochs);
+}
+
+// "%g" of a learning rate: 0.05, 0.0488, 1e-05.
+std::string lr_string(double lr) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", lr);
+  return buf;
 }
 
 std::string percent(double fraction) {
@@ -90,7 +116,7 @@ int run(TrainOptions o) {
       throw std::runtime_error("--resume: no checkpoint at '" + out.checkpoint +
                                "' (run without --resume to start training there)");
     resumed = std::make_unique<LoadedRun>(load_run(out.checkpoint));
-    adopt_settings(o, resumed->state);
+    adopt_settings(o, resumed->state, out.checkpoint);
     spdlog::info("resuming from {} after epoch {}", out.checkpoint, resumed->state.epochs_done);
   } else if (fs::exists(out.checkpoint)) {
     spdlog::info("starting a new run; the checkpoint in {} will be replaced (use --resume to continue it)", o.out_dir);
@@ -106,12 +132,19 @@ int run(TrainOptions o) {
                              "images have " + std::to_string(inputs));
   spdlog::info("data: {} ({} training, {} test examples, {} features, {} classes) loaded in {:.2f} s", o.data_dir,
                train.size(), test.size(), inputs, classes, seconds_since(load_start));
+  const bool cnn = o.model == "cnn";
+  if (cnn && inputs != kCnnInputs)
+    throw std::runtime_error("--model cnn takes " + std::to_string(kCnnImageSide) + "x" +
+                             std::to_string(kCnnImageSide) + " images (" + std::to_string(kCnnInputs) +
+                             " features), but the images in '" + o.data_dir + "' have " + std::to_string(inputs) +
+                             " features");
 
   // ---- model and optimizer ----
-  tg::nn::Sequential model = build_mlp(inputs, o.hidden, classes, o.seed);
+  tg::nn::Sequential model = cnn ? build_cnn(classes, o.seed) : build_mlp(inputs, o.hidden, classes, o.seed);
   auto optimizer = make_optimizer(o.optimizer, model.parameters(), o.lr);
-  RunState state{.seed = o.seed, .hidden = o.hidden, .inputs = inputs, .classes = classes, .optimizer = o.optimizer,
-                 .lr = o.lr, .batch_size = o.batch_size, .limit = o.limit, .data_dir = o.data_dir, .history = {}};
+  RunState state{.seed = o.seed, .model = o.model, .hidden = o.hidden, .inputs = inputs, .classes = classes,
+                 .optimizer = o.optimizer, .lr = o.lr, .lr_schedule = o.lr_schedule, .total_epochs = o.epochs,
+                 .batch_size = o.batch_size, .limit = o.limit, .data_dir = o.data_dir, .history = {}};
   if (resumed) {
     const RunState& saved = resumed->state;
     if (saved.inputs != inputs || saved.classes != classes)
@@ -121,12 +154,16 @@ int run(TrainOptions o) {
     restore_run(resumed->tensors, model, *optimizer, out.checkpoint);
     state.epochs_done = saved.epochs_done;
     state.history = saved.history;
+    warn_if_replanned(o, saved);
     resumed.reset();
   }
-  const std::string arch = describe_mlp(inputs, o.hidden, classes);
-  char lr_text[32];
-  std::snprintf(lr_text, sizeof lr_text, "%g", o.lr);
-  const std::string title = arch + " MLP, " + o.optimizer + " lr " + lr_text + ", batch " +
+  // After the restore, which set the lr the checkpoint saved: this sets the lr of the next epoch.
+  const std::unique_ptr<tg::optim::LRScheduler> scheduler =
+      make_lr_scheduler(o.lr_schedule, *optimizer, o.lr, o.epochs, state.epochs_done);
+  const std::string arch = cnn ? describe_cnn(classes) : describe_mlp(inputs, o.hidden, classes);
+  // "lr 0.05 cosine"; a constant lr shows as the bare number, as it did before --lr-schedule.
+  const std::string lr_text = lr_string(o.lr) + (scheduler ? " " + o.lr_schedule : "");
+  const std::string title = arch + (cnn ? " CNN, " : " MLP, ") + o.optimizer + " lr " + lr_text + ", batch " +
                             std::to_string(o.batch_size) + ", seed " + std::to_string(o.seed);
   spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s)", arch, model.parameter_count(),
                o.optimizer, lr_text, o.batch_size, o.seed, o.threads);
@@ -143,6 +180,7 @@ int run(TrainOptions o) {
   // ---- training ----
   for (int64_t e = state.epochs_done; e < o.epochs; ++e) {
     const auto epoch_start = Clock::now();
+    const double epoch_lr = optimizer->lr();
     loader.set_epoch(e);  // the shuffle order depends on (seed, epoch) only: a resumed run sees the same
     const std::string label = "epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
     std::unique_ptr<ProgressBar> bar = tty ? std::make_unique<ProgressBar>(label, loader.size()) : nullptr;
@@ -153,13 +191,14 @@ int run(TrainOptions o) {
     if (bar) bar->clear();
     const Evaluation on_test = evaluate(model, test);
     const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start)};
-    spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {:.2f} s ({:.0f} samples/s)",
-                 label, m.train_loss, percent(m.train_acc), m.test_loss, percent(m.test_acc), m.seconds,
-                 t.samples / train_seconds);
+    spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {}{:.2f} s ({:.0f} samples/s)",
+                 label, m.train_loss, percent(m.train_acc), m.test_loss, percent(m.test_acc),
+                 scheduler ? "lr " + lr_string(epoch_lr) + ", " : "", m.seconds, t.samples / train_seconds);
 
     state.epochs_done = e + 1;
     ++trained;
     state.history.push_back(m);
+    if (scheduler) scheduler->step();  // before the save: the checkpoint holds the next epoch's lr
     save_run(out.checkpoint, model, *optimizer, state);
     tapegrad::io::write_file_atomic(out.csv, metrics_to_csv(state.history));
     if (o.plot) {

@@ -21,12 +21,27 @@ bool is_optimizer_name(const std::string& name);
 /// "sgd, momentum, adam, adamw, adagrad or rmsprop".
 std::string optimizer_names();
 
+/// The models the tool builds: "mlp" (build_mlp, shaped by --hidden) and "cnn" (build_cnn).
+const std::vector<std::string>& model_name_list();
+/// True if `name` is in model_name_list().
+bool is_model_name(const std::string& name);
+
+/// The learning-rate schedules, in the order the help lists them: "constant" (--lr every epoch) and
+/// "cosine" (CosineAnnealingLR from --lr down to 0 over --epochs, stepped once per epoch).
+const std::vector<std::string>& lr_schedule_name_list();
+/// True if `name` is in lr_schedule_name_list().
+bool is_lr_schedule_name(const std::string& name);
+
 /// Everything a run needs to know; defaults give the classic 784-50-10 net on Fashion-MNIST.
+/// With --model cnn, the optimizer, batch size and schedule not given default to momentum, 64 and
+/// cosine instead.
 struct TrainOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";  ///< MNIST-format directory
-  std::vector<int64_t> hidden = {50};  ///< hidden layer widths, each followed by ReLU
+  std::string model = "mlp";           ///< mlp or cnn
+  std::vector<int64_t> hidden = {50};  ///< hidden layer widths of the mlp, each followed by ReLU (cnn: empty)
   std::string optimizer = "sgd";       ///< sgd, momentum, adam, adamw, adagrad or rmsprop
   double lr = 0.1;                     ///< learning rate (default depends on the optimizer)
+  std::string lr_schedule = "constant";  ///< constant or cosine (the default with --model cnn)
   int64_t epochs = 10;                 ///< total epochs, counting those of a resumed run
   int64_t batch_size = 100;            ///< examples per mini-batch
   uint64_t seed = 1;                   ///< seeds the initial weights and the shuffle order
