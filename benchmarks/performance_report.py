@@ -167,7 +167,7 @@ for t in (1, 2):
     a, b, c, d = (median(rows, n) for n in ("BM_cnn_step_tapegrad/real_time", "BM_cnn_step_libtorch/real_time",
                                              "BM_conv_layers_tapegrad/real_time", "BM_conv_layers_libtorch/real_time"))
     if a:
-        cnn[t] = (a, b, c)
+        cnn[t] = (a, b, c, d)
         p(f"| CNN step | {t} | {f(a['ms_per_step'])} | {f(a['GFLOPs'])} | {f(a['pct_of_peak'])}% | "
           f"{f(b and b['ms_per_step'])} | {f(b and b['ms_per_step'] / a['ms_per_step'])}x | "
           f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} |")
@@ -175,12 +175,15 @@ for t in (1, 2):
         p(f"| conv layers fwd+bwd | {t} | {f(c['ms'])} | {f(c['GFLOPs'])} | {f(c['pct_of_peak'])}% | "
           f"{f(d and d['ms'])} ({d.get('label', '') if d else 'n/a'}) | {f(d and d['ms'] / c['ms'])}x | | "
           f"{f(c['heap_calls_per_step'])} |")
-p("\nHow conv2d is computed, chosen by these figures: one GEMM per image over an im2col buffer (W [O, C kh kw] "
-  "times cols [C kh kw, OH OW]) through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward "
-  "as two more GEMMs through the same buffer, recomputed instead of kept; a same-size convolution copies each "
-  "tap's plane in one block. The alternative, oneDNN's convolution primitives (Debian's libdnnl-dev, what "
-  "PyTorch's CPU build uses), is measured here through libtorch's conv2d (the conv layers row's libtorch column): "
-  "im2col + GEMM is kept where it is at least as fast, and it needs no second thread pool and no 36 ms first call.")
+p("\nHow conv2d is computed: one GEMM per image over an im2col buffer (W [O, C kh kw] times cols [C kh kw, OH OW]) "
+  "through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward as two more GEMMs through the same "
+  "buffer, recomputed instead of kept; a same-size convolution copies each tap's plane in one block. It works in "
+  "float64 too, which oneDNN's convolutions do not. The alternative, oneDNN's convolution primitives (Debian's "
+  "libdnnl-dev, what PyTorch's CPU build uses), is measured here only through libtorch's conv2d (the conv layers "
+  "row's libtorch column). That figure depends on libtorch's BLAS: with Debian's reference BLAS (before "
+  "libopenblas-dev was installed) the same two layers took 19.2 ms in libtorch against 21.9 ms here, on a loaded "
+  "machine; with OpenBLAS as libblas.so.3, as in this run, libtorch is several times slower. oneDNN's primitives "
+  "called directly were not measured: doing so, and taking them for float32 if they are faster, is open.")
 if 1 in cnn:
     a, b, c, d = cnn[1]
     targets.append(("CNN step, batch 64, one thread <= 10 ms (>= 2x libtorch)", a["ms_per_step"] <= 10 and
