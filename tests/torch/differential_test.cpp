@@ -99,9 +99,9 @@ const std::map<std::string, TorchFn>& torch_ops() {
       {"mean|all", [](const V& x) { return x[0].mean(); }},
       {"mean|axis=0", [](const V& x) { return x[0].mean(0); }},
       {"max|axis=1", [](const V& x) { return std::get<0>(x[0].max(1)); }},
-      {"sum|axes={0,2}", [](const V& x) { return x[0].sum({0, 2}); }},
-      {"sum|axes={-1,0}, keepdim", [](const V& x) { return x[0].sum({-1, 0}, true); }},
-      {"mean|axes={0,2}", [](const V& x) { return x[0].mean({0, 2}); }},
+      {"sum|axes={0,2}", [](const V& x) { return x[0].sum(at::IntArrayRef{0, 2}); }},
+      {"sum|axes={-1,0}, keepdim", [](const V& x) { return x[0].sum(at::IntArrayRef{-1, 0}, true); }},
+      {"mean|axes={0,2}", [](const V& x) { return x[0].mean(at::IntArrayRef{0, 2}); }},
       {"min|axis=1", [](const V& x) { return std::get<0>(x[0].min(1)); }},
       {"prod|axis=1", [](const V& x) { return x[0].prod(1); }},
       {"prod|axis=0, keepdim, with zeros", [](const V& x) { return x[0].prod(0, true); }},
@@ -118,6 +118,48 @@ const std::map<std::string, TorchFn>& torch_ops() {
       {"softmax|axis=0", [](const V& x) { return torch::softmax(x[0], 0); }},
       {"log_softmax|axis=1", [](const V& x) { return torch::log_softmax(x[0], 1); }},
       {"log_softmax|axis=-1", [](const V& x) { return torch::log_softmax(x[0], -1); }},
+      {"conv2d|3x3, padding 1", [](const V& x) { return torch::conv2d(x[0], x[1], x[2], at::IntArrayRef{1, 1}, at::IntArrayRef{1, 1}, at::IntArrayRef{1, 1}); }},
+      {"conv2d|stride 2, odd sizes, no bias", [](const V& x) { return torch::conv2d(x[0], x[1], c10::optional<torch::Tensor>(), at::IntArrayRef{2, 2}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}); }},
+      {"conv2d|stride 2, padding 1", [](const V& x) { return torch::conv2d(x[0], x[1], x[2], at::IntArrayRef{2, 2}, at::IntArrayRef{1, 1}, at::IntArrayRef{1, 1}); }},
+      {"conv2d|dilation 2, padding 2, batch 1", [](const V& x) { return torch::conv2d(x[0], x[1], x[2], at::IntArrayRef{1, 1}, at::IntArrayRef{2, 2}, at::IntArrayRef{2, 2}); }},
+      {"conv2d|1x1", [](const V& x) { return torch::conv2d(x[0], x[1], x[2], at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}); }},
+      {"max_pool2d|kernel 2", [](const V& x) { return torch::max_pool2d(x[0], 2, 2); }},
+      {"max_pool2d|kernel 3, stride 2, padding 1", [](const V& x) { return torch::max_pool2d(x[0], 3, 2, 1); }},
+      {"max_pool2d|kernel 2, stride 1", [](const V& x) { return torch::max_pool2d(x[0], 2, 1); }},
+      {"avg_pool2d|kernel 2", [](const V& x) { return torch::avg_pool2d(x[0], 2, 2); }},
+      {"avg_pool2d|kernel 3, stride 2, padding 1", [](const V& x) { return torch::avg_pool2d(x[0], 3, 2, 1); }},
+      {"batch_norm|training",
+       [](const V& x) { return torch::batch_norm(x[0], x[1], x[2], {}, {}, true, 0.1, 1e-5, false); }},
+      // Written out: libtorch's batch_norm has no gradient for the running statistics.
+      {"batch_norm|eval",
+       [](const V& x) {
+         std::vector<int64_t> c(static_cast<size_t>(x[0].dim()), 1);
+         c[1] = x[0].size(1);
+         return (x[0] - x[3].view(c)) / torch::sqrt(x[4].view(c) + 1e-5) * x[1].view(c) + x[2].view(c);
+       }},
+      {"slice|axis=1, 1:3", [](const V& x) { return x[0].slice(1, 1, 3); }},
+      {"slice|axis=-1, -5:100:2", [](const V& x) { return x[0].slice(-1, 0, x[0].size(-1), 2); }},
+      {"select|axis=1, index=-1", [](const V& x) { return x[0].select(1, -1); }},
+      {"index_select|axis=1, {2, 0, 2, -1}",
+       [](const V& x) {
+         return x[0].index_select(1, torch::tensor({int64_t(2), int64_t(0), int64_t(2), x[0].size(1) - 1}, torch::kLong));
+       }},
+      {"gather|axis=1",
+       [](const V& x) { return x[0].gather(1, torch::tensor({2, 0, 3}, torch::kLong).view({-1, 1})).squeeze(1); }},
+      {"gather|axis=0",
+       [](const V& x) { return x[0].gather(0, torch::tensor({1, 2, 0, 2}, torch::kLong).view({1, -1})).squeeze(0); }},
+      {"cat|axis=0", [](const V& x) { return torch::cat(x, 0); }},
+      {"cat|axis=-1", [](const V& x) { return torch::cat(x, -1); }},
+      {"stack|axis=1", [](const V& x) { return torch::stack(x, 1); }},
+      {"unsqueeze|axis=-1", [](const V& x) { return x[0].unsqueeze(-1); }},
+      {"squeeze|axis=1", [](const V& x) { return x[0].squeeze(1); }},
+      {"squeeze|all", [](const V& x) { return x[0].squeeze(); }},
+      {"flatten|all", [](const V& x) { return x[0].flatten(); }},
+      {"flatten|start=1", [](const V& x) { return x[0].flatten(1); }},
+      {"permute|{2, 0, 1}", [](const V& x) { return x[0].permute({2, 0, 1}); }},
+      {"permute|{-1, 0}", [](const V& x) { return x[0].permute({1, 0}); }},
+      {"transpose|axes 1 and -1 of 3-D", [](const V& x) { return x[0].transpose(1, -1); }},
+      {"expand|[3,1] to [2,-1,4]", [](const V& x) { return x[0].expand({2, -1, 4}); }},
   };
   return ops;
 }
