@@ -194,8 +194,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
     }
     // running = (1 - momentum) running + momentum batch, with the variance unbiased (PyTorch's).
     NoGradGuard no_grad;
-    Channels ch{x.shape()[0], c, 1};
-    for (size_t d = 2; d < x.shape().size(); ++d) ch.s *= x.shape()[d];
+    const Channels ch = channels({x}, {true, options.eps});  // checked by the forward above
     Tensor mean = make_tensor({c}, x.dtype(), "batch_norm"), var = make_tensor({c}, x.dtype(), "batch_norm");
     dispatch(x.dtype(), [&](auto tag) {
       using T = decltype(tag);

@@ -122,6 +122,21 @@ void route_plane(const T* src, const T* gy, T* dst, const PoolGeometry& g) {
                        d1[2 * ox], d1[2 * ox + 1]);
   }
 }
+// The forward of the same path: each window's maximum, NaN if it holds one.
+template <class T>
+void max_plane(const T* src, T* dst, const PoolGeometry& g) {
+  const int64_t w = g.w, oh = g.oh, ow = g.ow;  // locals, as in route_plane
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const T* r0 = src + 2 * oy * w;
+    const T* r1 = r0 + w;
+    T* out = dst + oy * ow;
+    for (int64_t ox = 0; ox < ow; ++ox) {
+      const T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+      const bool nan = (a != a) | (b != b) | (c != c) | (d != d);
+      out[ox] = nan ? a + b + c + d : plain_max4(a, b, c, d);
+    }
+  }
+}
 template <class T>
 bool has_nan(const T* p, int64_t n) {
   int any = 0;  // an int, not a bool: GCC vectorizes an integer or-reduction
@@ -177,17 +192,7 @@ static const Op<PoolArgs> kMaxPool2d(
                const T* src = ptr<T>(x) + p * g.h * g.w;
                T* dst = ptr<T>(out) + p * g.oh * g.ow;
                if (is_2x2(g)) {
-                 const int64_t w = g.w, oh = g.oh, ow = g.ow;  // locals, as in route_plane
-                 for (int64_t oy = 0; oy < oh; ++oy) {
-                   const T* r0 = src + 2 * oy * w;
-                   const T* r1 = r0 + w;
-                   T* out_row = dst + oy * ow;
-                   for (int64_t ox = 0; ox < ow; ++ox) {
-                     const T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-                     const bool nan = (a != a) | (b != b) | (c != c) | (d != d);
-                     out_row[ox] = nan ? a + b + c + d : plain_max4(a, b, c, d);
-                   }
-                 }
+                 max_plane(src, dst, g);
                  continue;
                }
                for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
