@@ -1,6 +1,7 @@
 // The backward engine: replays the tape in reverse from a root, one node at a time.
 #include "anomaly_check.h"
 #include "op.h"
+#include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/ops.h"
 
 namespace tapegrad {
@@ -34,39 +35,53 @@ std::vector<Tensor>& pending_leaves() {
   return *pending_list;
 }
 
+TG_TLS thread_local const Pass* current_pass = nullptr;
+
 namespace {
 // Takes `g` when nothing else can see it; otherwise copies, so that no gradient aliases another
-// tensor's storage.
+// tensor's storage. (Under create_graph the copy is a recorded clone: it stays differentiable.)
 Tensor own(Tensor g) {
   if (impl_of(g)->refs.load(std::memory_order_relaxed) == 1 &&
-      impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && impl_of(g)->node < 0)
+      impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && (impl_of(g)->node < 0 || grad_enabled))
     return g;
-  return copy_of(g);
+  return grad_enabled ? g.clone() : copy_of(g);
+}
+
+// slot += g. Out of place when the pass records (the sum is a node of the gradient's graph) or
+// when the slot already is part of a graph (a create_graph pass left it): changing it in place
+// would corrupt the nodes that read it.
+void add_into(Tensor& slot, Tensor g) {
+  if (!slot.defined()) slot = own(std::move(g));
+  else if (grad_enabled || impl_of(slot)->requires_grad) slot = add(slot, g);
+  else slot.add_(g);
+}
+
+bool is_target(const Pass& p, const TensorImpl* t) {
+  for (const Tensor& x : *p.targets)
+    if (impl_of(x) == t) return true;
+  return false;
 }
 }  // namespace
 
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
-  if (!impl_of(in)->requires_grad) return;
-  if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   TensorImpl* t = impl_of(in);
+  if (!t->requires_grad) return;
+  if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   if (g.shape() != in.shape()) {
     // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
-    if (g.numel() == in.numel()) g = make_view(g, in.shape());
+    if (g.numel() == in.numel()) g = grad_enabled ? reshape(g, in.shape().vec()) : make_view(g, in.shape());
     else g = sum_to(g, in.shape());
   }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
-    if (!t->pending.defined()) {
-      pending_leaves().push_back(in);
-      t->pending = own(std::move(g));
-    } else {
-      t->pending.add_(g);
-    }
+    const Pass* pass = current_pass;
+    if (pass && pass->targets && !is_target(*pass, t)) return;  // tg::grad leaves other leaves alone
+    if (!t->pending.defined()) pending_leaves().push_back(in);
+    add_into(t->pending, std::move(g));
     return;
   }
-  if (!t->grad.defined()) t->grad = own(std::move(g));
-  else t->grad.add_(g);
+  add_into(t->grad, std::move(g));
 }
 
 }  // namespace detail
@@ -102,41 +117,88 @@ void check_versions(const detail::Node& n, size_t position) {
     throw Error(version_error(n, position, "its output of shape " + n.output->shape.str(), s));
 }
 
-void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) {
-  if (!root.defined()) throw Error("backward: the tensor is undefined");
+// Sets grad mode for the pass: off, or on when the pass records itself (create_graph).
+class GradMode {
+ public:
+  explicit GradMode(bool on) : previous_(detail::grad_enabled) { detail::grad_enabled = on; }
+  ~GradMode() { detail::grad_enabled = previous_; }
+  GradMode(const GradMode&) = delete;
+  GradMode& operator=(const GradMode&) = delete;
+
+ private:
+  bool previous_;
+};
+
+void check_root(const Tensor& root, const Tensor& upstream, const std::string& who) {
+  if (!root.defined()) throw Error(who + ": the tensor is undefined");
   detail::TensorImpl* r = impl_of(root);
   if (r->graph_released && r->tape_exited)
-    throw Error("backward: the graph of this " + r->shape.str() +
+    throw Error(who + ": the graph of this " + r->shape.str() +
                 " tensor was released when the thread that recorded it exited (tapes are per thread: call "
                 "backward() on the recording thread, before it ends)");
   if (r->graph_released)
-    throw Error("backward: the graph of this " + r->shape.str() +
+    throw Error(who + ": the graph of this " + r->shape.str() +
                 " tensor was already released by an earlier backward(); pass {.retain_graph = true} to the first "
                 "backward() to run it twice");
   if (!r->requires_grad)
-    throw Error("backward: the tensor of shape " + r->shape.str() +
+    throw Error(who + ": the tensor of shape " + r->shape.str() +
                 " does not require gradients (no input was marked requires_grad(true), or it was computed under "
                 "NoGradGuard)");
   if (upstream.shape() != r->shape || upstream.dtype() != r->dtype)
-    throw Error("backward: upstream gradient of shape " + upstream.shape().str() + " " +
+    throw Error(who + ": upstream gradient of shape " + upstream.shape().str() + " " +
                 std::string(dtype_name(upstream.dtype())) + " does not match the tensor's " + r->shape.str() + " " +
                 std::string(dtype_name(r->dtype)));
+  if (r->node >= 0 && r->tape != static_cast<Tape*>(&detail::TapeImpl::current()))
+    throw Error(who + ": the tensor was recorded on another thread's tape; call backward() on that thread");
+}
+
+// Which of the pass's targets `t` is, or -1.
+int64_t target_index(const std::vector<Tensor>* targets, const detail::TensorImpl* t) {
+  if (!targets) return -1;
+  for (size_t k = 0; k < targets->size(); ++k)
+    if (impl_of((*targets)[k]) == t) return static_cast<int64_t>(k);
+  return -1;
+}
+
+// The backward engine. For backward(), leaves' gradients are added to their grad(); for
+// tg::grad (`targets` set), the targets' gradients are returned in `captured` and no grad() changes.
+void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, const std::vector<Tensor>* targets,
+                  std::vector<Tensor>* captured) {
+  check_root(root, upstream, targets ? "grad" : "backward");
+  detail::TensorImpl* r = impl_of(root);
+  const bool retain = options.retain_graph || options.create_graph;
+  GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
+  const detail::Pass pass{options.create_graph, targets};
+  const detail::Pass* outer = detail::current_pass;
+  detail::current_pass = &pass;
+  struct Restore {
+    const detail::Pass* outer;
+    ~Restore() { detail::current_pass = outer; }
+  } restore{outer};
+
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
-    if (r->grad.defined()) r->grad.add_(upstream);
-    else r->grad = detail::own(std::move(upstream));  // copied only if the caller still holds it
+    if (targets) {
+      const int64_t k = target_index(targets, r);
+      if (k >= 0) (*captured)[static_cast<size_t>(k)] = detail::own(std::move(upstream));
+    } else {
+      detail::add_into(r->grad, std::move(upstream));  // copied only if the caller still holds it
+    }
     return;
   }
   detail::TapeImpl& tape = detail::TapeImpl::current();
-  if (r->tape != static_cast<Tape*>(&tape))
-    throw Error("backward: the tensor was recorded on another thread's tape; call backward() on that thread");
-
-  NoGradGuard no_grad;  // backward formulas are not themselves recorded
-  if (r->grad.defined()) r->grad.add_(upstream);
-  else r->grad = detail::own(std::move(upstream));  // copied only if the caller still holds it
+  detail::add_into(r->grad, std::move(upstream));
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
   const size_t first_leaf = pending.size();
+  if (options.create_graph) tape.hold_collection(true);
+  struct Hold {
+    detail::TapeImpl& tape;
+    bool on;
+    ~Hold() {
+      if (on) tape.hold_collection(false);
+    }
+  } hold{tape, options.create_graph};
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
@@ -144,10 +206,14 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
       check_versions(n, i);
       Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
       n.output->grad = Tensor();
+      if (targets) {
+        const int64_t k = target_index(targets, n.output);
+        if (k >= 0) (*captured)[static_cast<size_t>(k)] = g;  // complete: every consumer ran before
+      }
       detail::BackwardContext ctx(n, g);
       n.op->backward(ctx);
       if (anomaly) check_finite_backward(n, i);
-      if (!options.retain_graph) tape.release(i);
+      if (!retain) tape.release(i);
     }
   } catch (...) {
     // Leave no half-propagated gradients behind: a later backward must not pick them up.
@@ -162,15 +228,15 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options) 
   }
   for (size_t k = first_leaf; k < pending.size(); ++k) {
     detail::TensorImpl* t = impl_of(pending[k]);
-    if (!t->grad.defined()) {
-      t->grad = std::move(t->pending);
+    if (targets) {
+      (*captured)[static_cast<size_t>(target_index(targets, t))] = std::move(t->pending);
     } else {
-      t->grad.add_(t->pending);
-      t->pending = Tensor();
+      detail::add_into(t->grad, std::move(t->pending));
     }
+    t->pending = Tensor();
   }
   pending.resize(first_leaf);
-  if (!options.retain_graph) tape.collect();
+  if (!retain) tape.collect();
 }
 
 }  // namespace
@@ -181,12 +247,45 @@ void Tensor::backward(BackwardOptions options) const {
     throw Error("backward: the output has shape " + shape().str() +
                 "; backward() without an upstream gradient needs a scalar (one element). Reduce it first (sum, mean) "
                 "or pass backward(upstream)");
-  run_backward(*this, ones(shape(), dtype()), options);
+  run_backward(*this, ones(shape(), dtype()), options, nullptr, nullptr);
 }
 
 void Tensor::backward(const Tensor& upstream, BackwardOptions options) const {
   if (!upstream.defined()) throw Error("backward: the upstream gradient is undefined");
-  run_backward(*this, upstream, options);
+  run_backward(*this, upstream, options, nullptr, nullptr);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradOptions& options) {
+  if (!output.defined()) throw Error("grad: the output is undefined");
+  if (inputs.empty()) throw Error("grad: no inputs: name the tensors to differentiate with respect to");
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k].defined()) throw Error("grad: input " + std::to_string(k) + " is undefined");
+    if (!inputs[k].requires_grad())
+      throw Error("grad: input " + std::to_string(k) + ", a " + inputs[k].shape().str() +
+                  " tensor, does not require gradients (mark it requires_grad(true) before computing the output)");
+  }
+  Tensor upstream = options.grad_output;
+  if (!upstream.defined()) {
+    if (output.numel() != 1)
+      throw Error("grad: the output has shape " + output.shape().str() +
+                  "; without a grad_output it must have one element (reduce it, or pass {.grad_output = v})");
+    upstream = ones(output.shape(), output.dtype());
+  }
+  std::vector<Tensor> captured(inputs.size());
+  if (output.requires_grad() || !options.allow_unused)
+    run_backward(output, upstream, {.retain_graph = options.retain_graph, .create_graph = options.create_graph},
+                 &inputs, &captured);
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (captured[k].defined()) continue;
+    for (size_t j = 0; j < k; ++j)  // the same tensor twice: the engine filled its first place
+      if (inputs[j].is_same(inputs[k])) captured[k] = captured[j];
+    if (captured[k].defined()) continue;
+    if (!options.allow_unused)
+      throw Error("grad: input " + std::to_string(k) + ", a " + inputs[k].shape().str() +
+                  " tensor, is not used to compute the output (pass {.allow_unused = true} to get zeros for it)");
+    captured[k] = zeros(inputs[k].shape(), inputs[k].dtype());
+  }
+  return captured;
 }
 
 }  // namespace tapegrad

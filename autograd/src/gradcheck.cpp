@@ -86,8 +86,15 @@ class CapturedGrads {
 
 // The whole-function comparison, on float64 copies of the inputs. Leaves `out` recorded so the
 // caller can go on to check its nodes.
+bool listed(const std::vector<ElementRef>& kinks, size_t input, int64_t element) {
+  return std::any_of(kinks.begin(), kinks.end(), [&](const ElementRef& k) { return k.input == input && k.element == element; });
+}
+
+// `kinks`: elements left out (they sit at a kink); `output_moves` is set when some perturbation
+// changed the output.
 std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, const GradcheckOptions& o,
-                                std::string& method, Tensor& out, int64_t& compared, bool& reentrant) {
+                                std::string& method, Tensor& out, int64_t& compared, bool& reentrant,
+                                const std::vector<ElementRef>& kinks, bool& output_moves) {
   for (size_t i = 0; i < in.size(); ++i) in[i].requires_grad(!skipped(o, i));
   out = fn(in);
   if (!out.defined()) throw Error("gradcheck: the function returned an undefined tensor");
@@ -122,11 +129,16 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
       checks.push_back(c);
       continue;
     }
-    double worst_excess = -1;
+    double worst_excess = -1, biggest = 0;
     Tensor x = in[i];
-    if (!dirs.empty()) compared += x.numel();
+    int64_t compared_here = 0;
     double* p = x.data<double>();
     for (int64_t j = 0, n = x.numel(); j < n; ++j) {
+      if (listed(kinks, i, j)) {
+        c.at_kinks.push_back(unravel(j, x.shape()));
+        continue;
+      }
+      if (!dirs.empty()) ++compared_here;
       const double saved = p[j];
       p[j] = saved + o.eps;
       Tensor fp = fn(in).to(Dtype::f64).clone();  // the output may alias the perturbed input
@@ -137,6 +149,8 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
         const double num = (dot(fp, dirs[d]) - dot(fm, dirs[d])) / (2 * o.eps);
         const double ana = analytical[d][i].data<double>()[j];
         const double err = std::abs(ana - num);
+        biggest = std::max({biggest, std::abs(ana), std::abs(num)});
+        if (std::abs(num) > kVacuousBelow || std::isnan(num)) output_moves = true;
         const double excess = std::isnan(err) ? INFINITY : err - (o.atol + o.rtol * std::abs(num));
         c.max_abs_error = std::max(c.max_abs_error, std::isnan(err) ? INFINITY : err);
         c.max_rel_error = std::max(c.max_rel_error, err / std::max(std::abs(num), 1e-12));
@@ -151,6 +165,11 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
           c.output_index = projected ? std::vector<int64_t>{} : unravel(static_cast<int64_t>(d), out_shape);
         }
       }
+    }
+    compared += compared_here;
+    if (compared_here > 0 && biggest <= kVacuousBelow) {
+      c.vacuous = true;
+      if (!o.allow_vacuous) c.ok = false;
     }
     checks.push_back(c);
   }
@@ -177,11 +196,15 @@ NodeCheck check_node(const NodeView& v, const GradcheckOptions& o, bool& promote
   GradcheckOptions inner = o;
   inner.check_nodes = false;
   inner.skip_inputs.clear();  // the caller's skip list names the function's inputs, not this node's
+  inner.allow_vacuous = true;  // a node's verdict rests on its non-zero comparisons; vacuity is reported
   std::string method;
   Tensor out;
   int64_t compared = 0;
-  bool reentrant = true;
-  nc.inputs = compare(v.replay, in, inner, method, out, compared, reentrant);
+  bool reentrant = true, moves = false;
+  const std::vector<ElementRef> kinks = v.near_kinks ? v.near_kinks(o.eps) : std::vector<ElementRef>{};
+  nc.inputs = compare(v.replay, in, inner, method, out, compared, reentrant, kinks, moves);
+  nc.inconclusive = !kinks.empty();
+  nc.vacuous = std::all_of(nc.inputs.begin(), nc.inputs.end(), [](const InputCheck& c) { return c.vacuous; });
   if (!reentrant) {
     nc.ok = false;
     nc.reentrant = false;
@@ -198,6 +221,7 @@ void add_node_checks(GradcheckReport& r, const Tensor& root, const GradcheckOpti
   for (size_t k = 0; k < views.size(); ++k) {
     r.nodes.push_back(check_node(views[k], o, r.promoted, r.elements_compared));
     if (!r.nodes.back().ok) r.ok = false;
+    if (r.nodes.back().inconclusive) r.inconclusive = true;
   }
 }
 
@@ -239,8 +263,9 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
   GradcheckReport r;
   std::vector<Tensor> in = promote(inputs, r.promoted);
   Tensor out;
+  bool moves = false;
   try {
-    r.inputs = compare(fn, in, options, r.method, out, r.elements_compared, r.reentrant);
+    r.inputs = compare(fn, in, options, r.method, out, r.elements_compared, r.reentrant, {}, moves);
   } catch (const Error& e) {
     rethrow_with_promotion(e, r.promoted, "gradcheck");
   }
@@ -248,6 +273,24 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
   for (const InputCheck& c : r.inputs) r.ok = r.ok && c.ok;
   if (options.check_nodes) add_node_checks(r, out, options);
   refuse_vacuous(r, options.check_nodes);
+  if (r.elements_compared > 0 && !moves && r.vacuous.empty() && !options.allow_vacuous) {
+    r.vacuous = "the output is changed by no perturbation of any input";
+    r.ok = false;
+  }
+  std::vector<size_t> vacuous_inputs;
+  for (const InputCheck& c : r.inputs)
+    if (c.vacuous && !options.allow_vacuous) vacuous_inputs.push_back(c.input);
+  if (!vacuous_inputs.empty() && r.vacuous.empty()) {
+    r.vacuous = "every derivative compared is zero, analytical and numerical, for input";
+    for (size_t k = 0; k < vacuous_inputs.size(); ++k) r.vacuous += (k ? ", " : " ") + std::to_string(vacuous_inputs[k]);
+    r.vacuous += " (zeros agree with zeros whether or not the gradient is right; pass {.allow_vacuous = true} to accept it)";
+  }
+  // Disagreements where a kink explains them are neither a pass nor a failure.
+  if (r.inconclusive) {
+    const bool real_failure = std::any_of(r.nodes.begin(), r.nodes.end(), [](const NodeCheck& n) { return !n.ok; });
+    if (real_failure) r.inconclusive = false;
+    else r.ok = false;
+  }
   return r;
 }
 
@@ -263,6 +306,10 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
   r.method = "per node";
   add_node_checks(r, root, options);
   refuse_vacuous(r, true);
+  if (r.inconclusive) {
+    if (std::any_of(r.nodes.begin(), r.nodes.end(), [](const NodeCheck& n) { return !n.ok; })) r.inconclusive = false;
+    else r.ok = false;
+  }
   return r;
 }
 
@@ -311,8 +358,9 @@ namespace {
 // failing inputs, and for every input of a passing report; a passing input of a failing report
 // or node would otherwise read like a finding.
 void input_line(std::ostringstream& os, const InputCheck& c, const std::string& indent, bool show_worst) {
-  os << indent << "input " << c.input << ": " << (c.ok ? "ok  " : "FAIL") << " max abs error " << c.max_abs_error
-     << ", max rel error " << c.max_rel_error;
+  os << indent << "input " << c.input << ": " << (c.vacuous ? "vacuous" : c.ok ? "ok  " : "FAIL") << " max abs error "
+     << c.max_abs_error << ", max rel error " << c.max_rel_error;
+  for (const std::vector<int64_t>& k : c.at_kinks) os << "; inconclusive at " << index_str(k) << " (a kink within eps)";
   if (show_worst && c.direction >= 0) {
     os << "; worst at " << index_str(c.worst_index);
     if (c.projected) os << " (projection " << c.direction << ")";
@@ -327,16 +375,23 @@ void input_line(std::ostringstream& os, const InputCheck& c, const std::string& 
 std::string GradcheckReport::str() const {
   std::ostringstream os;
   os.precision(6);
-  os << "gradcheck: " << (ok ? "PASSED" : "FAILED") << " (" << method << ", float64"
-     << (promoted ? ", float32 inputs promoted" : "") << ")\n";
-  if (!vacuous.empty()) os << "  nothing proven: " << vacuous << "\n";
+  const bool failed = !reentrant || !first_order_mismatch.empty() ||
+                      std::any_of(inputs.begin(), inputs.end(), [](const InputCheck& c) { return !c.ok && !c.vacuous; }) ||
+                      std::any_of(nodes.begin(), nodes.end(), [](const NodeCheck& n) { return !n.ok; });
+  os << "gradcheck: " << (ok ? "PASSED" : failed ? "FAILED" : inconclusive ? "INCONCLUSIVE" : "VACUOUS") << " ("
+     << method << ", float64" << (promoted ? ", float32 inputs promoted" : "") << ")\n";
+  if (!vacuous.empty()) os << "  vacuous, nothing proven: " << vacuous << "\n";
+  if (inconclusive)
+    os << "  inconclusive: a sample point sits within eps of a kink (listed below); move it, or the step\n";
+  if (!first_order_mismatch.empty()) os << "  first derivative: " << first_order_mismatch << "\n";
   if (!reentrant) os << "  not reentrant: a second backward gave other bits than the first\n";
   for (const InputCheck& c : inputs) input_line(os, c, "  ", ok || !c.ok);
   for (const NodeCheck& n : nodes) {
     os << "  node " << n.position << " " << n.op << " (";
     for (size_t k = 0; k < n.input_shapes.size(); ++k) os << (k ? ", " : "") << n.input_shapes[k].str();
-    os << "): " << (n.ok ? "ok" : "FAIL") << (n.reentrant ? "" : " (not reentrant: a second backward gave other bits)") << "\n";
-    if (!n.ok)
+    os << "): " << (!n.ok ? "FAIL" : n.inconclusive ? "inconclusive" : n.vacuous ? "vacuous" : "ok")
+       << (n.reentrant ? "" : " (not reentrant: a second backward gave other bits)") << "\n";
+    if (!n.ok || n.inconclusive)
       for (const InputCheck& c : n.inputs) input_line(os, c, "    ", !c.ok);
   }
   return os.str();

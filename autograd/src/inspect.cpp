@@ -22,7 +22,7 @@ std::vector<NodeView> detail::TapeImpl::nodes_of(const Tensor& root) const {
     if (!reached[i] || nodes_[i].finished || !nodes_[i].output) continue;
     const detail::Node& n = nodes_[i];
     n.output->retain();
-    out.push_back(NodeView{i, n.name(), n.inputs.vec(), adopt(n.output), n.op->bind(n.args)});
+    out.push_back(NodeView{i, n.name(), n.inputs.vec(), adopt(n.output), n.op->bind(n.args), n.op->kinks(n.inputs, n.args)});
   }
   return out;
 }

@@ -131,6 +131,21 @@ Tensor zip(const Tensor& a, const Tensor& b, F f) {
   return out;
 }
 
+// out = f(a, b, c) elementwise for three tensors of the same shape and dtype.
+template <class F>
+Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
+  Tensor out = make_tensor(a.shape(), a.dtype());
+  dispatch(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(a);
+    const T* q = ptr<T>(b);
+    const T* u = ptr<T>(c);
+    T* r = ptr<T>(out);
+    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k], u[k]);
+  });
+  return out;
+}
+
 // The input gradient of an elementwise op, b(g, x, y) for upstream g, input x and output y, in one
 // loop, reading the output in place (no reference taken: this runs once per node of backward).
 template <class F>

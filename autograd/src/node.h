@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -105,6 +106,9 @@ class OpInfo {
   virtual void backward(BackwardContext& ctx) const = 0;
   // The forward at new inputs with the node's arguments (recorded again): per-node gradcheck.
   virtual TensorFn bind(const ArgSlot& args) const = 0;
+  // The node's input elements within `eps` of a kink of the op, as a function of eps, or an
+  // empty function for an op without kinks.
+  virtual std::function<std::vector<ElementRef>(double)> kinks(const InputList& inputs, const ArgSlot& args) const = 0;
   // Ends the lifetime of the arguments in `args`.
   virtual void destroy(ArgSlot& args) const = 0;
 
@@ -132,6 +136,24 @@ struct Node {
   const char* name() const { return op->name(args); }
 };
 
+// The tape's node slots, in chunks that never move: a backward that records (create_graph)
+// pushes nodes while it holds references to earlier ones.
+class NodeSlots {
+ public:
+  static constexpr size_t kChunkBits = 8, kChunk = size_t{1} << kChunkBits;
+  Node& operator[](size_t i) { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
+  const Node& operator[](size_t i) const { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
+  size_t size() const { return chunks_.size() * kChunk; }
+  void grow() { chunks_.push_back(std::make_unique<Node[]>(kChunk)); }
+  void clear() {
+    chunks_.clear();
+    chunks_.shrink_to_fit();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Node[]>> chunks_;
+};
+
 // The tape behind tg::Tape: the flat list of nodes of this thread. Public methods of Tape are
 // implemented on it; the library reaches it directly through TapeImpl::current().
 class TapeImpl : public Tape {
@@ -146,6 +168,9 @@ class TapeImpl : public Tape {
   Node& push();
   Node& node(size_t i) { return nodes_[i]; }
   const Node& node(size_t i) const { return nodes_[i]; }
+  // While a backward with create_graph records onto this tape, collect() waits: the pass holds
+  // indices into it.
+  void hold_collection(bool on) { holding_ += on ? 1 : -1; }
   // Marks node `index` dead because its output tensor was destroyed.
   void on_output_destroyed(int64_t index);
   // Releases node `index`: drops its inputs and arguments; its output becomes a leaf.
@@ -157,8 +182,9 @@ class TapeImpl : public Tape {
   std::vector<NodeView> nodes_of(const Tensor& root) const;
 
  private:
-  std::vector<Node> nodes_;
+  NodeSlots nodes_;
   size_t used_ = 0;
+  int holding_ = 0;
   size_t finished_ = 0;
   size_t dead_pending_ = 0;
   bool exiting_ = false;  // the thread is ending: clear() is the tape's last act

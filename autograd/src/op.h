@@ -23,6 +23,15 @@
 
 namespace tapegrad::detail {
 
+// The backward pass under way on this thread (a pass inside a pass, from a user function's
+// backward, stacks): whether it records itself, and for tg::grad the tensors it returns
+// gradients for.
+struct Pass {
+  bool create_graph = false;
+  const std::vector<Tensor>* targets = nullptr;
+};
+extern TG_TLS thread_local const Pass* current_pass;
+
 // What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
 // each input's gradient.
 class BackwardContext {
@@ -45,6 +54,8 @@ class BackwardContext {
     return adopt(node_.output);
   }
   const Node& node() const { return node_; }
+  // True when the pass records itself (create_graph): the backward's ops become nodes.
+  bool create_graph() const { return grad_enabled; }
   // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
   void accumulate(size_t i, Tensor g);
 
@@ -76,6 +87,7 @@ struct Sample {
   SampleInputs inputs = {};         // inputs away from kinks, in both dtypes
   double eps = 1e-6;                // finite-difference step (larger where float32 rounding swamps it)
   std::vector<size_t> data_inputs = {};  // inputs that are data, not variables (target probabilities)
+  bool zero_gradient = false;            // the gradient is zero on purpose (sign): vacuous checks accepted
 };
 
 // An op, as its author writes it.
@@ -87,6 +99,9 @@ struct OpSpec {
   std::vector<Sample<Args>> samples = {};
   // For ops named by their arguments (user functions): the name of one call.
   const char* (*name_of)(const ArgsOrNone<Args>& args) = nullptr;
+  // For ops with kinks (relu at 0, a tie of maximum): appends to `out` the input elements within
+  // `eps` of one, where gradcheck's central differences straddle it (reported "inconclusive").
+  void (*kinks)(Inputs in, const ArgsOrNone<Args>& args, double eps, std::vector<ElementRef>& out) = nullptr;
 };
 
 // Records `out` as the result of `op` on `in` (recording is on and some input requires
@@ -108,7 +123,7 @@ class Op final : public OpInfo {
     for (const Sample<Args>& s : spec_.samples)
       register_op(OpEntry{spec_.name, s.label,
                           [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
-                          s.inputs, true, s.data_inputs, s.eps});
+                          s.inputs, true, s.data_inputs, s.eps, s.zero_gradient});
   }
 
   // Runs the forward, then records one node holding the arguments.
@@ -124,6 +139,15 @@ class Op final : public OpInfo {
   TensorFn bind(const ArgSlot& slot) const override {
     A args = *std::launder(reinterpret_cast<const A*>(slot.bytes));
     return [this, args](const std::vector<Tensor>& in) { return call(Inputs(in), args); };
+  }
+  std::function<std::vector<ElementRef>(double)> kinks(const InputList& inputs, const ArgSlot& slot) const override {
+    if (!spec_.kinks) return {};
+    A args = *std::launder(reinterpret_cast<const A*>(slot.bytes));
+    return [f = spec_.kinks, in = inputs.vec(), args](double eps) {
+      std::vector<ElementRef> out;
+      f(Inputs(in), args, eps, out);
+      return out;
+    };
   }
   void destroy(ArgSlot& slot) const override {
     if constexpr (!std::is_trivially_destructible_v<A>) std::launder(reinterpret_cast<A*>(slot.bytes))->~A();

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <sstream>
 
+#include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
+#include "tapegrad/core/generator.h"
 #include "tapegrad/autograd/ops.h"
 #include "tapegrad/autograd/testing.h"
 
@@ -38,9 +40,70 @@ OpCheck gradcheck_f64(const OpEntry& e, const OpSample& s) {
   GradcheckOptions o;
   o.skip_inputs = e.nondiff_inputs;
   o.eps = e.eps;
+  o.allow_vacuous = e.zero_gradient;
   GradcheckReport r = gradcheck(e.fn, s.inputs, o);
   OpCheck c{label(e, s, "gradcheck float64"), r.ok && !r.nodes.empty(), r.str()};
   if (r.nodes.empty()) c.detail += "no node was checked: the function recorded nothing\n";
+  return c;
+}
+
+// Second order. An input whose second derivative is zero (x in x + y, or in a product with
+// itself not involved) compares zeros with zeros, which is right for a linear op; the upstream v
+// (the report's last input) must not: the first derivative is J^T v, zero only for an op whose
+// gradient is zero on purpose.
+OpCheck gradgradcheck_f64(const OpEntry& e, const OpSample& s) {
+  GradcheckOptions o;
+  o.skip_inputs = e.nondiff_inputs;
+  o.eps = e.eps;
+  o.allow_vacuous = true;
+  GradcheckReport r = gradgradcheck(e.fn, s.inputs, o);
+  OpCheck c{label(e, s, "gradgradcheck float64"), r.ok && !r.nodes.empty(), r.str()};
+  if (r.nodes.empty()) c.detail += "no node was checked: the gradient recorded nothing\n";
+  if (!e.zero_gradient && (r.inputs.empty() || r.inputs.back().vacuous)) {
+    c.ok = false;
+    c.detail += "the first derivative is zero at every element: the second-order check compared nothing\n";
+  }
+  return c;
+}
+
+// H u for the variables, by double backward of sum(out * w), in dtype `d` (w and u fixed).
+std::vector<std::vector<double>> second_in(const OpEntry& e, const OpSample& s, Dtype d) {
+  std::vector<Tensor> in, wrt;
+  for (size_t i = 0; i < s.inputs.size(); ++i) {
+    in.push_back(s.inputs[i].to(d).clone().requires_grad(!is_data(e, i)));
+    if (!is_data(e, i)) wrt.push_back(in.back());
+  }
+  Tensor out = e.fn(in);
+  if (!out.requires_grad()) return {};
+  Generator gen(7);
+  const Tensor w = randn(out.shape(), gen, Dtype::f64).to(d);
+  std::vector<Tensor> g = grad(sum(out * w), wrt, {.create_graph = true, .allow_unused = true});
+  Tensor gu;
+  for (const Tensor& gk : g) {
+    const Tensor term = sum(gk * randn(gk.shape(), gen, Dtype::f64).to(d));
+    gu = gu.defined() ? gu + term : term;
+  }
+  std::vector<std::vector<double>> h;
+  if (!gu.requires_grad()) return h;
+  for (const Tensor& t : grad(gu, wrt, {.allow_unused = true})) h.push_back(t.to_vector<double>());
+  return h;
+}
+
+OpCheck second_f32_against_f64(const OpEntry& e, const OpSample& s) {
+  OpCheck c{label(e, s, "float32 double backward against float64"), true, ""};
+  const auto h32 = second_in(e, s, Dtype::f32), h64 = second_in(e, s, Dtype::f64);
+  std::ostringstream os;
+  if (h32.size() != h64.size()) {
+    c.ok = false;
+    os << "float32 gives " << h32.size() << " second derivatives, float64 " << h64.size() << "\n";
+  }
+  for (size_t i = 0; i < h32.size() && i < h64.size(); ++i)
+    for (size_t k = 0; k < h32[i].size(); ++k)
+      if (!(std::abs(h32[i][k] - h64[i][k]) <= 1e-3 + 1e-3 * std::abs(h64[i][k]))) {
+        c.ok = false;
+        os << "input " << i << " element " << k << ": float32 " << h32[i][k] << ", float64 " << h64[i][k] << "\n";
+      }
+  c.detail = os.str();
   return c;
 }
 
@@ -118,10 +181,14 @@ std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
       continue;
     }
     out.push_back(gradcheck_f64(e, s));
+    out.push_back(gradgradcheck_f64(e, s));
     out.push_back(nan_propagates(e, s));
   }
   if (e.differentiable)
-    for (const OpSample& s : e.samples(Dtype::f32, gen)) out.push_back(f32_against_f64(e, s));
+    for (const OpSample& s : e.samples(Dtype::f32, gen)) {
+      out.push_back(f32_against_f64(e, s));
+      out.push_back(second_f32_against_f64(e, s));
+    }
   return out;
 }
 

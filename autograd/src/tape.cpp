@@ -31,10 +31,10 @@ Node& TapeImpl::push() {
   if (used_ > 0 && finished_ == used_) {
     used_ = finished_ = 0;
     dead_pending_ = 0;
-  } else if (dead_pending_ > 256 && dead_pending_ * 4 > used_ - finished_) {
+  } else if (dead_pending_ > 256 && dead_pending_ * 4 > used_ - finished_ && !holding_) {
     collect();
   }
-  if (used_ == nodes_.size()) nodes_.emplace_back();
+  if (used_ == nodes_.size()) nodes_.grow();
   Node& n = nodes_[used_++];
   n.dead = n.finished = false;
   return n;
@@ -71,6 +71,7 @@ void TapeImpl::on_output_destroyed(int64_t index) {
 }
 
 void TapeImpl::collect() {
+  if (holding_) return;
   for (size_t i = used_; i-- > 0;)
     if (nodes_[i].dead && !nodes_[i].finished) release(i);
   while (used_ > 0 && nodes_[used_ - 1].finished) {
@@ -88,7 +89,6 @@ void TapeImpl::shrink() {
   if (used_ == 0 || finished_ == used_) {
     used_ = finished_ = dead_pending_ = 0;
     nodes_.clear();
-    nodes_.shrink_to_fit();
   }
 }
 }  // namespace detail

@@ -12,6 +12,7 @@
 #include "tapegrad/core/threads.h"
 #include "tapegrad/autograd/anomaly.h"
 #include "tapegrad/autograd/function.h"
+#include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
 #include "tapegrad/autograd/ops.h"
 #include "tapegrad/autograd/tape.h"

@@ -125,18 +125,47 @@ void choose_backward(BackwardContext& c) {
   if (c.needs_grad(0)) c.accumulate(0, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * s; }));
   if (c.needs_grad(1)) c.accumulate(1, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * (1 - s); }));
 }
+// The kinks of maximum and minimum: ties within eps, in both operands (broadcast back).
+void ties(Inputs in, const NoArgs&, double eps, std::vector<ElementRef>& out) {
+  const Tensor a = in[0].detach().to(Dtype::f64), b = in[1].detach().to(Dtype::f64);
+  const Shape shape = broadcast_shapes("maximum", a.shape(), b.shape());
+  // Flat index of an output element in an operand of shape `s` (size-1 axes broadcast).
+  auto source = [&](const Shape& s, int64_t flat) {
+    int64_t index = 0, stride = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+      const int64_t i = flat % shape[d];
+      flat /= shape[d];
+      const size_t ds = d + s.size() - shape.size();
+      if (d + s.size() >= shape.size()) {
+        if (s[ds] != 1) index += i * stride;
+        stride *= s[ds];
+      }
+    }
+    return index;
+  };
+  const double *pa = a.data<double>(), *pb = b.data<double>();
+  for (int64_t k = 0; k < shape.numel(); ++k) {
+    const int64_t ia = source(a.shape(), k), ib = source(b.shape(), k);
+    if (std::abs(pa[ia] - pb[ib]) <= 2 * eps) {
+      out.push_back({0, ia});
+      out.push_back({1, ib});
+    }
+  }
+}
 }  // namespace
 
 static const Op<void> kMaximum({.name = "maximum",
                                 .forward = choose_forward<true>,
                                 .backward = choose_backward<true>,
-                                .samples = {{.label = "no ties", .inputs = binary_inputs()}}});
+                                .samples = {{.label = "no ties", .inputs = binary_inputs()}},
+                                .kinks = ties});
 Tensor maximum(const Tensor& a, const Tensor& b) { return kMaximum({a, b}); }
 
 static const Op<void> kMinimum({.name = "minimum",
                                 .forward = choose_forward<false>,
                                 .backward = choose_backward<false>,
-                                .samples = {{.label = "no ties", .inputs = binary_inputs()}}});
+                                .samples = {{.label = "no ties", .inputs = binary_inputs()}},
+                                .kinks = ties});
 Tensor minimum(const Tensor& a, const Tensor& b) { return kMinimum({a, b}); }
 
 }  // namespace tapegrad

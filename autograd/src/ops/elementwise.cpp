@@ -29,6 +29,20 @@ size_t detail::normalize_axis(const char* op, int64_t axis, const Shape& shape) 
   return static_cast<size_t>(axis < 0 ? axis + r : axis);
 }
 
+void detail::check_backward_inputs(const char* op, Inputs in) {
+  for (size_t k = 1; k < 3; ++k) {
+    same_dtype(op, in[0], in[k]);
+    if (in[k].shape() != in[0].shape())
+      throw Error(std::string(op) + ": the gradient, input and output must have one shape, got " + in[0].shape().str() +
+                  " and " + in[k].shape().str() + " (input " + std::to_string(k) + ")");
+  }
+}
+
+void detail::elements_near_zero(const Tensor& x, double eps, std::vector<ElementRef>& out) {
+  const std::vector<double> v = x.detach().to(Dtype::f64).to_vector<double>();
+  for (size_t k = 0; k < v.size(); ++k)
+    if (std::abs(v[k]) <= eps) out.push_back({0, static_cast<int64_t>(k)});
+}
 
 // ---- add ----
 static const Op<void> kAdd({.name = "add",
@@ -71,10 +85,8 @@ static const Op<void> kDiv({.name = "div",
                                   if (c.needs_grad(0)) c.accumulate(0, div(c.grad(), c.input(1)));
                                   // -g (a / b) / b from the output: b * b would overflow or underflow
                                   // where the gradient itself is representable.
-                                  if (c.needs_grad(1)) {
-                                    Tensor gy = zip(c.grad(), c.output(), [](auto g, auto y) { return -g * y; });
-                                    c.accumulate(1, broadcast_zip("div", gy, c.input(1), [](auto u, auto b) { return u / b; }));
-                                  }
+                                  // (Library ops, so that a create_graph pass records them.)
+                                  if (c.needs_grad(1)) c.accumulate(1, neg(div(mul(c.grad(), c.output()), c.input(1))));
                                 },
                             .samples = {{.inputs = div_inputs}}});
 Tensor div(const Tensor& a, const Tensor& b) { return kDiv({a, b}); }
@@ -90,18 +102,21 @@ static const Op<Scalar> kAddScalar({.name = "add_scalar",
 Tensor add_scalar(const Tensor& a, double s) { return kAddScalar({a}, {s}); }
 
 static const Op kMulScalar(pointwise_scalar("mul_scalar", [](auto x, auto s) { return x * s; }, [](auto g, auto, auto, auto s) { return g * s; },
-                                            {{.label = "s=-1.5", .args = {-1.5}, .inputs = unary_inputs()}}));
+                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+    {{.label = "s=-1.5", .args = {-1.5}, .inputs = unary_inputs()}}));
 Tensor mul_scalar(const Tensor& a, double s) { return kMulScalar({a}, {s}); }
 
 static const Op kDivScalar(pointwise_scalar("div_scalar", [](auto x, auto s) { return x / s; },
                                             [](auto g, auto, auto, auto s) { return g / s; },
-                                            {{.label = "s=-0.8", .args = {-0.8}, .inputs = unary_inputs()}}));
+                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+    {{.label = "s=-0.8", .args = {-0.8}, .inputs = unary_inputs()}}));
 Tensor div_scalar(const Tensor& a, double s) { return kDivScalar({a}, {s}); }
 
 // d(s/x)/dx = -s / x^2, written -(s / x) / x from the output y = s / x, as div's.
 static const Op kRdivScalar(pointwise_scalar("rdiv_scalar", [](auto x, auto s) { return s / x; },
                                              [](auto g, auto x, auto y, auto) { return -g * y / x; },
-                                             {{.label = "s=2", .args = {2.0}, .inputs = kink_inputs}}));
+                                             [](const Tensor& t, const Tensor& x, const Tensor& y, double) { return Second{t * y / (x * x), -(t / x)}; }, Varies::both,
+    {{.label = "s=2", .args = {2.0}, .inputs = kink_inputs}}));
 Tensor rdiv_scalar(double s, const Tensor& a) { return kRdivScalar({a}, {s}); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
@@ -119,36 +134,45 @@ Tensor operator/(double s, const Tensor& a) { return rdiv_scalar(s, a); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 
 // ---- unary ops: y = f(x), dy/dx ----
-static const Op kNeg(pointwise("neg", [](auto x) { return -x; }, [](auto g, auto, auto) { return -g; }, {{.inputs = unary_inputs()}}));
+static const Op kNeg(pointwise("neg", [](auto x) { return -x; }, [](auto g, auto, auto) { return -g; }, [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+    {{.inputs = unary_inputs()}}));
 Tensor neg(const Tensor& a) { return kNeg({a}); }
 
-static const Op kExp(pointwise("exp", [](auto x) { return std::exp(x); }, [](auto g, auto, auto y) { return g * y; }, {{.inputs = unary_inputs()}}));
+static const Op kExp(pointwise("exp", [](auto x) { return std::exp(x); }, [](auto g, auto, auto y) { return g * y; }, [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dy = t}; }, Varies::y,
+    {{.inputs = unary_inputs()}}));
 Tensor exp(const Tensor& x) { return kExp({x}); }
 
 static const Op kLog(pointwise("log", [](auto x) { return std::log(x); }, [](auto g, auto x, auto) { return g / x; },
-                               {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+                               [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t / (x * x))}; }, Varies::x,
+    {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor log(const Tensor& x) { return kLog({x}); }
 
 static const Op kSqrt(pointwise("sqrt", [](auto x) { return std::sqrt(x); }, [](auto g, auto, auto y) { return g / (y + y); },
-                                {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+                                [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t / (y * y) * -0.5}; }, Varies::y,
+    {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor sqrt(const Tensor& x) { return kSqrt({x}); }
 
 // d(x^p)/dx = p x^(p-1); 0 for p = 0, also at x = 0 where x^(-1) is inf.
 static const Op kPow(pointwise_scalar(
     "pow", [](auto x, auto p) { return std::pow(x, p); },
     [](auto g, auto x, auto, auto p) { return p == 0 ? decltype(x)(0) : g * p * std::pow(x, p - 1); },
+    [](const Tensor& t, const Tensor& x, const Tensor&, double p) {
+      return p == 0 || p == 1 ? Second{} : Second{.dx = t * pow(x, p - 2) * (p * (p - 1))};
+    }, Varies::x,
     {{.label = "p=3 (any sign)", .args = {3.0}, .inputs = unary_inputs()},
      {.label = "p=-1.5 (positive base)", .args = {-1.5}, .inputs = unary_inputs(0.5, 2.0)}}));
 Tensor pow(const Tensor& x, double p) { return kPow({x}, {p}); }
 
 static const Op kSquare(pointwise("square", [](auto x) { return x * x; }, [](auto g, auto x, auto) { return g * (x + x); },
-                                  {{.inputs = unary_inputs()}}));
+                                  [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dx = t * 2.0}; }, Varies::x,
+    {{.inputs = unary_inputs()}}));
 Tensor square(const Tensor& x) { return kSquare({x}); }
 
 // Subgradient 0 at 0.
-static const Op kAbs(pointwise("abs", [](auto x) { return std::abs(x); },
+static const Op kAbs(kink_at_zero(pointwise("abs", [](auto x) { return std::abs(x); },
                                [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); },
-                               {{.label = "away from 0", .inputs = kink_inputs}}));
+                               [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+    {{.label = "away from 0", .inputs = kink_inputs}})));
 Tensor abs(const Tensor& x) { return kAbs({x}); }
 
 // Never exponentiates a large positive number.
@@ -160,7 +184,8 @@ static const Op kSigmoid(pointwise(
       T e = std::exp(v);
       return e / (T(1) + e);
     },
-    [](auto g, auto, auto y) { return g * y * (1 - y); }, {{.inputs = unary_inputs(-4, 4)}}));
+    [](auto g, auto, auto y) { return g * y * (1 - y); }, [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * (1.0 - 2.0 * y)}; }, Varies::y,
+    {{.inputs = unary_inputs(-4, 4)}}));
 Tensor sigmoid(const Tensor& x) { return kSigmoid({x}); }
 
 // min(x, 0) - log1p(exp(-|x|)); the derivative is sigmoid(-x), computed without overflow.
@@ -170,23 +195,30 @@ static const Op kLogSigmoid(pointwise(
       using T = decltype(x);
       return g * (x >= 0 ? std::exp(-x) / (T(1) + std::exp(-x)) : T(1) / (T(1) + std::exp(x)));
     },
+    [](const Tensor& t, const Tensor& x, const Tensor&) {
+      const Tensor s = sigmoid(-x);
+      return Second{.dx = -(t * s * (1.0 - s))};
+    }, Varies::x,
     {{.inputs = unary_inputs(-4, 4)}}));
 Tensor log_sigmoid(const Tensor& x) { return kLogSigmoid({x}); }
 
 static const Op kTanh(pointwise("tanh", [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); },
-                                {{.inputs = unary_inputs()}}));
+                                [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * -2.0}; }, Varies::y,
+    {{.inputs = unary_inputs()}}));
 Tensor tanh(const Tensor& x) { return kTanh({x}); }
 
 // The gradient at 0 is 0. Written x < 0 ? 0 : x, not x > 0 ? x : 0, so that NaN stays NaN.
-static const Op kRelu(pointwise("relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; },
+static const Op kRelu(kink_at_zero(pointwise("relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; },
                                 [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); },
-                                {{.label = "away from 0", .inputs = kink_inputs}}));
+                                [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+    {{.label = "away from 0", .inputs = kink_inputs}})));
 Tensor relu(const Tensor& x) { return kRelu({x}); }
 
 // The gradient at and below 0 is the slope.
-static const Op kLeakyRelu(pointwise_scalar("leaky_relu", [](auto x, auto slope) { return x > 0 ? x : x * slope; },
+static const Op kLeakyRelu(kink_at_zero(pointwise_scalar("leaky_relu", [](auto x, auto slope) { return x > 0 ? x : x * slope; },
                                             [](auto g, auto x, auto, auto slope) { return x > 0 ? g : g * slope; },
-                                            {{.label = "slope=0.1", .args = {0.1}, .inputs = kink_inputs}}));
+                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+    {{.label = "slope=0.1", .args = {0.1}, .inputs = kink_inputs}})));
 Tensor leaky_relu(const Tensor& x, double slope) { return kLeakyRelu({x}, {slope}); }
 
 // ---- dtype conversion: the gradient is converted back ----

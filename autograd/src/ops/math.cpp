@@ -10,74 +10,88 @@ using namespace detail;
 
 // ---- trigonometric ----
 static const Op kSin(pointwise("sin", [](auto x) { return std::sin(x); }, [](auto g, auto x, auto) { return g * std::cos(x); },
-                               {{.inputs = unary_inputs(-3, 3)}}));
+                               [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t * sin(x))}; }, Varies::x,
+    {{.inputs = unary_inputs(-3, 3)}}));
 Tensor sin(const Tensor& x) { return kSin({x}); }
 
 static const Op kCos(pointwise("cos", [](auto x) { return std::cos(x); }, [](auto g, auto x, auto) { return -g * std::sin(x); },
-                               {{.inputs = unary_inputs(-3, 3)}}));
+                               [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t * cos(x))}; }, Varies::x,
+    {{.inputs = unary_inputs(-3, 3)}}));
 Tensor cos(const Tensor& x) { return kCos({x}); }
 
 // d tan = 1 + tan^2, from the output.
 static const Op kTan(pointwise("tan", [](auto x) { return std::tan(x); }, [](auto g, auto, auto y) { return g * (1 + y * y); },
-                               {{.label = "|x| < 1.2", .inputs = unary_inputs(-1.2, 1.2)}}));
+                               [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * 2.0}; }, Varies::y,
+    {{.label = "|x| < 1.2", .inputs = unary_inputs(-1.2, 1.2)}}));
 Tensor tan(const Tensor& x) { return kTan({x}); }
 
 // d asin = 1 / sqrt(1 - x^2): infinite at +-1, NaN beyond (as the forward).
 static const Op kAsin(pointwise("asin", [](auto x) { return std::asin(x); },
                                 [](auto g, auto x, auto) { return g / std::sqrt((1 - x) * (1 + x)); },
-                                {{.label = "|x| < 0.9", .inputs = unary_inputs(-0.9, 0.9)}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = t * x * pow((1.0 - x) * (1.0 + x), -1.5)}; }, Varies::x,
+    {{.label = "|x| < 0.9", .inputs = unary_inputs(-0.9, 0.9)}}));
 Tensor asin(const Tensor& x) { return kAsin({x}); }
 
 static const Op kAcos(pointwise("acos", [](auto x) { return std::acos(x); },
                                 [](auto g, auto x, auto) { return -g / std::sqrt((1 - x) * (1 + x)); },
-                                {{.label = "|x| < 0.9", .inputs = unary_inputs(-0.9, 0.9)}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t * x * pow((1.0 - x) * (1.0 + x), -1.5))}; }, Varies::x,
+    {{.label = "|x| < 0.9", .inputs = unary_inputs(-0.9, 0.9)}}));
 Tensor acos(const Tensor& x) { return kAcos({x}); }
 
 static const Op kAtan(pointwise("atan", [](auto x) { return std::atan(x); }, [](auto g, auto x, auto) { return g / (1 + x * x); },
-                                {{.inputs = unary_inputs(-3, 3)}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = t * x * -2.0 / square(1.0 + x * x)}; }, Varies::x,
+    {{.inputs = unary_inputs(-3, 3)}}));
 Tensor atan(const Tensor& x) { return kAtan({x}); }
 
 // ---- hyperbolic ----
 static const Op kSinh(pointwise("sinh", [](auto x) { return std::sinh(x); }, [](auto g, auto x, auto) { return g * std::cosh(x); },
-                                {{.inputs = unary_inputs()}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = t * sinh(x)}; }, Varies::x,
+    {{.inputs = unary_inputs()}}));
 Tensor sinh(const Tensor& x) { return kSinh({x}); }
 
 static const Op kCosh(pointwise("cosh", [](auto x) { return std::cosh(x); }, [](auto g, auto x, auto) { return g * std::sinh(x); },
-                                {{.inputs = unary_inputs()}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = t * cosh(x)}; }, Varies::x,
+    {{.inputs = unary_inputs()}}));
 Tensor cosh(const Tensor& x) { return kCosh({x}); }
 
 // ---- log and exp family: log1p and expm1 keep their digits near 0, where log(1 + x) and
 // exp(x) - 1 lose them to the rounding of 1 + x ----
 static const Op kLog1p(pointwise("log1p", [](auto x) { return std::log1p(x); }, [](auto g, auto x, auto) { return g / (1 + x); },
-                                 {{.label = "x > -0.8", .inputs = unary_inputs(-0.8, 3.0)}}));
+                                 [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t / square(1.0 + x))}; }, Varies::x,
+    {{.label = "x > -0.8", .inputs = unary_inputs(-0.8, 3.0)}}));
 Tensor log1p(const Tensor& x) { return kLog1p({x}); }
 
 // d expm1 = e^x = y + 1.
 static const Op kExpm1(pointwise("expm1", [](auto x) { return std::expm1(x); }, [](auto g, auto, auto y) { return g * (y + 1); },
-                                 {{.inputs = unary_inputs()}}));
+                                 [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dy = t}; }, Varies::y,
+    {{.inputs = unary_inputs()}}));
 Tensor expm1(const Tensor& x) { return kExpm1({x}); }
 
 static const Op kLog2(pointwise("log2", [](auto x) { return std::log2(x); },
                                 [](auto g, auto x, auto) { return g / (x * static_cast<decltype(x)>(M_LN2)); },
-                                {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+                                [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t / (x * x)) / M_LN2}; }, Varies::x,
+    {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor log2(const Tensor& x) { return kLog2({x}); }
 
 // ---- reciprocals ----
 // d x^(-1/2) = -y^3 / 2, from the output.
 static const Op kRsqrt(pointwise("rsqrt", [](auto x) { return 1 / std::sqrt(x); },
                                  [](auto g, auto, auto y) { return g * y * y * y * static_cast<decltype(y)>(-0.5); },
-                                 {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
+                                 [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * y * -1.5}; }, Varies::y,
+    {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor rsqrt(const Tensor& x) { return kRsqrt({x}); }
 
 // d (1/x) = -y^2, from the output.
 static const Op kReciprocal(pointwise("reciprocal", [](auto x) { return 1 / x; }, [](auto g, auto, auto y) { return -g * y * y; },
-                                      {{.label = "away from 0", .inputs = kink_inputs}}));
+                                      [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * -2.0}; }, Varies::y,
+    {{.label = "away from 0", .inputs = kink_inputs}}));
 Tensor reciprocal(const Tensor& x) { return kReciprocal({x}); }
 
 // -1, 0 or 1, NaN for NaN; its gradient is 0 everywhere (the subgradient at the jump, as PyTorch).
 static const Op kSign(pointwise("sign", [](auto x) { return x > 0 ? decltype(x)(1) : (x < 0 ? decltype(x)(-1) : x); },
                                 [](auto g, auto, auto) { return g * 0; },  // an upstream NaN stays NaN
-                                {{.label = "away from 0", .inputs = kink_inputs}}));
+                                [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+    {{.label = "away from 0", .inputs = kink_inputs, .zero_gradient = true}}));
 Tensor sign(const Tensor& x) { return kSign({x}); }
 
 // ---- pow with a tensor exponent: d/dx = y x^(y-1), d/dy = x^y log x ----
@@ -88,6 +102,14 @@ static const Op<void> kPowTensor(
      .backward =
          [](BackwardContext& c) {
            const Tensor x = c.input(0), y = c.input(1);
+           if (c.create_graph()) {  // the same formulas, with library ops that record
+             if (c.needs_grad(0))
+               c.accumulate(0, where(equal(y, zeros_like(y)), zeros_like(x), c.grad() * y * pow(x, y - 1.0)));
+             if (c.needs_grad(1))
+               c.accumulate(1, where(equal(x, zeros_like(x)) * equal(c.output(), zeros_like(x)), zeros_like(x),
+                                     c.grad() * c.output() * log(x)));
+             return;
+           }
            if (c.needs_grad(0)) {
              Tensor gy = broadcast_zip("pow", c.grad(), y, [](auto g, auto p) { return g * p; });
              c.accumulate(0, broadcast_zip("pow", gy, broadcast_zip("pow", x, y, [](auto b, auto p) {

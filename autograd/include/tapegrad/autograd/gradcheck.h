@@ -27,7 +27,14 @@ struct GradcheckOptions {
   /// Also run the first backward twice and require bitwise equal gradients (PyTorch's reentrancy
   /// check): a backward that depends on leftover state gives different bits the second time.
   bool check_reentrant = true;
+  /// Accept, on purpose, an input whose derivatives are all zero (both ways) and an output that
+  /// no perturbation changes: by default such a check is "vacuous" and not ok, since zeros agree
+  /// with zeros whether or not the gradient is right.
+  bool allow_vacuous = false;
 };
+
+/// Derivatives at most this large (in absolute value, both ways) count as zero for "vacuous".
+inline constexpr double kVacuousBelow = 1e-12;
 
 /// The comparison for one input tensor.
 struct InputCheck {
@@ -43,6 +50,11 @@ struct InputCheck {
   /// that element's). Empty for random projections, and for a scalar output.
   std::vector<int64_t> output_index;
   bool projected = false;         ///< `direction` counts random projections, not Jacobian rows
+  /// Every derivative compared for this input was zero, analytical and numerical: the comparison
+  /// proves nothing (not ok unless allow_vacuous).
+  bool vacuous = false;
+  /// Elements left out of the comparison because they sit within eps of a kink (node checks).
+  std::vector<std::vector<int64_t>> at_kinks;
 };
 
 /// The check of one recorded node on its own.
@@ -53,6 +65,13 @@ struct NodeCheck {
   bool reentrant = true;     ///< its backward gave the same bits twice
   std::vector<Shape> input_shapes;  ///< shapes of its inputs
   std::vector<InputCheck> inputs;   ///< per input
+  /// Some input element sits within eps of a kink of the op (relu at 0, a tie of maximum), so
+  /// central differences straddle it: those elements are neither passed nor failed (listed in
+  /// InputCheck::at_kinks), and the node is reported "inconclusive".
+  bool inconclusive = false;
+  /// Every input's derivatives were zero both ways: the node's check proves nothing (reported,
+  /// but the report's verdict rests on the function's inputs).
+  bool vacuous = false;
 };
 
 /// Result of gradcheck: whether it passed, and where it did not.
@@ -67,6 +86,12 @@ struct GradcheckReport {
   /// Why the check proves nothing, when it does not (no element compared, no node recorded with
   /// check_nodes on): then `ok` is false. Empty otherwise.
   std::string vacuous;
+  /// A sample point sits within eps of a kink of some node, and the only disagreements are
+  /// there or in the whole function: neither passed nor failed (`ok` is false).
+  bool inconclusive = false;
+  /// gradgradcheck: where the first derivative recorded by create_graph differs from plain
+  /// backward's (then `ok` is false). Empty otherwise.
+  std::string first_order_mismatch;
   /// The first failing node, or nullptr.
   const NodeCheck* first_bad_node() const;
   /// A readable report: one line per input and per node, failures marked.
@@ -88,6 +113,13 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
 /// forward, at the values recorded on the tape. Needs the graph (run before backward, or with
 /// retain_graph): a released graph, or a leaf, is an error.
 GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& options = {});
+
+/// Second derivatives of `fn` at `inputs`: the backward of backward (create_graph) against
+/// central differences of the first derivative, in float64, whole and node by node on the
+/// gradient's own tape. The first derivative is G(x, v) = J(x)^T v for a fixed random upstream v
+/// (from `seed`), which is checked as an extra input, the report's last. Also requires G to equal
+/// plain backward's gradient (`first_order_mismatch`).
+GradcheckReport gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
 /// Gradient of a scalar-valued `fn` by central differences: (f(x + eps) - f(x - eps)) / 2 eps for
 /// every element of every input, in float64. Returns one float64 tensor per input.

@@ -28,6 +28,12 @@ class NoGradGuard {
   bool previous_;
 };
 
+/// One element of one input of a node: `element` counts in row-major order.
+struct ElementRef {
+  size_t input = 0;
+  int64_t element = 0;
+};
+
 /// A read-only view of one recorded node, for inspection and per-node checking.
 struct NodeView {
   size_t position;                 ///< index on the tape (execution order)
@@ -36,6 +42,10 @@ struct NodeView {
   Tensor output;                   ///< its output
   /// The node's forward with its recorded arguments, callable at new inputs (it records again).
   TensorFn replay;
+  /// For an op that declares its kinks (relu and abs at 0, leaky_relu, a tie of maximum or max):
+  /// the input elements within `eps` of one, where central differences straddle it. Empty for
+  /// ops without kinks.
+  std::function<std::vector<ElementRef>(double eps)> near_kinks;
 };
 
 /// The per-thread list of recorded nodes. Each thread has its own tape, so threads training

@@ -33,6 +33,9 @@ struct OpEntry {
   bool differentiable = true;  ///< false for argmax, comparisons and other non-recorded helpers
   std::vector<size_t> nondiff_inputs = {};  ///< inputs that are data, not variables (labels)
   double eps = 1e-6;  ///< finite-difference step (larger for ops that round to float32)
+  /// The op's gradient is zero wherever it is defined, on purpose (sign): its checks compare
+  /// only zeros, which is accepted instead of reported vacuous.
+  bool zero_gradient = false;
 };
 
 /// All registered ops, in registration order.
@@ -57,7 +60,9 @@ struct OpCheck {
 
 /// The checks the test suite runs on every registered op, for one entry: on each float64 sample,
 /// gradcheck of the whole function and of every node on its tape (a check that compares no node
-/// fails), and that a NaN in any input element comes out NaN in every output and gradient
+/// fails, and so does one whose derivatives are all zero), gradgradcheck likewise (second
+/// derivatives; an input whose second derivative is zero, as for a linear op, is accepted, but the
+/// first derivative must not be), and that a NaN in any input element comes out NaN in every output and gradient
 /// element that depends on its value; on each float32 sample, backprop in float32 against
 /// backprop in float64. For an entry that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
 /// yields no samples, so a check never passes vacuously.

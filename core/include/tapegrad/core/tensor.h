@@ -21,6 +21,9 @@ struct TensorImpl;
 struct BackwardOptions {
   /// Keep the recorded nodes after backward so that backward can run through them again.
   bool retain_graph = false;
+  /// Record the backward pass itself, so that the gradients it leaves in grad() are
+  /// differentiable tensors (double backward). Implies retain_graph.
+  bool create_graph = false;
 };
 
 /// A cheap handle to a dense, contiguous, row-major tensor. Copying a Tensor shares its storage
