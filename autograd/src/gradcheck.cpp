@@ -378,7 +378,7 @@ std::string GradcheckReport::str() const {
   const bool failed = !reentrant || !first_order_mismatch.empty() ||
                       std::any_of(inputs.begin(), inputs.end(), [](const InputCheck& c) { return !c.ok && !c.vacuous; }) ||
                       std::any_of(nodes.begin(), nodes.end(), [](const NodeCheck& n) { return !n.ok; });
-  os << "gradcheck: " << (ok ? "PASSED" : failed ? "FAILED" : inconclusive ? "INCONCLUSIVE" : "VACUOUS") << " ("
+  os << "gradcheck: " << (ok ? "PASSED" : inconclusive ? "INCONCLUSIVE" : failed ? "FAILED" : "VACUOUS") << " ("
      << method << ", float64" << (promoted ? ", float32 inputs promoted" : "") << ")\n";
   if (!vacuous.empty()) os << "  vacuous, nothing proven: " << vacuous << "\n";
   if (inconclusive)

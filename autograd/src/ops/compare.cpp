@@ -45,6 +45,13 @@ static const Op<WhereArgs> kWhere(
          },
      .backward =
          [](BackwardContext& c, const WhereArgs& w) {
+           if (c.create_graph()) {
+             // The same choice as the kernels below, as recorded wheres: linear in the upstream.
+             const Tensor zero = zeros(Shape{}, c.grad().dtype());
+             if (c.needs_grad(0)) c.accumulate(0, where(w.mask, c.grad(), zero));
+             if (c.needs_grad(1)) c.accumulate(1, where(w.mask, zero, c.grad()));
+             return;
+           }
            if (c.needs_grad(0))
              c.accumulate(0, broadcast_zip("where", c.grad(), w.mask, [](auto g, auto m) { return m != 0 ? g : decltype(g)(0); }));
            if (c.needs_grad(1))
@@ -85,6 +92,15 @@ static const Op<ClampArgs> kClamp(
          },
      .backward =
          [](BackwardContext& c, const ClampArgs& a) {
+           if (c.create_graph()) {
+             // The kernel below as a recorded where, on a mask that is data (piecewise constant in x).
+             const Tensor inside = map(c.input(0), [lo = a.lo, hi = a.hi](auto x) {
+               using T = decltype(x);
+               return x < T(lo) || x > T(hi) ? T(0) : T(1);
+             });
+             c.accumulate(0, where(inside, c.grad(), zeros(Shape{}, c.grad().dtype())));
+             return;
+           }
            c.accumulate(0, pointwise_grad(c, [lo = a.lo, hi = a.hi](auto g, auto x, auto) {
                           using T = decltype(x);
                           return x < T(lo) || x > T(hi) ? T(0) : g;
@@ -122,6 +138,12 @@ void choose_backward(BackwardContext& c) {
     using T = decltype(x);
     return x == y ? T(0.5) : ((Max ? x > y : x < y) ? T(1) : T(0));
   });
+  if (c.create_graph()) {
+    // The products below as recorded muls: the shares are data (piecewise constant in a and b).
+    if (c.needs_grad(0)) c.accumulate(0, mul(c.grad(), share));
+    if (c.needs_grad(1)) c.accumulate(1, mul(c.grad(), map(share, [](auto s) { return 1 - s; })));
+    return;
+  }
   if (c.needs_grad(0)) c.accumulate(0, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * s; }));
   if (c.needs_grad(1)) c.accumulate(1, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * (1 - s); }));
 }

@@ -5,6 +5,9 @@
 // the input with the output gradient, and dx = col2im(W^T g) is the transposed convolution.
 // The per-image buffers are small enough to stay in cache; see docs/performance.md for the choice
 // against oneDNN's convolution primitives.
+// A pass that records itself (create_graph) records dx and dW as ops of their own,
+// conv2d_input_grad and conv2d_weight_grad: both are bilinear, and their backwards are conv2d and
+// each other, as in PyTorch's convolution_backward.
 #include <algorithm>
 #include <cstring>
 
@@ -39,31 +42,92 @@ struct ConvGeometry {
               std::to_string(a.dilation) + ")");
 }
 
+// The sizes of a convolution of an input [N, C, H, W] with a weight [O, C, kh, kw] (both 4-D), checked;
+// fail(what) throws the calling op's error.
+template <class Fail>
+ConvGeometry geometry(const Shape& x, const Shape& w, const ConvArgs& a, Fail fail) {
+  if (w[1] != x[1])
+    fail("the weight expects " + std::to_string(w[1]) + " input channels, x has " + std::to_string(x[1]));
+  if (a.stride < 1 || a.padding < 0 || a.dilation < 1) fail("expected stride >= 1, padding >= 0 and dilation >= 1");
+  ConvGeometry g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0, a.stride, a.padding, a.dilation};
+  const int64_t span_h = a.dilation * (g.kh - 1) + 1, span_w = a.dilation * (g.kw - 1) + 1;
+  if (g.h + 2 * g.pad < span_h || g.w + 2 * g.pad < span_w)
+    fail("the kernel spans " + std::to_string(span_h) + "x" + std::to_string(span_w) +
+         ", larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" + std::to_string(g.w + 2 * g.pad));
+  g.oh = (g.h + 2 * g.pad - span_h) / g.stride + 1;
+  g.ow = (g.w + 2 * g.pad - span_w) / g.stride + 1;
+  return g;
+}
+
 ConvGeometry conv_geometry(Inputs in, const ConvArgs& a) {
   const Tensor& x = in[0];
   const Tensor& w = in[1];
   same_dtype("conv2d", x, w);
   if (x.dim() != 4) conv_error(x, w, a, "x must be [N, C, H, W]");
   if (w.dim() != 4) conv_error(x, w, a, "weight must be [out_channels, in_channels, kh, kw]");
-  if (w.shape()[1] != x.shape()[1])
-    conv_error(x, w, a, "the weight expects " + std::to_string(w.shape()[1]) + " input channels, x has " +
-                            std::to_string(x.shape()[1]));
-  if (a.stride < 1 || a.padding < 0 || a.dilation < 1)
-    conv_error(x, w, a, "expected stride >= 1, padding >= 0 and dilation >= 1");
   if (in.size() == 3) {
     same_dtype("conv2d", x, in[2]);
     if (in[2].dim() != 1 || in[2].shape()[0] != w.shape()[0])
       conv_error(x, w, a, "bias has shape " + in[2].shape().str() + ", expected [" + std::to_string(w.shape()[0]) + "]");
   }
-  ConvGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2], w.shape()[3],
-                 0, 0, a.stride, a.padding, a.dilation};
-  const int64_t span_h = a.dilation * (g.kh - 1) + 1, span_w = a.dilation * (g.kw - 1) + 1;
-  if (g.h + 2 * g.pad < span_h || g.w + 2 * g.pad < span_w)
-    conv_error(x, w, a, "the kernel spans " + std::to_string(span_h) + "x" + std::to_string(span_w) +
-                            ", larger than the padded input " + std::to_string(g.h + 2 * g.pad) + "x" +
-                            std::to_string(g.w + 2 * g.pad));
-  g.oh = (g.h + 2 * g.pad - span_h) / g.stride + 1;
-  g.ow = (g.w + 2 * g.pad - span_w) / g.stride + 1;
+  return geometry(x.shape(), w.shape(), a, [&](const std::string& what) { conv_error(x, w, a, what); });
+}
+
+// The arguments of the two halves of conv2d's backward: conv2d's, and the spatial size (h, w) of
+// the operand the op does not take (the input's for conv2d_input_grad, the kernel's for
+// conv2d_weight_grad), which the other two shapes do not determine (stride 2 drops rows).
+struct ConvGradArgs {
+  int64_t stride, padding, dilation, h, w;
+};
+ConvArgs conv_args(const ConvGradArgs& a) { return {a.stride, a.padding, a.dilation}; }
+
+// "<op>: <what> (grad [..], weight [..], input 5x5, stride=..)": both inputs and the size argument.
+[[noreturn]] void grad_error(const char* op, const char* an, const Tensor& a, const char* bn, const Tensor& b,
+                             const char* size_name, const ConvGradArgs& args, const std::string& what) {
+  throw Error(std::string(op) + ": " + what + " (" + an + " " + a.shape().str() + ", " + bn + " " + b.shape().str() +
+              ", " + size_name + " " + std::to_string(args.h) + "x" + std::to_string(args.w) + ", stride=" +
+              std::to_string(args.stride) + ", padding=" + std::to_string(args.padding) + ", dilation=" +
+              std::to_string(args.dilation) + ")");
+}
+
+// conv2d_input_grad(g, w): g [N, O, OH, OW] the upstream of conv2d(x, w) for x [N, C, h, w].
+ConvGeometry input_grad_geometry(Inputs in, const ConvGradArgs& a) {
+  const Tensor& gy = in[0];
+  const Tensor& w = in[1];
+  auto fail = [&](const std::string& what) {
+    grad_error("conv2d_input_grad", "grad", gy, "weight", w, "input", a, what);
+  };
+  same_dtype("conv2d_input_grad", gy, w);
+  if (gy.dim() != 4) fail("grad must be [N, out_channels, OH, OW]");
+  if (w.dim() != 4) fail("weight must be [out_channels, in_channels, kh, kw]");
+  if (gy.shape()[1] != w.shape()[0])
+    fail("grad has " + std::to_string(gy.shape()[1]) + " channels, the weight " + std::to_string(w.shape()[0]) +
+         " output channels");
+  if (a.h < 1 || a.w < 1) fail("expected an input size of at least 1x1");
+  const ConvGeometry g = geometry(Shape{gy.shape()[0], w.shape()[1], a.h, a.w}, w.shape(), conv_args(a), fail);
+  if (gy.shape()[2] != g.oh || gy.shape()[3] != g.ow)
+    fail("grad must be [" + std::to_string(g.n) + ", " + std::to_string(g.o) + ", " + std::to_string(g.oh) + ", " +
+         std::to_string(g.ow) + "], the output's shape");
+  return g;
+}
+
+// conv2d_weight_grad(x, g): g [N, O, OH, OW] the upstream of conv2d(x, w) for w [O, C, h, w].
+ConvGeometry weight_grad_geometry(Inputs in, const ConvGradArgs& a) {
+  const Tensor& x = in[0];
+  const Tensor& gy = in[1];
+  auto fail = [&](const std::string& what) {
+    grad_error("conv2d_weight_grad", "x", x, "grad", gy, "kernel", a, what);
+  };
+  same_dtype("conv2d_weight_grad", x, gy);
+  if (x.dim() != 4) fail("x must be [N, C, H, W]");
+  if (gy.dim() != 4) fail("grad must be [N, out_channels, OH, OW]");
+  if (gy.shape()[0] != x.shape()[0])
+    fail("grad holds " + std::to_string(gy.shape()[0]) + " images, x " + std::to_string(x.shape()[0]));
+  if (a.h < 1 || a.w < 1) fail("expected a kernel size of at least 1x1");
+  const ConvGeometry g = geometry(x.shape(), Shape{gy.shape()[1], x.shape()[1], a.h, a.w}, conv_args(a), fail);
+  if (gy.shape()[2] != g.oh || gy.shape()[3] != g.ow)
+    fail("grad must be [" + std::to_string(g.n) + ", " + std::to_string(g.o) + ", " + std::to_string(g.oh) + ", " +
+         std::to_string(g.ow) + "], the output's shape");
   return g;
 }
 
@@ -216,26 +280,29 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
   return out;
 }
 
-void conv_backward(BackwardContext& c, const ConvArgs& a) {
-  const Tensor& x = c.input(0);
-  const Tensor& w = c.input(1);
-  const ConvGeometry g = conv_geometry({x, w}, a);
+// conv2d's gradients for the upstream `grad`, into those of gx, gw, gb that are asked for, in one
+// pass over the images through one im2col buffer: dx = col2im(W^T g) reads only w, dW = g cols^T
+// only x (the other may be undefined). It is conv2d's first-order backward, and the forwards of
+// conv2d_input_grad and conv2d_weight_grad.
+void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, Tensor* gx_out,
+                Tensor* gw_out, Tensor* gb_out) {
   const bool direct = is_pointwise(g);
-  const bool need_x = c.needs_grad(0), need_w = c.needs_grad(1), need_b = c.inputs() == 3 && c.needs_grad(2);
-  Tensor gx = need_x ? make_tensor(x.shape(), x.dtype(), "conv2d backward") : Tensor();
-  Tensor gw = need_w ? make_tensor(w.shape(), w.dtype(), "conv2d backward") : Tensor();
+  const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr, need_b = gb_out != nullptr;
+  const Dtype dtype = grad.dtype();
+  Tensor gx = need_x ? make_tensor({g.n, g.c, g.h, g.w}, dtype, "conv2d backward") : Tensor();
+  Tensor gw = need_w ? make_tensor({g.o, g.c, g.kh, g.kw}, dtype, "conv2d backward") : Tensor();
   // The GEMM copies its transposed operand first, so the weight gradient is summed as whichever
   // of dW = g cols^T and dW^T = cols g^T transposes the smaller matrix: cols when it has fewer
   // rows than g (the first layer: 9 taps, 32 channels), g otherwise (288 taps, 64 channels).
   const bool via_transpose = g.taps() > g.o;
-  Tensor gwt = need_w && via_transpose ? make_tensor({g.taps(), g.o}, w.dtype(), "conv2d backward") : Tensor();
-  Tensor gb = need_b ? make_tensor({g.o}, x.dtype(), "conv2d backward") : Tensor();
-  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, x.dtype(), "conv2d backward");
-  dispatch(x.dtype(), [&](auto tag) {
+  Tensor gwt = need_w && via_transpose ? make_tensor({g.taps(), g.o}, dtype, "conv2d backward") : Tensor();
+  Tensor gb = need_b ? make_tensor({g.o}, dtype, "conv2d backward") : Tensor();
+  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, dtype, "conv2d backward");
+  dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* gp = ptr<T>(c.grad());
-    const T* xp = ptr<T>(x);
-    const T* wp = ptr<T>(w);
+    const T* gp = ptr<T>(grad);
+    const T* xp = need_w ? ptr<T>(x) : nullptr;
+    const T* wp = need_x ? ptr<T>(w) : nullptr;
     const int64_t image = g.c * g.h * g.w, P = g.positions();
     for (int64_t n = 0; n < g.n; ++n) {
       const T* gy = gp + n * g.o * P;
@@ -273,34 +340,143 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
       }
     }
   });
+  if (need_x) *gx_out = std::move(gx);
+  if (need_w) *gw_out = std::move(gw);
+  if (need_b) *gb_out = std::move(gb);
+}
+
+// The ops, defined below the samples: each backward calls the others.
+Tensor conv2d_op(Inputs in, const ConvArgs& a);
+Tensor input_grad_op(Inputs in, const ConvGradArgs& a);
+Tensor weight_grad_op(Inputs in, const ConvGradArgs& a);
+
+// Under create_graph the two halves are ops of their own (recorded, differentiable again: both are
+// bilinear, and their backwards are conv2d and each other) and the bias gradient a library sum;
+// otherwise one fused pass.
+void conv_backward(BackwardContext& c, const ConvArgs& a) {
+  const Tensor& x = c.input(0);
+  const Tensor& w = c.input(1);
+  const ConvGeometry g = conv_geometry({x, w}, a);
+  const bool need_x = c.needs_grad(0), need_w = c.needs_grad(1), need_b = c.inputs() == 3 && c.needs_grad(2);
+  if (c.create_graph()) {
+    if (need_x) c.accumulate(0, input_grad_op({c.grad(), w}, {a.stride, a.padding, a.dilation, g.h, g.w}));
+    if (need_w) c.accumulate(1, weight_grad_op({x, c.grad()}, {a.stride, a.padding, a.dilation, g.kh, g.kw}));
+    if (need_b) c.accumulate(2, sum(c.grad(), {0, 2, 3}));
+    return;
+  }
+  Tensor gx, gw, gb;
+  conv_grads(c.grad(), x, w, g, need_x ? &gx : nullptr, need_w ? &gw : nullptr, need_b ? &gb : nullptr);
   if (need_x) c.accumulate(0, std::move(gx));
   if (need_w) c.accumulate(1, std::move(gw));
   if (need_b) c.accumulate(2, std::move(gb));
 }
 
+Tensor input_grad_forward(Inputs in, ConvGradArgs& a) {
+  const ConvGeometry g = input_grad_geometry(in, a);
+  Tensor gx;
+  conv_grads(in[0], Tensor(), in[1], g, &gx, nullptr, nullptr);
+  return gx;
+}
+
+Tensor weight_grad_forward(Inputs in, ConvGradArgs& a) {
+  const ConvGeometry g = weight_grad_geometry(in, a);
+  Tensor gw;
+  conv_grads(in[1], in[0], Tensor(), g, nullptr, &gw, nullptr);
+  return gw;
+}
+
+// For an upstream u of dx = input_grad(g, w) (the adjoint of x -> conv2d(x, w)):
+// d/dg = conv2d(u, w) and d/dw = weight_grad(u, g), from <u, input_grad(g, w)> = <g, conv2d(u, w)>.
+void input_grad_backward(BackwardContext& c, const ConvGradArgs& a) {
+  const Tensor& w = c.input(1);
+  if (c.needs_grad(0)) c.accumulate(0, conv2d_op({c.grad(), w}, conv_args(a)));
+  if (c.needs_grad(1)) {
+    const ConvGradArgs kernel{a.stride, a.padding, a.dilation, w.shape()[2], w.shape()[3]};
+    c.accumulate(1, weight_grad_op({c.grad(), c.input(0)}, kernel));
+  }
+}
+
+// For an upstream u of dW = weight_grad(x, g), from <u, weight_grad(x, g)> = <g, conv2d(x, u)>:
+// d/dx = input_grad(g, u) and d/dg = conv2d(x, u).
+void weight_grad_backward(BackwardContext& c, const ConvGradArgs& a) {
+  const Tensor& x = c.input(0);
+  if (c.needs_grad(0)) {
+    const ConvGradArgs input{a.stride, a.padding, a.dilation, x.shape()[2], x.shape()[3]};
+    c.accumulate(0, input_grad_op({c.input(1), c.grad()}, input));
+  }
+  if (c.needs_grad(1)) c.accumulate(1, conv2d_op({x, c.grad()}, conv_args(a)));
+}
+
 // Samples: padding, stride, dilation, odd sizes, rectangular kernels, channels > 1, batch 1,
-// with and without bias, and the 1x1 shortcut.
-SampleInputs conv_inputs(Shape x, Shape w, bool bias) {
-  return [x, w, bias](Dtype d, Generator& gen) {
-    std::vector<Tensor> in{samples::normal(x, d, gen), samples::normal(w, d, gen)};
-    if (bias) in.push_back(samples::normal({w[0]}, d, gen));
-    return std::vector<OpSample>{{in, "x " + x.str() + ", weight " + w.str() + (bias ? ", bias" : "")}};
-  };
+// with and without bias, and the 1x1 shortcut; the two backward ops take the same calls, with
+// the output's gradient in place of one operand.
+struct ConvCase {
+  const char* label;
+  ConvArgs args;
+  Shape x, w;
+  bool bias;
+};
+const std::vector<ConvCase>& conv_cases() {
+  static const std::vector<ConvCase> cases{
+      {"3x3, padding 1", {1, 1, 1}, {2, 2, 5, 5}, {3, 2, 3, 3}, true},
+      {"stride 2, odd sizes, no bias", {2, 0, 1}, {1, 3, 7, 6}, {2, 3, 3, 2}, false},
+      {"stride 2, padding 1", {2, 1, 1}, {2, 1, 6, 5}, {2, 1, 3, 3}, true},
+      {"dilation 2, padding 2, batch 1", {1, 2, 2}, {1, 2, 5, 6}, {2, 2, 3, 3}, true},
+      {"1x1", {1, 0, 1}, {2, 3, 3, 4}, {4, 3, 1, 1}, true}};
+  return cases;
+}
+
+std::vector<Sample<ConvArgs>> conv_samples() {
+  std::vector<Sample<ConvArgs>> out;
+  for (const ConvCase& k : conv_cases()) {
+    SampleInputs inputs = [x = k.x, w = k.w, bias = k.bias](Dtype d, Generator& gen) {
+      std::vector<Tensor> in{samples::normal(x, d, gen), samples::normal(w, d, gen)};
+      if (bias) in.push_back(samples::normal({w[0]}, d, gen));
+      return std::vector<OpSample>{{in, "x " + x.str() + ", weight " + w.str() + (bias ? ", bias" : "")}};
+    };
+    out.push_back({.label = k.label, .args = k.args, .inputs = std::move(inputs)});
+  }
+  return out;
+}
+
+// input_grad(g, w) when `input`, else weight_grad(x, g).
+std::vector<Sample<ConvGradArgs>> grad_samples(bool input) {
+  std::vector<Sample<ConvGradArgs>> out;
+  for (const ConvCase& k : conv_cases()) {
+    const ConvArgs& a = k.args;
+    const ConvGeometry g = geometry(k.x, k.w, a, [](const std::string& what) { throw Error("conv2d: " + what); });
+    const Shape y{g.n, g.o, g.oh, g.ow};
+    SampleInputs inputs = [x = k.x, w = k.w, y, input](Dtype d, Generator& gen) {
+      if (input)
+        return std::vector<OpSample>{
+            {{samples::normal(y, d, gen), samples::normal(w, d, gen)}, "grad " + y.str() + ", weight " + w.str()}};
+      return std::vector<OpSample>{
+          {{samples::normal(x, d, gen), samples::normal(y, d, gen)}, "x " + x.str() + ", grad " + y.str()}};
+    };
+    out.push_back({.label = k.label,
+                   .args = {a.stride, a.padding, a.dilation, input ? g.h : g.kh, input ? g.w : g.kw},
+                   .inputs = std::move(inputs)});
+  }
+  return out;
 }
 
 }  // namespace
 
-static const Op<ConvArgs> kConv2d(
-    {.name = "conv2d",
-     .forward = conv_forward,
-     .backward = conv_backward,
-     .samples = {{.label = "3x3, padding 1", .args = {1, 1, 1}, .inputs = conv_inputs({2, 2, 5, 5}, {3, 2, 3, 3}, true)},
-                 {.label = "stride 2, odd sizes, no bias", .args = {2, 0, 1},
-                  .inputs = conv_inputs({1, 3, 7, 6}, {2, 3, 3, 2}, false)},
-                 {.label = "stride 2, padding 1", .args = {2, 1, 1}, .inputs = conv_inputs({2, 1, 6, 5}, {2, 1, 3, 3}, true)},
-                 {.label = "dilation 2, padding 2, batch 1", .args = {1, 2, 2},
-                  .inputs = conv_inputs({1, 2, 5, 6}, {2, 2, 3, 3}, true)},
-                 {.label = "1x1", .args = {1, 0, 1}, .inputs = conv_inputs({2, 3, 3, 4}, {4, 3, 1, 1}, true)}}});
+static const Op<ConvArgs> kConv2d({.name = "conv2d", .forward = conv_forward, .backward = conv_backward,
+                                   .samples = conv_samples()});
+
+// dx of conv2d: the transposed convolution of the output's gradient.
+static const Op<ConvGradArgs> kConv2dInputGrad({.name = "conv2d_input_grad", .forward = input_grad_forward,
+                                                .backward = input_grad_backward, .samples = grad_samples(true)});
+// dW of conv2d: the correlation of the input with the output's gradient.
+static const Op<ConvGradArgs> kConv2dWeightGrad({.name = "conv2d_weight_grad", .forward = weight_grad_forward,
+                                                 .backward = weight_grad_backward, .samples = grad_samples(false)});
+
+namespace {
+Tensor conv2d_op(Inputs in, const ConvArgs& a) { return kConv2d(in, a); }
+Tensor input_grad_op(Inputs in, const ConvGradArgs& a) { return kConv2dInputGrad(in, a); }
+Tensor weight_grad_op(Inputs in, const ConvGradArgs& a) { return kConv2dWeightGrad(in, a); }
+}  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
   const ConvArgs a{options.stride, options.padding, options.dilation};

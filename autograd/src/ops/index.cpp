@@ -44,29 +44,73 @@ Shape with_size(const Shape& s, size_t axis, int64_t n) {
 struct SliceArgs {
   int64_t axis, begin, end, step;
 };
+namespace {
+// Makes begin and end of a slice along an axis of size n canonical (clamped, end >= begin) and
+// returns the number of elements taken; `s` is the shape reported in errors.
+int64_t resolve_slice(const char* op, SliceArgs& a, int64_t n, const Shape& s) {
+  if (a.step < 1)
+    throw Error(std::string(op) + ": step must be >= 1, got " + std::to_string(a.step) + " (shape " + s.str() + ")");
+  auto clamp_index = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t{0}, n); };
+  a.begin = clamp_index(a.begin);
+  a.end = std::max(a.begin, clamp_index(a.end));
+  return (a.end - a.begin + a.step - 1) / a.step;
+}
+}  // namespace
+
+// ---- slice_backward: slice's gradient, g's elements put back where they were taken from an axis
+// of size n, zeros elsewhere. Linear in g, so its own backward is the slice again ----
+struct SliceBackwardArgs {
+  SliceArgs slice;
+  int64_t n;  // the size of the sliced axis
+};
+static const Op<SliceBackwardArgs> kSliceBackward(
+    {.name = "slice_backward",
+     .forward =
+         [](Inputs in, SliceBackwardArgs& a) {
+           const Tensor& g = in[0];
+           const size_t ax = normalize_axis("slice_backward", a.slice.axis, g.shape());
+           a.slice.axis = static_cast<int64_t>(ax);
+           if (a.n < 0) throw Error("slice_backward: the axis size must be >= 0, got " + std::to_string(a.n));
+           const int64_t count = resolve_slice("slice_backward", a.slice, a.n, g.shape());
+           if (g.shape()[ax] != count)
+             throw Error("slice_backward: a gradient of shape " + g.shape().str() + " has " +
+                         std::to_string(g.shape()[ax]) + " elements along axis " + std::to_string(ax) +
+                         ", but the slice " + std::to_string(a.slice.begin) + ":" + std::to_string(a.slice.end) + ":" +
+                         std::to_string(a.slice.step) + " of an axis of size " + std::to_string(a.n) + " takes " +
+                         std::to_string(count));
+           Tensor gx = zeros(with_size(g.shape(), ax, a.n), g.dtype());
+           along_axis(gx, g, ax, [&](int64_t j) { return a.slice.begin + j * a.slice.step; }, true);
+           return gx;
+         },
+     .backward =
+         [](BackwardContext& c, const SliceBackwardArgs& a) {
+           c.accumulate(0, slice(c.grad(), a.slice.axis, a.slice.begin, a.slice.end, a.slice.step));
+         },
+     // slice's samples, seen from the output: the gradient of each of them.
+     .samples = {{.label = "axis=1, 1:3 of 4", .args = {{1, 1, 3, 1}, 4}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 2}, d, g)}, "matrix"}};
+                  }},
+                 {.label = "axis=-1, -5:100:2 of 5",
+                  .args = {{-1, -5, 100, 2}, 5},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 2, 3}, d, g)}, "3-D, clamped bounds"}};
+                  }}}});
+
 static const Op<SliceArgs> kSlice(
     {.name = "slice",
      .forward =
          [](Inputs in, SliceArgs& a) {
            const Tensor& x = in[0];
            const size_t ax = normalize_axis("slice", a.axis, x.shape());
-           if (a.step < 1)
-             throw Error("slice: step must be >= 1, got " + std::to_string(a.step) + " (shape " + x.shape().str() + ")");
-           const int64_t n = x.shape()[ax];
-           auto clamp_index = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t{0}, n); };
            a.axis = static_cast<int64_t>(ax);
-           a.begin = clamp_index(a.begin);
-           a.end = std::max(a.begin, clamp_index(a.end));
-           const int64_t count = (a.end - a.begin + a.step - 1) / a.step;
+           const int64_t count = resolve_slice("slice", a, x.shape()[ax], x.shape());
            Tensor out = make_tensor(with_size(x.shape(), ax, count), x.dtype(), "slice");
            along_axis(x, out, ax, [&](int64_t j) { return a.begin + j * a.step; }, false);
            return out;
          },
      .backward =
          [](BackwardContext& c, const SliceArgs& a) {
-           Tensor gx = zeros(c.input(0).shape(), c.input(0).dtype());
-           along_axis(gx, c.grad(), static_cast<size_t>(a.axis), [&](int64_t j) { return a.begin + j * a.step; }, true);
-           c.accumulate(0, std::move(gx));
+           c.accumulate(0, kSliceBackward({c.grad()}, {a, c.input(0).shape()[static_cast<size_t>(a.axis)]}));
          },
      .samples = {{.label = "axis=1, 1:3", .args = {1, 1, 3, 1}, .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
@@ -115,6 +159,48 @@ struct IndexArgs {
   int64_t axis;
   std::vector<int64_t> indices;
 };
+// The arguments of the backward ops of index_select and gather: the forward's, and the size of the
+// axis indexed.
+struct IndexBackwardArgs {
+  IndexArgs index;
+  int64_t n;
+};
+
+// ---- index_select_backward: index_select's gradient, g's elements added back at their indices
+// along an axis of size n. Linear in g, so its own backward is the index_select again ----
+static const Op<IndexBackwardArgs> kIndexSelectBackward(
+    {.name = "index_select_backward",
+     .forward =
+         [](Inputs in, IndexBackwardArgs& a) {
+           const Tensor& g = in[0];
+           const size_t ax = normalize_axis("index_select_backward", a.index.axis, g.shape());
+           a.index.axis = static_cast<int64_t>(ax);
+           if (g.shape()[ax] != static_cast<int64_t>(a.index.indices.size()))
+             throw Error("index_select_backward: a gradient of shape " + g.shape().str() + " has " +
+                         std::to_string(g.shape()[ax]) + " elements along axis " + std::to_string(ax) +
+                         ", but there are " + std::to_string(a.index.indices.size()) + " indices");
+           const Shape out_shape = with_size(g.shape(), ax, a.n);
+           a.index.indices = checked_indices("index_select_backward", a.index.indices, a.n, out_shape, ax);
+           Tensor gx = zeros(out_shape, g.dtype());
+           along_axis(gx, g, ax, [&](int64_t j) { return a.index.indices[static_cast<size_t>(j)]; }, true);
+           return gx;
+         },
+     .backward =
+         [](BackwardContext& c, const IndexBackwardArgs& a) {
+           c.accumulate(0, index_select(c.grad(), a.index.axis, a.index.indices));
+         },
+     // index_select's samples, seen from the output.
+     .samples = {{.label = "axis=1, {2, 0, 2, -1} of 4",
+                  .args = {{1, {2, 0, 2, -1}}, 4},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix, a repeated index"}};
+                  }},
+                 {.label = "axis=1, {2, 0, 2, -1} of 3",
+                  .args = {{1, {2, 0, 2, -1}}, 3},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 4, 2}, d, g)}, "3-D"}};
+                  }}}});
+
 static const Op<IndexArgs> kIndexSelect(
     {.name = "index_select",
      .forward =
@@ -129,10 +215,7 @@ static const Op<IndexArgs> kIndexSelect(
          },
      .backward =
          [](BackwardContext& c, const IndexArgs& a) {
-           Tensor gx = zeros(c.input(0).shape(), c.input(0).dtype());
-           along_axis(gx, c.grad(), static_cast<size_t>(a.axis), [&](int64_t j) { return a.indices[static_cast<size_t>(j)]; },
-                      true);
-           c.accumulate(0, std::move(gx));
+           c.accumulate(0, kIndexSelectBackward({c.grad()}, {a, c.input(0).shape()[static_cast<size_t>(a.axis)]}));
          },
      .samples = {{.label = "axis=1, {2, 0, 2, -1}", .args = {1, {2, 0, 2, -1}}, .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix, a repeated index"},
@@ -141,6 +224,52 @@ static const Op<IndexArgs> kIndexSelect(
 Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) {
   return kIndexSelect({x}, {axis, indices});
 }
+
+// ---- gather_backward: gather's gradient, a [lanes, n] (axis 1) or [n, lanes] (axis 0) matrix
+// of zeros with g's elements added at the indices. Linear in g, so its own backward is the gather
+// again ----
+static const Op<IndexBackwardArgs> kGatherBackward(
+    {.name = "gather_backward",
+     .forward =
+         [](Inputs in, IndexBackwardArgs& a) {
+           const Tensor& g = in[0];
+           const int64_t lanes_count = static_cast<int64_t>(a.index.indices.size());
+           if (g.dim() != 1 || g.shape()[0] != lanes_count)
+             throw Error("gather_backward: expected a gradient of shape [" + std::to_string(lanes_count) +
+                         "] (one element per index), got shape " + g.shape().str());
+           if (a.index.axis < -2 || a.index.axis > 1)
+             throw Error("gather_backward: axis " + std::to_string(a.index.axis) +
+                         " is out of range for a 2-D result (from -2 to 1), for a gradient of shape " +
+                         g.shape().str());
+           const int64_t ax = a.index.axis < 0 ? a.index.axis + 2 : a.index.axis;
+           a.index.axis = ax;
+           const Shape out_shape = ax == 1 ? Shape{lanes_count, a.n} : Shape{a.n, lanes_count};
+           const size_t axis = static_cast<size_t>(ax);
+           a.index.indices = checked_indices("gather_backward", a.index.indices, a.n, out_shape, axis);
+           Tensor gx = zeros(out_shape, g.dtype());
+           dispatch(g.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(g);
+             T* q = ptr<T>(gx);
+             const int64_t cols = out_shape[1];
+             for (int64_t l = 0; l < lanes_count; ++l) {
+               const int64_t i = a.index.indices[static_cast<size_t>(l)];
+               q[ax == 1 ? l * cols + i : i * cols + l] += p[l];
+             }
+           });
+           return gx;
+         },
+     .backward =
+         [](BackwardContext& c, const IndexBackwardArgs& a) {
+           c.accumulate(0, gather(c.grad(), a.index.axis, a.index.indices));
+         },
+     // gather's samples, seen from the output.
+     .samples = {{.label = "axis=1 of 4", .args = {{1, {2, 0, 3}}, 4}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3}, d, g)}, "one index per row"}};
+                  }},
+                 {.label = "axis=0 of 3", .args = {{0, {1, -1, 0, 2}}, 3}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({4}, d, g)}, "one index per column"}};
+                  }}}});
 
 // ---- gather: for a 2-D x, one index per lane of the axis: axis 1 gives x[i, idx[i]] (the op a
 // loss picks each row's class with), axis 0 gives x[idx[j], j] ----
@@ -173,19 +302,7 @@ static const Op<IndexArgs> kGather(
          },
      .backward =
          [](BackwardContext& c, const IndexArgs& a) {
-           const Tensor& x = c.input(0);
-           Tensor gx = zeros(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* g = ptr<T>(c.grad());
-             T* q = ptr<T>(gx);
-             const int64_t cols = x.shape()[1];
-             for (size_t l = 0; l < a.indices.size(); ++l) {
-               const int64_t i = a.indices[l], li = static_cast<int64_t>(l);
-               q[a.axis == 1 ? li * cols + i : i * cols + li] += g[l];
-             }
-           });
-           c.accumulate(0, std::move(gx));
+           c.accumulate(0, kGatherBackward({c.grad()}, {a, c.input(0).shape()[static_cast<size_t>(a.axis)]}));
          },
      .samples = {{.label = "axis=1", .args = {1, {2, 0, 3}}, .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "one index per row"}};

@@ -41,6 +41,15 @@ static const Op<void> kMatmul(
            const Tensor& a = c.input(0);
            const Tensor& b = c.input(1);
            const Mat2 ma = as_left(a), mb = as_right(b);
+           if (c.create_graph()) {
+             // The same two products as the GEMMs below, as recorded matmuls (the gradient is
+             // bilinear in the upstream and the other operand), on the operands seen as matrices;
+             // accumulate() gives a 1-D operand its own shape back.
+             const Tensor g = reshape(c.grad(), {ma.rows, mb.cols});
+             if (c.needs_grad(0)) c.accumulate(0, matmul(g, transpose(reshape(b, {mb.rows, mb.cols}))));
+             if (c.needs_grad(1)) c.accumulate(1, matmul(transpose(reshape(a, {ma.rows, ma.cols})), g));
+             return;
+           }
            dispatch(a.dtype(), [&](auto tag) {
              using T = decltype(tag);
              const T* g = ptr<T>(c.grad());
@@ -146,6 +155,17 @@ static const Op<void> kBatchedMatmul(
          [](BackwardContext& c) {
            const Tensor &a = c.input(0), &b = c.input(1);
            const Batched g = batched(a, b);
+           if (c.create_graph()) {
+             // The per-batch GEMMs below as recorded matmuls (bilinear, so differentiable again),
+             // a 1-D a seen as one row and a 1-D b as one column.
+             const Tensor up = reshape(c.grad(), with_batch(g.batch, g.m, g.n, false).vec());
+             const Tensor a2 = a.dim() == 1 ? reshape(a, {1, g.k}) : a, b2 = b.dim() == 1 ? reshape(b, {g.k, 1}) : b;
+             const Shape ga = with_batch(g.batch, g.m, g.k, a.dim() == 1);
+             const Shape gb = b.dim() == 1 ? with_batch(g.batch, 1, g.k, true) : with_batch(g.batch, g.k, g.n, false);
+             if (c.needs_grad(0)) c.accumulate(0, reshape(matmul(up, transpose(b2, -1, -2)), ga.vec()));
+             if (c.needs_grad(1)) c.accumulate(1, reshape(matmul(transpose(a2, -1, -2), up), gb.vec()));
+             return;
+           }
            // Each gradient first at the full batch shape; accumulate() sums it over the batch
            // dimensions the operand was broadcast along.
            dispatch(a.dtype(), [&](auto tag) {

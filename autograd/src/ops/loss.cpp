@@ -45,6 +45,38 @@ void check_labels(const Tensor& logits, const Tensor& labels) {
 struct Labels {
   Tensor labels;
 };
+
+namespace {
+// The class index at position b of the labels. Checked by the forward, and the node's own copy;
+// checked again where the backward indexes with it.
+template <class T>
+int64_t class_at(const T* t, int64_t b, int64_t classes) {
+  const int64_t k = static_cast<int64_t>(t[b]);
+  if (!(t[b] >= 0 && k < classes))
+    throw Error("softmax_cross_entropy: backward read label " + std::to_string(t[b]) + " at position " +
+                std::to_string(b) + ", not a class index in [0, " + std::to_string(classes) + ")");
+  return k;
+}
+
+// The kernel of the backward below in recorded ops (for create_graph), the same formula with the
+// labels as data: class indices become their one-hot rows, whose sums are 1.
+Tensor softmax_cross_entropy_grad(const Tensor& logits, const Tensor& labels, const Tensor& g) {
+  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  Tensor t = labels;
+  if (labels.dim() == 1) {
+    t = zeros(logits.shape(), logits.dtype());
+    dispatch(logits.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* v = ptr<T>(labels);
+      T* p = ptr<T>(t);
+      for (int64_t b = 0; b < batch; ++b) p[b * classes + class_at(v, b, classes)] = T(1);
+    });
+  }
+  const Tensor total = sum(t, 1, true);
+  return (softmax(logits, 1) * total - t) * (g / static_cast<double>(batch));
+}
+}  // namespace
+
 static const Op<Labels> kSoftmaxCrossEntropy(
     {.name = "softmax_cross_entropy",
      .forward =
@@ -82,6 +114,10 @@ static const Op<Labels> kSoftmaxCrossEntropy(
            const Tensor& logits = c.input(0);
            const Tensor& labels = a.labels;
            const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+           if (c.create_graph()) {
+             c.accumulate(0, softmax_cross_entropy_grad(logits, labels, c.grad()));
+             return;
+           }
            Tensor gx = make_tensor(logits.shape(), logits.dtype());
            softmax_rows(logits, gx);
            dispatch(logits.dtype(), [&](auto tag) {
@@ -92,12 +128,7 @@ static const Op<Labels> kSoftmaxCrossEntropy(
              for (int64_t b = 0; b < batch; ++b) {
                T* row = q + b * classes;
                if (labels.dim() == 1) {
-                 // Checked by the forward, and the node's own copy; checked again where it indexes.
-                 const int64_t k = static_cast<int64_t>(t[b]);
-                 if (!(t[b] >= 0 && k < classes))
-                   throw Error("softmax_cross_entropy: backward read label " + std::to_string(t[b]) + " at position " +
-                               std::to_string(b) + ", not a class index in [0, " + std::to_string(classes) + ")");
-                 row[k] -= T(1);
+                 row[class_at(t, b, classes)] -= T(1);
                } else {
                  T total = 0;
                  for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
@@ -210,6 +241,12 @@ static const Op<void> kBce(
          [](BackwardContext& c) {
            const Tensor& x = c.input(0);
            const Tensor& t = c.input(1);
+           if (c.create_graph()) {  // the kernels below in recorded ops, so that it is differentiable again
+             const Tensor scale = c.grad() / static_cast<double>(x.numel());
+             if (c.needs_grad(0)) c.accumulate(0, (sigmoid(x) - t) * scale);
+             if (c.needs_grad(1)) c.accumulate(1, -x * scale);
+             return;
+           }
            const double scale = c.grad().item() / static_cast<double>(x.numel());
            if (c.needs_grad(0))
              c.accumulate(0, zip(x, t, [scale](auto v, auto tv) {

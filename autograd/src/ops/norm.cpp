@@ -100,7 +100,48 @@ Tensor norm_forward(Inputs in, NormArgs& a) {
 // the mean and the variance depend on x too, which gives
 // dx = w invstd (g - sum(g) / M - xhat sum(g xhat) / M); in eval mode dx = w invstd g, and the
 // running statistics get d mean = -w invstd sum g and d var = -w invstd^3 sum(g (x - mean)) / 2.
+// The same formulas written with library ops, for a pass that records itself (create_graph): the
+// gradients are then functions of x, the weight and the statistics, differentiable again.
+void norm_backward_recorded(BackwardContext& c, const NormArgs& a) {
+  const Tensor& x = c.input(0);
+  const Tensor& g = c.grad();
+  const int64_t channels = x.shape()[1];
+  std::vector<int64_t> axes{0}, per_channel(x.dim(), 1);  // the axes a channel spans; [1, C, 1, ...]
+  for (int64_t d = 2; d < static_cast<int64_t>(x.dim()); ++d) axes.push_back(d);
+  per_channel[1] = channels;
+  auto along_channel = [&](const Tensor& t) { return reshape(t, per_channel); };
+  auto flat = [&](const Tensor& t) { return reshape(t, {channels}); };
+  const Tensor w = along_channel(c.input(1));
+  Tensor mu, invstd;
+  if (a.training) {
+    mu = mean(x, axes, true);
+    invstd = rsqrt(mean(square(x - mu), axes, true) + a.eps);
+  } else {
+    mu = along_channel(c.input(3));
+    invstd = rsqrt(along_channel(c.input(4)) + a.eps);
+  }
+  const Tensor xc = x - mu;
+  const Tensor sg = sum(g, axes, true), sgx = sum(g * xc, axes, true);
+  if (c.needs_grad(0)) {
+    const Tensor scale = w * invstd;
+    if (a.training) {
+      const double inv_m = static_cast<double>(channels) / static_cast<double>(x.numel());
+      c.accumulate(0, scale * (g - sg * inv_m - xc * (sgx * square(invstd) * inv_m)));
+    } else {
+      c.accumulate(0, scale * g);
+    }
+  }
+  if (c.needs_grad(1)) c.accumulate(1, flat(sgx * invstd));
+  if (c.needs_grad(2)) c.accumulate(2, flat(sg));
+  if (c.inputs() == 5 && c.needs_grad(3)) c.accumulate(3, flat(-(w * invstd * sg)));
+  if (c.inputs() == 5 && c.needs_grad(4)) c.accumulate(4, flat(-0.5 * w * invstd * square(invstd) * sgx));
+}
+
 void norm_backward(BackwardContext& c, const NormArgs& a) {
+  if (c.create_graph()) {
+    norm_backward_recorded(c, a);
+    return;
+  }
   const size_t k_inputs = c.inputs();
   std::vector<Tensor> in;
   for (size_t i = 0; i < k_inputs; ++i) in.push_back(c.input(i));

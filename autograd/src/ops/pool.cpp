@@ -2,6 +2,9 @@
 // routes each window's gradient to the element that won it, found again in the backward from the
 // input (no index tensor kept): the first maximal element in row-major window order, or the first
 // NaN, which wins every window it is in, as in PyTorch's CPU kernel.
+// Both backwards are linear in the gradient; a pass that records itself (create_graph) records
+// them as ops of their own, max_pool2d_backward and avg_pool2d_backward, whose backwards are
+// max_pool2d_gather (the upstream at the same winners) and avg_pool2d.
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -24,12 +27,17 @@ struct PoolGeometry {
   int64_t planes, h, w, oh, ow, k, stride, pad;
 };
 
-PoolGeometry pool_geometry(const char* op, const Tensor& x, PoolArgs& a) {
+// The backward ops take a gradient `grad` beside x, checked too: of the output's shape, or of x's
+// for max_pool2d_gather (`pooled` false).
+PoolGeometry pool_geometry(const char* op, const Tensor& x, PoolArgs& a, const Tensor* grad = nullptr,
+                           bool pooled = true) {
   // "<op>: <what> (x [..], kernel=.., stride=.., padding=..)": the op's name first, as every op's errors.
   auto fail = [&](const std::string& what) {
-    throw Error(std::string(op) + ": " + what + " (x " + x.shape().str() + ", kernel=" + std::to_string(a.kernel) +
-                ", stride=" + std::to_string(a.stride) + ", padding=" + std::to_string(a.padding) + ")");
+    throw Error(std::string(op) + ": " + what + " (" + (grad ? "grad " + grad->shape().str() + ", " : "") + "x " +
+                x.shape().str() + ", kernel=" + std::to_string(a.kernel) + ", stride=" + std::to_string(a.stride) +
+                ", padding=" + std::to_string(a.padding) + ")");
   };
+  if (grad) same_dtype(op, *grad, x);
   if (x.dim() != 4) fail("x must be [N, C, H, W]");
   if (a.stride == 0) a.stride = a.kernel;
   if (a.kernel < 1 || a.stride < 1 || a.padding < 0)
@@ -38,8 +46,13 @@ PoolGeometry pool_geometry(const char* op, const Tensor& x, PoolArgs& a) {
   const int64_t h = x.shape()[2], w = x.shape()[3];
   if (h + 2 * a.padding < a.kernel || w + 2 * a.padding < a.kernel)
     fail("the window is larger than the padded input");
-  return {x.shape()[0] * x.shape()[1], h, w, (h + 2 * a.padding - a.kernel) / a.stride + 1,
-          (w + 2 * a.padding - a.kernel) / a.stride + 1, a.kernel, a.stride, a.padding};
+  const PoolGeometry g{x.shape()[0] * x.shape()[1], h, w, (h + 2 * a.padding - a.kernel) / a.stride + 1,
+                       (w + 2 * a.padding - a.kernel) / a.stride + 1, a.kernel, a.stride, a.padding};
+  if (grad) {
+    const Shape want = pooled ? Shape{x.shape()[0], x.shape()[1], g.oh, g.ow} : x.shape();
+    if (grad->shape() != want) fail("grad must be " + want.str() + (pooled ? ", the output's shape" : ", x's shape"));
+  }
+  return g;
 }
 
 // Calls f(window index, first row, end row, first column, end column) for each window of a
@@ -176,6 +189,101 @@ SampleInputs unary_images() {
   };
 }
 
+// The samples of a backward op (grad, x), from its forward's: x as there (data: the gradient is
+// linear in grad, and piecewise constant in x), grad normal of the output's shape (`pooled`) or x's.
+std::vector<Sample<PoolArgs>> grad_samples(std::vector<Sample<PoolArgs>> forward, bool pooled) {
+  for (Sample<PoolArgs>& s : forward) {
+    s.inputs = [gen = s.inputs, args = s.args, pooled](Dtype d, Generator& g) {
+      std::vector<OpSample> out = gen(d, g);
+      for (OpSample& o : out) {
+        PoolArgs a = args;
+        const Tensor x = o.inputs[0];
+        const Shape shape = pooled ? pooled_shape(x, pool_geometry("pool samples", x, a)) : x.shape();
+        o.inputs = {samples::normal(shape, d, g), x};
+      }
+      return out;
+    };
+    s.data_inputs = {1};
+  }
+  return forward;
+}
+
+std::vector<Sample<PoolArgs>> max_samples() {
+  return {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = distinct_images({{2, 2, 4, 4}, {1, 1, 5, 7}})},
+          {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1}, .inputs = distinct_images({{1, 2, 5, 6}})},
+          {.label = "kernel 2, stride 1", .args = {2, 1, 0}, .inputs = distinct_images({{2, 1, 3, 4}})}};
+}
+std::vector<Sample<PoolArgs>> avg_samples() {
+  return {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = unary_images()},
+          {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1}, .inputs = unary_images()}};
+}
+
+// max_pool2d's backward: each window's gradient added to its winner in x.
+Tensor max_route(const Tensor& grad, const Tensor& x, const PoolGeometry& g) {
+  // 2x2 windows over even sizes cover every element once: each is written, no zero fill.
+  const bool tiled = is_2x2(g) && g.h % 2 == 0 && g.w % 2 == 0;
+  Tensor gx = tiled ? make_tensor(x.shape(), x.dtype(), "max_pool2d backward") : zeros(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* src = ptr<T>(x) + p * g.h * g.w;
+      const T* gy = ptr<T>(grad) + p * g.oh * g.ow;
+      T* dst = ptr<T>(gx) + p * g.h * g.w;
+      if (tiled) {
+        if (has_nan(src, g.h * g.w)) [[unlikely]] route_plane<true>(src, gy, dst, g);
+        else route_plane<false>(src, gy, dst, g);
+        continue;
+      }
+      for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        dst[winner(src, g.w, y0, y1, x0, x1)] += gy[o];
+      });
+    }
+  });
+  return gx;
+}
+
+// The adjoint of max_route: each window takes u at its winner (u of x's shape).
+Tensor max_gather(const Tensor& u, const Tensor& x, const PoolGeometry& g) {
+  Tensor out = make_tensor(pooled_shape(x, g), x.dtype(), "max_pool2d_gather");
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* src = ptr<T>(x) + p * g.h * g.w;
+      const T* up = ptr<T>(u) + p * g.h * g.w;
+      T* dst = ptr<T>(out) + p * g.oh * g.ow;
+      for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        dst[o] = up[winner(src, g.w, y0, y1, x0, x1)];
+      });
+    }
+  });
+  return out;
+}
+
+// avg_pool2d's backward: each window's gradient spread evenly over its kernel x kernel positions.
+Tensor avg_spread(const Tensor& grad, const Tensor& x, const PoolGeometry& g) {
+  Tensor gx = zeros(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T inv = T(1) / static_cast<T>(g.k * g.k);
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* gy = ptr<T>(grad) + p * g.oh * g.ow;
+      T* dst = ptr<T>(gx) + p * g.h * g.w;
+      for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+        const T share = gy[o] * inv;
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t xx = x0; xx < x1; ++xx) dst[y * g.w + xx] += share;
+      });
+    }
+  });
+  return gx;
+}
+
+// The ops, defined below: each backward calls another.
+Tensor max_backward_op(Inputs in, const PoolArgs& a);
+Tensor max_gather_op(Inputs in, const PoolArgs& a);
+Tensor avg_pool_op(Inputs in, const PoolArgs& a);
+Tensor avg_backward_op(Inputs in, const PoolArgs& a);
+
 }  // namespace
 
 // ---- max_pool2d: the gradient of each window goes to its winner ----
@@ -204,34 +312,41 @@ static const Op<PoolArgs> kMaxPool2d(
          },
      .backward =
          [](BackwardContext& c, const PoolArgs& args) {
-           const Tensor& x = c.input(0);
+           if (c.create_graph()) {
+             c.accumulate(0, max_backward_op({c.grad(), c.input(0)}, args));
+             return;
+           }
            PoolArgs a = args;
-           const PoolGeometry g = pool_geometry("max_pool2d", x, a);
-           // 2x2 windows over even sizes cover every element once: each is written, no zero fill.
-           const bool tiled = is_2x2(g) && g.h % 2 == 0 && g.w % 2 == 0;
-           Tensor gx = tiled ? make_tensor(x.shape(), x.dtype(), "max_pool2d backward") : zeros(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             for (int64_t p = 0; p < g.planes; ++p) {
-               const T* src = ptr<T>(x) + p * g.h * g.w;
-               const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
-               T* dst = ptr<T>(gx) + p * g.h * g.w;
-               if (tiled) {
-                 if (has_nan(src, g.h * g.w)) [[unlikely]] route_plane<true>(src, gy, dst, g);
-                 else route_plane<false>(src, gy, dst, g);
-                 continue;
-               }
-               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
-                 dst[winner(src, g.w, y0, y1, x0, x1)] += gy[o];
-               });
-             }
-           });
-           c.accumulate(0, std::move(gx));
+           c.accumulate(0, max_route(c.grad(), c.input(0), pool_geometry("max_pool2d", c.input(0), a)));
          },
-     .samples = {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = distinct_images({{2, 2, 4, 4}, {1, 1, 5, 7}})},
-                 {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1},
-                  .inputs = distinct_images({{1, 2, 5, 6}})},
-                 {.label = "kernel 2, stride 1", .args = {2, 1, 0}, .inputs = distinct_images({{2, 1, 3, 4}})}}});
+     .samples = max_samples()});
+
+// max_pool2d_backward(g, x): g routed to each window's winner in x. Its backward gathers the
+// upstream at the same winners (x is data: the winners do not move under a small change).
+static const Op<PoolArgs> kMaxPool2dBackward(
+    {.name = "max_pool2d_backward",
+     .forward =
+         [](Inputs in, PoolArgs& a) {
+           return max_route(in[0], in[1], pool_geometry("max_pool2d_backward", in[1], a, &in[0]));
+         },
+     .backward =
+         [](BackwardContext& c, const PoolArgs& a) {
+           if (c.needs_grad(0)) c.accumulate(0, max_gather_op({c.grad(), c.input(1)}, a));
+         },
+     .samples = grad_samples(max_samples(), true)});
+
+// max_pool2d_gather(u, x): u at each window's winner in x, the adjoint of max_pool2d_backward.
+static const Op<PoolArgs> kMaxPool2dGather(
+    {.name = "max_pool2d_gather",
+     .forward =
+         [](Inputs in, PoolArgs& a) {
+           return max_gather(in[0], in[1], pool_geometry("max_pool2d_gather", in[1], a, &in[0], false));
+         },
+     .backward =
+         [](BackwardContext& c, const PoolArgs& a) {
+           if (c.needs_grad(0)) c.accumulate(0, max_backward_op({c.grad(), c.input(1)}, a));
+         },
+     .samples = grad_samples(max_samples(), false)});
 
 Tensor max_pool2d(const Tensor& x, Pool2dOptions o) { return kMaxPool2d({x}, {o.kernel, o.stride, o.padding}); }
 
@@ -262,27 +377,35 @@ static const Op<PoolArgs> kAvgPool2d(
          },
      .backward =
          [](BackwardContext& c, const PoolArgs& args) {
-           const Tensor& x = c.input(0);
+           if (c.create_graph()) {
+             c.accumulate(0, avg_backward_op({c.grad(), c.input(0)}, args));
+             return;
+           }
            PoolArgs a = args;
-           const PoolGeometry g = pool_geometry("avg_pool2d", x, a);
-           Tensor gx = zeros(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T inv = T(1) / static_cast<T>(g.k * g.k);
-             for (int64_t p = 0; p < g.planes; ++p) {
-               const T* gy = ptr<T>(c.grad()) + p * g.oh * g.ow;
-               T* dst = ptr<T>(gx) + p * g.h * g.w;
-               for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
-                 const T share = gy[o] * inv;
-                 for (int64_t y = y0; y < y1; ++y)
-                   for (int64_t xx = x0; xx < x1; ++xx) dst[y * g.w + xx] += share;
-               });
-             }
-           });
-           c.accumulate(0, std::move(gx));
+           c.accumulate(0, avg_spread(c.grad(), c.input(0), pool_geometry("avg_pool2d", c.input(0), a)));
          },
-     .samples = {{.label = "kernel 2", .args = {2, 0, 0}, .inputs = unary_images()},
-                 {.label = "kernel 3, stride 2, padding 1", .args = {3, 2, 1}, .inputs = unary_images()}}});
+     .samples = avg_samples()});
+
+// avg_pool2d_backward(g, x): g spread over the windows (x gives only the shape). Linear in g, the
+// adjoint of avg_pool2d: its backward is avg_pool2d of the upstream.
+static const Op<PoolArgs> kAvgPool2dBackward(
+    {.name = "avg_pool2d_backward",
+     .forward =
+         [](Inputs in, PoolArgs& a) {
+           return avg_spread(in[0], in[1], pool_geometry("avg_pool2d_backward", in[1], a, &in[0]));
+         },
+     .backward =
+         [](BackwardContext& c, const PoolArgs& a) {
+           if (c.needs_grad(0)) c.accumulate(0, avg_pool_op({c.grad()}, a));
+         },
+     .samples = grad_samples(avg_samples(), true)});
+
+namespace {
+Tensor max_backward_op(Inputs in, const PoolArgs& a) { return kMaxPool2dBackward(in, a); }
+Tensor max_gather_op(Inputs in, const PoolArgs& a) { return kMaxPool2dGather(in, a); }
+Tensor avg_pool_op(Inputs in, const PoolArgs& a) { return kAvgPool2d(in, a); }
+Tensor avg_backward_op(Inputs in, const PoolArgs& a) { return kAvgPool2dBackward(in, a); }
+}  // namespace
 
 Tensor avg_pool2d(const Tensor& x, Pool2dOptions o) { return kAvgPool2d({x}, {o.kernel, o.stride, o.padding}); }
 

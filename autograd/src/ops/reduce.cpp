@@ -247,6 +247,26 @@ struct MaxArgs {
   bool keepdim;
   Tensor argmax = {};
 };
+namespace {
+// Each lane's upstream value (1 for a null `g`: the routing mask) at the lane's maximum, 0 elsewhere.
+Tensor to_argmax(const Tensor& x, const MaxArgs& a, const Tensor* g) {
+  const Lanes v = lanes(x.shape(), static_cast<size_t>(a.axis));
+  Tensor gx = zeros(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* idx = ptr<T>(a.argmax);
+    const T* gp = g ? ptr<T>(*g) : nullptr;
+    T* q = ptr<T>(gx);
+    for (int64_t o = 0; o < v.outer; ++o)
+      for (int64_t i = 0; i < v.inner; ++i) {
+        const int64_t k = o * v.inner + i;
+        q[(o * v.n + static_cast<int64_t>(idx[k])) * v.inner + i] = gp ? gp[k] : T(1);
+      }
+  });
+  return gx;
+}
+}  // namespace
+
 static const Op<MaxArgs> kMax(
     {.name = "max",
      .forward =
@@ -279,20 +299,14 @@ static const Op<MaxArgs> kMax(
      .backward =
          [](BackwardContext& c, const MaxArgs& a) {
            const Tensor& x = c.input(0);
-           const Lanes v = lanes(x.shape(), static_cast<size_t>(a.axis));
-           Tensor gx = zeros(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* idx = ptr<T>(a.argmax);
-             const T* g = ptr<T>(c.grad());
-             T* q = ptr<T>(gx);
-             for (int64_t o = 0; o < v.outer; ++o)
-               for (int64_t i = 0; i < v.inner; ++i) {
-                 const int64_t k = o * v.inner + i;
-                 q[(o * v.n + static_cast<int64_t>(idx[k])) * v.inner + i] = g[k];
-               }
-           });
-           c.accumulate(0, std::move(gx));
+           if (c.create_graph()) {
+             // Where the gradient goes is data (constant in x between ties): a mask, times the upstream
+             // recorded, so that the gradient is a function of it.
+             const Shape kept = kept_shape(x.shape(), static_cast<size_t>(a.axis));
+             c.accumulate(0, to_argmax(x, a, nullptr) * reshape(c.grad(), kept.vec()));
+             return;
+           }
+           c.accumulate(0, to_argmax(x, a, &c.grad()));
          },
      .samples = {{.label = "axis=1",
                   .args = {1, false},
@@ -383,6 +397,25 @@ static RegisterOp reg_min({"min", "axis=1",
 
 // ---- prod over an axis, exact with zeros: the gradient of each factor is the product of the
 // others, computed without dividing by the factor (y / x is NaN at a zero) ----
+namespace {
+// The kernel of prod's backward below in recorded ops (for create_graph): the product of the other
+// factors of each lane, as a prod over a copy of every lane with its own factor replaced by 1
+// (no division, so exact with zeros, as the kernel is; n times the memory, only when recording).
+Tensor prod_of_others(const Tensor& x, size_t ax) {
+  const Shape& s = x.shape();
+  const int64_t n = s[ax];
+  // [n, n, 1, ...]: 1 on the diagonal, broadcasting over the axes after `ax`.
+  std::vector<int64_t> mask_shape = {n, n};
+  mask_shape.resize(s.size() - ax + 1, 1);
+  std::vector<double> eye(static_cast<size_t>(n * n), 0.0);
+  for (int64_t j = 0; j < n; ++j) eye[static_cast<size_t>(j * n + j)] = 1;
+  const Tensor mask = from_vector(eye, Shape(mask_shape), x.dtype());
+  // copies[..., j, i, ...] = x[..., i, ...] for i != j, 1 for i == j.
+  const Tensor copies = where(mask, full(Shape{}, 1.0, x.dtype()), unsqueeze(x, static_cast<int64_t>(ax)));
+  return prod(copies, static_cast<int64_t>(ax) + 1, false);
+}
+}  // namespace
+
 static const Op<AxisArgs> kProd(
     {.name = "prod",
      .forward =
@@ -408,6 +441,11 @@ static const Op<AxisArgs> kProd(
      .backward =
          [](BackwardContext& c, const AxisArgs& a) {
            const Tensor& x = c.input(0);
+           if (c.create_graph()) {
+             c.accumulate(0, prod_of_others(x, static_cast<size_t>(a.axis)) *
+                                 reshape(c.grad(), kept_shape(x.shape(), static_cast<size_t>(a.axis)).vec()));
+             return;
+           }
            const Lanes l = lanes(x.shape(), static_cast<size_t>(a.axis));
            Tensor gx = make_tensor(x.shape(), x.dtype());
            dispatch(x.dtype(), [&](auto tag) {

@@ -31,6 +31,32 @@ Tensor running_sum(const Tensor& x, size_t axis, bool reversed) {
 struct CumsumArgs {
   int64_t axis;
 };
+namespace {
+const std::vector<Sample<CumsumArgs>> kCumsumSamples = {
+    {.label = "axis=1",
+     .args = {1},
+     .inputs = [](Dtype d, Generator& g) {
+       return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"},
+                                    {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+     }},
+    {.label = "axis=-1", .args = {-1}, .inputs = [](Dtype d, Generator& g) {
+       return std::vector<OpSample>{{{samples::normal({5}, d, g)}, "vector"}};
+     }}};
+}  // namespace
+
+// ---- cumsum_backward: cumsum's gradient, the reversed running sum. Linear, and its adjoint is the
+// forward running sum: its own backward is cumsum. Same shapes as cumsum, so the same samples ----
+static const Op<CumsumArgs> kCumsumBackward(
+    {.name = "cumsum_backward",
+     .forward =
+         [](Inputs in, CumsumArgs& a) {
+           const size_t ax = normalize_axis("cumsum_backward", a.axis, in[0].shape());
+           a.axis = static_cast<int64_t>(ax);
+           return running_sum(in[0], ax, true);
+         },
+     .backward = [](BackwardContext& c, const CumsumArgs& a) { c.accumulate(0, cumsum(c.grad(), a.axis)); },
+     .samples = kCumsumSamples});
+
 static const Op<CumsumArgs> kCumsum(
     {.name = "cumsum",
      .forward =
@@ -40,18 +66,8 @@ static const Op<CumsumArgs> kCumsum(
            return running_sum(in[0], ax, false);
          },
      .backward =
-         [](BackwardContext& c, const CumsumArgs& a) {
-           c.accumulate(0, running_sum(c.grad(), static_cast<size_t>(a.axis), true));
-         },
-     .samples = {{.label = "axis=1",
-                  .args = {1},
-                  .inputs = [](Dtype d, Generator& g) {
-                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"},
-                                                 {{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
-                  }},
-                 {.label = "axis=-1", .args = {-1}, .inputs = [](Dtype d, Generator& g) {
-                    return std::vector<OpSample>{{{samples::normal({5}, d, g)}, "vector"}};
-                  }}}});
+         [](BackwardContext& c, const CumsumArgs& a) { c.accumulate(0, kCumsumBackward({c.grad()}, {a.axis})); },
+     .samples = kCumsumSamples});
 Tensor cumsum(const Tensor& x, int64_t axis) { return kCumsum({x}, {axis}); }
 
 }  // namespace tapegrad

@@ -133,7 +133,7 @@ static const Op<PermuteArgs> kPermute(
          [](BackwardContext& c, const PermuteArgs& a) {
            std::vector<int64_t> inverse(a.perm.size());
            for (size_t d = 0; d < a.perm.size(); ++d) inverse[static_cast<size_t>(a.perm[d])] = static_cast<int64_t>(d);
-           c.accumulate(0, permute_copy(c.grad(), inverse));
+           c.accumulate(0, permute(c.grad(), inverse));  // the op, not the copy: a create_graph pass records it
          },
      .samples = {{.label = "{2, 0, 1}", .args = {{2, 0, 1}}, .inputs = one({2, 3, 4}, "3-D")},
                  {.label = "{-1, 0}", .args = {{-1, 0}}, .inputs = one({3, 2}, "matrix")}}});

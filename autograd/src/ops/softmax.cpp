@@ -62,6 +62,10 @@ static const Op<Axis> kSoftmax(
      .backward =
          [](BackwardContext& c, const Axis& a) {
            Tensor y = c.output();
+           if (c.create_graph()) {  // the kernel below in recorded ops, so that it is differentiable again
+             c.accumulate(0, y * (c.grad() - sum(c.grad() * y, a.axis, true)));
+             return;
+           }
            const Lanes l = lanes(y.shape(), static_cast<size_t>(a.axis));
            Tensor gx = make_tensor(y.shape(), y.dtype());
            dispatch(y.dtype(), [&](auto tag) {
@@ -89,6 +93,10 @@ static const Op<Axis> kLogSoftmax(
      .backward =
          [](BackwardContext& c, const Axis& a) {
            Tensor y = c.output();
+           if (c.create_graph()) {  // the kernel below in recorded ops, so that it is differentiable again
+             c.accumulate(0, c.grad() - exp(y) * sum(c.grad(), a.axis, true));
+             return;
+           }
            const Lanes l = lanes(y.shape(), static_cast<size_t>(a.axis));
            Tensor gx = make_tensor(y.shape(), y.dtype());
            dispatch(y.dtype(), [&](auto tag) {

@@ -28,6 +28,21 @@ class NoGradGuard {
   bool previous_;
 };
 
+struct GradcheckReport;
+
+/// What to_dot shows beside each node's op and shape.
+struct DotOptions {
+  /// Each node's value: min, max and mean, and how many elements are NaN.
+  bool values = false;
+  /// Each node's and leaf's gradient (of a one-element root), the same summary. Computed by
+  /// tg::grad with retain_graph, so the graph must still be there (run it before backward(), or
+  /// after backward({.retain_graph = true})); grad() is left alone.
+  bool grads = false;
+  /// A report of gradcheck_nodes(root): the nodes it failed are drawn in red, its inconclusive
+  /// ones in orange.
+  const GradcheckReport* check = nullptr;
+};
+
 /// One element of one input of a node: `element` counts in row-major order.
 struct ElementRef {
   size_t input = 0;
@@ -66,6 +81,8 @@ class Tape {
   std::vector<NodeView> nodes_of(const Tensor& root) const;
   /// Graphviz DOT text of the nodes `root` depends on: one box per node with op name and shape.
   std::string to_dot(const Tensor& root) const;
+  /// The same, with value and gradient summaries and a gradcheck's verdicts (DotOptions).
+  std::string to_dot(const Tensor& root, const DotOptions& options) const;
   /// Releases every node (their saved tensors are freed); tensors they produced become leaves.
   void clear();
   /// Returns spare node slots and their buffers to the system.
@@ -81,5 +98,7 @@ class Tape {
 
 /// Graphviz DOT text of everything `root` depends on (see Tape::to_dot).
 std::string to_dot(const Tensor& root);
+/// Graphviz DOT text with summaries and a gradcheck's verdicts (see DotOptions).
+std::string to_dot(const Tensor& root, const DotOptions& options);
 
 }  // namespace tapegrad
