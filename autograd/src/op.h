@@ -88,6 +88,7 @@ struct Sample {
   double eps = 1e-6;                // finite-difference step (larger where float32 rounding swamps it)
   std::vector<size_t> data_inputs = {};  // inputs that are data, not variables (target probabilities)
   bool zero_gradient = false;            // the gradient is zero on purpose (sign): vacuous checks accepted
+  std::vector<size_t> zero_gradient_inputs = {};  // variables whose gradient is zero by construction
 };
 
 // An op, as its author writes it.
@@ -123,7 +124,8 @@ class Op final : public OpInfo {
     for (const Sample<Args>& s : spec_.samples)
       register_op(OpEntry{spec_.name, s.label,
                           [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
-                          s.inputs, true, s.data_inputs, s.eps, s.zero_gradient});
+                          s.inputs, true, s.data_inputs, s.eps, s.zero_gradient,
+                          s.zero_gradient_inputs});
   }
 
   // Runs the forward, then records one node holding the arguments.

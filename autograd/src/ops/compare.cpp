@@ -147,6 +147,27 @@ void choose_backward(BackwardContext& c) {
   if (c.needs_grad(0)) c.accumulate(0, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * s; }));
   if (c.needs_grad(1)) c.accumulate(1, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * (1 - s); }));
 }
+// Samples where each operand wins somewhere: else one operand's gradient is zero everywhere and
+// its check compares only zeros (vacuous). Random values settle the rest, which ties nowhere.
+std::vector<OpSample> contest_inputs(Dtype d, Generator& g) {
+  std::vector<OpSample> out = binary_inputs()(d, g);
+  for (OpSample& s : out) {
+    Tensor& a = s.inputs[0];
+    Tensor& b = s.inputs[1];
+    std::vector<double> va = a.to(Dtype::f64).to_vector<double>(), vb = b.to(Dtype::f64).to_vector<double>();
+    if (va.size() == 1) {
+      va[0] = 0, vb[0] = 1, vb[1] = -1;
+    } else if (vb.size() == 1) {
+      vb[0] = 0, va[0] = 1, va[1] = -1;
+    } else {
+      va[0] = 3, vb[0] = 2.5;  // a[0] beats every b, b[0] every other a (the rest lie in (-2, 2))
+    }
+    a = from_vector(va, a.shape(), d);
+    b = from_vector(vb, b.shape(), d);
+  }
+  return out;
+}
+
 // The kinks of maximum and minimum: ties within eps, in both operands (broadcast back).
 void ties(Inputs in, const NoArgs&, double eps, std::vector<ElementRef>& out) {
   const Tensor a = in[0].detach().to(Dtype::f64), b = in[1].detach().to(Dtype::f64);
@@ -179,14 +200,14 @@ void ties(Inputs in, const NoArgs&, double eps, std::vector<ElementRef>& out) {
 static const Op<void> kMaximum({.name = "maximum",
                                 .forward = choose_forward<true>,
                                 .backward = choose_backward<true>,
-                                .samples = {{.label = "no ties", .inputs = binary_inputs()}},
+                                .samples = {{.label = "no ties", .inputs = contest_inputs}},
                                 .kinks = ties});
 Tensor maximum(const Tensor& a, const Tensor& b) { return kMaximum({a, b}); }
 
 static const Op<void> kMinimum({.name = "minimum",
                                 .forward = choose_forward<false>,
                                 .backward = choose_backward<false>,
-                                .samples = {{.label = "no ties", .inputs = binary_inputs()}},
+                                .samples = {{.label = "no ties", .inputs = contest_inputs}},
                                 .kinks = ties});
 Tensor minimum(const Tensor& a, const Tensor& b) { return kMinimum({a, b}); }
 

@@ -66,8 +66,8 @@ OpSpec<Args> kink_at_zero(OpSpec<Args> spec) {
 struct Second {
   Tensor dx = {}, dy = {};
 };
-// Which of x and y the second derivative varies with: the others are data in the backward op's
-// registry samples (a check comparing only zeros there would prove nothing).
+// Which of x and y the second derivative varies with: the backward op's registry samples name
+// the others zero_gradient_inputs (a check comparing only zeros there would prove nothing).
 enum class Varies { none, x, y, both };
 
 // Persistent storage for the derived names ("tanh_backward").
@@ -94,8 +94,8 @@ std::vector<Sample<Args>> backward_samples(const std::vector<Sample<Args>>& forw
       }
       return samples;
     };
-    if (varies == Varies::none || varies == Varies::y) b.data_inputs.push_back(1);
-    if (varies == Varies::none || varies == Varies::x) b.data_inputs.push_back(2);
+    if (varies == Varies::none || varies == Varies::y) b.zero_gradient_inputs.push_back(1);
+    if (varies == Varies::none || varies == Varies::x) b.zero_gradient_inputs.push_back(2);
     out.push_back(std::move(b));
   }
   return out;

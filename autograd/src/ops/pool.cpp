@@ -203,7 +203,7 @@ std::vector<Sample<PoolArgs>> grad_samples(std::vector<Sample<PoolArgs>> forward
       }
       return out;
     };
-    s.data_inputs = {1};
+    s.zero_gradient_inputs = {1};
   }
   return forward;
 }

@@ -36,6 +36,11 @@ struct OpEntry {
   /// The op's gradient is zero wherever it is defined, on purpose (sign): its checks compare
   /// only zeros, which is accepted instead of reported vacuous.
   bool zero_gradient = false;
+  /// Variables whose gradient is zero by construction (the input x of tanh_backward(g, x, y),
+  /// which reads only y; a pooling window's winners, which small changes do not move): gradcheck
+  /// leaves them out, since comparing zeros with zeros proves nothing. Unlike nondiff_inputs
+  /// they are not data: the node keeps them, and the other checks treat them as variables.
+  std::vector<size_t> zero_gradient_inputs = {};
 };
 
 /// All registered ops, in registration order.
