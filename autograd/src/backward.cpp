@@ -35,8 +35,6 @@ std::vector<Tensor>& pending_leaves() {
   return *pending_list;
 }
 
-TG_TLS thread_local const Pass* current_pass = nullptr;
-
 namespace {
 // Takes `g` when nothing else can see it; otherwise copies, so that no gradient aliases another
 // tensor's storage. (Under create_graph the copy is a recorded clone: it stays differentiable.)
@@ -50,10 +48,10 @@ Tensor own(Tensor g) {
 // slot += g. Out of place when the pass records (the sum is a node of the gradient's graph) or
 // when the slot already is part of a graph (a create_graph pass left it): changing it in place
 // would corrupt the nodes that read it.
-void add_into(Tensor& slot, Tensor g) {
+inline void add_into(Tensor& slot, Tensor g, bool create_graph) {
   if (!slot.defined()) slot = own(std::move(g));
-  else if (grad_enabled || impl_of(slot)->requires_grad) slot = add(slot, g);
-  else slot.add_(g);
+  else if (!create_graph && !impl_of(slot)->requires_grad) [[likely]] slot.add_(g);
+  else slot = add(slot, g);
 }
 
 bool is_target(const Pass& p, const TensorImpl* t) {
@@ -70,18 +68,17 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   if (g.shape() != in.shape()) {
     // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
-    if (g.numel() == in.numel()) g = grad_enabled ? reshape(g, in.shape().vec()) : make_view(g, in.shape());
+    if (g.numel() == in.numel()) g = pass_.create_graph ? reshape(g, in.shape().vec()) : make_view(g, in.shape());
     else g = sum_to(g, in.shape());
   }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
-    const Pass* pass = current_pass;
-    if (pass && pass->targets && !is_target(*pass, t)) return;  // tg::grad leaves other leaves alone
+    if (pass_.targets && !is_target(pass_, t)) [[unlikely]] return;  // tg::grad leaves other leaves alone
     if (!t->pending.defined()) pending_leaves().push_back(in);
-    add_into(t->pending, std::move(g));
+    add_into(t->pending, std::move(g), pass_.create_graph);
     return;
   }
-  add_into(t->grad, std::move(g));
+  add_into(t->grad, std::move(g), pass_.create_graph);
 }
 
 }  // namespace detail
@@ -169,24 +166,18 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   const bool retain = options.retain_graph || options.create_graph;
   GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
   const detail::Pass pass{options.create_graph, targets};
-  const detail::Pass* outer = detail::current_pass;
-  detail::current_pass = &pass;
-  struct Restore {
-    const detail::Pass* outer;
-    ~Restore() { detail::current_pass = outer; }
-  } restore{outer};
 
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (targets) {
       const int64_t k = target_index(targets, r);
       if (k >= 0) (*captured)[static_cast<size_t>(k)] = detail::own(std::move(upstream));
     } else {
-      detail::add_into(r->grad, std::move(upstream));  // copied only if the caller still holds it
+      detail::add_into(r->grad, std::move(upstream), options.create_graph);  // copied only if the caller still holds it
     }
     return;
   }
   detail::TapeImpl& tape = detail::TapeImpl::current();
-  detail::add_into(r->grad, std::move(upstream));
+  detail::add_into(r->grad, std::move(upstream), options.create_graph);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
@@ -210,9 +201,18 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
         const int64_t k = target_index(targets, n.output);
         if (k >= 0) (*captured)[static_cast<size_t>(k)] = g;  // complete: every consumer ran before
       }
-      detail::BackwardContext ctx(n, g);
-      n.op->backward(ctx);
-      if (anomaly) check_finite_backward(n, i);
+      if (options.create_graph) {
+        // The backward records nodes, which may move the tape's: it runs on a copy of this one
+        // (its inputs held, its arguments' bytes shared with the node, which outlives the pass).
+        detail::Node copy = n;
+        detail::BackwardContext ctx(copy, g, pass);
+        copy.op->backward(ctx);
+      } else {
+        detail::BackwardContext ctx(n, g, pass);
+        n.op->backward(ctx);
+      }
+      detail::Node& done = tape.node(i);
+      if (anomaly) check_finite_backward(done, i);
       if (!retain) tape.release(i);
     }
   } catch (...) {
@@ -231,7 +231,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     if (targets) {
       (*captured)[static_cast<size_t>(target_index(targets, t))] = std::move(t->pending);
     } else {
-      detail::add_into(t->grad, std::move(t->pending));
+      detail::add_into(t->grad, std::move(t->pending), options.create_graph);
     }
     t->pending = Tensor();
   }

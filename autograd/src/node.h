@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
-#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -136,24 +135,6 @@ struct Node {
   const char* name() const { return op->name(args); }
 };
 
-// The tape's node slots, in chunks that never move: a backward that records (create_graph)
-// pushes nodes while it holds references to earlier ones.
-class NodeSlots {
- public:
-  static constexpr size_t kChunkBits = 8, kChunk = size_t{1} << kChunkBits;
-  Node& operator[](size_t i) { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
-  const Node& operator[](size_t i) const { return chunks_[i >> kChunkBits][i & (kChunk - 1)]; }
-  size_t size() const { return chunks_.size() * kChunk; }
-  void grow() { chunks_.push_back(std::make_unique<Node[]>(kChunk)); }
-  void clear() {
-    chunks_.clear();
-    chunks_.shrink_to_fit();
-  }
-
- private:
-  std::vector<std::unique_ptr<Node[]>> chunks_;
-};
-
 // The tape behind tg::Tape: the flat list of nodes of this thread. Public methods of Tape are
 // implemented on it; the library reaches it directly through TapeImpl::current().
 class TapeImpl : public Tape {
@@ -169,7 +150,8 @@ class TapeImpl : public Tape {
   Node& node(size_t i) { return nodes_[i]; }
   const Node& node(size_t i) const { return nodes_[i]; }
   // While a backward with create_graph records onto this tape, collect() waits: the pass holds
-  // indices into it.
+  // indices into it. (Recording may also move the nodes: the pass runs each node's backward on a
+  // copy of it.)
   void hold_collection(bool on) { holding_ += on ? 1 : -1; }
   // Marks node `index` dead because its output tensor was destroyed.
   void on_output_destroyed(int64_t index);
@@ -182,7 +164,7 @@ class TapeImpl : public Tape {
   std::vector<NodeView> nodes_of(const Tensor& root) const;
 
  private:
-  NodeSlots nodes_;
+  std::vector<Node> nodes_;
   size_t used_ = 0;
   int holding_ = 0;
   size_t finished_ = 0;

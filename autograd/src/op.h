@@ -23,20 +23,20 @@
 
 namespace tapegrad::detail {
 
-// The backward pass under way on this thread (a pass inside a pass, from a user function's
-// backward, stacks): whether it records itself, and for tg::grad the tensors it returns
-// gradients for.
+// A backward pass's settings: whether it records itself, and for tg::grad the tensors it
+// returns gradients for.
 struct Pass {
   bool create_graph = false;
   const std::vector<Tensor>* targets = nullptr;
 };
-extern TG_TLS thread_local const Pass* current_pass;
 
 // What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
 // each input's gradient.
 class BackwardContext {
  public:
-  BackwardContext(Node& node, Tensor& grad) : node_(node), grad_(grad) {}
+  // `pass`: the pass under way (its settings are read here, not from thread-local state, on the
+  // hot path of every accumulate).
+  BackwardContext(Node& node, Tensor& grad, const Pass& pass) : node_(node), grad_(grad), pass_(pass) {}
   // Gradient of the loss with respect to this node's output.
   const Tensor& grad() const { return grad_; }
   // The upstream gradient, moved out (for its last use: lets accumulate() keep the buffer).
@@ -55,13 +55,14 @@ class BackwardContext {
   }
   const Node& node() const { return node_; }
   // True when the pass records itself (create_graph): the backward's ops become nodes.
-  bool create_graph() const { return grad_enabled; }
+  bool create_graph() const { return pass_.create_graph; }
   // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
   void accumulate(size_t i, Tensor g);
 
  private:
   Node& node_;
   Tensor& grad_;
+  const Pass& pass_;
 };
 
 // The signatures of an op's forward and backward; with Args = void they take no arguments.

@@ -34,7 +34,7 @@ Node& TapeImpl::push() {
   } else if (dead_pending_ > 256 && dead_pending_ * 4 > used_ - finished_ && !holding_) {
     collect();
   }
-  if (used_ == nodes_.size()) nodes_.grow();
+  if (used_ == nodes_.size()) nodes_.emplace_back();
   Node& n = nodes_[used_++];
   n.dead = n.finished = false;
   return n;
@@ -89,6 +89,7 @@ void TapeImpl::shrink() {
   if (used_ == 0 || finished_ == used_) {
     used_ = finished_ = dead_pending_ = 0;
     nodes_.clear();
+    nodes_.shrink_to_fit();
   }
 }
 }  // namespace detail
