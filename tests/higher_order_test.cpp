@@ -256,6 +256,16 @@ TEST(Gradcheck, ATieOfMaximumIsInconclusive) {
   EXPECT_EQ(r.nodes[0].inputs[1].at_kinks, (std::vector<std::vector<int64_t>>{{1}}));
 }
 
+TEST(Gradcheck, ATieOfMaxAlongAnAxisIsInconclusive) {
+  tg::TensorFn f = [](const std::vector<tg::Tensor>& in) { return tg::sum(tg::max(in[0], 1)); };
+  const tg::Tensor x = tg::from_vector(std::vector<double>{1.0, 3.0, 3.0, -1.0, 0.5, 2.0}, {2, 3}, tg::Dtype::f64);
+  const tg::GradcheckReport r = tg::gradcheck(f, {x});
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.inconclusive) << r.str();
+  EXPECT_EQ(r.nodes[0].op, "max");
+  EXPECT_EQ(r.nodes[0].inputs[0].at_kinks, (std::vector<std::vector<int64_t>>{{0, 1}, {0, 2}})) << r.str();
+}
+
 // A real failure elsewhere is a failure, whatever kinks there are.
 TEST(Gradcheck, AFailureBesideAKinkIsStillAFailure) {
   static const tg::Function wrong("wrong_double", [](const std::vector<tg::Tensor>& in) { return in[0] * 2.0; },

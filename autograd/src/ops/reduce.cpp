@@ -317,7 +317,25 @@ static const Op<MaxArgs> kMax(
                     for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
                     return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"},
                                                  {{from_vector(v, {2, 3, 2}, d)}, "3-D, no ties"}};
-                  }}}});
+                  }}},
+     // A lane whose maximum is tied within eps: a perturbation can hand the maximum to another
+     // element, so every element of the tie is a kink.
+     .kinks = [](Inputs in, const MaxArgs& a, double eps, std::vector<ElementRef>& out) {
+       const Tensor x = in[0].detach().to(Dtype::f64);
+       const Lanes v = lanes(x.shape(), normalize_axis("max", a.axis, x.shape()));
+       const double* p = x.data<double>();
+       for (int64_t o = 0; o < v.outer; ++o)
+         for (int64_t i = 0; i < v.inner; ++i) {
+           auto at = [&](int64_t j) { return (o * v.n + j) * v.inner + i; };
+           double m = -INFINITY;
+           for (int64_t j = 0; j < v.n; ++j) m = std::max(m, p[at(j)]);
+           std::vector<int64_t> near;
+           for (int64_t j = 0; j < v.n; ++j)
+             if (m - p[at(j)] <= 2 * eps) near.push_back(at(j));
+           if (near.size() > 1)
+             for (int64_t k : near) out.push_back({0, k});
+         }
+     }});
 Tensor max(const Tensor& x, int64_t axis, bool keepdim) { return kMax({x}, {axis, keepdim}); }
 
 Tensor argmax(const Tensor& x, int64_t axis) {

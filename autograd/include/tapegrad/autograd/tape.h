@@ -45,8 +45,8 @@ struct DotOptions {
 
 /// One element of one input of a node: `element` counts in row-major order.
 struct ElementRef {
-  size_t input = 0;
-  int64_t element = 0;
+  size_t input = 0;     ///< which input of the node
+  int64_t element = 0;  ///< flat (row-major) index in that input
 };
 
 /// A read-only view of one recorded node, for inspection and per-node checking.
