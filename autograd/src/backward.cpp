@@ -54,12 +54,15 @@ inline void add_into(Tensor& slot, Tensor g, bool create_graph) {
   else slot = add(slot, g);
 }
 
-bool is_target(const Pass& p, const TensorImpl* t) {
-  for (const Tensor& x : *p.targets)
-    if (impl_of(x) == t) return true;
-  return false;
-}
 }  // namespace
+
+// Which of tg::grad's targets `t` is, or -1 (always -1 for backward(), which has none).
+int64_t target_index(const std::vector<Tensor>* targets, const TensorImpl* t) {
+  if (!targets) return -1;
+  for (size_t k = 0; k < targets->size(); ++k)
+    if (impl_of((*targets)[k]) == t) return static_cast<int64_t>(k);
+  return -1;
+}
 
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
@@ -73,7 +76,7 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
   }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
-    if (pass_.targets && !is_target(pass_, t)) [[unlikely]] return;  // tg::grad leaves other leaves alone
+    if (pass_.targets && target_index(pass_.targets, t) < 0) [[unlikely]] return;  // tg::grad leaves other leaves alone
     if (!t->pending.defined()) pending_leaves().push_back(in);
     add_into(t->pending, std::move(g), pass_.create_graph);
     return;
@@ -114,18 +117,6 @@ void check_versions(const detail::Node& n, size_t position) {
     throw Error(version_error(n, position, "its output of shape " + n.output->shape.str(), s));
 }
 
-// Sets grad mode for the pass: off, or on when the pass records itself (create_graph).
-class GradMode {
- public:
-  explicit GradMode(bool on) : previous_(detail::grad_enabled) { detail::grad_enabled = on; }
-  ~GradMode() { detail::grad_enabled = previous_; }
-  GradMode(const GradMode&) = delete;
-  GradMode& operator=(const GradMode&) = delete;
-
- private:
-  bool previous_;
-};
-
 void check_root(const Tensor& root, const Tensor& upstream, const std::string& who) {
   if (!root.defined()) throw Error(who + ": the tensor is undefined");
   detail::TensorImpl* r = impl_of(root);
@@ -149,14 +140,6 @@ void check_root(const Tensor& root, const Tensor& upstream, const std::string& w
     throw Error(who + ": the tensor was recorded on another thread's tape; call backward() on that thread");
 }
 
-// Which of the pass's targets `t` is, or -1.
-int64_t target_index(const std::vector<Tensor>* targets, const detail::TensorImpl* t) {
-  if (!targets) return -1;
-  for (size_t k = 0; k < targets->size(); ++k)
-    if (impl_of((*targets)[k]) == t) return static_cast<int64_t>(k);
-  return -1;
-}
-
 // The backward engine. For backward(), leaves' gradients are added to their grad(); for
 // tg::grad (`targets` set), the targets' gradients are returned in `captured` and no grad() changes.
 void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, const std::vector<Tensor>* targets,
@@ -164,12 +147,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   check_root(root, upstream, targets ? "grad" : "backward");
   detail::TensorImpl* r = impl_of(root);
   const bool retain = options.retain_graph || options.create_graph;
-  GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
+  detail::GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
   const detail::Pass pass{options.create_graph, targets};
 
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (targets) {
-      const int64_t k = target_index(targets, r);
+      const int64_t k = detail::target_index(targets, r);
       if (k >= 0) (*captured)[static_cast<size_t>(k)] = detail::own(std::move(upstream));
     } else {
       detail::add_into(r->grad, std::move(upstream), options.create_graph);  // copied only if the caller still holds it
@@ -198,7 +181,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
       Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
       n.output->grad = Tensor();
       if (targets) {
-        const int64_t k = target_index(targets, n.output);
+        const int64_t k = detail::target_index(targets, n.output);
         if (k >= 0) (*captured)[static_cast<size_t>(k)] = g;  // complete: every consumer ran before
       }
       if (options.create_graph) {
@@ -229,7 +212,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   for (size_t k = first_leaf; k < pending.size(); ++k) {
     detail::TensorImpl* t = impl_of(pending[k]);
     if (targets) {
-      (*captured)[static_cast<size_t>(target_index(targets, t))] = std::move(t->pending);
+      (*captured)[static_cast<size_t>(detail::target_index(targets, t))] = std::move(t->pending);
     } else {
       detail::add_into(t->grad, std::move(t->pending), options.create_graph);
     }

@@ -249,12 +249,32 @@ void check_options(const std::vector<Tensor>& inputs, const GradcheckOptions& o)
 }
 
 // A report that compared nothing, or found no node to check, proves nothing: never PASSED.
-void refuse_vacuous(GradcheckReport& r, bool nodes_expected) {
+// So does one whose output no perturbation moved (`output_moves` false), or one that compared
+// only zeros for an input (InputCheck::vacuous), unless `allow_vacuous`. The first reason wins.
+void refuse_vacuous(GradcheckReport& r, bool nodes_expected, bool output_moves, bool allow_vacuous) {
   if (r.elements_compared == 0)
     r.vacuous = "no element was compared (every input skipped, or no input or output has elements)";
   else if (nodes_expected && r.nodes.empty())
     r.vacuous = "no node was recorded, so none was checked (does the output depend on an input through an op?)";
+  else if (!output_moves && !allow_vacuous)
+    r.vacuous = "the output is changed by no perturbation of any input";
+  std::vector<size_t> zero_inputs;
+  for (const InputCheck& c : r.inputs)
+    if (c.vacuous && !allow_vacuous) zero_inputs.push_back(c.input);
+  if (!zero_inputs.empty() && r.vacuous.empty()) {
+    r.vacuous = "every derivative compared is zero, analytical and numerical, for input";
+    for (size_t k = 0; k < zero_inputs.size(); ++k) r.vacuous += (k ? ", " : " ") + std::to_string(zero_inputs[k]);
+    r.vacuous += " (zeros agree with zeros whether or not the gradient is right; pass {.allow_vacuous = true} to accept it)";
+  }
   if (!r.vacuous.empty()) r.ok = false;
+}
+
+// Disagreements where a kink explains them are neither a pass nor a failure; a node that failed
+// away from its kinks is a failure, kinks or not.
+void settle_inconclusive(GradcheckReport& r) {
+  if (!r.inconclusive) return;
+  if (std::any_of(r.nodes.begin(), r.nodes.end(), [](const NodeCheck& n) { return !n.ok; })) r.inconclusive = false;
+  else r.ok = false;
 }
 }  // namespace
 
@@ -272,25 +292,8 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
   if (!r.reentrant) r.ok = false;
   for (const InputCheck& c : r.inputs) r.ok = r.ok && c.ok;
   if (options.check_nodes) add_node_checks(r, out, options);
-  refuse_vacuous(r, options.check_nodes);
-  if (r.elements_compared > 0 && !moves && r.vacuous.empty() && !options.allow_vacuous) {
-    r.vacuous = "the output is changed by no perturbation of any input";
-    r.ok = false;
-  }
-  std::vector<size_t> vacuous_inputs;
-  for (const InputCheck& c : r.inputs)
-    if (c.vacuous && !options.allow_vacuous) vacuous_inputs.push_back(c.input);
-  if (!vacuous_inputs.empty() && r.vacuous.empty()) {
-    r.vacuous = "every derivative compared is zero, analytical and numerical, for input";
-    for (size_t k = 0; k < vacuous_inputs.size(); ++k) r.vacuous += (k ? ", " : " ") + std::to_string(vacuous_inputs[k]);
-    r.vacuous += " (zeros agree with zeros whether or not the gradient is right; pass {.allow_vacuous = true} to accept it)";
-  }
-  // Disagreements where a kink explains them are neither a pass nor a failure.
-  if (r.inconclusive) {
-    const bool real_failure = std::any_of(r.nodes.begin(), r.nodes.end(), [](const NodeCheck& n) { return !n.ok; });
-    if (real_failure) r.inconclusive = false;
-    else r.ok = false;
-  }
+  refuse_vacuous(r, options.check_nodes, moves, options.allow_vacuous);
+  settle_inconclusive(r);
   return r;
 }
 
@@ -305,11 +308,8 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
   GradcheckReport r;
   r.method = "per node";
   add_node_checks(r, root, options);
-  refuse_vacuous(r, true);
-  if (r.inconclusive) {
-    if (std::any_of(r.nodes.begin(), r.nodes.end(), [](const NodeCheck& n) { return !n.ok; })) r.inconclusive = false;
-    else r.ok = false;
-  }
+  refuse_vacuous(r, true, true, options.allow_vacuous);  // no whole-function comparison: inputs is empty
+  settle_inconclusive(r);
   return r;
 }
 

@@ -16,23 +16,10 @@ namespace tapegrad {
 
 namespace {
 
-// Grad mode on for the first derivative, also inside gradcheck's perturbed (unrecorded) forwards:
-// G is a gradient, and a gradient needs its graph.
-class GradOn {
- public:
-  GradOn() : previous_(detail::grad_enabled) { detail::grad_enabled = true; }
-  ~GradOn() { detail::grad_enabled = previous_; }
-  GradOn(const GradOn&) = delete;
-  GradOn& operator=(const GradOn&) = delete;
-
- private:
-  bool previous_;
-};
-
 // J(x)^T v for the inputs that require gradients (the others, data, get none), flattened and
 // concatenated; the last element of `in` is v.
 Tensor first_derivative(const TensorFn& fn, const std::vector<Tensor>& in, bool create_graph) {
-  GradOn on;
+  detail::GradMode on(true);  // also inside gradcheck's unrecorded forwards: G needs its graph
   const std::vector<Tensor> x(in.begin(), in.end() - 1);
   const Tensor& v = in.back();
   Tensor out = fn(x);

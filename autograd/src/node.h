@@ -178,4 +178,17 @@ inline TapeImpl& impl_of(Tape& t) { return static_cast<TapeImpl&>(t); }
 // True unless a NoGradGuard is active on this thread (the flag itself, for the recording path).
 extern TG_TLS thread_local bool grad_enabled;
 
+// RAII: grad mode set to `on` for a scope (a backward pass: off, or on for create_graph;
+// gradgradcheck's first derivative: on, even inside gradcheck's unrecorded forwards).
+class GradMode {
+ public:
+  explicit GradMode(bool on) : previous_(grad_enabled) { grad_enabled = on; }
+  ~GradMode() { grad_enabled = previous_; }
+  GradMode(const GradMode&) = delete;
+  GradMode& operator=(const GradMode&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace tapegrad::detail
