@@ -136,7 +136,12 @@ void check_root(const Tensor& root, const Tensor& upstream, const std::string& w
     throw Error(who + ": upstream gradient of shape " + upstream.shape().str() + " " +
                 std::string(dtype_name(upstream.dtype())) + " does not match the tensor's " + r->shape.str() + " " +
                 std::string(dtype_name(r->dtype)));
-  if (r->node >= 0 && r->tape != static_cast<Tape*>(&detail::TapeImpl::current()))
+  if (detail::active_trace)
+    throw Error(who + ": called while compile() records a function; compile the forward and call backward() on "
+                "the compiled step's result");
+  if (r->node < 0) return;
+  const detail::TapeImpl& tape = detail::impl_of(*r->tape);
+  if (tape.compiled() ? !tape.owned_here() : &tape != &detail::TapeImpl::current())
     throw Error(who + ": the tensor was recorded on another thread's tape; call backward() on that thread");
 }
 
@@ -159,7 +164,13 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     }
     return;
   }
-  detail::TapeImpl& tape = detail::TapeImpl::current();
+  // A compiled step's result runs on the step's own tape, whose nodes stay for the next replay.
+  detail::TapeImpl& tape = detail::impl_of(*r->tape);
+  if (tape.compiled() && options.create_graph)
+    throw Error(std::string(targets ? "grad" : "backward") +
+                ": create_graph through a compiled step is not supported; run the function eagerly for higher "
+                "derivatives");
+  const bool keep = retain || tape.compiled();
   detail::add_into(r->grad, std::move(upstream), options.create_graph);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
@@ -196,7 +207,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
       }
       detail::Node& done = tape.node(i);
       if (anomaly) check_finite_backward(done, i);
-      if (!retain) tape.release(i);
+      if (!keep) tape.release(i);
     }
   } catch (...) {
     // Leave no half-propagated gradients behind: a later backward must not pick them up.
@@ -219,7 +230,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     t->pending = Tensor();
   }
   pending.resize(first_leaf);
-  if (!retain) tape.collect();
+  if (!keep) tape.collect();
 }
 
 }  // namespace

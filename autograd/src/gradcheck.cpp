@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/function.h"
 #include "tapegrad/core/generator.h"
 #include "tapegrad/autograd/ops.h"
@@ -92,6 +93,26 @@ bool listed(const std::vector<ElementRef>& kinks, size_t input, int64_t element)
 
 // `kinks`: elements left out (they sit at a kink); `output_moves` is set when some perturbation
 // changed the output.
+// The perturbed forwards: a replay of one compiled call of `fn` at the inputs, whose values the
+// callers change in place between calls, or `fn` itself when it cannot be compiled.
+class Forward {
+ public:
+  Forward(const TensorFn& fn, const std::vector<Tensor>& in, bool replay) : fn_(fn) {
+    if (!replay) return;
+    NoGradGuard no_grad;  // the replays need values only: the step records no node
+    try {
+      step_ = compile(fn, in);
+    } catch (const Error&) {
+      // Not compilable (values read to the host, random draws): eager calls are still right.
+    }
+  }
+  Tensor operator()(const std::vector<Tensor>& in) { return step_.defined() ? step_(in) : fn_(in); }
+
+ private:
+  const TensorFn& fn_;
+  Compiled step_;
+};
+
 std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, const GradcheckOptions& o,
                                 std::string& method, Tensor& out, int64_t& compared, bool& reentrant,
                                 const std::vector<ElementRef>& kinks, bool& output_moves) {
@@ -121,6 +142,7 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
   }
 
   std::vector<InputCheck> checks;
+  Forward forward(fn, in, o.replay);
   NoGradGuard no_grad;
   for (size_t i = 0; i < in.size(); ++i) {
     InputCheck c;
@@ -141,9 +163,9 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
       if (!dirs.empty()) ++compared_here;
       const double saved = p[j];
       p[j] = saved + o.eps;
-      Tensor fp = fn(in).to(Dtype::f64).clone();  // the output may alias the perturbed input
+      Tensor fp = forward(in).to(Dtype::f64).clone();  // the output may alias the perturbed input
       p[j] = saved - o.eps;
-      Tensor fm = fn(in).to(Dtype::f64).clone();
+      Tensor fm = forward(in).to(Dtype::f64).clone();
       p[j] = saved;
       for (size_t d = 0; d < dirs.size(); ++d) {
         const double num = (dot(fp, dirs[d]) - dot(fm, dirs[d])) / (2 * o.eps);
@@ -314,22 +336,26 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
 }
 
 namespace {
-std::vector<Tensor> numerical_grad_f64(const TensorFn& fn, std::vector<Tensor>& in, double eps) {
+std::vector<Tensor> numerical_grad_f64(const TensorFn& fn, std::vector<Tensor>& in, double eps, bool replay) {
   std::vector<Tensor> grads;
+  Forward forward(fn, in, replay);
   NoGradGuard no_grad;
   for (Tensor& x : in) {
     Tensor g = zeros(x.shape(), Dtype::f64);
     double* p = x.data<double>();
+    auto value = [](const Tensor& f) {
+      if (f.numel() != 1)
+        throw Error("numerical_grad: the function must return one element, got shape " + f.shape().str());
+      return f.item();  // read at once: the next replay rewrites the step's result
+    };
     for (int64_t j = 0, n = x.numel(); j < n; ++j) {
       const double saved = p[j];
       p[j] = saved + eps;
-      Tensor fp = fn(in);
+      const double up = value(forward(in));
       p[j] = saved - eps;
-      Tensor fm = fn(in);
+      const double down = value(forward(in));
       p[j] = saved;
-      if (fp.numel() != 1)
-        throw Error("numerical_grad: the function must return one element, got shape " + fp.shape().str());
-      g.data<double>()[j] = (fp.item() - fm.item()) / (2 * eps);
+      g.data<double>()[j] = (up - down) / (2 * eps);
     }
     grads.push_back(g);
   }
@@ -337,11 +363,11 @@ std::vector<Tensor> numerical_grad_f64(const TensorFn& fn, std::vector<Tensor>& 
 }
 }  // namespace
 
-std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps) {
+std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps, bool replay) {
   bool promoted = false;
   std::vector<Tensor> in = promote(inputs, promoted);
   try {
-    return numerical_grad_f64(fn, in, eps);
+    return numerical_grad_f64(fn, in, eps, replay);
   } catch (const Error& e) {
     rethrow_with_promotion(e, promoted, "numerical_grad");
   }

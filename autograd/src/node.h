@@ -33,6 +33,8 @@ class Inputs {
 #pragma GCC diagnostic pop
 #endif
   Inputs(const std::vector<Tensor>& tensors) : tensors_(tensors.data()), size_(tensors.size()) {}
+  // An array of references that outlives the call (a compiled step's instruction).
+  Inputs(const std::reference_wrapper<const Tensor>* refs, size_t n) : refs_(refs), size_(n) {}
   size_t size() const { return size_; }
   const Tensor& operator[](size_t i) const { return tensors_ ? tensors_[i] : refs_[i].get(); }
   std::vector<Tensor> vec() const {
@@ -65,6 +67,9 @@ class InputList {
     }
     ++size_;
   }
+  // A compiled step rebinds an input to the tensor of this call, and refreshes the versions.
+  void set(size_t i, const Tensor& t) { (i < kInline ? inline_[i] : more_[i - kInline]) = t; }
+  void set_version(size_t i, uint32_t v) { (i < kInline ? versions_[i] : more_versions_[i - kInline]) = v; }
   // Drops every input (spill capacity is kept for reuse).
   void clear() {
     for (size_t i = 0; i < kInline && i < size_; ++i) inline_[i] = Tensor();
@@ -105,6 +110,8 @@ class OpInfo {
   virtual void backward(BackwardContext& ctx) const = 0;
   // The forward at new inputs with the node's arguments (recorded again): per-node gradcheck.
   virtual TensorFn bind(const ArgSlot& args) const = 0;
+  // The forward alone, not recorded: a compiled step's replay (`args` as the trace stored them).
+  virtual Tensor run(Inputs in, ArgSlot& args) const = 0;
   // The node's input elements within `eps` of a kink of the op, as a function of eps, or an
   // empty function for an op without kinks.
   virtual std::function<std::vector<ElementRef>(double)> kinks(const InputList& inputs, const ArgSlot& args) const = 0;
@@ -142,6 +149,14 @@ class TapeImpl : public Tape {
   TapeImpl();
   ~TapeImpl();
   static TapeImpl& current();
+  // Makes `tape` this thread's current tape (compile() records onto its own); returns the previous one.
+  static TapeImpl* exchange_current(TapeImpl* tape);
+  // A compiled step's tape: backward() replays it and keeps its nodes for the next replay.
+  bool compiled() const { return compiled_; }
+  // Marks this tape as a compiled step's, owned by the calling thread.
+  void mark_compiled();
+  // True when the calling thread owns this compiled tape.
+  bool owned_here() const;
 
   size_t live_nodes() const { return used_ - finished_; }
   size_t size() const { return used_; }
@@ -170,6 +185,8 @@ class TapeImpl : public Tape {
   size_t finished_ = 0;
   size_t dead_pending_ = 0;
   bool exiting_ = false;  // the thread is ending: clear() is the tape's last act
+  bool compiled_ = false;
+  const void* owner_ = nullptr;  // the owning thread's marker (a thread-local's address)
 };
 
 inline const TapeImpl& impl_of(const Tape& t) { return static_cast<const TapeImpl&>(t); }

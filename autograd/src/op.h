@@ -20,6 +20,7 @@
 #include "anomaly_check.h"
 #include "node.h"
 #include "tapegrad/autograd/testing.h"
+#include "trace.h"
 
 namespace tapegrad::detail {
 
@@ -104,6 +105,9 @@ struct OpSpec {
   // For ops with kinks (relu at 0, a tie of maximum): appends to `out` the input elements within
   // `eps` of one, where gradcheck's central differences straddle it (reported "inconclusive").
   void (*kinks)(Inputs in, const ArgsOrNone<Args>& args, double eps, std::vector<ElementRef>& out) = nullptr;
+  // False for ops without a derivative (masks, argmax): never recorded, their results never
+  // require gradients, but they are still ops, so that a compiled step replays them.
+  bool recorded = true;
 };
 
 // Records `out` as the result of `op` on `in` (recording is on and some input requires
@@ -125,7 +129,7 @@ class Op final : public OpInfo {
     for (const Sample<Args>& s : spec_.samples)
       register_op(OpEntry{spec_.name, s.label,
                           [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
-                          s.inputs, true, s.data_inputs, s.eps, s.zero_gradient,
+                          s.inputs, spec_.recorded, s.data_inputs, s.eps, s.zero_gradient,
                           s.zero_gradient_inputs});
   }
 
@@ -152,6 +156,9 @@ class Op final : public OpInfo {
       return out;
     };
   }
+  Tensor run(Inputs in, ArgSlot& slot) const override {
+    return run_forward(in, *std::launder(reinterpret_cast<A*>(slot.bytes)));
+  }
   void destroy(ArgSlot& slot) const override {
     if constexpr (!std::is_trivially_destructible_v<A>) std::launder(reinterpret_cast<A*>(slot.bytes))->~A();
   }
@@ -166,9 +173,24 @@ class Op final : public OpInfo {
         throw_undefined_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
       any |= t->requires_grad;
     }
+    any &= spec_.recorded;
+    if (active_trace) [[unlikely]] return call_traced(in, std::move(args), any);
     Tensor out = run_forward(in, args);
     if (!any || !grad_enabled) return out;
     return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
+  }
+  // While compile() records: the call also becomes an instruction of the compiled step, recorded
+  // or not (an op on the labels alone replays too). Ops the forward calls are its own business.
+  Tensor call_traced(Inputs in, A args, bool any) const {
+    Trace& trace = *active_trace;
+    Tensor out;
+    {
+      TraceSuspend inside_op;
+      out = run_forward(in, args);
+    }
+    if (any && grad_enabled) out = record(*this, std::move(out), in, [&](void* slot) { new (slot) A(args); });
+    trace_op(trace, *this, in, out, [&](void* slot) { new (slot) A(std::move(args)); });
+    return out;
   }
   Tensor run_forward(Inputs in, A& args) const {
     if constexpr (std::is_void_v<Args>) return spec_.forward(in);
@@ -180,7 +202,7 @@ class Op final : public OpInfo {
 
 // ---- recording (the hot path: inline, no heap allocation once the tape's slots exist) ----
 
-[[noreturn]] void throw_foreign_tape(const std::string& op, size_t input);
+[[noreturn]] void throw_foreign_tape(const std::string& op, size_t input, const Tape* tape);
 [[noreturn]] void throw_undefined_input(const char* op, size_t input);
 
 template <class MakeArgs>
@@ -195,7 +217,7 @@ Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args) {
     if (t->node >= 0 && t->tape != &tape) [[unlikely]] {
       std::string name = n.name();
       tape.release(position);
-      throw_foreign_tape(name, k);
+      throw_foreign_tape(name, k, t->tape);
     }
   }
   if (anomaly_on) [[unlikely]] {

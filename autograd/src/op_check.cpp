@@ -4,6 +4,9 @@
 #include <cmath>
 #include <sstream>
 
+#include <cstring>
+
+#include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
 #include "tapegrad/core/generator.h"
@@ -174,6 +177,101 @@ OpCheck nan_propagates(const OpEntry& e, const OpSample& s) {
   c.detail = os.str();
   return c;
 }
+
+// A compiled call of the op (at sample `a`) replayed at other samples (`b`, then `a` again)
+// gives bitwise the op's eager output and the gradients of sum(output * w), w fixed.
+struct Run {
+  std::vector<double> out;
+  std::vector<std::vector<double>> grads;
+};
+std::vector<Tensor> fresh_inputs(const OpEntry& e, const OpSample& s) {
+  std::vector<Tensor> in;
+  for (size_t i = 0; i < s.inputs.size(); ++i)
+    in.push_back(s.inputs[i].clone().requires_grad(e.differentiable && !is_data(e, i)));
+  return in;
+}
+Run collect(const Tensor& out, const std::vector<Tensor>& in) {
+  Run r{out.to_vector<double>(), {}};
+  for (const Tensor& t : in) r.grads.push_back(t.has_grad() ? t.grad().to_vector<double>() : std::vector<double>());
+  return r;
+}
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+
+OpCheck replay_equals_eager(const OpEntry& e, const OpSample& a, const std::vector<const OpSample*>& others, Dtype d) {
+  OpCheck c{label(e, a, d == Dtype::f64 ? "replay equals eager float64" : "replay equals eager float32"), true, ""};
+  std::ostringstream os;
+  Tensor w, out;
+  auto loss = [&](const std::vector<Tensor>& in) {
+    out = e.fn(in);
+    if (!w.defined()) {
+      Generator wg(11);
+      w = randn(out.shape(), wg, Dtype::f64).to(out.dtype());
+    }
+    return e.differentiable ? sum(out * w) : out;
+  };
+  auto eager = [&](const OpSample& s) {
+    std::vector<Tensor> in = fresh_inputs(e, s);
+    Tensor l = loss(in);
+    if (l.requires_grad()) l.backward();
+    return collect(out, in);
+  };
+  try {
+    const Run at_a = eager(a);  // draws w (a draw inside compile() would be an error)
+    // A helper whose result does not depend on the inputs' values (one_hot of fixed labels)
+    // computes no op from them: nothing to replay, and nothing a replay could get wrong.
+    if (!e.differentiable && std::all_of(others.begin(), others.end(), [&](const OpSample* s) {
+          return same_bits(eager(*s).out, at_a.out);
+        }))
+      return c;
+    std::vector<Tensor> example = fresh_inputs(e, a);
+    Compiled step = compile(loss, example);
+    Tensor kept = out;  // the op's result: a slot of the step, rewritten by each replay
+    std::vector<const OpSample*> order = others;
+    order.push_back(&a);
+    for (const OpSample* s : order) {
+      std::vector<Tensor> in = fresh_inputs(e, *s);
+      Tensor l = step(in);
+      if (l.requires_grad()) l.backward();
+      const Run replayed = collect(kept, in), reference = eager(*s);
+      if (!same_bits(replayed.out, reference.out)) {
+        c.ok = false;
+        os << "at " << s->note << ": the replayed output differs from the eager one\n";
+      }
+      for (size_t i = 0; i < replayed.grads.size(); ++i)
+        if (!same_bits(replayed.grads[i], reference.grads[i])) {
+          c.ok = false;
+          os << "at " << s->note << ": the replayed gradient of input " << i << " differs from the eager one\n";
+        }
+    }
+  } catch (const Error& err) {
+    c.ok = false;
+    os << "replay failed: " << err.what() << "\n";
+  }
+  c.detail = os.str();
+  return c;
+}
+
+// For each sample of dtype `d`, the samples of another draw with the same shapes.
+void replay_checks(const OpEntry& e, Dtype d, uint64_t seed, std::vector<OpCheck>& out) {
+  Generator ga(seed + 101), gb(seed + 202);
+  const std::vector<OpSample> first = e.samples(d, ga), second = e.samples(d, gb);
+  for (size_t k = 0; k < first.size(); ++k) {
+    std::vector<const OpSample*> others;
+    for (const OpSample& s : second) {
+      bool same = s.inputs.size() == first[k].inputs.size();
+      for (size_t i = 0; same && i < s.inputs.size(); ++i) same = s.inputs[i].shape() == first[k].inputs[i].shape();
+      if (same) others.push_back(&s);
+    }
+    if (others.empty()) {
+      out.push_back({label(e, first[k], "replay equals eager"), false,
+                     "no second sample with the same shapes: the replay would only be checked at its own inputs\n"});
+      continue;
+    }
+    out.push_back(replay_equals_eager(e, first[k], others, d));
+  }
+}
 }  // namespace
 
 std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
@@ -196,6 +294,7 @@ std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
       out.push_back(f32_against_f64(e, s));
       out.push_back(second_f32_against_f64(e, s));
     }
+  for (Dtype d : {Dtype::f64, Dtype::f32}) replay_checks(e, d, seed, out);
   return out;
 }
 

@@ -6,7 +6,11 @@ namespace tapegrad {
 namespace detail {
 TG_TLS thread_local bool grad_enabled = true;
 
-void throw_foreign_tape(const std::string& op, size_t input) {
+void throw_foreign_tape(const std::string& op, size_t input, const Tape* tape) {
+  if (impl_of(*tape).compiled())
+    throw Error(op + ": input " + std::to_string(input) +
+                " is a compiled step's result (or one of its intermediates), which belongs to the step's tape; "
+                "detach() it to compute on with it eagerly");
   throw Error(op + ": input " + std::to_string(input) +
               " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
 }

@@ -27,6 +27,19 @@ TapeImpl& TapeImpl::current() {
   return *tls_tape;
 }
 
+TapeImpl* TapeImpl::exchange_current(TapeImpl* tape) {
+  TapeImpl* previous = &current();
+  tls_tape = tape;
+  return previous;
+}
+
+void TapeImpl::mark_compiled() {
+  compiled_ = true;
+  owner_ = &tls_tape;
+}
+
+bool TapeImpl::owned_here() const { return owner_ == &tls_tape; }
+
 Node& TapeImpl::push() {
   if (used_ > 0 && finished_ == used_) {
     used_ = finished_ = 0;

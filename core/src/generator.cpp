@@ -36,7 +36,16 @@ uint64_t Generator::below(uint64_t n) {
   return r % n;
 }
 
+namespace {
+// A draw while compile() records would be one fixed sample, replayed at every step.
+[[noreturn]] void throw_frozen_random(const char* op) {
+  throw Error(std::string(op) + ": random numbers drawn while compile() records the function would be the same at "
+              "every replay; draw them outside the function and pass them as an input");
+}
+}  // namespace
+
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
+  if (detail::capture_checks & detail::kCheckWrites) [[unlikely]] throw_frozen_random("randn");
   Tensor t = detail::make_tensor(shape, dtype, "randn");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -47,6 +56,7 @@ Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
 }
 
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
+  if (detail::capture_checks & detail::kCheckWrites) [[unlikely]] throw_frozen_random("rand");
   Tensor t = detail::make_tensor(shape, dtype, "rand");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);

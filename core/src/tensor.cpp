@@ -71,8 +71,14 @@ int64_t Tensor::size(int64_t axis) const {
   return s[static_cast<size_t>(axis < 0 ? axis + r : axis)];
 }
 
-const void* Tensor::raw_data() const { return need(impl_, "data").storage->data; }
-void* Tensor::raw_data() { return need(impl_, "data").storage->data; }
+const void* Tensor::raw_data() const {
+  detail::check_read(impl_, "data");
+  return need(impl_, "data").storage->data;
+}
+void* Tensor::raw_data() {
+  detail::check_read(impl_, "data");
+  return need(impl_, "data").storage->data;
+}
 
 template <class T>
 const T* Tensor::data() const {
@@ -92,6 +98,7 @@ template double* Tensor::data<double>();
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  detail::check_read(impl_, "to_vector");
   std::vector<T> out(static_cast<size_t>(numel()));
   dispatch(dtype(), [&](auto tag) {
     using S = decltype(tag);
@@ -114,6 +121,7 @@ double element(const Tensor& t, int64_t flat) {
 
 double Tensor::item() const {
   if (!defined()) throw Error("item: the tensor is undefined (default-constructed)");
+  detail::check_read(impl_, "item");
   if (numel() != 1)
     throw Error("item: expected a tensor with one element, got shape " + shape().str() + " (" +
                 std::to_string(numel()) + " elements)");
@@ -121,6 +129,7 @@ double Tensor::item() const {
 }
 
 double Tensor::at(const std::vector<int64_t>& index) const {
+  detail::check_read(impl_, "at");
   const Shape& s = shape();
   auto show = [&] {
     std::string r = "[";
@@ -140,17 +149,38 @@ double Tensor::at(const std::vector<int64_t>& index) const {
 }
 double Tensor::at(std::initializer_list<int64_t> index) const { return at(std::vector<int64_t>(index)); }
 
+namespace detail {
+TG_TLS thread_local uint8_t capture_checks = 0;
+Tensor (*traced_detach)(const Tensor& t) = nullptr;
+
+void throw_captured_read(const char* what, const TensorImpl& t) {
+  throw Error(std::string(what) + ": reads the values of a " + t.shape.str() +
+              " tensor computed from the inputs while compile() records the function; a compiled step replays "
+              "the same ops whatever the values, so values cannot steer it. Move the read out of the function, or "
+              "pass {.allow_host_reads = true} if the function is branch-free");
+}
+void throw_captured_write(const char* what) {
+  throw Error(std::string(what) + ": an in-place write while compile() records the function would happen once, "
+              "not at each replay; write out of place (an op), or outside the compiled function");
+}
+}  // namespace detail
+
 Tensor detail::copy_of(const Tensor& t) {
   Tensor out = make_tensor(t.shape(), t.dtype(), "clone");
   if (t.numel()) std::memcpy(out.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
   return out;
 }
 
-Tensor Tensor::detach() const { return detail::make_view(*this, shape()); }
+Tensor Tensor::detach() const {
+  if ((detail::capture_checks & detail::kTracing) && impl_ && impl_->traced && detail::traced_detach) [[unlikely]]
+    return detail::traced_detach(*this);
+  return detail::make_view(*this, shape());
+}
 
 uint32_t Tensor::version() const { return need(impl_, "version").storage->version; }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  detail::check_write("add_");
   if (other.shape() != shape() || other.dtype() != dtype())
     throw Error("add_: expected " + shape().str() + " " + std::string(dtype_name(dtype())) + ", got " +
                 other.shape().str() + " " + std::string(dtype_name(other.dtype())));
@@ -166,6 +196,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 
 Tensor& Tensor::mul_(double s) {
+  detail::check_write("mul_");
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
@@ -176,6 +207,7 @@ Tensor& Tensor::mul_(double s) {
 }
 
 Tensor& Tensor::fill_(double v) {
+  detail::check_write("fill_");
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
@@ -186,6 +218,7 @@ Tensor& Tensor::fill_(double v) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  detail::check_write("copy_");
   if (src.shape() != shape()) throw Error("copy_: expected shape " + shape().str() + ", got " + src.shape().str());
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tapegrad/core/tensor.h"
+#include "tls.h"
 
 namespace tapegrad {
 class Tape;
@@ -62,6 +63,7 @@ struct TensorImpl {
   bool requires_grad = false;   // a marked leaf, or the output of a recorded node
   bool graph_released = false;  // its node was freed (by backward(), or by the tape at thread exit)
   bool tape_exited = false;     // freed because the recording thread ended, not by a backward()
+  bool traced = false;          // computed from a compiled function's inputs, while compile() runs it
   Shape shape;
   int64_t numel = 0;
   detail::Storage* storage = nullptr;
@@ -97,6 +99,23 @@ inline Tensor adopt(TensorImpl* impl) noexcept {
 
 namespace detail {
 using ::tapegrad::TensorImpl;
+
+// While compile() runs the user's function (outside the ops' own code, which replays): what a
+// replay could not reproduce is an error. Reads to the host of a traced tensor would let values
+// steer control flow; in-place writes and random draws would happen once, at compile time.
+enum CaptureCheck : uint8_t { kCheckReads = 1, kCheckWrites = 2, kTracing = 4 };
+extern TG_TLS thread_local uint8_t capture_checks;
+// detach() of a traced tensor while compiling: traced too (a view the replay makes again), so
+// that a copy the library keeps of it (an op's labels) follows each replay. Set by autograd.
+extern Tensor (*traced_detach)(const Tensor& t);
+[[noreturn]] void throw_captured_read(const char* what, const TensorImpl& t);
+[[noreturn]] void throw_captured_write(const char* what);
+inline void check_read(const TensorImpl* t, const char* what) {
+  if ((capture_checks & kCheckReads) && t && t->traced) [[unlikely]] throw_captured_read(what, *t);
+}
+inline void check_write(const char* what) {
+  if (capture_checks & kCheckWrites) [[unlikely]] throw_captured_write(what);
+}
 
 
 // The elements of `t` as T*, without the dtype check of Tensor::data (kernels dispatch first).

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/ops.h"
 #include "tapegrad/nn/init.h"
 
@@ -19,6 +20,9 @@ Dropout::Dropout(double p, Generator* gen) : p_(p), gen_(gen) {
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p_ == 0.0) return x;
   if (!x.defined()) throw Error("Dropout: the input is undefined");
+  if (is_compiling())
+    throw Error(str() + ": in training mode its mask would be drawn once by compile() and replayed at every step; "
+                "run the step eagerly, or pass the mask as an input of the compiled function");
   Generator& gen = gen_ ? *gen_ : default_generator();
   const double keep_scale = p_ < 1.0 ? 1.0 / (1.0 - p_) : 0.0;
   std::vector<double> mask(static_cast<size_t>(x.numel()));

@@ -262,23 +262,49 @@ static RegisterOp reg_to_dtype({"to_dtype", "round trip",
                                 },
                                 unary_inputs(), true, {}, 1e-3});
 
-// ---- masks (not recorded) ----
-Tensor greater(const Tensor& a, const Tensor& b) {
-  return broadcast_zip("greater", a, b, [](auto x, auto y) { return x > y ? decltype(x)(1) : decltype(x)(0); });
-}
-Tensor less(const Tensor& a, const Tensor& b) {
-  return broadcast_zip("less", a, b, [](auto x, auto y) { return x < y ? decltype(x)(1) : decltype(x)(0); });
-}
-Tensor equal(const Tensor& a, const Tensor& b) {
-  return broadcast_zip("equal", a, b, [](auto x, auto y) { return x == y ? decltype(x)(1) : decltype(x)(0); });
-}
+// ---- masks (not recorded, but ops: a compiled step replays them) ----
+namespace {
+struct Threshold {
+  double s = 0;
+};
+}  // namespace
+static const Op<void> kGreater({.name = "greater",
+                                .forward = [](Inputs in) {
+                                  return broadcast_zip("greater", in[0], in[1], [](auto x, auto y) { return x > y ? decltype(x)(1) : decltype(x)(0); });
+                                },
+                                .recorded = false});
+static const Op<void> kLess({.name = "less",
+                             .forward = [](Inputs in) {
+                               return broadcast_zip("less", in[0], in[1], [](auto x, auto y) { return x < y ? decltype(x)(1) : decltype(x)(0); });
+                             },
+                             .recorded = false});
+static const Op<void> kEqual({.name = "equal",
+                              .forward = [](Inputs in) {
+                                return broadcast_zip("equal", in[0], in[1], [](auto x, auto y) { return x == y ? decltype(x)(1) : decltype(x)(0); });
+                              },
+                              .recorded = false});
+static const Op<Threshold> kGreaterThan({.name = "greater",
+                                         .forward = [](Inputs in, Threshold& a) {
+                                           const double s = a.s;
+                                           return map(in[0], [s](auto x) { return x > s ? decltype(x)(1) : decltype(x)(0); });
+                                         },
+                                         .recorded = false});
+static const Op<Threshold> kLessThan({.name = "less",
+                                      .forward = [](Inputs in, Threshold& a) {
+                                        const double s = a.s;
+                                        return map(in[0], [s](auto x) { return x < s ? decltype(x)(1) : decltype(x)(0); });
+                                      },
+                                      .recorded = false});
+Tensor greater(const Tensor& a, const Tensor& b) { return kGreater({a, b}); }
+Tensor less(const Tensor& a, const Tensor& b) { return kLess({a, b}); }
+Tensor equal(const Tensor& a, const Tensor& b) { return kEqual({a, b}); }
 Tensor greater(const Tensor& a, double s) {
   defined("greater", a);
-  return map(a, [s](auto x) { return x > s ? decltype(x)(1) : decltype(x)(0); });
+  return kGreaterThan({a}, {s});
 }
 Tensor less(const Tensor& a, double s) {
   defined("less", a);
-  return map(a, [s](auto x) { return x < s ? decltype(x)(1) : decltype(x)(0); });
+  return kLessThan({a}, {s});
 }
 static RegisterOp reg_greater({"greater", "", [](auto& in) { return greater(in[0], in[1]); }, binary_inputs(), false});
 static RegisterOp reg_less({"less", "", [](auto& in) { return less(in[0], in[1]); }, binary_inputs(), false});

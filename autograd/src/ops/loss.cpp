@@ -84,6 +84,7 @@ static const Op<Labels> kSoftmaxCrossEntropy(
            const Tensor& logits = in[0];
            // A replay may run at other dtypes (per-node gradcheck promotes to float64).
            if (a.labels.dtype() != logits.dtype()) a.labels = a.labels.to(logits.dtype());
+           check_labels(logits, a.labels);  // here, not in the caller: a compiled step replays new labels
            const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
            Tensor out = make_tensor(Shape{}, logits.dtype());
            dispatch(logits.dtype(), [&](auto tag) {
@@ -158,7 +159,6 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   // The node keeps its own copy: the caller may change `labels` in place before backward(),
   // which would otherwise give the gradient of another loss, or index outside the gradient.
   Tensor lab = labels.dtype() == logits.dtype() ? labels.detach().clone() : labels.detach().to(logits.dtype());
-  check_labels(logits, lab);
   return kSoftmaxCrossEntropy({logits}, {std::move(lab)});
 }
 

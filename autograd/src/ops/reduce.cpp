@@ -338,14 +338,27 @@ static const Op<MaxArgs> kMax(
      }});
 Tensor max(const Tensor& x, int64_t axis, bool keepdim) { return kMax({x}, {axis, keepdim}); }
 
+namespace {
+struct ArgmaxArgs {
+  int64_t axis = 0;
+};
+}  // namespace
+static const Op<ArgmaxArgs> kArgmax({.name = "argmax",
+                                     .forward = [](Inputs in, ArgmaxArgs& a) {
+                                       const Tensor& x = in[0];
+                                       const size_t ax = normalize_axis("argmax", a.axis, x.shape());
+                                       const Lanes v = lanes(x.shape(), ax);
+                                       if (v.n == 0)
+                                         throw Error("argmax: axis " + std::to_string(a.axis) + " of " + x.shape().str() +
+                                                     " is empty");
+                                       std::vector<int64_t> at = argmax_along(x, v);
+                                       std::vector<double> vals(at.begin(), at.end());
+                                       return from_vector(vals, reduced_shape(x.shape(), ax, false), x.dtype());
+                                     },
+                                     .recorded = false});
 Tensor argmax(const Tensor& x, int64_t axis) {
   defined("argmax", x);
-  const size_t ax = normalize_axis("argmax", axis, x.shape());
-  const Lanes v = lanes(x.shape(), ax);
-  if (v.n == 0) throw Error("argmax: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
-  std::vector<int64_t> at = argmax_along(x, v);
-  std::vector<double> vals(at.begin(), at.end());
-  return from_vector(vals, reduced_shape(x.shape(), ax, false), x.dtype());
+  return kArgmax({x}, {axis});
 }
 static RegisterOp reg_argmax({"argmax", "axis=1", [](auto& in) { return argmax(in[0], 1); },
                               [](Dtype d, Generator& g) {

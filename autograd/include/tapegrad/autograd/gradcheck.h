@@ -31,6 +31,10 @@ struct GradcheckOptions {
   /// no perturbation changes: by default such a check is "vacuous" and not ok, since zeros agree
   /// with zeros whether or not the gradient is right.
   bool allow_vacuous = false;
+  /// The perturbed forwards replay one compiled call of the function (tg::compile) instead of
+  /// running it again: the same values, without recording or checking each op again. A function
+  /// that compile() refuses (it reads values, draws random numbers) runs eagerly instead.
+  bool replay = true;
 };
 
 /// Derivatives at most this large (in absolute value, both ways) count as zero for "vacuous".
@@ -122,7 +126,9 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
 GradcheckReport gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
 /// Gradient of a scalar-valued `fn` by central differences: (f(x + eps) - f(x - eps)) / 2 eps for
-/// every element of every input, in float64. Returns one float64 tensor per input.
-std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps = 1e-6);
+/// every element of every input, in float64. Returns one float64 tensor per input. With `replay`,
+/// the perturbed forwards replay one compiled call of `fn` (see GradcheckOptions::replay).
+std::vector<Tensor> numerical_grad(const TensorFn& fn, const std::vector<Tensor>& inputs, double eps = 1e-6,
+                                   bool replay = true);
 
 }  // namespace tapegrad

@@ -69,7 +69,8 @@ struct OpCheck {
 /// derivatives; an input whose second derivative is zero, as for a linear op, is accepted, but the
 /// first derivative must not be), and that a NaN in any input element comes out NaN in every output and gradient
 /// element that depends on its value; on each float32 sample, backprop in float32 against
-/// backprop in float64. For an entry that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
+/// backprop in float64. In both dtypes, a compiled call of the op replayed at other samples gives
+/// bitwise its eager output and gradients. For an entry that is not differentiable, that it runs and records nothing. Throws tg::Error if the entry
 /// yields no samples, so a check never passes vacuously.
 std::vector<OpCheck> check_op(const OpEntry& entry, uint64_t seed = 1234);
 

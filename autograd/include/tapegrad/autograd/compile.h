@@ -1,0 +1,113 @@
+#pragma once
+/// \file compile.h
+/// Compiled steps: a function's tape recorded once, then replayed at new inputs.
+///
+/// A training step runs the same ops on new values again and again. tg::compile runs the
+/// function once, keeps its tape and the list of ops it called, and each later call replays
+/// them: the forwards run again on the new values (nothing is recorded, no node is created),
+/// and backward() on the result runs the recorded backward into the leaves' grad(). Values and
+/// gradients are bitwise those of running the function eagerly.
+///
+/// What a compiled step sees:
+/// - The inputs are the tensors passed at each call, with the example's shapes and dtypes (and
+///   requires_grad). An input that requires gradients receives them in its grad().
+/// - Any other tensor the function uses (a parameter it captures, a constant it makes) is read
+///   live at every replay: the same tensor object, so an optimizer's in-place update is seen.
+/// - Every tensor the function computes is a slot of the step, overwritten by each replay: the
+///   returned result, and any intermediate the function stored elsewhere (the logits, for an
+///   accuracy count). clone() one to keep its value past the next call.
+///
+/// What it cannot see is an error at compile time, never a wrong replay: control flow that
+/// depends on values (item(), at(), to_vector(), data() of a tensor computed from the inputs),
+/// in-place writes, and random draws (randn, dropout in training mode) inside the function.
+///
+/// Shapes are part of the compiled step. A call with other shapes throws; CompiledCache keeps
+/// one compiled step per input signature (the last, smaller batch of an epoch is a second one).
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "tapegrad/autograd/tape.h"
+#include "tapegrad/core/tensor.h"
+
+namespace tapegrad {
+
+/// How tg::compile records.
+struct CompileOptions {
+  /// Allow item(), at(), to_vector() and data() on tensors computed from the inputs while the
+  /// function is recorded, for functions known to be branch-free (a replay follows the branches
+  /// taken at compile time, whatever the new values).
+  bool allow_host_reads = false;
+};
+
+/// A recorded function, replayed at new inputs of the same shapes and dtypes. Move-only; used
+/// on the thread that compiled it (a tape is per thread).
+class Compiled {
+ public:
+  /// An empty step (calling it throws).
+  Compiled();
+  /// Takes over `other`'s step.
+  Compiled(Compiled&& other) noexcept;
+  /// Takes over `other`'s step.
+  Compiled& operator=(Compiled&& other) noexcept;
+  ~Compiled();
+
+  /// Replays the function at `inputs` and returns its result, whose backward() replays the
+  /// recorded backward. Throws tg::Error naming the input when a shape, dtype or requires_grad
+  /// differs from the example's.
+  Tensor operator()(const std::vector<Tensor>& inputs);
+  /// True once compiled.
+  bool defined() const { return impl_ != nullptr; }
+  /// Ops replayed per call.
+  size_t ops() const;
+  /// Nodes on the step's tape (the recorded ops; ops on data alone are replayed, not recorded).
+  size_t nodes() const;
+  /// The shapes the step was compiled for, one per input.
+  std::vector<Shape> input_shapes() const;
+
+  struct Impl;  ///< the recorded step (compile.cpp)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  friend Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options);
+};
+
+/// Runs `fn` at `example_inputs`, recording its ops and its tape, and returns the step that
+/// replays them. Throws tg::Error if `fn` reads values to the host, writes in place or draws
+/// random numbers while it is recorded (see CompileOptions), or returns a tensor that no op
+/// computed from the inputs.
+Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options = {});
+
+/// True while tg::compile records a function on this thread (a layer that cannot be replayed,
+/// such as Dropout in training mode, refuses then).
+bool is_compiling();
+
+/// Compiled steps of one function, one per input signature (shapes, dtypes, requires_grad),
+/// compiled on first sight: the full batches of an epoch replay one, the last partial batch
+/// another. At most `capacity` are kept (the least recently used goes first).
+class CompiledCache {
+ public:
+  /// A cache for `fn`, empty until the first call.
+  explicit CompiledCache(TensorFn fn, CompileOptions options = {}, size_t capacity = 4);
+  /// Replays the step compiled for these inputs' signature, compiling it first if needed.
+  Tensor operator()(const std::vector<Tensor>& inputs);
+  /// Steps compiled so far and kept.
+  size_t size() const { return entries_.size(); }
+  /// Times a call had to compile.
+  size_t compilations() const { return compilations_; }
+
+ private:
+  struct Entry {
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    std::vector<bool> grads;
+    Compiled step;
+  };
+  TensorFn fn_;
+  CompileOptions options_;
+  size_t capacity_;
+  size_t compilations_ = 0;
+  std::vector<Entry> entries_;  // most recently used last
+};
+
+}  // namespace tapegrad

@@ -1,0 +1,320 @@
+// Compiled steps: compile() runs the function once with every op call traced (trace.h), keeping
+// the tape it recorded; a call replays the traced forwards into the same tensors, so the tape's
+// nodes see the new values and backward() runs them again.
+#include "tapegrad/autograd/compile.h"
+
+#include <algorithm>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "op.h"
+
+namespace tapegrad {
+
+namespace detail {
+
+TG_TLS thread_local Trace* active_trace = nullptr;
+
+namespace {
+
+// One traced op call: the op, its arguments as the forward left them (canonical), where its
+// inputs come from (a range of Compiled::Impl::refs), and the tensor it writes.
+struct Instr {
+  const OpInfo* op = nullptr;  // set once `args` holds arguments
+  ArgSlot args;
+  uint32_t first = 0, count = 0;
+  TensorImpl* out = nullptr;
+  uint32_t out_slot = 0;
+  int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
+
+  Instr() = default;
+  // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
+  Instr(Instr&& o) noexcept
+      : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node) {
+    o.op = nullptr;
+  }
+  Instr& operator=(Instr&&) = delete;
+  ~Instr() {
+    if (op && !op->trivial_args()) op->destroy(args);
+  }
+};
+
+}  // namespace
+
+std::string signature(const Tensor& t) {
+  return t.shape().str() + " " + std::string(dtype_name(t.dtype())) + (t.requires_grad() ? " requiring gradients" : "");
+}
+
+}  // namespace detail
+
+struct Compiled::Impl {
+  std::unique_ptr<detail::TapeImpl> tape;
+  // Inputs first (rebound at each call), then the other tensors in order of first use: captured
+  // ones (parameters, constants) and the results of the traced ops. The vector never grows after
+  // compile(): `refs` point into it.
+  std::vector<Tensor> slots;
+  size_t inputs = 0;
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  std::vector<bool> grads;
+  std::vector<detail::Instr> instrs;
+  std::vector<int32_t> ref_slots;  // while tracing: each instruction's input slots
+  std::vector<std::reference_wrapper<const Tensor>> refs;
+  // Where a node reads an input: rebound to the call's tensor, so its gradient lands there.
+  struct InputUse {
+    size_t node;
+    uint32_t position, input;
+  };
+  std::vector<InputUse> input_uses;
+  size_t result = 0;
+
+  ~Impl() {
+    instrs.clear();
+    if (tape) tape->clear();  // before the slots go: the nodes point at them
+  }
+};
+
+namespace detail {
+
+struct Trace {
+  Compiled::Impl& step;
+  std::unordered_map<const TensorImpl*, int32_t> slot_of;
+  std::unordered_set<const Storage*> fresh;  // buffers the traced ops allocated
+};
+
+namespace {
+int32_t add_slot(Trace& trace, const Tensor& t) {
+  const int32_t index = static_cast<int32_t>(trace.step.slots.size());
+  trace.step.slots.push_back(t);
+  trace.slot_of.emplace(impl_of(t), index);
+  return index;
+}
+}  // namespace
+
+void trace_op(Trace& trace, const OpInfo& op, Inputs in, const Tensor& out,
+              const std::function<void(void*)>& make_args) {
+  Compiled::Impl& step = trace.step;
+  Instr instr;
+  make_args(instr.args.bytes);
+  instr.op = &op;
+  instr.first = static_cast<uint32_t>(step.ref_slots.size());
+  instr.count = static_cast<uint32_t>(in.size());
+  bool view = false;
+  for (size_t k = 0; k < in.size(); ++k) {
+    const TensorImpl* t = impl_of(in[k]);
+    auto it = trace.slot_of.find(t);
+    int32_t slot;
+    if (it != trace.slot_of.end()) {
+      slot = it->second;
+    } else {
+      // Not an input, not traced: a captured tensor, read live. Unless it shares the buffer of a
+      // traced result: then it was derived from the inputs outside the ops (detach(), a view).
+      if (trace.fresh.count(t->storage))
+        throw Error(std::string(op.name(instr.args)) + ": input " + std::to_string(k) + ", a " + t->shape.str() +
+                    " tensor, shares its values with a tensor computed from the compiled function's inputs, but no "
+                    "op made it (detach() or a view): a replay could not follow it. Use the op's result itself");
+      slot = add_slot(trace, in[k]);
+    }
+    step.ref_slots.push_back(slot);
+    view |= impl_of(out)->storage == t->storage;
+  }
+  const TensorImpl* o = impl_of(out);
+  if (trace.slot_of.count(o))
+    throw Error(std::string(op.name(instr.args)) + ": returned a tensor it was given; compile() needs each op's "
+                "result to be a tensor of its own");
+  instr.out_slot = static_cast<uint32_t>(add_slot(trace, out));
+  impl_of(out)->traced = true;
+  if (!view) trace.fresh.insert(o->storage);
+  instr.out = impl_of(out);
+  if (o->node >= 0 && o->tape == step.tape.get()) {
+    instr.node = o->node;
+    for (uint32_t j = 0; j < instr.count; ++j) {
+      const int32_t s = step.ref_slots[instr.first + j];
+      if (static_cast<size_t>(s) < step.inputs)
+        step.input_uses.push_back({static_cast<size_t>(o->node), j, static_cast<uint32_t>(s)});
+    }
+  }
+  step.instrs.push_back(std::move(instr));
+}
+
+namespace {
+// detach() of a traced tensor: an instruction that makes the view again at each replay.
+const Op<void> kDetach({.name = "detach",
+                        .forward = [](Inputs in) { return make_view(in[0], in[0].shape()); },
+                        .backward = [](BackwardContext&) {},  // never recorded
+                        .samples = {}});
+Tensor detach_traced(const Tensor& x) {
+  Tensor out = make_view(x, x.shape());
+  trace_op(*active_trace, kDetach, {x}, out, [](void*) {});
+  return out;
+}
+const bool detach_hooked = (traced_detach = detach_traced, true);
+
+[[noreturn]] void throw_changed_shape(const Instr& instr, size_t index, const TensorImpl& now) {
+  throw Error("compiled step: " + std::string(instr.op->name(instr.args)) + " (op " + std::to_string(index) +
+              ") gave a " + now.shape.str() + " " + std::string(dtype_name(now.dtype)) + " result where compile() saw " +
+              instr.out->shape.str() + " " + std::string(dtype_name(instr.out->dtype)) +
+              ": its shape depends on the values, which a compiled step cannot follow; run it eagerly");
+}
+}  // namespace
+
+}  // namespace detail
+
+using detail::impl_of;
+
+Compiled::Compiled() = default;
+Compiled::Compiled(Compiled&& other) noexcept = default;
+Compiled& Compiled::operator=(Compiled&& other) noexcept = default;
+Compiled::~Compiled() = default;
+
+size_t Compiled::ops() const { return impl_ ? impl_->instrs.size() : 0; }
+size_t Compiled::nodes() const { return impl_ ? impl_->tape->size() : 0; }
+std::vector<Shape> Compiled::input_shapes() const { return impl_ ? impl_->shapes : std::vector<Shape>{}; }
+
+Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options) {
+  if (!fn) throw Error("compile: the function is empty");
+  if (detail::active_trace) throw Error("compile: called while another function is being compiled on this thread");
+  auto step = std::make_unique<Compiled::Impl>();
+  step->tape = std::make_unique<detail::TapeImpl>();
+  step->tape->mark_compiled();
+  detail::Trace trace{*step, {}, {}};
+  for (size_t k = 0; k < example_inputs.size(); ++k) {
+    const Tensor& x = example_inputs[k];
+    if (!x.defined()) throw Error("compile: example input " + std::to_string(k) + " is undefined");
+    if (impl_of(x)->node >= 0)
+      throw Error("compile: example input " + std::to_string(k) + ", a " + x.shape().str() +
+                  " tensor, is the result of a recorded op; a compiled step's inputs are leaves (pass x.detach(), "
+                  "with requires_grad(true) if it needs a gradient)");
+    if (trace.slot_of.count(impl_of(x)))
+      throw Error("compile: example inputs " + std::to_string(trace.slot_of.at(impl_of(x))) + " and " +
+                  std::to_string(k) + " are the same tensor; pass one input and use it twice in the function");
+    detail::add_slot(trace, x);
+    trace.fresh.insert(impl_of(x)->storage);  // a view of an input made outside the ops is caught
+    step->shapes.push_back(x.shape());
+    step->dtypes.push_back(x.dtype());
+    step->grads.push_back(x.requires_grad());
+  }
+  step->inputs = example_inputs.size();
+
+  Tensor result;
+  bool computed = false;
+  {
+    detail::TapeImpl* previous = detail::TapeImpl::exchange_current(step->tape.get());
+    struct Restore {
+      detail::TapeImpl* tape;
+      std::vector<Tensor>& slots;
+      ~Restore() {
+        detail::TapeImpl::exchange_current(tape);
+        detail::active_trace = nullptr;
+        detail::capture_checks = 0;
+        for (const Tensor& t : slots) impl_of(t)->traced = false;
+      }
+    } restore{previous, step->slots};
+    for (size_t k = 0; k < step->inputs; ++k) impl_of(step->slots[k])->traced = true;
+    detail::active_trace = &trace;
+    detail::capture_checks = detail::kTracing | detail::kCheckWrites | (options.allow_host_reads ? 0 : detail::kCheckReads);
+    (void)detail::detach_hooked;
+    result = fn(example_inputs);
+    if (!result.defined()) throw Error("compile: the function returned an undefined tensor");
+    auto it = trace.slot_of.find(impl_of(result));
+    computed = impl_of(result)->traced && it != trace.slot_of.end() && static_cast<size_t>(it->second) >= step->inputs;
+  }
+  if (!computed)
+    throw Error("compile: the function returned a " + result.shape().str() +
+                " tensor that no op computed inside it (an input, a captured tensor or a constant); a compiled step "
+                "replays the ops that compute its result");
+  step->result = static_cast<size_t>(trace.slot_of.at(impl_of(result)));
+  step->refs.reserve(step->ref_slots.size());
+  for (int32_t s : step->ref_slots) step->refs.push_back(std::cref(step->slots[static_cast<size_t>(s)]));
+  step->ref_slots = {};
+  Compiled compiled;
+  compiled.impl_ = std::move(step);
+  return compiled;
+}
+
+Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
+  if (!impl_) throw Error("compiled step: it is empty (default-constructed or moved from); make it with tg::compile");
+  Impl& s = *impl_;
+  if (detail::active_trace) throw Error("compiled step: called while compile() records a function on this thread");
+  if (!s.tape->owned_here())
+    throw Error("compiled step: called on another thread than the one that compiled it (tapes are per thread)");
+  if (inputs.size() != s.inputs)
+    throw Error("compiled step: given " + std::to_string(inputs.size()) + " inputs, compiled for " +
+                std::to_string(s.inputs));
+  for (size_t k = 0; k < s.inputs; ++k) {
+    const Tensor& x = inputs[k];
+    if (!x.defined()) throw Error("compiled step: input " + std::to_string(k) + " is undefined");
+    const detail::TensorImpl* t = impl_of(x);
+    if (t->shape != s.shapes[k] || t->dtype != s.dtypes[k] || t->requires_grad != s.grads[k]) [[unlikely]]
+      throw Error("compiled step: input " + std::to_string(k) + " is " + detail::signature(x) +
+                  ", but the step was compiled for " + s.shapes[k].str() + " " +
+                  std::string(dtype_name(s.dtypes[k])) + (s.grads[k] ? " requiring gradients" : "") +
+                  " (compile again for the new shape, or use tg::CompiledCache)");
+    if (t->node >= 0)
+      throw Error("compiled step: input " + std::to_string(k) + ", a " + t->shape.str() +
+                  " tensor, is the result of a recorded op; a compiled step's inputs are leaves (pass x.detach())");
+  }
+  for (size_t k = 0; k < s.inputs; ++k)
+    if (!s.slots[k].is_same(inputs[k])) s.slots[k] = inputs[k];
+  detail::TapeImpl& tape = *s.tape;
+  for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, inputs[u.input]);
+  const bool anomaly = detail::anomaly_on;
+  for (size_t i = 0; i < s.instrs.size(); ++i) {
+    detail::Instr& instr = s.instrs[i];
+    // A recorded op runs on its node's arguments: a forward that leaves state there for its
+    // backward (the winners of max along an axis) must leave it where the backward reads it.
+    detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
+    Tensor out = instr.op->run(detail::Inputs(s.refs.data() + instr.first, instr.count), args);
+    detail::TensorImpl* o = impl_of(out);
+    if (o != instr.out) [[likely]] {
+      if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
+        detail::throw_changed_shape(instr, i, *o);
+      std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
+    }
+    if (instr.node >= 0) {
+      detail::Node& n = tape.node(static_cast<size_t>(instr.node));
+      for (size_t j = 0; j < n.inputs.size(); ++j) n.inputs.set_version(j, impl_of(n.inputs[j])->storage->version);
+      n.output_version = instr.out->storage->version;
+      if (anomaly) [[unlikely]]
+        detail::check_finite_forward(n.name(), s.slots[instr.out_slot], static_cast<size_t>(instr.node));
+    }
+  }
+  return s.slots[s.result];
+}
+
+bool is_compiling() { return detail::active_trace != nullptr; }
+
+CompiledCache::CompiledCache(TensorFn fn, CompileOptions options, size_t capacity)
+    : fn_(std::move(fn)), options_(options), capacity_(std::max<size_t>(capacity, 1)) {
+  if (!fn_) throw Error("CompiledCache: the function is empty");
+}
+
+Tensor CompiledCache::operator()(const std::vector<Tensor>& inputs) {
+  for (size_t e = entries_.size(); e-- > 0;) {
+    Entry& entry = entries_[e];
+    bool same = entry.shapes.size() == inputs.size();
+    for (size_t k = 0; same && k < inputs.size(); ++k)
+      same = inputs[k].defined() && inputs[k].shape() == entry.shapes[k] && inputs[k].dtype() == entry.dtypes[k] &&
+             inputs[k].requires_grad() == entry.grads[k];
+    if (!same) continue;
+    if (e + 1 != entries_.size()) std::rotate(entries_.begin() + static_cast<ptrdiff_t>(e),
+                                              entries_.begin() + static_cast<ptrdiff_t>(e) + 1, entries_.end());
+    return entries_.back().step(inputs);
+  }
+  Entry entry;
+  for (const Tensor& x : inputs) {
+    if (!x.defined()) break;  // compile() names it
+    entry.shapes.push_back(x.shape());
+    entry.dtypes.push_back(x.dtype());
+    entry.grads.push_back(x.requires_grad());
+  }
+  entry.step = compile(fn_, inputs, options_);
+  ++compilations_;
+  if (entries_.size() == capacity_) entries_.erase(entries_.begin());
+  entries_.push_back(std::move(entry));
+  return entries_.back().step(inputs);
+}
+
+}  // namespace tapegrad
