@@ -65,6 +65,30 @@ void BM_chain_tapegrad(benchmark::State& s) {
   finish(s, t0, "chain", "tapegrad", kChainOps);
 }
 
+// The same chain compiled once (tg::compile) and replayed: forward and backward without
+// recording a node.
+void BM_chain_tapegrad_compiled(benchmark::State& s) {
+  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
+  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  tg::Compiled step = tg::compile(
+      [&](const std::vector<tg::Tensor>& in) {
+        tg::Tensor y = in[0];
+        for (int i = 0; i < kChainOps / 2; ++i) {
+          y = tg::add(y, c);
+          y = tg::mul(y, d);
+        }
+        return y;
+      },
+      {x});
+  const std::vector<tg::Tensor> in{x};
+  for (int i = 0; i < 3; ++i) step(in).backward();
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) step(in).backward();
+  h.report(s);
+  finish(s, t0, "chain_compiled", "tapegrad", kChainOps);
+}
+
 // The same chain with anomaly mode on: every node's output and every gradient checked for NaN
 // and infinity. (Off is BM_chain_tapegrad: the recording path then tests one thread-local flag.)
 void BM_chain_tapegrad_anomaly(benchmark::State& s) {
@@ -99,6 +123,28 @@ void BM_rosenbrock_tapegrad(benchmark::State& s) {
   for (auto _ : s) tg_rosenbrock_once(x);
   h.report(s);
   finish(s, t0, "rosenbrock", "tapegrad", nodes);
+}
+
+void BM_rosenbrock_tapegrad_compiled(benchmark::State& s) {
+  std::vector<tg::Tensor> x;
+  for (int i = 0; i < kRosenVars; ++i) x.push_back(tg::full({1}, 0.5 + 1e-4 * i).requires_grad(true));
+  tg::Compiled step = tg::compile(
+      [](const std::vector<tg::Tensor>& v) {
+        tg::Tensor f = tg::zeros({1});
+        for (int i = 0; i + 1 < kRosenVars; ++i) {
+          tg::Tensor a = v[i + 1] - v[i] * v[i];
+          tg::Tensor b = 1.0 - v[i];
+          f = f + 100.0 * (a * a) + b * b;
+        }
+        return f;
+      },
+      x);
+  for (int i = 0; i < 3; ++i) step(x).backward();
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) step(x).backward();
+  h.report(s);
+  finish(s, t0, "rosenbrock_compiled", "tapegrad", 8 * (kRosenVars - 1));
 }
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -147,11 +193,13 @@ void BM_rosenbrock_libtorch(benchmark::State& s) {
 }  // namespace
 
 BENCHMARK(BM_chain_tapegrad);
+BENCHMARK(BM_chain_tapegrad_compiled);
 BENCHMARK(BM_chain_tapegrad_anomaly);
 #ifdef TAPEGRAD_BENCH_TORCH
 BENCHMARK(BM_chain_libtorch);
 #endif
 BENCHMARK(BM_rosenbrock_tapegrad);
+BENCHMARK(BM_rosenbrock_tapegrad_compiled);
 #ifdef TAPEGRAD_BENCH_TORCH
 BENCHMARK(BM_rosenbrock_libtorch);
 #endif

@@ -28,11 +28,13 @@ struct Instr {
   TensorImpl* out = nullptr;
   uint32_t out_slot = 0;
   int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
+  bool recycle = true;  // the op writes its result into the offered tensor (detail::recycle_slot)
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
-      : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node) {
+      : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
+        recycle(o.recycle) {
     o.op = nullptr;
   }
   Instr& operator=(Instr&&) = delete;
@@ -261,14 +263,32 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
   detail::TapeImpl& tape = *s.tape;
   for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, inputs[u.input]);
   const bool anomaly = detail::anomaly_on;
+  detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
+  struct NoOffer {
+    ~NoOffer() { detail::recycle_slot = nullptr; }
+  } no_offer_left;
   for (size_t i = 0; i < s.instrs.size(); ++i) {
     detail::Instr& instr = s.instrs[i];
     // A recorded op runs on its node's arguments: a forward that leaves state there for its
     // backward (the winners of max along an axis) must leave it where the backward reads it.
     detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
-    Tensor out = instr.op->run(detail::Inputs(s.refs.data() + instr.first, instr.count), args);
+    const detail::Inputs in(s.refs.data() + instr.first, instr.count);
+    // The result's buffer is reused when no other tensor shares it (a view of it, kept).
+    const bool offer = instr.recycle && instr.out->storage->refs.load(std::memory_order_relaxed) == 1;
+    detail::recycle_slot = offer ? instr.out : nullptr;
+    detail::recycled = false;
+    Tensor out = instr.op->run(in, args);
+    detail::recycle_slot = nullptr;
     detail::TensorImpl* o = impl_of(out);
-    if (o != instr.out) [[likely]] {
+    if (o != instr.out && detail::recycled) [[unlikely]] {
+      // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
+      // may be held by what the op keeps. Run it again, unoffered, from now on.
+      instr.recycle = false;
+      out = Tensor();
+      out = instr.op->run(in, args);
+      o = impl_of(out);
+    }
+    if (o != instr.out) {
       if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
         detail::throw_changed_shape(instr, i, *o);
       std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`

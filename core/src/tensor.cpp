@@ -12,7 +12,19 @@ namespace tapegrad {
 
 namespace detail {
 
+TG_TLS thread_local TensorImpl* recycle_slot = nullptr;
+TG_TLS thread_local bool recycled = false;
+
 Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
+  if (recycle_slot) [[unlikely]] {
+    TensorImpl* r = recycle_slot;
+    if (r->dtype == dtype && r->shape == shape) {
+      recycle_slot = nullptr;
+      recycled = true;
+      r->retain();
+      return adopt(r);
+    }
+  }
   const int64_t numel = shape.checked_numel(op);
   size_t bytes = 0;
   // Far below SIZE_MAX: the allocator adds a header and rounds up to a power of two.

@@ -124,6 +124,13 @@ inline T* ptr(const Tensor& t) {
   return static_cast<T*>(impl_of(t)->storage->data);
 }
 
+// A compiled step's replay offers the tensor an op is about to recompute: the first make_tensor
+// of its shape and dtype returns it (its buffer is overwritten in place) instead of allocating,
+// and sets `recycled`. The replay checks that the op returned it, and runs the op again
+// without the offer if the op used it for something else.
+extern TG_TLS thread_local TensorImpl* recycle_slot;
+extern TG_TLS thread_local bool recycled;
+
 // A new tensor with fresh storage, uninitialised.
 // `op` names the caller in the errors of a bad shape or a failed allocation.
 Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op = "tensor");
