@@ -143,6 +143,9 @@ ParseResult parse_options(int argc, char** argv) {
       ->capture_default_str();
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "do not render curves.png");
+  bool no_compile = false;
+  app.add_flag("--no-compile", no_compile,
+               "run each training step eagerly instead of replaying a compiled one (the weights are the same bit for bit)");
 
   try {
     app.parse(argc, argv);
@@ -173,6 +176,7 @@ ParseResult parse_options(int argc, char** argv) {
   o.lr = o.given.count("lr") ? lr : default_lr(o.optimizer);
   if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.plot = !no_plot;
+  o.compile = !no_compile;
   return {o, 0};
 }
 

@@ -51,6 +51,7 @@ struct TrainOptions {
   int64_t limit = 0;                   ///< use only the first N training examples (0: all)
   int64_t test_limit = 0;              ///< use only the first N test examples (0: all)
   bool plot = true;                    ///< render the PNG with gnuplot
+  bool compile = true;                 ///< replay a compiled training step (--no-compile: eager)
   /// Options the user gave explicitly (by long name, e.g. "hidden"): on --resume these must agree
   /// with the checkpoint, the others are taken from it.
   std::set<std::string> given;

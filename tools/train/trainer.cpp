@@ -25,16 +25,36 @@ int64_t count_correct(const tg::Tensor& logits, const std::vector<int64_t>& labe
 
 }  // namespace
 
+TrainStep::TrainStep(tg::nn::Module& model, bool compile) : model_(model) {
+  if (compile) steps_.emplace([this](const std::vector<tg::Tensor>& in) { return forward(in); });
+}
+
+tg::Tensor TrainStep::forward(const std::vector<tg::Tensor>& in) {
+  logits_ = model_(in[0]);
+  return tg::softmax_cross_entropy(logits_, in[1]);
+}
+
+tg::Tensor TrainStep::loss(const tg::Tensor& images, const tg::Tensor& labels) {
+  return steps_ ? (*steps_)({images, labels}) : forward({images, labels});
+}
+
 EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const tg::data::DataLoader& loader,
                         const ProgressFn& progress) {
+  TrainStep step(model, true);
+  return train_epoch(step, model, optimizer, loader, progress);
+}
+
+EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optimizer& optimizer,
+                        const tg::data::DataLoader& loader, const ProgressFn& progress) {
   model.train();
   double loss_sum = 0;
   int64_t right = 0, seen = 0;
   const int64_t batches = loader.size();
   for (int64_t i = 0; i < batches; ++i) {
     const tg::data::Batch batch = loader.batch(i);
-    tg::Tensor logits = model(batch.images);
-    tg::Tensor loss = tg::softmax_cross_entropy(logits, batch.labels);
+    const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
+    tg::Tensor loss = step.loss(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()));
+    const tg::Tensor& logits = step.logits();
     const double l = loss.item();
     if (!std::isfinite(l))
       throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +

@@ -3,6 +3,8 @@
 /// One epoch of mini-batch training, and the loss and accuracy on a dataset.
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <vector>
 
 #include <tapegrad/tapegrad.h>
 
@@ -18,8 +20,32 @@ struct EpochTotals {
 /// Called after each batch with (batches done, examples seen, running mean loss).
 using ProgressFn = std::function<void(int64_t, int64_t, double)>;
 
+/// The forward of a training step: the model's logits and their softmax cross-entropy. Compiled
+/// (tg::CompiledCache: once for the full batches, once for a smaller last one) and replayed, or run
+/// eagerly; the weights come out bit for bit the same either way.
+class TrainStep {
+ public:
+  /// The step of `model`, compiled when `compile` is true.
+  TrainStep(tapegrad::nn::Module& model, bool compile);
+  /// The loss of `images` ([b, features]) against `labels` (b class indices, in the images' dtype).
+  tapegrad::Tensor loss(const tapegrad::Tensor& images, const tapegrad::Tensor& labels);
+  /// The logits of the last loss() (compiled: the step's own tensor, rewritten by the next call).
+  const tapegrad::Tensor& logits() const { return logits_; }
+  /// Whether the step replays a compiled tape.
+  bool compiled() const { return steps_.has_value(); }
+
+ private:
+  tapegrad::Tensor forward(const std::vector<tapegrad::Tensor>& in);
+  tapegrad::nn::Module& model_;
+  tapegrad::Tensor logits_;
+  std::optional<tapegrad::CompiledCache> steps_;
+};
+
 /// Trains `model` for one pass over `loader`'s current epoch (the caller calls set_epoch):
-/// forward, softmax cross-entropy, backward, optimizer step, per batch.
+/// forward, softmax cross-entropy, backward, optimizer step, per batch, through `step`.
+EpochTotals train_epoch(TrainStep& step, tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
+                        const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
+/// The same with a compiled step of its own.
 EpochTotals train_epoch(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
                         const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
 
