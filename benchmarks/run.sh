@@ -5,7 +5,7 @@
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
 #   --only NAME  run only these: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss,
-#                backprop_vs_numeric, build (repeatable, or comma-separated)
+#                backprop_vs_numeric, train, build (repeatable, or comma-separated)
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
 #                (DIR/backprop_vs_numeric.png) to DIR
 # Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md and
@@ -17,7 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-all="op_overhead training_step cnn_step gemm gemm_openblas rss backprop_vs_numeric build"
+all="op_overhead training_step cnn_step gemm gemm_openblas rss backprop_vs_numeric train build"
 only="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,7 +52,7 @@ steps=${steps:-1000}
 mkdir -p "$results"
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=OFF > "$results/cmake.log"
+  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=ON > "$results/cmake.log"
 cmake --build "$build" -j2 > "$results/build.log"
 bin=$build/benchmarks
 
@@ -82,6 +82,24 @@ if wants backprop_vs_numeric; then
   "$bin/backprop_vs_numeric" --threads=1 --benchmark_min_time="$min_time" \
     --benchmark_out="$results/backprop_vs_numeric_t1.json" --benchmark_out_format=json | tee "$results/backprop_vs_numeric_t1.txt"
   "$root/benchmarks/plot_backprop_vs_numeric.sh" "$results/backprop_vs_numeric_t1.json" "$plot" | tee "$results/fit.txt"
+fi
+if wants train; then
+  # The main job: the default run of the training program on Debian's Fashion-MNIST, as
+  # tools/train.sh runs it after the build (10 epochs, plot included), compiled and eager.
+  fmnist=/usr/share/datasets/fashion-mnist
+  if [ -d "$fmnist" ] && [ -z "${QUICK:-}" ]; then
+    for mode in compiled eager; do
+      echo "== tapegrad-train, $mode step"
+      flag=""; [ "$mode" = eager ] && flag=--no-compile
+      rm -rf "$results/train_$mode"
+      /usr/bin/time -f "%e" -o "$results/train_${mode}_wall.txt" \
+        "$build/tools/tapegrad-train" --out "$results/train_$mode" $flag > "$results/train_$mode.log" 2>&1
+    done
+  elif [ -n "${QUICK:-}" ]; then
+    echo "== tapegrad-train: skipped in a QUICK run"
+  else
+    echo "== tapegrad-train: skipped (no $fmnist: apt-get install dataset-fashion-mnist)"
+  fi
 fi
 uptime > "$results/load_after.txt"
 
