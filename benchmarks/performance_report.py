@@ -286,6 +286,24 @@ p("![numeric/backprop time ratio](images/backprop_vs_numeric.png)\n")
 
 # ---- notes ----
 p("## Notes on these measurements\n")
+p("- Compiled tapes (docs/compiled.md): the replay halves the per-node cost of one-element ops against eager "
+  "recording, but stays far above 20 ns per node. Its profile (perf, flat, on the compiled chain) is spread over "
+  "many small costs: make_tensor (the offered tensor's shape check included) 11%, the replay loop 10%, the add and "
+  "mul forward kernels with their checks 14%, reference-count releases 9%, the backward engine and accumulate 14%, "
+  "the backward's new gradient tensors 11%. The next step is backward formulas that write into preallocated "
+  "gradient buffers; eager mode's atomic reference counts were not changed. On matrix-sized steps (a), (b) the "
+  "products dominate and compiling changes little.")
+p("- Matrix products: libxsmm's JIT kernels for small and medium shapes, Eigen's GEMM beyond, unchanged. oneDNN's "
+  "dnnl_sgemm reached 94% of the peak at large shapes in ../shared/perf/GEMM.md, against the 58% of Eigen at "
+  "1024^3 here; it is not integrated yet: its 36 ms first call has to move out of the first step, and its OpenMP "
+  "pool has to follow --threads beside our own threads. Bias and ReLU are not fused into the products' epilogues.")
+p("- The main job: Fashion-MNIST loads through libdeflate (one call per well-formed gzip file; zlib for the rest), "
+  "0.33 s here against 0.56 s through zlib (measured by hand on this machine, `tapegrad-train` log line). The first "
+  "epoch takes no longer than the later ones on this machine, so no warm-up cost was found to move. The ten epochs "
+  "of training and evaluation alone take about 1.6 s here, so the 1.5 s target needs the step itself faster.")
+p("- The compiled-tape issue's absolute targets were set from figures of an AMD EPYC (Zen 5) machine; this Intel "
+  "Xeon is about twice as slow on the same code (the eager chain: 103 ns per node there, README; "
+  f"{f(per_node.get(('chain', 1)))} ns here).")
 p("- libtorch 1.13 (Debian) calls BLAS through `libblas.so.3`. Installing `libopenblas-dev` (for `gemm_openblas`) "
   "switches that alternative from the reference BLAS to OpenBLAS, so libtorch's products here run on OpenBLAS "
   "(Haswell AVX2 kernels, as OPENBLAS_CORETYPE forces). With the reference BLAS libtorch is far slower; the ratios "
