@@ -267,6 +267,16 @@ TEST_F(TrainTool, CompiledAndEagerStepsGiveTheSameWeights) {
   ASSERT_EQ(train(args("eager", {"--epochs", "2", "--limit", "970", "--optimizer", "momentum", "--no-compile"})).exit_code, 0);
   EXPECT_TRUE(bit_identical(load_run((dir_ / "compiled" / "checkpoint.safetensors").string()).tensors.model,
                             load_run((dir_ / "eager" / "checkpoint.safetensors").string()).tensors.model));
+  // The accuracy counts read the logits each step kept: the same too (each batch shape has its own).
+  auto rc = metrics_from_csv(read_file(dir_ / "compiled" / "metrics.csv"));
+  auto re = metrics_from_csv(read_file(dir_ / "eager" / "metrics.csv"));
+  ASSERT_EQ(rc.size(), 2u);
+  ASSERT_EQ(re.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(rc[i].train_loss, re[i].train_loss);
+    EXPECT_EQ(rc[i].train_acc, re[i].train_acc);
+    EXPECT_EQ(rc[i].test_acc, re[i].test_acc);
+  }
 }
 
 TEST_F(TrainTool, MissingDataDirectoryIsAClearError) {

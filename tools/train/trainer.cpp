@@ -30,11 +30,13 @@ TrainStep::TrainStep(tg::nn::Module& model, bool compile) : model_(model) {
 }
 
 tg::Tensor TrainStep::forward(const std::vector<tg::Tensor>& in) {
-  logits_ = model_(in[0]);
-  return tg::softmax_cross_entropy(logits_, in[1]);
+  tg::Tensor& logits = logits_[in[0].size(0)];
+  logits = model_(in[0]);
+  return tg::softmax_cross_entropy(logits, in[1]);
 }
 
 tg::Tensor TrainStep::loss(const tg::Tensor& images, const tg::Tensor& labels) {
+  rows_ = images.size(0);
   return steps_ ? (*steps_)({images, labels}) : forward({images, labels});
 }
 

@@ -3,6 +3,7 @@
 /// One epoch of mini-batch training, and the loss and accuracy on a dataset.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -30,14 +31,16 @@ class TrainStep {
   /// The loss of `images` ([b, features]) against `labels` (b class indices, in the images' dtype).
   tapegrad::Tensor loss(const tapegrad::Tensor& images, const tapegrad::Tensor& labels);
   /// The logits of the last loss() (compiled: the step's own tensor, rewritten by the next call).
-  const tapegrad::Tensor& logits() const { return logits_; }
+  const tapegrad::Tensor& logits() const { return logits_.at(rows_); }
   /// Whether the step replays a compiled tape.
   bool compiled() const { return steps_.has_value(); }
 
  private:
   tapegrad::Tensor forward(const std::vector<tapegrad::Tensor>& in);
   tapegrad::nn::Module& model_;
-  tapegrad::Tensor logits_;
+  // Each compiled step (one per batch size) computes its own logits tensor, rewritten by its replays.
+  std::map<int64_t, tapegrad::Tensor> logits_;
+  int64_t rows_ = 0;  // the batch size of the last loss()
   std::optional<tapegrad::CompiledCache> steps_;
 };
 

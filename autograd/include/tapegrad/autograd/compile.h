@@ -84,7 +84,10 @@ bool is_compiling();
 
 /// Compiled steps of one function, one per input signature (shapes, dtypes, requires_grad),
 /// compiled on first sight: the full batches of an epoch replay one, the last partial batch
-/// another. At most `capacity` are kept (the least recently used goes first).
+/// another. At most `capacity` are kept (the least recently used goes first). Each step has its
+/// own slots: an intermediate the function stores elsewhere is, after each compile, the newest
+/// step's, so key such a store by the signature (the training program keeps its logits per batch
+/// size).
 class CompiledCache {
  public:
   /// A cache for `fn`, empty until the first call.
