@@ -43,11 +43,12 @@ struct Instr {
   }
 };
 
-}  // namespace
-
-std::string signature(const Tensor& t) {
-  return t.shape().str() + " " + std::string(dtype_name(t.dtype())) + (t.requires_grad() ? " requiring gradients" : "");
+// "[5, 4] float32 requiring gradients": what a call gave, or what the step was compiled for.
+std::string signature(const Shape& shape, Dtype dtype, bool grad) {
+  return shape.str() + " " + std::string(dtype_name(dtype)) + (grad ? " requiring gradients" : "");
 }
+
+}  // namespace
 
 }  // namespace detail
 
@@ -250,9 +251,9 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
     if (!x.defined()) throw Error("compiled step: input " + std::to_string(k) + " is undefined");
     const detail::TensorImpl* t = impl_of(x);
     if (t->shape != s.shapes[k] || t->dtype != s.dtypes[k] || t->requires_grad != s.grads[k]) [[unlikely]]
-      throw Error("compiled step: input " + std::to_string(k) + " is " + detail::signature(x) +
-                  ", but the step was compiled for " + s.shapes[k].str() + " " +
-                  std::string(dtype_name(s.dtypes[k])) + (s.grads[k] ? " requiring gradients" : "") +
+      throw Error("compiled step: input " + std::to_string(k) + " is " +
+                  detail::signature(t->shape, t->dtype, t->requires_grad) + ", but the step was compiled for " +
+                  detail::signature(s.shapes[k], s.dtypes[k], s.grads[k]) +
                   " (compile again for the new shape, or use tg::CompiledCache)");
     if (t->node >= 0)
       throw Error("compiled step: input " + std::to_string(k) + ", a " + t->shape.str() +

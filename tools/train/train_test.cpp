@@ -103,6 +103,20 @@ void write_dataset(const fs::path& dir, uint32_t train_n, uint32_t test_n, uint3
   }
 }
 
+// Two runs' metrics.csv agree epoch by epoch, but for the timings.
+void expect_same_metrics(const fs::path& a, const fs::path& b, size_t epochs) {
+  auto ra = metrics_from_csv(read_file(a / "metrics.csv"));
+  auto rb = metrics_from_csv(read_file(b / "metrics.csv"));
+  ASSERT_EQ(ra.size(), epochs);
+  ASSERT_EQ(rb.size(), epochs);
+  for (size_t i = 0; i < epochs; ++i) {
+    EXPECT_EQ(ra[i].train_loss, rb[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ(ra[i].train_acc, rb[i].train_acc) << "epoch " << i + 1;
+    EXPECT_EQ(ra[i].test_loss, rb[i].test_loss) << "epoch " << i + 1;
+    EXPECT_EQ(ra[i].test_acc, rb[i].test_acc) << "epoch " << i + 1;
+  }
+}
+
 // Every tensor of `a` equals `b`'s, bit for bit, in the same order.
 ::testing::AssertionResult bit_identical(const tg::NamedTensors& a, const tg::NamedTensors& b) {
   if (a.size() != b.size()) return ::testing::AssertionFailure() << a.size() << " tensors vs " << b.size();
@@ -226,16 +240,7 @@ TEST_P(TrainResume, ResumingAfterEpochOneGivesBitIdenticalWeights) {
   EXPECT_EQ(b.state.epochs_done, 2);
 
   // The CSV of the resumed run keeps epoch 1 and matches the whole run but for the timings.
-  auto ra = metrics_from_csv(read_file(dir_ / "whole" / "metrics.csv"));
-  auto rb = metrics_from_csv(read_file(dir_ / "split" / "metrics.csv"));
-  ASSERT_EQ(ra.size(), 2u);
-  ASSERT_EQ(rb.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(ra[i].train_loss, rb[i].train_loss);
-    EXPECT_EQ(ra[i].train_acc, rb[i].train_acc);
-    EXPECT_EQ(ra[i].test_loss, rb[i].test_loss);
-    EXPECT_EQ(ra[i].test_acc, rb[i].test_acc);
-  }
+  expect_same_metrics(dir_ / "whole", dir_ / "split", 2);
 }
 
 // A checkpoint written before the test loss was measured keeps its history: the old CSV form still
@@ -268,15 +273,7 @@ TEST_F(TrainTool, CompiledAndEagerStepsGiveTheSameWeights) {
   EXPECT_TRUE(bit_identical(load_run((dir_ / "compiled" / "checkpoint.safetensors").string()).tensors.model,
                             load_run((dir_ / "eager" / "checkpoint.safetensors").string()).tensors.model));
   // The accuracy counts read the logits each step kept: the same too (each batch shape has its own).
-  auto rc = metrics_from_csv(read_file(dir_ / "compiled" / "metrics.csv"));
-  auto re = metrics_from_csv(read_file(dir_ / "eager" / "metrics.csv"));
-  ASSERT_EQ(rc.size(), 2u);
-  ASSERT_EQ(re.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(rc[i].train_loss, re[i].train_loss);
-    EXPECT_EQ(rc[i].train_acc, re[i].train_acc);
-    EXPECT_EQ(rc[i].test_acc, re[i].test_acc);
-  }
+  expect_same_metrics(dir_ / "compiled", dir_ / "eager", 2);
 }
 
 TEST_F(TrainTool, MissingDataDirectoryIsAClearError) {
