@@ -1,6 +1,8 @@
 #include "tapegrad/data/loader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "tapegrad/core/error.h"
@@ -24,6 +26,12 @@ DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
   if (options_.batch_size < 1)
     throw Error("DataLoader: batch_size must be at least 1, got " + std::to_string(options_.batch_size));
+  if (options_.replicas < 1 || options_.rank < 0 || options_.rank >= options_.replicas)
+    throw Error("DataLoader: rank must be in [0, replicas) and replicas at least 1, got rank " +
+                std::to_string(options_.rank) + " of " + std::to_string(options_.replicas) + " replicas");
+  if (options_.batch_size > std::numeric_limits<int64_t>::max() / options_.replicas)
+    throw Error("DataLoader: batch_size " + std::to_string(options_.batch_size) + " times " +
+                std::to_string(options_.replicas) + " replicas overflows");
   if (!dataset_.images.defined() || dataset_.images.dim() != 2)
     throw Error("DataLoader: images must be a rank-2 tensor [N, features]");
   if (dataset_.images.size(0) != dataset_.size())
@@ -38,8 +46,16 @@ DataLoader::DataLoader(Dataset dataset, int64_t batch_size, bool shuffle, uint64
     : DataLoader(std::move(dataset), DataLoaderOptions{batch_size, shuffle, seed, drop_last, Dtype::f32}) {}
 
 int64_t DataLoader::size() const {
-  const int64_t n = dataset_.size(), b = options_.batch_size;
+  const int64_t n = dataset_.size(), b = options_.batch_size * options_.replicas;
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+int64_t DataLoader::global_batch_size(int64_t i) const {
+  if (i < 0 || i >= size())
+    throw Error("DataLoader::global_batch_size: index " + std::to_string(i) + " out of range for " +
+                std::to_string(size()) + " batches");
+  const int64_t b = options_.batch_size * options_.replicas;
+  return std::min(b, dataset_.size() - i * b);
 }
 
 void DataLoader::set_epoch(int64_t e) {
@@ -55,8 +71,11 @@ Batch DataLoader::batch(int64_t i) const {
   if (i < 0 || i >= size())
     throw Error("DataLoader::batch: index " + std::to_string(i) + " out of range for " + std::to_string(size()) +
                 " batches");
-  const int64_t begin = i * options_.batch_size;
-  const int64_t b = std::min(options_.batch_size, dataset_.size() - begin);
+  // This rank's examples of the global batch at `begin`: every replicas-th, from its rank on.
+  const int64_t w = options_.replicas;
+  const int64_t begin = i * options_.batch_size * w + options_.rank;
+  const int64_t m = global_batch_size(i);
+  const int64_t b = m > options_.rank ? (m - options_.rank + w - 1) / w : 0;
   const int64_t f = dataset_.images.size(1);
   const Tensor& src = dataset_.images;
   Batch out;
@@ -66,7 +85,7 @@ Batch DataLoader::batch(int64_t i) const {
   const auto* from = static_cast<const uint8_t*>(src.raw_data());
   auto* to = static_cast<uint8_t*>(out.images.raw_data());
   for (int64_t r = 0; r < b; ++r) {
-    const int64_t k = order_[static_cast<size_t>(begin + r)];
+    const int64_t k = order_[static_cast<size_t>(begin + r * w)];
     if (row_bytes) std::memcpy(to + r * row_bytes, from + k * row_bytes, row_bytes);
     out.labels[static_cast<size_t>(r)] = dataset_.labels[static_cast<size_t>(k)];
   }

@@ -21,3 +21,4 @@
 #include "tapegrad/optim/optim.h"
 #include "tapegrad/data/data.h"
 #include "tapegrad/io/io.h"
+#include "tapegrad/dist/dist.h"

@@ -34,6 +34,15 @@ struct DataLoaderOptions {
   bool drop_last = false;
   /// Element type of Batch::images.
   Dtype dtype = Dtype::f32;
+  /// Data-parallel training (the distributed sampler): the number of ranks sharing each batch.
+  /// A batch of the epoch is then batch_size * replicas examples of the shuffled order, the same
+  /// on every rank; rank r takes its examples r, r + replicas, r + 2 * replicas, ... So the ranks
+  /// together visit exactly the batches one process with batch_size * replicas would, and every
+  /// rank has the same number of batches; in the last, smaller one the ranks' shares differ by at
+  /// most one example (a share may be empty). drop_last drops that batch on every rank.
+  int64_t replicas = 1;
+  /// This rank's share of each batch, 0 to replicas - 1.
+  int64_t rank = 0;
 };
 
 /// Iterates a Dataset in mini-batches. The order of epoch e is a Fisher–Yates shuffle drawn
@@ -55,8 +64,11 @@ class DataLoader {
   /// Same as the options form: DataLoaderOptions{batch_size, shuffle, seed, drop_last}.
   DataLoader(Dataset dataset, int64_t batch_size, bool shuffle = true, uint64_t seed = 0, bool drop_last = false);
 
-  /// Number of batches per epoch.
+  /// Number of batches per epoch (the same on every rank).
   int64_t size() const;
+  /// Examples in batch `i` across all ranks (batch_size * replicas but for the last batch): with
+  /// batch(i).size(), the weight of this rank's share in the batch's mean.
+  int64_t global_batch_size(int64_t i) const;
   /// Batch `i` (0 <= i < size()) of the current epoch; throws if out of range.
   Batch batch(int64_t i) const;
   /// Selects epoch `e`, recomputing the shuffled order for it (no effect without shuffle).

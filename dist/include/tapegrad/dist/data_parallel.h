@@ -1,0 +1,77 @@
+#pragma once
+/// \file data_parallel.h
+/// Data-parallel training: every rank holds the same model, trains it on its own slice of each
+/// batch, and averages the gradients before the optimizer step, so that the ranks' weights stay
+/// identical (as PyTorch's DistributedDataParallel and Horovod do).
+///
+///     tg::dist::Environment env(&argc, &argv);
+///     tg::dist::broadcast_state(model);                 // rank 0's initial weights everywhere
+///     tg::dist::GradientAverager averager(model.parameters());
+///     for (...) {
+///       opt.zero_grad();
+///       loss.backward();
+///       averager.average();                             // before the step, on every rank
+///       opt.step();
+///     }
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tapegrad/core/tensor.h"
+#include "tapegrad/nn/module.h"
+
+namespace tapegrad::dist {
+
+/// Copies rank `root`'s parameters and buffers into `model` on every rank. First checks that every
+/// rank has the same model (names, dtypes and shapes of its parameters and buffers, in order):
+/// otherwise every rank throws the same tg::Error, naming the ranks and the first tensor that
+/// differs.
+void broadcast_state(nn::Module& model, int root = 0);
+/// Copies rank `root`'s buffers (BatchNorm's running statistics) into `model` on every rank, so
+/// that evaluation and checkpoints see one set; the layout is not checked again.
+void broadcast_buffers(nn::Module& model, int root = 0);
+
+/// How a GradientAverager groups gradients into messages.
+struct GradientAveragerOptions {
+  /// Bytes per message (bucket): parameters are packed in order into buckets of about this size
+  /// (a parameter larger than a bucket has one of its own). Several buckets are in flight at once.
+  size_t bucket_bytes = size_t{4} << 20;
+};
+
+/// Averages the gradients of a fixed list of parameters across ranks, in buckets of a few MB.
+class GradientAverager {
+ public:
+  /// An averager of `parameters`' gradients, which must be the same list (same shapes and dtypes,
+  /// in the same order) on every rank, as model.parameters() of one model is.
+  explicit GradientAverager(std::vector<Tensor> parameters, GradientAveragerOptions options = {});
+
+  /// Replaces every parameter's gradient by the mean of the ranks' gradients. Call it on every
+  /// rank after backward() and before the optimizer step. A parameter without a gradient on a
+  /// rank (a rank whose batch was empty) counts as zeros there, and has the average afterwards.
+  void average();
+  /// Replaces every gradient by sum over ranks of weight * gradient: with weight = this rank's
+  /// examples / the examples of all ranks, the gradient of a mean loss over all of them, however
+  /// unevenly the last batch was split. The weights should sum to 1 across ranks.
+  void average(double weight);
+
+  /// The number of buckets (messages per average()).
+  size_t buckets() const { return buckets_.size(); }
+  /// Bytes of gradient sent per average().
+  size_t bytes() const { return bytes_; }
+  /// Seconds the last average() took (packing, the allreduce and unpacking).
+  double last_seconds() const { return last_seconds_; }
+
+ private:
+  struct Bucket {
+    Dtype dtype;
+    std::vector<size_t> params;  // indices into params_
+    int64_t numel = 0;
+    std::vector<uint8_t> buffer;
+  };
+  std::vector<Tensor> params_;
+  std::vector<Bucket> buckets_;
+  size_t bytes_ = 0;
+  double last_seconds_ = 0;
+};
+
+}  // namespace tapegrad::dist

@@ -1,0 +1,151 @@
+// Keeping the replicas of a model in step: one broadcast of the initial state, then one
+// bucketed gradient allreduce per step.
+#include "tapegrad/dist/data_parallel.h"
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "backend.h"
+#include "tapegrad/core/error.h"
+#include "tapegrad/dist/comm.h"
+
+namespace tapegrad::dist {
+namespace {
+
+// One line per tensor: what every rank must agree on before tensors are exchanged by position.
+std::vector<std::string> layout(const NamedTensors& tensors, const char* kind) {
+  std::vector<std::string> lines;
+  for (const auto& [name, t] : tensors)
+    lines.push_back(std::string(kind) + " '" + name + "' " + std::string(dtype_name(t.dtype())) + " " + t.shape().str());
+  return lines;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const std::string& l : lines) s += l + "\n";
+  return s;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> lines;
+  size_t at = 0;
+  for (size_t nl; (nl = s.find('\n', at)) != std::string::npos; at = nl + 1) lines.push_back(s.substr(at, nl - at));
+  return lines;
+}
+
+// Every rank gathers every rank's layout and throws the same error if any differs from the
+// root's, so that no rank goes on to a collective the others have left.
+void check_same_layout(const std::vector<std::string>& mine, int root, const char* who, const char* what) {
+  const std::vector<std::string> all = all_gather(joined(mine));
+  const std::vector<std::string> reference = split(all.at(static_cast<size_t>(root)));
+  for (size_t r = 0; r < all.size(); ++r) {
+    if (all[r] == all[static_cast<size_t>(root)]) continue;
+    const std::vector<std::string> theirs = split(all[r]);
+    size_t k = 0;
+    while (k < theirs.size() && k < reference.size() && theirs[k] == reference[k]) ++k;
+    const std::string a = k < theirs.size() ? theirs[k] : "no tensor";
+    const std::string b = k < reference.size() ? reference[k] : "no tensor";
+    throw Error("tg::dist::" + std::string(who) + ": rank " + std::to_string(r) + " has another " + what +
+                " than rank " + std::to_string(root) + " (" + std::to_string(theirs.size()) + " tensors against " +
+                std::to_string(reference.size()) + "): at tensor " + std::to_string(k) + ", rank " + std::to_string(r) +
+                " has " + a + " where rank " + std::to_string(root) + " has " + b +
+                "; every rank must build the same model");
+  }
+}
+
+void broadcast_all(const NamedTensors& tensors, int root, const char* who) {
+  for (const auto& [name, t] : tensors) {
+    Tensor data = t;
+    detail::broadcast({data.raw_data(), data.numel(), detail::elem_of(data.dtype())}, root, who);
+  }
+}
+
+template <class T>
+void scale_into(T* to, const T* from, int64_t n, T w) {
+  for (int64_t i = 0; i < n; ++i) to[i] = w * from[i];
+}
+
+}  // namespace
+
+void broadcast_state(nn::Module& model, int root) {
+  const NamedTensors params = model.named_parameters(), buffers = model.named_buffers();
+  std::vector<std::string> lines = layout(params, "parameter");
+  for (std::string& l : layout(buffers, "buffer")) lines.push_back(std::move(l));
+  check_same_layout(lines, root, "broadcast_state", "model");
+  broadcast_all(params, root, "broadcast_state");
+  broadcast_all(buffers, root, "broadcast_state");
+}
+
+void broadcast_buffers(nn::Module& model, int root) { broadcast_all(model.named_buffers(), root, "broadcast_buffers"); }
+
+GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAveragerOptions options)
+    : params_(std::move(parameters)) {
+  if (options.bucket_bytes == 0) throw Error("tg::dist::GradientAverager: bucket_bytes must be positive, got 0");
+  NamedTensors named;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].defined() || !params_[i].requires_grad())
+      throw Error("tg::dist::GradientAverager: parameter " + std::to_string(i) +
+                  " is undefined or does not require gradients");
+    named.emplace_back(std::to_string(i), params_[i]);
+  }
+  check_same_layout(layout(named, "parameter"), 0, "GradientAverager", "parameter list");
+  // In parameter order: the last layers' gradients are complete first in backward, but a bucket
+  // is only sent once all of them are done, so the order matters only for packing.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
+    bytes_ += bytes;
+    if (buckets_.empty() || buckets_.back().dtype != p.dtype() ||
+        (buckets_.back().numel > 0 &&
+         static_cast<size_t>(buckets_.back().numel) * dtype_size(p.dtype()) + bytes > options.bucket_bytes))
+      buckets_.push_back(Bucket{p.dtype(), {}, 0, {}});
+    buckets_.back().params.push_back(i);
+    buckets_.back().numel += p.numel();
+  }
+  for (Bucket& b : buckets_) b.buffer.resize(static_cast<size_t>(b.numel) * dtype_size(b.dtype));
+}
+
+void GradientAverager::average() { average(1.0 / size()); }
+
+void GradientAverager::average(double weight) {
+  const auto start = std::chrono::steady_clock::now();
+  if (size() == 1 && weight == 1.0) {  // a job of one: its gradient is the average already
+    last_seconds_ = 0;
+    return;
+  }
+  std::vector<detail::Span> spans;
+  for (Bucket& b : buckets_) {
+    uint8_t* at = b.buffer.data();
+    for (size_t i : b.params) {
+      const Tensor& p = params_[i];
+      const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
+      if (!p.has_grad()) {
+        std::memset(at, 0, bytes);
+      } else {
+        const Tensor g = p.grad();
+        if (b.dtype == Dtype::f32)
+          scale_into(reinterpret_cast<float*>(at), g.data<float>(), g.numel(), static_cast<float>(weight));
+        else
+          scale_into(reinterpret_cast<double*>(at), g.data<double>(), g.numel(), weight);
+      }
+      at += bytes;
+    }
+    spans.push_back({b.buffer.data(), b.numel, detail::elem_of(b.dtype)});
+  }
+  detail::all_reduce_sum(spans, "GradientAverager::average");
+  for (Bucket& b : buckets_) {
+    const uint8_t* at = b.buffer.data();
+    for (size_t i : b.params) {
+      Tensor& p = params_[i];
+      const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
+      Tensor g = p.has_grad() ? p.grad() : empty(p.shape(), p.dtype());
+      if (bytes) std::memcpy(g.raw_data(), at, bytes);
+      if (!p.has_grad()) p.set_grad(g);
+      at += bytes;
+    }
+  }
+  last_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace tapegrad::dist
