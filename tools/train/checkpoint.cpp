@@ -55,6 +55,7 @@ void save_run(const std::string& path, const tg::nn::Module& model, const tg::op
       {"lr_schedule", s.lr_schedule},
       {"total_epochs", std::to_string(s.total_epochs)},
       {"batch_size", std::to_string(s.batch_size)},
+      {"ranks", std::to_string(s.ranks)},
       {"limit", std::to_string(s.limit)},
       {"data", s.data_dir},
       {"metrics_csv", metrics_to_csv(s.history)},
@@ -66,6 +67,16 @@ LoadedRun load_run(const std::string& path) {
   tg::io::Checkpoint tensors;
   try {
     tensors = tg::io::load_checkpoint(path);
+  } catch (const tg::Error& e) {
+    throw std::runtime_error(std::string("cannot load checkpoint: ") + e.what());
+  }
+  return read_run(std::move(tensors), path);
+}
+
+LoadedRun parse_run(const std::vector<uint8_t>& bytes, const std::string& path) {
+  tg::io::Checkpoint tensors;
+  try {
+    tensors = tg::io::parse_checkpoint(bytes.data(), bytes.size(), path);
   } catch (const tg::Error& e) {
     throw std::runtime_error(std::string("cannot load checkpoint: ") + e.what());
   }
@@ -113,6 +124,8 @@ LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
     throw std::runtime_error("checkpoint '" + path + "': metadata 'optimizer' is '" + s.optimizer + "', expected one of " +
                              optimizer_names());
   s.batch_size = integer(m, "batch_size", path, 1, kMaxBatchSize);
+  // Written since data-parallel training exists; every checkpoint before it is of one process.
+  s.ranks = m.count("ranks") ? integer(m, "ranks", path, 1, kMaxRanks) : 1;
   s.limit = integer(m, "limit", path, 0, std::numeric_limits<int64_t>::max());
   s.data_dir = entry(m, "data", path);
   return run;

@@ -24,7 +24,8 @@ struct RunState {
   double lr = 0;                     ///< the learning rate the run started with
   std::string lr_schedule = "constant";  ///< constant or cosine; checkpoints from before --lr-schedule are constant
   int64_t total_epochs = 0;          ///< --epochs of the run that wrote it, which a cosine spans (0: not recorded)
-  int64_t batch_size = 0;            ///< examples per mini-batch
+  int64_t batch_size = 0;            ///< examples per mini-batch on each rank
+  int64_t ranks = 1;                 ///< processes that trained it (data-parallel); checkpoints from before have no entry: 1
   int64_t limit = 0;                 ///< training examples used (0: all)
   std::string data_dir;              ///< where the data came from
   std::vector<EpochMetrics> history; ///< metrics of the completed epochs
@@ -46,6 +47,10 @@ struct LoadedRun {
 /// Loads a checkpoint written by save_run; throws std::runtime_error naming the file and the
 /// missing or malformed entry.
 LoadedRun load_run(const std::string& path);
+
+/// The same from the checkpoint file's bytes (read by rank 0 and broadcast: the other ranks need
+/// not see its file system); `path` is used in errors.
+LoadedRun parse_run(const std::vector<uint8_t>& bytes, const std::string& path);
 
 /// The run state in a checkpoint's metadata, checked as load_run does; `path` is used in errors.
 LoadedRun read_run(tapegrad::io::Checkpoint tensors, const std::string& path);

@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -65,7 +68,15 @@ void adopt(const TrainOptions& o, const char* name, T& option, const T& saved) {
   option = saved;
 }
 
-void adopt_settings(TrainOptions& o, const RunState& saved, const std::string& path) {
+void adopt_settings(TrainOptions& o, const RunState& saved, const std::string& path, int ranks) {
+  // The launcher, not a flag, sets the number of ranks, and with --batch-size it makes the batch
+  // the optimizer sees: another count would train another run.
+  if (saved.ranks != ranks)
+    throw std::runtime_error("the checkpoint '" + path + "' was trained by " + std::to_string(saved.ranks) +
+                             " rank(s) with --batch-size " + std::to_string(saved.batch_size) + " each, but this run has " +
+                             std::to_string(ranks) + "; resume it with " +
+                             (saved.ranks == 1 ? std::string("one process") : "mpirun -np " + std::to_string(saved.ranks)) +
+                             ", or start a new run with another --out");
   adopt(o, "model", o.model, saved.model);
   if (o.model == "cnn" && o.given.count("hidden"))
     throw std::runtime_error("--hidden applies to --model mlp, but the checkpoint '" + path + "' holds a cnn");
@@ -98,6 +109,22 @@ std::string lr_string(double lr) {
   return buf;
 }
 
+// The checkpoint to resume, on every rank: rank 0 reads the file and sends its bytes, so that the
+// other ranks need not share its file system.
+LoadedRun load_resumed(const std::string& path) {
+  if (tg::dist::is_main() && !fs::exists(path))
+    throw std::runtime_error("--resume: no checkpoint at '" + path + "' (run without --resume to start training there)");
+  if (tg::dist::size() == 1) return load_run(path);
+  std::vector<uint8_t> bytes;
+  if (tg::dist::is_main()) {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw std::runtime_error("--resume: cannot read '" + path + "'");
+  }
+  tg::dist::broadcast(bytes);
+  return parse_run(bytes, path);
+}
+
 std::string percent(double fraction) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f%%", 100 * fraction);
@@ -108,17 +135,18 @@ int run(TrainOptions o) {
   const auto start = Clock::now();
   tg::set_num_threads(o.threads);
   const OutputPaths out(o.out_dir);
+  // Data-parallel under an MPI launcher: every rank trains the same model on its share of each
+  // batch; rank 0 alone writes the files and prints progress.
+  const int ranks = tg::dist::size(), rank = tg::dist::rank();
+  const bool distributed = ranks > 1, main_rank = rank == 0;
 
   // ---- what to continue from ----
   std::unique_ptr<LoadedRun> resumed;
   if (o.resume) {
-    if (!fs::exists(out.checkpoint))
-      throw std::runtime_error("--resume: no checkpoint at '" + out.checkpoint +
-                               "' (run without --resume to start training there)");
-    resumed = std::make_unique<LoadedRun>(load_run(out.checkpoint));
-    adopt_settings(o, resumed->state, out.checkpoint);
+    resumed = std::make_unique<LoadedRun>(load_resumed(out.checkpoint));
+    adopt_settings(o, resumed->state, out.checkpoint, ranks);
     spdlog::info("resuming from {} after epoch {}", out.checkpoint, resumed->state.epochs_done);
-  } else if (fs::exists(out.checkpoint)) {
+  } else if (main_rank && fs::exists(out.checkpoint)) {
     spdlog::info("starting a new run; the checkpoint in {} will be replaced (use --resume to continue it)", o.out_dir);
   }
 
@@ -144,7 +172,8 @@ int run(TrainOptions o) {
   auto optimizer = make_optimizer(o.optimizer, model.parameters(), o.lr);
   RunState state{.seed = o.seed, .model = o.model, .hidden = o.hidden, .inputs = inputs, .classes = classes,
                  .optimizer = o.optimizer, .lr = o.lr, .lr_schedule = o.lr_schedule, .total_epochs = o.epochs,
-                 .batch_size = o.batch_size, .limit = o.limit, .data_dir = o.data_dir, .history = {}};
+                 .batch_size = o.batch_size, .ranks = ranks, .limit = o.limit, .data_dir = o.data_dir,
+                 .history = {}};
   if (resumed) {
     const RunState& saved = resumed->state;
     if (saved.inputs != inputs || saved.classes != classes)
@@ -157,20 +186,33 @@ int run(TrainOptions o) {
     warn_if_replanned(o, saved);
     resumed.reset();
   }
+  // Rank 0's weights on every rank (the same seed built them, but this also proves every rank
+  // built the same model, which the gradient exchange relies on).
+  std::optional<tg::dist::GradientAverager> averager;
+  if (distributed) {
+    tg::dist::broadcast_state(model);
+    averager.emplace(model.parameters());
+  }
   // After the restore, which set the lr the checkpoint saved: this sets the lr of the next epoch.
   const std::unique_ptr<tg::optim::LRScheduler> scheduler =
       make_lr_scheduler(o.lr_schedule, *optimizer, o.lr, o.epochs, state.epochs_done);
   const std::string arch = cnn ? describe_cnn(classes) : describe_mlp(inputs, o.hidden, classes);
   // "lr 0.05 cosine"; a constant lr shows as the bare number, as it did before --lr-schedule.
   const std::string lr_text = lr_string(o.lr) + (scheduler ? " " + o.lr_schedule : "");
+  const std::string batch_text =
+      std::to_string(o.batch_size) + (distributed ? " x " + std::to_string(ranks) + " ranks" : "");
   const std::string title = arch + (cnn ? " CNN, " : " MLP, ") + o.optimizer + " lr " + lr_text + ", batch " +
-                            std::to_string(o.batch_size) + ", seed " + std::to_string(o.seed);
-  spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s)", arch, model.parameter_count(),
-               o.optimizer, lr_text, o.batch_size, o.seed, o.threads);
+                            batch_text + ", seed " + std::to_string(o.seed);
+  spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s){}", arch, model.parameter_count(),
+               o.optimizer, lr_text, batch_text, o.seed, o.threads, distributed ? " per rank" : "");
+  if (averager)
+    spdlog::info("gradients averaged over {} ranks after each backward: {:.2f} MB in {} message(s)", ranks,
+                 averager->bytes() / 1e6, averager->buckets());
 
-  fs::create_directories(o.out_dir);
-  tg::data::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed});
-  const bool tty = is_terminal(stdout);
+  if (main_rank) fs::create_directories(o.out_dir);
+  tg::data::DataLoader loader(train, {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed,
+                                      .replicas = ranks, .rank = rank});
+  const bool tty = main_rank && is_terminal(stdout);
   PlotResult plot{false, o.plot ? "no epoch was run" : "disabled by --no-plot"};
   int64_t trained = 0;
 
@@ -185,21 +227,30 @@ int run(TrainOptions o) {
     loader.set_epoch(e);  // the shuffle order depends on (seed, epoch) only: a resumed run sees the same
     const std::string label = "epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
     std::unique_ptr<ProgressBar> bar = tty ? std::make_unique<ProgressBar>(label, loader.size()) : nullptr;
-    const EpochTotals t = train_epoch(step, model, *optimizer, loader, [&](int64_t done, int64_t seen, double loss) {
-      if (bar) bar->update(done, seen, loss);
-    });
+    const EpochTotals t = train_epoch(
+        step, model, *optimizer, loader,
+        [&](int64_t done, int64_t seen, double loss) {
+          if (bar) bar->update(done, seen * ranks, loss);
+        },
+        averager ? &*averager : nullptr);
     const double train_seconds = seconds_since(epoch_start);
     if (bar) bar->clear();
-    const Evaluation on_test = evaluate(model, test);
+    if (distributed) tg::dist::broadcast_buffers(model);  // one set of running statistics, rank 0's
+    const Evaluation on_test = evaluate(model, test, 1000, distributed);
     const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start)};
     spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {}{:.2f} s ({:.0f} samples/s)",
                  label, m.train_loss, percent(m.train_acc), m.test_loss, percent(m.test_acc),
                  scheduler ? "lr " + lr_string(epoch_lr) + ", " : "", m.seconds, t.samples / train_seconds);
+    if (distributed)
+      spdlog::info("{}: gradient allreduce {:.2f} ms per step on rank 0 ({:.1f}% of its training time)", label,
+                   1e3 * t.allreduce_seconds / static_cast<double>(std::max<int64_t>(1, loader.size())),
+                   100 * t.allreduce_seconds / train_seconds);
 
     state.epochs_done = e + 1;
     ++trained;
     state.history.push_back(m);
     if (scheduler) scheduler->step();  // before the save: the checkpoint holds the next epoch's lr
+    if (!main_rank) continue;
     save_run(out.checkpoint, model, *optimizer, state);
     tapegrad::io::write_file_atomic(out.csv, metrics_to_csv(state.history));
     if (o.plot) {
@@ -207,14 +258,16 @@ int run(TrainOptions o) {
       if (!plot.rendered) spdlog::warn("plot skipped: {}", plot.reason);
     }
   }
-  if (trained == 0 && !state.history.empty()) {  // nothing new: still leave complete outputs
+  if (trained == 0 && !state.history.empty() && main_rank) {  // nothing new: still leave complete outputs
     tapegrad::io::write_file_atomic(out.csv, metrics_to_csv(state.history));
     if (o.plot) plot = render_plot(out.csv, out.png, out.script, title);
   }
 
   // ---- summary ----
-  const double final_acc = state.history.empty() ? evaluate(model, test).accuracy : state.history.back().test_acc;
+  const double final_acc =
+      state.history.empty() ? evaluate(model, test, 1000, distributed).accuracy : state.history.back().test_acc;
   const double wall = seconds_since(start);
+  if (!main_rank) return 0;
   spdlog::info("done: {} epoch(s), final test accuracy {}, wall time {:.1f} s", state.epochs_done, percent(final_acc),
                wall);
   std::printf("\nfinal test accuracy: %s after %lld epoch(s) (%s)\n", percent(final_acc).c_str(),
@@ -233,12 +286,28 @@ int run(TrainOptions o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by an MPI launcher, the process is one rank of a data-parallel job; started directly,
+  // it is a job of one and MPI is never initialised.
+  std::optional<tg::dist::Environment> job;
+  try {
+    if (tg::dist::launched()) job.emplace(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
   ParseResult parsed = parse_options(argc, argv);
-  if (!parsed.options) return parsed.exit_code;
+  if (!parsed.options) {
+    // Every rank printed the error; one that merely returned would leave the others waiting.
+    if (parsed.exit_code != 0 && tg::dist::size() > 1) tg::dist::abort("the command line was refused (see above)", parsed.exit_code);
+    return parsed.exit_code;
+  }
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  if (!tg::dist::is_main()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
   try {
     return run(*parsed.options);
   } catch (const std::exception& e) {
+    // A failing rank ends the job with its message: the others would wait for it forever.
+    if (tg::dist::size() > 1) tg::dist::abort(e.what());
     std::fflush(stdout);
     spdlog::stderr_color_mt("error")->error("{}", e.what());
     return 1;

@@ -13,6 +13,7 @@ namespace tapegrad_train {
 inline constexpr int64_t kMaxEpochs = 100000;
 inline constexpr int64_t kMaxBatchSize = int64_t{1} << 30;
 inline constexpr int64_t kMaxWidth = 1'000'000;  ///< of a layer: hidden, input or output
+inline constexpr int64_t kMaxRanks = int64_t{1} << 24;  ///< processes of a data-parallel run
 
 /// The optimizers make_optimizer knows, in the order the help lists them.
 const std::vector<std::string>& optimizer_name_list();

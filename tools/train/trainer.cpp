@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -47,13 +48,21 @@ EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, 
 }
 
 EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optimizer& optimizer,
-                        const tg::data::DataLoader& loader, const ProgressFn& progress) {
+                        const tg::data::DataLoader& loader, const ProgressFn& progress,
+                        tg::dist::GradientAverager* averager) {
   model.train();
-  double loss_sum = 0;
+  double loss_sum = 0, allreduce_seconds = 0;
   int64_t right = 0, seen = 0;
   const int64_t batches = loader.size();
   for (int64_t i = 0; i < batches; ++i) {
     const tg::data::Batch batch = loader.batch(i);
+    if (batch.size() == 0 && averager) {  // this rank's share of a short last batch: it still joins the average
+      optimizer.zero_grad(true);
+      averager->average(0.0);
+      allreduce_seconds += averager->last_seconds();
+      optimizer.step();
+      continue;
+    }
     const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
     tg::Tensor loss = step.loss(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()));
     const tg::Tensor& logits = step.logits();
@@ -64,31 +73,50 @@ EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optim
     right += count_correct(logits, batch.labels);
     optimizer.zero_grad();
     loss.backward();
+    if (averager) {
+      averager->average(static_cast<double>(batch.size()) / static_cast<double>(loader.global_batch_size(i)));
+      allreduce_seconds += averager->last_seconds();
+    }
     optimizer.step();
     loss_sum += l * batch.size();
     seen += batch.size();
     if (progress) progress(i + 1, seen, loss_sum / seen);
   }
+  if (averager) {  // the epoch's figures over all ranks
+    const std::vector<double> sums = tg::dist::all_reduce_sum({loss_sum, static_cast<double>(right), static_cast<double>(seen)});
+    loss_sum = sums[0];
+    right = static_cast<int64_t>(sums[1]);
+    seen = static_cast<int64_t>(sums[2]);
+  }
   EpochTotals t;
+  t.allreduce_seconds = allreduce_seconds;
   t.samples = seen;
   t.mean_loss = seen ? loss_sum / seen : 0;
   t.accuracy = seen ? static_cast<double>(right) / seen : 0;
   return t;
 }
 
-Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch) {
+Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch, bool sharded) {
   const bool was_training = model.is_training();
   model.eval();
   tg::NoGradGuard no_grad;
-  tg::data::DataLoader loader(data, {.batch_size = batch, .shuffle = false});
+  const int64_t ranks = sharded ? tg::dist::size() : 1;
+  tg::data::DataLoader loader(data, {.batch_size = std::max<int64_t>(1, batch / ranks), .shuffle = false,
+                                     .replicas = ranks, .rank = sharded ? tg::dist::rank() : 0});
   int64_t right = 0;
   double loss_sum = 0;
   for (const tg::data::Batch& b : loader) {
+    if (b.size() == 0) continue;
     const tg::Tensor logits = model(b.images);
     right += count_correct(logits, b.labels);
     loss_sum += tg::softmax_cross_entropy(logits, b.labels).item() * b.size();
   }
   model.train(was_training);
+  if (sharded) {
+    const std::vector<double> sums = tg::dist::all_reduce_sum({loss_sum, static_cast<double>(right)});
+    loss_sum = sums[0];
+    right = static_cast<int64_t>(sums[1]);
+  }
   if (data.size() == 0) return {};
   return {loss_sum / data.size(), static_cast<double>(right) / data.size()};
 }

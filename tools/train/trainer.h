@@ -15,7 +15,8 @@ namespace tapegrad_train {
 struct EpochTotals {
   double mean_loss = 0;  ///< mean of the batch losses, weighted by batch size
   double accuracy = 0;   ///< fraction classified right, each batch measured before its update
-  int64_t samples = 0;   ///< examples seen
+  int64_t samples = 0;   ///< examples seen (by all ranks)
+  double allreduce_seconds = 0;  ///< this rank's time in GradientAverager::average over the epoch
 };
 
 /// Called after each batch with (batches done, examples seen, running mean loss).
@@ -45,9 +46,13 @@ class TrainStep {
 };
 
 /// Trains `model` for one pass over `loader`'s current epoch (the caller calls set_epoch):
-/// forward, softmax cross-entropy, backward, optimizer step, per batch, through `step`.
+/// forward, softmax cross-entropy, backward, optimizer step, per batch, through `step`. With an
+/// `averager` (data-parallel: `loader` gives this rank's share of each batch), the gradients are
+/// averaged across ranks, each rank weighted by its share, between backward and the step; the
+/// totals are then those of all ranks (the progress callback sees this rank's).
 EpochTotals train_epoch(TrainStep& step, tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
-                        const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
+                        const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {},
+                        tapegrad::dist::GradientAverager* averager = nullptr);
 /// The same with a compiled step of its own.
 EpochTotals train_epoch(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
                         const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
@@ -59,7 +64,9 @@ struct Evaluation {
 };
 
 /// The mean loss and the accuracy of `model` on `data`, in eval mode under NoGradGuard, in chunks
-/// of `batch` examples; restores the model's train/eval mode afterwards.
-Evaluation evaluate(tapegrad::nn::Module& model, const tapegrad::data::Dataset& data, int64_t batch = 1000);
+/// of `batch` examples; restores the model's train/eval mode afterwards. `sharded`: each rank of
+/// the tg::dist job evaluates its share of every chunk and the counts are summed across ranks.
+Evaluation evaluate(tapegrad::nn::Module& model, const tapegrad::data::Dataset& data, int64_t batch = 1000,
+                    bool sharded = false);
 
 }  // namespace tapegrad_train
