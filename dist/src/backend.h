@@ -18,7 +18,7 @@ struct Span {
 };
 Elem elem_of(Dtype dtype);
 
-// Sums every span elementwise across ranks, in place; all are in flight at once.
+// Sums every span elementwise across ranks, in place.
 void all_reduce_sum(const std::vector<Span>& spans, const char* who);
 // Rank `root`'s span on every rank.
 void broadcast(Span span, int root, const char* who);

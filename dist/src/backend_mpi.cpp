@@ -114,19 +114,18 @@ namespace detail {
 
 void all_reduce_sum(const std::vector<Span>& spans, const char* who) {
   if (solo(who)) return;
-  std::vector<MPI_Request> requests;
+  // Blocking, one message after another: Open MPI's tuned MPI_Allreduce over shared memory moved
+  // the 784-512-512-10 MLP's 2.7 MB in 1.7 ms a step here, MPI_Iallreduce (libnbc's schedule)
+  // with MPI_Waitall in 3.4 ms (tapegrad-train, 2 ranks, batch 256 each).
   for (const Span& s : spans) {
     auto* p = static_cast<uint8_t*>(s.data);
     for (int64_t done = 0; done < s.count;) {
       const int n = static_cast<int>(std::min(kMaxCount, s.count - done));
-      requests.emplace_back();
-      check(MPI_Iallreduce(MPI_IN_PLACE, p + done * size_of(s.elem), n, type_of(s.elem), MPI_SUM, MPI_COMM_WORLD,
-                           &requests.back()),
-            "MPI_Iallreduce", who);
+      check(MPI_Allreduce(MPI_IN_PLACE, p + done * size_of(s.elem), n, type_of(s.elem), MPI_SUM, MPI_COMM_WORLD),
+            "MPI_Allreduce", who);
       done += n;
     }
   }
-  check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall", who);
 }
 
 void broadcast(Span s, int root, const char* who) {

@@ -48,6 +48,7 @@ class Environment {
  public:
   /// Calls init(argc, argv).
   Environment(int* argc = nullptr, char*** argv = nullptr);
+  /// Calls finalize(), or abort() while an exception propagates.
   ~Environment();
   Environment(const Environment&) = delete;
   Environment& operator=(const Environment&) = delete;

@@ -34,7 +34,7 @@ void broadcast_buffers(nn::Module& model, int root = 0);
 /// How a GradientAverager groups gradients into messages.
 struct GradientAveragerOptions {
   /// Bytes per message (bucket): parameters are packed in order into buckets of about this size
-  /// (a parameter larger than a bucket has one of its own). Several buckets are in flight at once.
+  /// (a parameter larger than a bucket has one of its own).
   size_t bucket_bytes = size_t{4} << 20;
 };
 
