@@ -2,6 +2,7 @@
 // Private: the few MPI calls everything in dist/ is built on, implemented by backend_mpi.cpp over
 // MPI_COMM_WORLD, or by backend_single.cpp for a job of one process when tapegrad is built
 // without MPI. `who` names the public function in errors.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -16,7 +17,8 @@ struct Span {
   int64_t count;
   Elem elem;
 };
-Elem elem_of(Dtype dtype);
+inline Elem elem_of(Dtype dtype) { return dtype == Dtype::f32 ? Elem::f32 : Elem::f64; }
+inline size_t elem_size(Elem e) { return e == Elem::byte ? 1 : e == Elem::f32 ? 4 : 8; }
 
 // Sums every span elementwise across ranks, in place.
 void all_reduce_sum(const std::vector<Span>& spans, const char* who);

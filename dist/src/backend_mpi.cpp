@@ -50,8 +50,6 @@ MPI_Datatype type_of(detail::Elem e) {
   return MPI_BYTE;
 }
 
-size_t size_of(detail::Elem e) { return e == detail::Elem::byte ? 1 : e == detail::Elem::f32 ? 4 : 8; }
-
 // MPI counts are ints: longer spans go in pieces of at most this many elements.
 constexpr int64_t kMaxCount = INT_MAX / 2;
 
@@ -121,7 +119,7 @@ void all_reduce_sum(const std::vector<Span>& spans, const char* who) {
     auto* p = static_cast<uint8_t*>(s.data);
     for (int64_t done = 0; done < s.count;) {
       const int n = static_cast<int>(std::min(kMaxCount, s.count - done));
-      check(MPI_Allreduce(MPI_IN_PLACE, p + done * size_of(s.elem), n, type_of(s.elem), MPI_SUM, MPI_COMM_WORLD),
+      check(MPI_Allreduce(MPI_IN_PLACE, p + done * detail::elem_size(s.elem), n, type_of(s.elem), MPI_SUM, MPI_COMM_WORLD),
             "MPI_Allreduce", who);
       done += n;
     }
@@ -137,14 +135,14 @@ void broadcast(Span s, int root, const char* who) {
   auto* p = static_cast<uint8_t*>(s.data);
   for (int64_t done = 0; done < s.count;) {
     const int n = static_cast<int>(std::min(kMaxCount, s.count - done));
-    check(MPI_Bcast(p + done * size_of(s.elem), n, type_of(s.elem), root, MPI_COMM_WORLD), "MPI_Bcast", who);
+    check(MPI_Bcast(p + done * detail::elem_size(s.elem), n, type_of(s.elem), root, MPI_COMM_WORLD), "MPI_Bcast", who);
     done += n;
   }
 }
 
 void all_gather(Span send, void* recv, const char* who) {
   if (solo(who)) {
-    if (send.count) std::memcpy(recv, send.data, static_cast<size_t>(send.count) * size_of(send.elem));
+    if (send.count) std::memcpy(recv, send.data, static_cast<size_t>(send.count) * detail::elem_size(send.elem));
     return;
   }
   if (send.count > kMaxCount) throw Error(where() + ": " + who + ": " + std::to_string(send.count) + " elements is too many");

@@ -55,7 +55,7 @@ void broadcast(Span, int root, const char* who) {
 }
 void all_gather(Span send, void* recv, const char* who) {
   require_init(who);
-  const size_t bytes = static_cast<size_t>(send.count) * (send.elem == Elem::byte ? 1 : send.elem == Elem::f32 ? 4 : 8);
+  const size_t bytes = static_cast<size_t>(send.count) * elem_size(send.elem);
   if (bytes) std::memcpy(recv, send.data, bytes);
 }
 void all_gather_bytes(const void* send, const std::vector<int64_t>& counts, void* recv, const char* who) {

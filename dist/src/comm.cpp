@@ -10,12 +10,6 @@
 #include "tapegrad/dist/comm.h"
 
 namespace tapegrad::dist {
-namespace detail {
-
-Elem elem_of(Dtype dtype) { return dtype == Dtype::f32 ? Elem::f32 : Elem::f64; }
-
-}  // namespace detail
-
 namespace {
 
 // Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE, MPICH's Hydra PMI_SIZE; a PMIx launcher (srun,
