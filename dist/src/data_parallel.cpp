@@ -90,20 +90,29 @@ GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAvera
     named.emplace_back(std::to_string(i), params_[i]);
   }
   check_same_layout(layout(named, "parameter"), 0, "GradientAverager", "parameter list");
-  // In parameter order: the last layers' gradients are complete first in backward, but a bucket
+  // In parameter order: the last layers' gradients are complete first in backward, but a message
   // is only sent once all of them are done, so the order matters only for packing.
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
     bytes_ += bytes;
-    if (buckets_.empty() || buckets_.back().dtype != p.dtype() ||
-        (buckets_.back().numel > 0 &&
-         static_cast<size_t>(buckets_.back().numel) * dtype_size(p.dtype()) + bytes > options.bucket_bytes))
-      buckets_.push_back(Bucket{p.dtype(), {}, 0, {}});
-    buckets_.back().params.push_back(i);
-    buckets_.back().numel += p.numel();
+    if (bytes >= options.in_place_bytes) {
+      buckets_.push_back(Bucket{p.dtype(), {i}, p.numel(), true, {}});
+      continue;
+    }
+    Bucket* open = nullptr;  // the last bucket of packed gradients, while it has room
+    for (auto b = buckets_.rbegin(); b != buckets_.rend() && !open; ++b)
+      if (!b->in_place) open = &*b;
+    if (!open || open->dtype != p.dtype() ||
+        (open->numel > 0 && static_cast<size_t>(open->numel) * dtype_size(p.dtype()) + bytes > options.bucket_bytes)) {
+      buckets_.push_back(Bucket{p.dtype(), {}, 0, false, {}});
+      open = &buckets_.back();
+    }
+    open->params.push_back(i);
+    open->numel += p.numel();
   }
-  for (Bucket& b : buckets_) b.buffer.resize(static_cast<size_t>(b.numel) * dtype_size(b.dtype));
+  for (Bucket& b : buckets_)
+    if (!b.in_place) b.buffer.resize(static_cast<size_t>(b.numel) * dtype_size(b.dtype));
 }
 
 void GradientAverager::average() { average(1.0 / size()); }
@@ -111,11 +120,25 @@ void GradientAverager::average() { average(1.0 / size()); }
 void GradientAverager::average(double weight) {
   const auto start = std::chrono::steady_clock::now();
   if (size() == 1 && weight == 1.0) {  // a job of one: its gradient is the average already
+    for (Tensor& p : params_)
+      if (!p.has_grad()) p.set_grad(zeros(p.shape(), p.dtype()));
     last_seconds_ = 0;
     return;
   }
   std::vector<detail::Span> spans;
   for (Bucket& b : buckets_) {
+    if (b.in_place) {
+      Tensor& p = params_[b.params.front()];
+      if (!p.has_grad()) {
+        p.set_grad(zeros(p.shape(), p.dtype()));
+      } else if (weight != 1.0) {
+        Tensor g = p.grad();
+        if (b.dtype == Dtype::f32) scale_into(g.data<float>(), g.data<float>(), g.numel(), static_cast<float>(weight));
+        else scale_into(g.data<double>(), g.data<double>(), g.numel(), weight);
+      }
+      spans.push_back({p.grad().raw_data(), b.numel, detail::elem_of(b.dtype)});
+      continue;
+    }
     uint8_t* at = b.buffer.data();
     for (size_t i : b.params) {
       const Tensor& p = params_[i];
@@ -135,6 +158,7 @@ void GradientAverager::average(double weight) {
   }
   detail::all_reduce_sum(spans, "GradientAverager::average");
   for (Bucket& b : buckets_) {
+    if (b.in_place) continue;
     const uint8_t* at = b.buffer.data();
     for (size_t i : b.params) {
       Tensor& p = params_[i];
