@@ -5,7 +5,7 @@
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
 #   --only NAME  run only these: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss,
-#                backprop_vs_numeric, train, build (repeatable, or comma-separated)
+#                backprop_vs_numeric, train, dist, build (repeatable, or comma-separated)
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
 #                (DIR/backprop_vs_numeric.png) to DIR
 # Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md and
@@ -17,7 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-all="op_overhead training_step cnn_step gemm gemm_openblas rss backprop_vs_numeric train build"
+all="op_overhead training_step cnn_step gemm gemm_openblas rss backprop_vs_numeric train dist build"
 only="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -99,6 +99,32 @@ if wants train; then
     echo "== tapegrad-train: skipped in a QUICK run"
   else
     echo "== tapegrad-train: skipped (no $fmnist: apt-get install dataset-fashion-mnist)"
+  fi
+fi
+if wants dist; then
+  # Data-parallel training, one thread per rank: the allreduce curve and the steps under
+  # mpirun -np 1 and 2, then the training program itself at 1 and 2 ranks, alternating, 5 runs
+  # each (the report takes the medians: other load on the machine moves single runs by 20%).
+  mpirun=$(command -v mpirun || true)
+  if [ -z "$mpirun" ] || [ ! -x "$bin/data_parallel" ]; then
+    echo "== data_parallel: skipped (no mpirun: apt-get install openmpi-bin libopenmpi-dev)"
+  else
+    for np in 1 2; do
+      echo "== data_parallel, $np rank(s), 1 thread each"
+      TG_BENCH_QUICK=${QUICK:-} "$mpirun" --allow-run-as-root --oversubscribe -x TG_BENCH_QUICK -np "$np" \
+        "$bin/data_parallel" --threads=1 --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+        --benchmark_out="$results/data_parallel_np$np.json" --benchmark_out_format=json
+    done
+    fmnist=/usr/share/datasets/fashion-mnist
+    if [ -d "$fmnist" ] && [ -z "${QUICK:-}" ]; then
+      flags="--hidden 512,512 --batch-size 256 --epochs 1 --limit 30720 --test-limit 1000 --no-plot --threads 1"
+      for k in 1 2 3 4 5; do
+        echo "== tapegrad-train 784-512-512-10, batch 256 per rank: 1 and 2 ranks, run $k of 5"
+        "$build/tools/tapegrad-train" $flags --out "$results/train_dist" > "$results/train_dist_np1_$k.log" 2>&1
+        "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$build/tools/tapegrad-train" $flags \
+          --out "$results/train_dist" > "$results/train_dist_np2_$k.log" 2>&1
+      done
+    fi
   fi
 fi
 uptime > "$results/load_after.txt"

@@ -56,28 +56,28 @@ EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optim
   const int64_t batches = loader.size();
   for (int64_t i = 0; i < batches; ++i) {
     const tg::data::Batch batch = loader.batch(i);
-    if (batch.size() == 0 && averager) {  // this rank's share of a short last batch: it still joins the average
+    double l = 0;
+    if (batch.size() > 0) {
+      const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
+      tg::Tensor loss = step.loss(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()));
+      l = loss.item();
+      if (!std::isfinite(l))
+        throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +
+                                 " of the epoch; try a smaller --lr");
+      right += count_correct(step.logits(), batch.labels);
+      optimizer.zero_grad();
+      loss.backward();
+    } else {
+      // This rank's share of a short last batch is empty (only when sharded): no gradient, but it
+      // still joins the average, with weight 0, and steps with the others.
       optimizer.zero_grad(true);
-      averager->average(0.0);
-      allreduce_seconds += averager->last_seconds();
-      optimizer.step();
-      continue;
     }
-    const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
-    tg::Tensor loss = step.loss(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()));
-    const tg::Tensor& logits = step.logits();
-    const double l = loss.item();
-    if (!std::isfinite(l))
-      throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +
-                               " of the epoch; try a smaller --lr");
-    right += count_correct(logits, batch.labels);
-    optimizer.zero_grad();
-    loss.backward();
     if (averager) {
       averager->average(static_cast<double>(batch.size()) / static_cast<double>(loader.global_batch_size(i)));
       allreduce_seconds += averager->last_seconds();
     }
     optimizer.step();
+    if (batch.size() == 0) continue;
     loss_sum += l * batch.size();
     seen += batch.size();
     if (progress) progress(i + 1, seen, loss_sum / seen);
