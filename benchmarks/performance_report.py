@@ -351,7 +351,7 @@ p("## Data-parallel training (data_parallel, tapegrad-train under mpirun)\n")
 p("Ranks of one job on this machine, one thread each, exchanging over Open MPI's shared-memory transport "
   "(docs/distributed.md). Measured: `mpirun -np N build/bench/benchmarks/data_parallel --threads=1` for N = 1, 2 "
   "(rank 0's wall clock; fixed iteration counts, the median of the repetitions), and `tapegrad-train --hidden 512,512 "
-  "--batch-size 256 --epochs 1 --limit 30720 --test-limit 1000 --no-plot --threads 1` alone and under "
+  "--batch-size 256 --epochs 1 --test-limit 1000 --no-plot --threads 1` (all 60,000 training images) alone and under "
   "`mpirun -np 2`, alternating, 5 runs each (the program's own samples/s line; medians).\n")
 dp = {np_: load(f"data_parallel_np{np_}.json") for np_ in (1, 2)}
 

@@ -117,7 +117,7 @@ if wants dist; then
     done
     fmnist=/usr/share/datasets/fashion-mnist
     if [ -d "$fmnist" ] && [ -z "${QUICK:-}" ]; then
-      flags="--hidden 512,512 --batch-size 256 --epochs 1 --limit 30720 --test-limit 1000 --no-plot --threads 1"
+      flags="--hidden 512,512 --batch-size 256 --epochs 1 --test-limit 1000 --no-plot --threads 1"
       for k in 1 2 3 4 5; do
         echo "== tapegrad-train 784-512-512-10, batch 256 per rank: 1 and 2 ranks, run $k of 5"
         "$build/tools/tapegrad-train" $flags --out "$results/train_dist" > "$results/train_dist_np1_$k.log" 2>&1
