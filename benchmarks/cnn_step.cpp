@@ -35,15 +35,6 @@ double peak_gflops() {
   return peak;
 }
 
-tg::nn::Sequential tapegrad_cnn() {
-  tg::Generator gen(0);
-  namespace nn = tg::nn;
-  return nn::Sequential{nn::Conv2d(1, 32, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
-                        nn::Conv2d(32, 64, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
-                        nn::Flatten(), nn::Linear(3136, 128, {.generator = &gen}), nn::ReLU(),
-                        nn::Linear(128, 10, {.generator = &gen})};
-}
-
 tg::Tensor images() { return tg::reshape(bench::fixed_input(kBatch, 784), {kBatch, 1, 28, 28}); }
 
 double tapegrad_ms = 0;  // the last tapegrad step time, for the ratio
@@ -58,7 +49,7 @@ void report(benchmark::State& s, Clock::time_point t0, uint64_t heap0) {
 }
 
 void BM_cnn_step_tapegrad(benchmark::State& s) {
-  tg::nn::Sequential model = tapegrad_cnn();
+  tg::nn::Sequential model = bench::fashion_cnn();
   tg::optim::SGD opt(model.parameters(), {.lr = kLr, .momentum = kMomentum});
   const tg::Tensor x = images();
   const std::vector<int64_t> labels = bench::fixed_labels(kBatch, 10);

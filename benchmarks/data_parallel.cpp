@@ -60,12 +60,7 @@ const Net kNets[] = {
 tg::nn::Sequential make_net(size_t which) {
   if (which == 0) return bench::mlp({784, 512, 512, 10}, "relu");
   if (which == 1) return bench::mlp({784, 50, 10}, "relu");
-  tg::Generator gen(0);
-  namespace nn = tg::nn;
-  return nn::Sequential{nn::Conv2d(1, 32, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
-                        nn::Conv2d(32, 64, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
-                        nn::Flatten(), nn::Linear(3136, 128, {.generator = &gen}), nn::ReLU(),
-                        nn::Linear(128, 10, {.generator = &gen})};
+  return bench::fashion_cnn();
 }
 
 // The step of tapegrad-train: forward compiled once and replayed, backward, the average, SGD.

@@ -86,4 +86,15 @@ inline double step_flops(const std::vector<int64_t>& sizes, int64_t batch) {
   return 2 * (fwd + bwd);
 }
 
+/// The net of `tapegrad-train --model cnn`, for 28x28 images: conv 1->32 3x3 pad 1, ReLU, max-pool
+/// 2, conv 32->64, ReLU, max-pool 2, flatten, linear 3136->128, ReLU, linear 128->10.
+inline tg::nn::Sequential fashion_cnn() {
+  tg::Generator gen(0);
+  namespace nn = tg::nn;
+  return nn::Sequential{nn::Conv2d(1, 32, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Conv2d(32, 64, 3, {.padding = 1, .generator = &gen}), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Flatten(), nn::Linear(3136, 128, {.generator = &gen}), nn::ReLU(),
+                        nn::Linear(128, 10, {.generator = &gen})};
+}
+
 }  // namespace bench

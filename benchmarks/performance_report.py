@@ -387,8 +387,11 @@ if dp[1] or dp[2]:
     p("One training step per rank (compiled forward, backward, `GradientAverager::average()`, SGD), batch per rank; "
       "samples/s counts all ranks; compute alone = the same step without the average; wait = a barrier placed before "
       "the average (the time the faster rank waits for the slower), measured in a third variant of the step.\n")
-    p("| net | ranks | ms/step | samples/s (all ranks) | speed-up over 1 rank | average ms/step | wait ms/step | compute alone ms/step |")
-    p("|---|---|---|---|---|---|---|---|")
+    p("The 1- and 2-rank rows come from two runs minutes apart, and this machine's speed drifts by 20-30% over "
+      "minutes (the training program's alternating runs below are the speed-up figure); within one row, compute "
+      "alone / ms per step is the share of the step that is not exchange or waiting.\n")
+    p("| net | ranks | ms/step | samples/s (all ranks) | speed-up over 1 rank | average ms/step | wait ms/step | compute alone ms/step | compute alone / ms per step |")
+    p("|---|---|---|---|---|---|---|---|---|")
     for net in (0, 1, 2):
         one = dp_row(dp[1], net, 1)
         for np_ in (1, 2):
@@ -402,7 +405,7 @@ if dp[1] or dp[2]:
             sp = a["samples_per_s"] / one["samples_per_s"] if one else None
             p(f"| {dp_names[net]} | {np_} | {f(a['ms_per_step'])} | {f(a['samples_per_s'])} | {f(sp)}x | "
               f"{f(a['allreduce_ms_per_step'])} | {f(split and split.get('wait_ms_per_step'))} | "
-              f"{f(alone and alone['ms_per_step'])} |")
+              f"{f(alone and alone['ms_per_step'])} | {f(alone and alone['ms_per_step'] / a['ms_per_step'])} |")
     p("")
 
 
