@@ -3,6 +3,7 @@
 #include "tapegrad/dist/data_parallel.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -62,8 +63,14 @@ void broadcast_all(const NamedTensors& tensors, int root, const char* who) {
 }
 
 template <class T>
-void scale_into(T* to, const T* from, int64_t n, T w) {
+void scale(T* to, const T* from, int64_t n, T w) {
   for (int64_t i = 0; i < n; ++i) to[i] = w * from[i];
+}
+
+// to[i] = weight * g[i] over g's elements; `to` may be g's own data.
+void scale_into(void* to, const Tensor& g, double weight) {
+  if (g.dtype() == Dtype::f32) scale(static_cast<float*>(to), g.data<float>(), g.numel(), static_cast<float>(weight));
+  else scale(static_cast<double*>(to), g.data<double>(), g.numel(), weight);
 }
 
 }  // namespace
@@ -92,6 +99,7 @@ GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAvera
   check_same_layout(layout(named, "parameter"), 0, "GradientAverager", "parameter list");
   // In parameter order: the last layers' gradients are complete first in backward, but a message
   // is only sent once all of them are done, so the order matters only for packing.
+  size_t open_bucket = SIZE_MAX;  // the bucket packed gradients go into while it has room
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
@@ -100,11 +108,10 @@ GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAvera
       buckets_.push_back(Bucket{p.dtype(), {i}, p.numel(), true, {}});
       continue;
     }
-    Bucket* open = nullptr;  // the last bucket of packed gradients, while it has room
-    for (auto b = buckets_.rbegin(); b != buckets_.rend() && !open; ++b)
-      if (!b->in_place) open = &*b;
+    Bucket* open = open_bucket == SIZE_MAX ? nullptr : &buckets_[open_bucket];
     if (!open || open->dtype != p.dtype() ||
         (open->numel > 0 && static_cast<size_t>(open->numel) * dtype_size(p.dtype()) + bytes > options.bucket_bytes)) {
+      open_bucket = buckets_.size();
       buckets_.push_back(Bucket{p.dtype(), {}, 0, false, {}});
       open = &buckets_.back();
     }
@@ -119,40 +126,26 @@ void GradientAverager::average() { average(1.0 / size()); }
 
 void GradientAverager::average(double weight) {
   const auto start = std::chrono::steady_clock::now();
+  // A missing gradient (this rank's batch was empty) counts as zeros, and receives the result.
+  for (Tensor& p : params_)
+    if (!p.has_grad()) p.set_grad(zeros(p.shape(), p.dtype()));
   if (size() == 1 && weight == 1.0) {  // a job of one: its gradient is the average already
-    for (Tensor& p : params_)
-      if (!p.has_grad()) p.set_grad(zeros(p.shape(), p.dtype()));
     last_seconds_ = 0;
     return;
   }
   std::vector<detail::Span> spans;
   for (Bucket& b : buckets_) {
     if (b.in_place) {
-      Tensor& p = params_[b.params.front()];
-      if (!p.has_grad()) {
-        p.set_grad(zeros(p.shape(), p.dtype()));
-      } else if (weight != 1.0) {
-        Tensor g = p.grad();
-        if (b.dtype == Dtype::f32) scale_into(g.data<float>(), g.data<float>(), g.numel(), static_cast<float>(weight));
-        else scale_into(g.data<double>(), g.data<double>(), g.numel(), weight);
-      }
-      spans.push_back({p.grad().raw_data(), b.numel, detail::elem_of(b.dtype)});
+      Tensor g = params_[b.params.front()].grad();
+      if (weight != 1.0) scale_into(g.raw_data(), g, weight);
+      spans.push_back({g.raw_data(), b.numel, detail::elem_of(b.dtype)});
       continue;
     }
     uint8_t* at = b.buffer.data();
     for (size_t i : b.params) {
-      const Tensor& p = params_[i];
-      const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
-      if (!p.has_grad()) {
-        std::memset(at, 0, bytes);
-      } else {
-        const Tensor g = p.grad();
-        if (b.dtype == Dtype::f32)
-          scale_into(reinterpret_cast<float*>(at), g.data<float>(), g.numel(), static_cast<float>(weight));
-        else
-          scale_into(reinterpret_cast<double*>(at), g.data<double>(), g.numel(), weight);
-      }
-      at += bytes;
+      const Tensor g = params_[i].grad();
+      scale_into(at, g, weight);
+      at += static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
     }
     spans.push_back({b.buffer.data(), b.numel, detail::elem_of(b.dtype)});
   }
@@ -161,11 +154,9 @@ void GradientAverager::average(double weight) {
     if (b.in_place) continue;
     const uint8_t* at = b.buffer.data();
     for (size_t i : b.params) {
-      Tensor& p = params_[i];
-      const size_t bytes = static_cast<size_t>(p.numel()) * dtype_size(p.dtype());
-      Tensor g = p.has_grad() ? p.grad() : empty(p.shape(), p.dtype());
+      Tensor g = params_[i].grad();
+      const size_t bytes = static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
       if (bytes) std::memcpy(g.raw_data(), at, bytes);
-      if (!p.has_grad()) p.set_grad(g);
       at += bytes;
     }
   }
