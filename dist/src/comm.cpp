@@ -1,6 +1,7 @@
 // The backend-independent half of comm.h: launcher detection, the environment guard, and the
 // tensor and metric collectives over backend.h.
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -20,6 +21,42 @@ const char* env(const char* name) {
 }
 
 std::string who_is(const char* fn) { return "tg::dist: rank " + std::to_string(rank()) + ": " + fn; }
+
+// Before a tensor collective, every rank must hold the same dtype and shape: otherwise MPI
+// truncates one rank's message and another sums unrelated bytes. One all_gather of four integers
+// (dtype, rank of the shape, numel, an FNV-1a hash of the dims) settles it when they agree; only
+// when they differ do the ranks exchange their shapes as text, to throw the same error everywhere.
+void check_same_tensor(const Tensor& t, const char* who) {
+  if (size() == 1) return;
+  uint64_t hash = 14695981039346656037ull;
+  for (int64_t d : t.shape().vec()) hash = (hash ^ static_cast<uint64_t>(d)) * 1099511628211ull;
+  int64_t mine[4] = {static_cast<int64_t>(t.dtype()), static_cast<int64_t>(t.dim()), t.numel(),
+                     static_cast<int64_t>(hash)};
+  std::vector<int64_t> all(4 * static_cast<size_t>(size()));
+  detail::all_gather({mine, 4, detail::Elem::i64}, all.data(), who);
+  bool same = true;
+  for (size_t i = 4; i < all.size(); ++i) same = same && all[i] == all[i % 4];
+  if (same) return;
+  const std::vector<std::string> described =
+      all_gather(std::string(dtype_name(t.dtype())) + " " + t.shape().str());
+  // Ranks grouped by what they hold, in order of the lowest rank: "rank 0 has float32 [3, 2];
+  // ranks 1, 3 have float32 [2, 3]".
+  std::vector<std::pair<std::string, std::vector<size_t>>> groups;
+  for (size_t r = 0; r < described.size(); ++r) {
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == described[r]; });
+    if (g == groups.end()) groups.push_back({described[r], {r}});
+    else g->second.push_back(r);
+  }
+  std::string text;
+  for (const auto& [what, ranks] : groups) {
+    if (!text.empty()) text += "; ";
+    text += ranks.size() == 1 ? "rank " : "ranks ";
+    for (size_t i = 0; i < ranks.size(); ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+    text += (ranks.size() == 1 ? " has " : " have ") + what;
+  }
+  throw Error(std::string("tg::dist::") + who + ": the ranks' tensors differ: " + text +
+              "; every rank must pass a tensor of the same shape and dtype");
+}
 
 }  // namespace
 
@@ -41,6 +78,7 @@ Environment::~Environment() {
 
 void broadcast(Tensor& t, int root) {
   if (!t.defined()) throw Error(who_is("broadcast") + ": the tensor is undefined");
+  check_same_tensor(t, "broadcast");
   detail::broadcast({t.raw_data(), t.numel(), detail::elem_of(t.dtype())}, root, "broadcast");
 }
 
@@ -53,6 +91,7 @@ void broadcast(std::vector<uint8_t>& bytes, int root) {
 
 void all_reduce_sum(Tensor& t) {
   if (!t.defined()) throw Error(who_is("all_reduce_sum") + ": the tensor is undefined");
+  check_same_tensor(t, "all_reduce_sum");
   detail::all_reduce_sum({{t.raw_data(), t.numel(), detail::elem_of(t.dtype())}}, "all_reduce_sum");
 }
 

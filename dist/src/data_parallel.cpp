@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "backend.h"
@@ -35,24 +36,43 @@ std::vector<std::string> split(const std::string& s) {
   return lines;
 }
 
-// Every rank gathers every rank's layout and throws the same error if any differs from the
-// root's, so that no rank goes on to a collective the others have left.
-void check_same_layout(const std::vector<std::string>& mine, int root, const char* who, const char* what) {
+// Where one rank's lines first differ from the root's, as every rank sees it after gathering
+// every rank's lines (so that all throw the same error, and none goes on to a collective the
+// others have left).
+struct Difference {
+  size_t rank = 0, index = 0;        // the first rank that differs, and its first line that does
+  size_t count = 0, root_count = 0;  // how many lines that rank and the root have
+  std::string line, root_line;       // its line there and the root's ("nothing" past the end)
+};
+
+std::optional<Difference> first_difference(const std::vector<std::string>& mine, int root) {
   const std::vector<std::string> all = all_gather(joined(mine));
-  const std::vector<std::string> reference = split(all.at(static_cast<size_t>(root)));
+  const std::string& reference_text = all.at(static_cast<size_t>(root));
+  const std::vector<std::string> reference = split(reference_text);
   for (size_t r = 0; r < all.size(); ++r) {
-    if (all[r] == all[static_cast<size_t>(root)]) continue;
+    if (all[r] == reference_text) continue;
     const std::vector<std::string> theirs = split(all[r]);
     size_t k = 0;
     while (k < theirs.size() && k < reference.size() && theirs[k] == reference[k]) ++k;
-    const std::string a = k < theirs.size() ? theirs[k] : "no tensor";
-    const std::string b = k < reference.size() ? reference[k] : "no tensor";
-    throw Error("tg::dist::" + std::string(who) + ": rank " + std::to_string(r) + " has another " + what +
-                " than rank " + std::to_string(root) + " (" + std::to_string(theirs.size()) + " tensors against " +
-                std::to_string(reference.size()) + "): at tensor " + std::to_string(k) + ", rank " + std::to_string(r) +
-                " has " + a + " where rank " + std::to_string(root) + " has " + b +
-                "; every rank must build the same model");
+    return Difference{r, k, theirs.size(), reference.size(), k < theirs.size() ? theirs[k] : "nothing",
+                      k < reference.size() ? reference[k] : "nothing"};
   }
+  return std::nullopt;
+}
+
+void check_same_layout(const std::vector<std::string>& mine, int root, const char* who, const char* what) {
+  const std::optional<Difference> d = first_difference(mine, root);
+  if (!d) return;
+  const auto tensor = [](const std::string& line) { return line == "nothing" ? std::string("no tensor") : line; };
+  throw Error("tg::dist::" + std::string(who) + ": rank " + std::to_string(d->rank) + " has another " + what +
+              " than rank " + std::to_string(root) + " (" + std::to_string(d->count) + " tensors against " +
+              std::to_string(d->root_count) + "): at tensor " + std::to_string(d->index) + ", rank " +
+              std::to_string(d->rank) + " has " + tensor(d->line) + " where rank " + std::to_string(root) + " has " +
+              tensor(d->root_line) + "; every rank must build the same model");
+}
+
+std::string show_options(const GradientAveragerOptions& o) {
+  return "bucket_bytes " + std::to_string(o.bucket_bytes) + ", in_place_bytes " + std::to_string(o.in_place_bytes);
 }
 
 void broadcast_all(const NamedTensors& tensors, int root, const char* who) {
@@ -86,6 +106,40 @@ void broadcast_state(nn::Module& model, int root) {
 
 void broadcast_buffers(nn::Module& model, int root) { broadcast_all(model.named_buffers(), root, "broadcast_buffers"); }
 
+void check_loader(const data::DataLoader& loader) {
+  const data::DataLoaderOptions& o = loader.options();
+  const auto yes_no = [](bool b) { return std::string(b ? "true" : "false"); };
+  // The last line is the same on every rank when each takes its own share.
+  const bool own_share = o.replicas == size() && o.rank == rank();
+  const std::vector<std::string> settings = {
+      std::to_string(loader.dataset().size()) + " examples",
+      "batch_size " + std::to_string(o.batch_size),
+      "drop_last " + yes_no(o.drop_last),
+      "shuffle " + yes_no(o.shuffle),
+      "seed " + std::to_string(o.seed),
+      "epoch " + std::to_string(loader.epoch()),
+      own_share ? "its share" : "replicas " + std::to_string(o.replicas) + " and rank " + std::to_string(o.rank) +
+                                    " although it is rank " + std::to_string(rank()) + " of " + std::to_string(size()),
+  };
+  const auto wrong_share = [](const std::string& rank, const std::string& line) {
+    return Error("tg::dist::check_loader: rank " + rank + "'s loader has " + line +
+                 "; build each rank's loader with .replicas = tg::dist::size(), .rank = tg::dist::rank()");
+  };
+  const std::optional<Difference> d = first_difference(settings, 0);
+  if (!d) {
+    if (own_share) return;
+    throw wrong_share("0", settings.back());  // a job of one: nobody to differ from
+  }
+  const std::string r = std::to_string(d->rank);
+  if (d->index == settings.size() - 1) {  // a share that is not its own: name the rank that has it wrong
+    if (d->root_line != "its share") throw wrong_share("0", d->root_line);
+    throw wrong_share(r, d->line);
+  }
+  throw Error("tg::dist::check_loader: rank " + r + "'s loader has " + d->line + " where rank 0's has " +
+              d->root_line + "; every rank must load the same dataset with the same options and epoch, or the ranks " +
+              "take different numbers of steps (DataLoader::size())");
+}
+
 GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAveragerOptions options)
     : params_(std::move(parameters)) {
   if (options.bucket_bytes == 0) throw Error("tg::dist::GradientAverager: bucket_bytes must be positive, got 0");
@@ -117,6 +171,24 @@ GradientAverager::GradientAverager(std::vector<Tensor> parameters, GradientAvera
     }
     open->params.push_back(i);
     open->numel += p.numel();
+  }
+  // The ranks exchange buckets by position, so their plans must match message for message: a
+  // rank with other options would sum buffers of other lengths (MPI truncates, or writes past
+  // the smaller one). Checked once here, so that average() pays nothing for it.
+  std::vector<std::string> plan;
+  for (const Bucket& b : buckets_)
+    plan.push_back(std::string(dtype_name(b.dtype)) + " " + std::to_string(b.numel) + " elements " +
+                   (b.in_place ? "in place, parameter " + std::to_string(b.params.front())
+                               : "packed, parameters " + std::to_string(b.params.front()) + " to " +
+                                     std::to_string(b.params.back())));
+  if (const std::optional<Difference> d = first_difference(plan, 0)) {
+    const std::vector<std::string> options_of = all_gather(show_options(options));
+    const std::string r = std::to_string(d->rank);
+    throw Error("tg::dist::GradientAverager: rank " + r + " plans other messages than rank 0 (" +
+                std::to_string(d->count) + " against " + std::to_string(d->root_count) + "): message " +
+                std::to_string(d->index) + " of rank " + r + " is " + d->line + " where rank 0's is " + d->root_line +
+                "; every rank must pass the same GradientAveragerOptions, but rank " + r + " has " +
+                options_of.at(d->rank) + " and rank 0 has " + options_of.at(0));
   }
   for (Bucket& b : buckets_)
     if (!b.in_place) b.buffer.resize(static_cast<size_t>(b.numel) * dtype_size(b.dtype));

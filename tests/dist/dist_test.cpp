@@ -178,6 +178,116 @@ TEST(BroadcastState, EveryRankNamesTheRankWithAnotherModel) {
       << m;
 }
 
+// A tensor collective checks the ranks' shapes and dtypes before the exchange: every rank throws
+// the same error, and the job goes on in step (the sums after it are right).
+TEST(Dist, TensorCollectivesRefuseRanksWithAnotherShapeOrDtype) {
+  if (ranks() < 2) GTEST_SKIP() << "needs two ranks (ctest runs this program under mpirun too)";
+  struct Case {
+    std::string how, rank0, rest;
+    tg::Tensor mine;
+  };
+  const bool first = me() == 0;
+  const std::vector<Case> cases = {
+      {"shape", "float32 [3, 2]", "float32 [2, 3]", tg::zeros(first ? std::vector<int64_t>{3, 2} : std::vector<int64_t>{2, 3})},
+      {"element count", "float32 [4]", "float32 [5]", tg::zeros({first ? 4 : 5})},
+      {"dtype", "float32 [4]", "float64 [4]", tg::zeros({4}, first ? tg::Dtype::f32 : tg::Dtype::f64)},
+  };
+  for (const Case& c : cases) {
+    for (const char* op : {"all_reduce_sum", "broadcast"}) {
+      tg::Tensor t = c.mine;
+      const std::string m = message_of([&] {
+        if (std::string(op) == "broadcast") {
+          dist::broadcast(t);
+        } else {
+          dist::all_reduce_sum(t);
+        }
+      });
+      EXPECT_NE(m.find(std::string("tg::dist::") + op + ": the ranks' tensors differ: rank 0 has " + c.rank0),
+                std::string::npos)
+          << c.how << ": " << m;
+      EXPECT_NE(m.find(c.rest + "; every rank must pass a tensor of the same shape and dtype"), std::string::npos)
+          << c.how << ": " << m;
+      if (ranks() == 2) {
+        EXPECT_NE(m.find("; rank 1 has " + c.rest), std::string::npos) << c.how << ": " << m;
+      }
+      // The same text on every rank: rank 0's, sent to all.
+      std::vector<uint8_t> bytes(m.begin(), m.end());
+      dist::broadcast(bytes);
+      EXPECT_EQ(m, std::string(bytes.begin(), bytes.end())) << "rank " << me() << " got another error";
+    }
+  }
+  tg::Tensor ok = tg::full({2}, 1.0);
+  dist::all_reduce_sum(ok);
+  EXPECT_EQ(ok.to_vector<float>(), std::vector<float>(2, static_cast<float>(ranks())));
+}
+
+// Averagers whose options give other messages on another rank: refused at construction on every
+// rank (each would otherwise sum buffers of other lengths: heap corruption, or a hang).
+TEST(GradientAverager, RanksWithOtherOptionsAreRefusedAtConstruction) {
+  if (ranks() < 2) GTEST_SKIP() << "needs two ranks (ctest runs this program under mpirun too)";
+  Params p;
+  const dist::GradientAveragerOptions packed{.in_place_bytes = SIZE_MAX};
+  const dist::GradientAveragerOptions mine = me() == 1 ? packed : dist::GradientAveragerOptions{};
+  const std::string m = message_of([&] { dist::GradientAverager a(p.all(), mine); });
+  EXPECT_NE(m.find("tg::dist::GradientAverager: rank 1 plans other messages than rank 0 (2 against 3): message 0 of "
+                   "rank 1 is float32 90007 elements packed, parameters 0 to 2 where rank 0's is float32 7 "
+                   "elements packed, parameters 0 to 1"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("every rank must pass the same GradientAveragerOptions, but rank 1 has bucket_bytes 4194304, "
+                   "in_place_bytes " + std::to_string(SIZE_MAX) + " and rank 0 has bucket_bytes 4194304, in_place_bytes 262144"),
+            std::string::npos)
+      << m;
+  // Options that differ but plan the same messages are fine: the plan is what the ranks share.
+  const dist::GradientAveragerOptions roomy{.bucket_bytes = me() == 1 ? size_t{8} << 20 : size_t{4} << 20};
+  dist::GradientAverager same(p.all(), roomy);
+  set_gradients(p, false);
+  same.average((me() + 1) / triangle());
+  expect_weighted_mean(p, false, "options that plan the same messages");
+}
+
+// A dataset of `n` examples of 2 features.
+tg::data::Dataset examples(int64_t n) {
+  tg::data::Dataset d;
+  d.images = tg::zeros({n, 2});
+  d.labels.assign(static_cast<size_t>(n), 0);
+  return d;
+}
+
+tg::data::DataLoader loader_of(int64_t n, int64_t replicas, int64_t rank, int64_t epoch = 0) {
+  tg::data::DataLoader l(examples(n), {.batch_size = 10, .seed = 3, .replicas = replicas, .rank = rank});
+  l.set_epoch(epoch);
+  return l;
+}
+
+// Loaders that would take other numbers of steps (or other examples) on another rank: every rank
+// throws the same error naming the rank and the setting, instead of one waiting forever.
+TEST(CheckLoader, RefusesLoadersThatDifferBetweenRanks) {
+  const int64_t n = ranks(), r = me();
+  dist::check_loader(loader_of(95, n, r));  // the same everywhere: no error
+  if (ranks() < 2) {
+    // In a job of one, a loader for two replicas is not this job's.
+    const std::string m = message_of([] { dist::check_loader(loader_of(95, 2, 1)); });
+    EXPECT_NE(m.find("rank 0's loader has replicas 2 and rank 1 although it is rank 0 of 1"), std::string::npos) << m;
+    return;
+  }
+  const std::string size = message_of([&] { dist::check_loader(loader_of(me() == 1 ? 85 : 95, n, r)); });
+  EXPECT_NE(size.find("tg::dist::check_loader: rank 1's loader has 85 examples where rank 0's has 95 examples"),
+            std::string::npos)
+      << size;
+  const std::string epoch = message_of([&] { dist::check_loader(loader_of(95, n, r, me() == 1 ? 1 : 0)); });
+  EXPECT_NE(epoch.find("rank 1's loader has epoch 1 where rank 0's has epoch 0"), std::string::npos) << epoch;
+  const std::string share = message_of([&] { dist::check_loader(loader_of(95, 1, 0)); });
+  EXPECT_NE(share.find("rank 0's loader has replicas 1 and rank 0 although it is rank 0 of " + std::to_string(n) +
+                       "; build each rank's loader with .replicas = tg::dist::size(), .rank = tg::dist::rank()"),
+            std::string::npos)
+      << share;
+  const std::string other = message_of([&] { dist::check_loader(loader_of(95, n, me() == 1 ? 0 : r)); });
+  EXPECT_NE(other.find("rank 1's loader has replicas " + std::to_string(n) + " and rank 0 although it is rank 1 of"),
+            std::string::npos)
+      << other;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

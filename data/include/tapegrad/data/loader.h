@@ -64,7 +64,8 @@ class DataLoader {
   /// Same as the options form: DataLoaderOptions{batch_size, shuffle, seed, drop_last}.
   DataLoader(Dataset dataset, int64_t batch_size, bool shuffle = true, uint64_t seed = 0, bool drop_last = false);
 
-  /// Number of batches per epoch (the same on every rank).
+  /// Number of batches per epoch: the same on every rank when every rank's loader has the same
+  /// number of examples and options (tg::dist::check_loader checks it across the ranks).
   int64_t size() const;
   /// Examples in batch `i` across all ranks (batch_size * replicas but for the last batch): with
   /// batch(i).size(), the weight of this rank's share in the batch's mean.

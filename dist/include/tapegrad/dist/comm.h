@@ -66,12 +66,15 @@ class Environment {
 void barrier();
 
 /// Overwrites `t` on every rank with rank `root`'s values. `t` must have the same shape and dtype
-/// on every rank (not checked: use broadcast_state for a model, which checks).
+/// on every rank: checked first (one small all_gather), otherwise every rank throws the same
+/// tg::Error naming the ranks, shapes and dtypes. For a whole model use broadcast_state.
 void broadcast(Tensor& t, int root = 0);
 /// Rank `root`'s bytes on every rank (the others' `bytes` are replaced, whatever their size).
 void broadcast(std::vector<uint8_t>& bytes, int root = 0);
 
-/// Sums `t` elementwise across ranks, in place, on every rank (same shape and dtype everywhere).
+/// Sums `t` elementwise across ranks, in place, on every rank. `t` must have the same shape and
+/// dtype on every rank: checked before the exchange (one all_gather of four integers), otherwise
+/// every rank throws the same tg::Error naming the ranks, shapes and dtypes.
 void all_reduce_sum(Tensor& t);
 /// The elementwise sum of `values` across ranks, on every rank (same length everywhere; throws
 /// naming the ranks if not).

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tapegrad/core/tensor.h"
+#include "tapegrad/data/loader.h"
 #include "tapegrad/nn/module.h"
 
 namespace tapegrad::dist {
@@ -30,6 +31,13 @@ void broadcast_state(nn::Module& model, int root = 0);
 /// Copies rank `root`'s buffers (BatchNorm's running statistics) into `model` on every rank, so
 /// that evaluation and checkpoints see one set; the layout is not checked again.
 void broadcast_buffers(nn::Module& model, int root = 0);
+
+/// Checks that `loader` gives this rank its share of the same batches as every other rank's: the
+/// same number of examples, batch_size, drop_last, shuffle, seed and epoch, with replicas equal
+/// to size() and rank equal to rank(). Otherwise the ranks would take different numbers of steps
+/// and one would wait in a collective forever; instead every rank throws the same tg::Error naming
+/// the first rank and setting that differ. One small all_gather: call it after set_epoch().
+void check_loader(const data::DataLoader& loader);
 
 /// How a GradientAverager groups gradients into messages.
 struct GradientAveragerOptions {
@@ -47,7 +55,9 @@ struct GradientAveragerOptions {
 class GradientAverager {
  public:
   /// An averager of `parameters`' gradients, which must be the same list (same shapes and dtypes,
-  /// in the same order) on every rank, as model.parameters() of one model is.
+  /// in the same order) on every rank, as model.parameters() of one model is, with options that
+  /// plan the same messages. Both are checked here (a collective: call it on every rank); on a
+  /// mismatch every rank throws the same tg::Error naming the ranks and what differs.
   explicit GradientAverager(std::vector<Tensor> parameters, GradientAveragerOptions options = {});
 
   /// Replaces every parameter's gradient by the mean of the ranks' gradients, in place (a copy of
