@@ -13,6 +13,12 @@ namespace {
 // every path through that node (PyTorch: "Trying to backward through the graph a second time").
 [[noreturn]] void throw_released_input(const Node& n, size_t i) {
   const TensorImpl* t = impl_of(n.inputs[i]);
+  if (t->step_released)
+    throw Error(std::string("backward: input ") + std::to_string(i) + " of " + n.name() + ", a " + t->shape.str() +
+                " tensor, was computed by a compiled step that has since been destroyed (it went out of scope, a "
+                "CompiledCache evicted it, or its compile() failed), which released its nodes, so the gradient "
+                "cannot flow back through it; keep the step alive until backward() has run, or detach() the tensor "
+                "to treat it as a constant");
   throw Error(std::string("backward: input ") + std::to_string(i) + " of " + n.name() + ", a " + t->shape.str() +
               " tensor, is the output of a node that " +
               (t->tape_exited ? "was released when the thread that recorded it exited"
@@ -97,6 +103,11 @@ std::string labelled(const std::string& what, const detail::Storage* s) {
 // The fix depends on who wrote: an optimizer's step() between forward and backward is a call
 // order mistake, not a tensor to clone.
 std::string version_error(const detail::Node& n, size_t position, const std::string& what, const detail::Storage* s) {
+  if (s->last_writer == detail::kReplayWriter)
+    return std::string(n.name()) + " (node " + std::to_string(position) + "): " + labelled(what, s) +
+           " is a compiled step's result (or intermediate), which a later call of the step overwrote after this "
+           "node was recorded; its backward needs the values it saw. Run backward() before calling the step again, "
+           "or keep the value with result.detach().clone()";
   std::string msg = std::string(n.name()) + " (node " + std::to_string(position) + "): " + labelled(what, s) +
                     " was modified in place by ";
   if (detail::is_step_writer(s->last_writer))
@@ -120,6 +131,11 @@ void check_versions(const detail::Node& n, size_t position) {
 void check_root(const Tensor& root, const Tensor& upstream, const std::string& who) {
   if (!root.defined()) throw Error(who + ": the tensor is undefined");
   detail::TensorImpl* r = impl_of(root);
+  if (r->graph_released && r->step_released)
+    throw Error(who + ": this " + r->shape.str() +
+                " tensor was computed by a compiled step that has since been destroyed (it went out of scope, a "
+                "CompiledCache evicted it, or its compile() failed), which released its nodes; keep the step alive "
+                "until backward() has run");
   if (r->graph_released && r->tape_exited)
     throw Error(who + ": the graph of this " + r->shape.str() +
                 " tensor was released when the thread that recorded it exited (tapes are per thread: call "
@@ -143,6 +159,15 @@ void check_root(const Tensor& root, const Tensor& upstream, const std::string& w
   const detail::TapeImpl& tape = detail::impl_of(*r->tape);
   if (tape.compiled() ? !tape.owned_here() : &tape != &detail::TapeImpl::current())
     throw Error(who + ": the tensor was recorded on another thread's tape; call backward() on that thread");
+  using State = detail::TapeImpl::StepState;
+  if (tape.compiled() && tape.step_state != State::ready) [[unlikely]] {
+    if (tape.step_state == State::failed)
+      throw Error(who + ": the last call of the compiled step that computed this " + r->shape.str() +
+                  " tensor failed part-way, so its values mix two calls; call the step again before backward()");
+    throw Error(who + ": this " + r->shape.str() +
+                " tensor's compiled step already ran backward() since its last call; as for an eager graph, a second "
+                "backward() needs {.retain_graph = true} on the first (or call the step again, which recomputes it)");
+  }
 }
 
 // The backward engine. For backward(), leaves' gradients are added to their grad(); for
@@ -230,6 +255,9 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     t->pending = Tensor();
   }
   pending.resize(first_leaf);
+  // As eagerly, a backward() without retain_graph uses the graph up: the step's nodes stay for its
+  // next replay, but until then a second pass through them is refused.
+  if (tape.compiled() && !retain) tape.step_state = detail::TapeImpl::StepState::consumed;
   if (!keep) tape.collect();
 }
 

@@ -16,6 +16,7 @@ namespace tapegrad {
 namespace detail {
 
 TG_TLS thread_local Trace* active_trace = nullptr;
+TG_TLS thread_local uint32_t compiles_begun = 0;  // numbers each compile() (detail::compile_serial)
 
 namespace {
 
@@ -72,6 +73,47 @@ struct Compiled::Impl {
   };
   std::vector<InputUse> input_uses;
   size_t result = 0;
+  // The slots the instructions write, sorted: an input that is one of them is copied first (the
+  // replay would overwrite it while ops still read it).
+  std::vector<const detail::TensorImpl*> written;
+  // The captured tensors, with whether each required gradients at compile time: the nodes were
+  // recorded for that, so a change is refused rather than silently dropping (or adding) a gradient.
+  struct Captured {
+    size_t slot;
+    bool grad;
+  };
+  std::vector<Captured> captured;
+  bool recorded = true;   // compiled with gradients enabled (under NoGradGuard it records no node)
+  bool any_grad = false;  // some input or captured tensor required gradients at compile time
+  // Flags the function's behaviour was fixed by (a layer's training mode, compile_depends_on).
+  struct Guard {
+    std::shared_ptr<const bool> flag;
+    bool value;
+    std::string what;
+  };
+  std::vector<Guard> guards;
+
+  // Why a call cannot replay faithfully now, or "" (captured gradients and guards: O(captured)).
+  std::string stale() const {
+    for (const Captured& c : captured) {
+      const detail::TensorImpl* t = ::tapegrad::impl_of(slots[c.slot]);
+      if (t->requires_grad != c.grad) [[unlikely]] {
+        const std::string label = t->storage->label();
+        return "a " + t->shape.str() + " tensor it captures" + (label.empty() ? "" : " (" + label + ")") +
+               (c.grad ? " no longer requires gradients, but it did when the step was compiled"
+                       : " requires gradients now, but did not when the step was compiled") +
+               ", and the step's nodes were recorded for that (it would " +
+               (c.grad ? "still receive" : "receive no") + " gradient); compile the step again (tg::CompiledCache "
+               "does so on its own)";
+      }
+    }
+    for (const Guard& g : guards)
+      if (*g.flag != g.value) [[unlikely]]
+        return g.what + " was in " + (g.value ? "training" : "evaluation") + " mode when the step was compiled and is in " +
+               (g.value ? "evaluation" : "training") + " mode now, and its forward differs between the two; compile "
+               "the step again in the new mode (tg::CompiledCache does so on its own), or keep one step per mode";
+    return {};
+  }
 
   ~Impl() {
     instrs.clear();
@@ -175,6 +217,7 @@ Compiled::~Compiled() = default;
 size_t Compiled::ops() const { return impl_ ? impl_->instrs.size() : 0; }
 size_t Compiled::nodes() const { return impl_ ? impl_->tape->size() : 0; }
 std::vector<Shape> Compiled::input_shapes() const { return impl_ ? impl_->shapes : std::vector<Shape>{}; }
+bool Compiled::stale() const { return impl_ && !impl_->stale().empty(); }
 
 Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options) {
   if (!fn) throw Error("compile: the function is empty");
@@ -183,6 +226,7 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
   step->tape = std::make_unique<detail::TapeImpl>();
   step->tape->mark_compiled();
   detail::Trace trace{*step, {}, {}};
+  step->recorded = detail::grad_enabled;
   for (size_t k = 0; k < example_inputs.size(); ++k) {
     const Tensor& x = example_inputs[k];
     if (!x.defined()) throw Error("compile: example input " + std::to_string(k) + " is undefined");
@@ -212,11 +256,14 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
         detail::TapeImpl::exchange_current(tape);
         detail::active_trace = nullptr;
         detail::capture_checks = 0;
+        detail::compile_serial = 0;
         for (const Tensor& t : slots) impl_of(t)->traced = false;
       }
     } restore{previous, step->slots};
     for (size_t k = 0; k < step->inputs; ++k) impl_of(step->slots[k])->traced = true;
     detail::active_trace = &trace;
+    detail::compile_serial = ++detail::compiles_begun;
+    if (detail::compile_serial == 0) detail::compile_serial = ++detail::compiles_begun;  // 0 means none
     detail::capture_checks = detail::kTracing | detail::kCheckWrites | (options.allow_host_reads ? 0 : detail::kCheckReads);
     (void)detail::detach_hooked;
     result = fn(example_inputs);
@@ -232,6 +279,17 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
   step->refs.reserve(step->ref_slots.size());
   for (int32_t s : step->ref_slots) step->refs.push_back(std::cref(step->slots[static_cast<size_t>(s)]));
   step->ref_slots = {};
+  std::vector<bool> written(step->slots.size(), false);
+  for (const detail::Instr& instr : step->instrs) {
+    written[instr.out_slot] = true;
+    step->written.push_back(instr.out);
+  }
+  std::sort(step->written.begin(), step->written.end());
+  for (size_t k = 0; k < step->slots.size(); ++k) {
+    const bool grad = impl_of(step->slots[k])->requires_grad;
+    if (k >= step->inputs && !written[k]) step->captured.push_back({k, grad});
+    if (k < step->inputs || !written[k]) step->any_grad |= grad;
+  }
   Compiled compiled;
   compiled.impl_ = std::move(step);
   return compiled;
@@ -250,20 +308,49 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
     const Tensor& x = inputs[k];
     if (!x.defined()) throw Error("compiled step: input " + std::to_string(k) + " is undefined");
     const detail::TensorImpl* t = impl_of(x);
-    if (t->shape != s.shapes[k] || t->dtype != s.dtypes[k] || t->requires_grad != s.grads[k]) [[unlikely]]
+    if (t->shape != s.shapes[k] || t->dtype != s.dtypes[k]) [[unlikely]]
       throw Error("compiled step: input " + std::to_string(k) + " is " +
                   detail::signature(t->shape, t->dtype, t->requires_grad) + ", but the step was compiled for " +
                   detail::signature(s.shapes[k], s.dtypes[k], s.grads[k]) +
                   " (compile again for the new shape, or use tg::CompiledCache)");
+    if (t->requires_grad != s.grads[k]) [[unlikely]]
+      throw Error("compiled step: input " + std::to_string(k) + " is " +
+                  detail::signature(t->shape, t->dtype, t->requires_grad) + ", but the step was compiled for " +
+                  detail::signature(s.shapes[k], s.dtypes[k], s.grads[k]) +
+                  ": its requires_grad differs, and the step's nodes were recorded for the other setting; compile "
+                  "again with the input marked as it will be passed, or use tg::CompiledCache (one step per "
+                  "signature, requires_grad included)");
     if (t->node >= 0)
       throw Error("compiled step: input " + std::to_string(k) + ", a " + t->shape.str() +
                   " tensor, is the result of a recorded op; a compiled step's inputs are leaves (pass x.detach())");
   }
-  for (size_t k = 0; k < s.inputs; ++k)
-    if (!s.slots[k].is_same(inputs[k])) s.slots[k] = inputs[k];
+  if (!s.captured.empty() || !s.guards.empty()) [[unlikely]] {
+    const std::string why = s.stale();
+    if (!why.empty()) throw Error("compiled step: " + why);
+  }
+  if (!s.recorded && s.any_grad && detail::grad_enabled) [[unlikely]]
+    throw Error("compiled step: it was compiled under NoGradGuard, so it recorded no node and its result has no "
+                "gradient, but this call runs with gradients enabled and tensors that require them; compile it with "
+                "gradients enabled to train with it, or call it under NoGradGuard");
+  for (size_t k = 0; k < s.inputs; ++k) {
+    const detail::TensorImpl* t = impl_of(inputs[k]);
+    // An input that is one of the step's own results (x = step({x})): the replay would overwrite
+    // it while the ops still read it, so the step reads a copy (which its nodes save, too).
+    if (std::binary_search(s.written.begin(), s.written.end(), t)) [[unlikely]] {
+      if (t->requires_grad)  // its gradient would go to the copy
+        throw Error("compiled step: input " + std::to_string(k) + " is one of the step's own results, marked "
+                    "requires_grad(true); the replay overwrites it, so pass a copy: x.detach().clone().requires_grad(true)");
+      s.slots[k] = detail::copy_of(inputs[k]);
+    }
+    else if (!s.slots[k].is_same(inputs[k]))
+      s.slots[k] = inputs[k];
+  }
   detail::TapeImpl& tape = *s.tape;
-  for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, inputs[u.input]);
+  for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, s.slots[u.input]);
+  // Until the last instruction ran, the slots mix two calls: a backward() then is refused.
+  tape.step_state = detail::TapeImpl::StepState::failed;
   const bool anomaly = detail::anomaly_on;
+  const bool grad_on = detail::grad_enabled;
   detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
   struct NoOffer {
     ~NoOffer() { detail::recycle_slot = nullptr; }
@@ -289,10 +376,20 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
       out = instr.op->run(in, args);
       o = impl_of(out);
     }
+    // The slot's values change: a node recorded outside the step that saved it (an eager op on
+    // the result) must see a new version, as after any in-place write.
     if (o != instr.out) {
       if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
         detail::throw_changed_shape(instr, i, *o);
+      const uint32_t version = instr.out->storage->version;
       std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
+      detail::Storage* fresh = instr.out->storage;
+      if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
+        fresh->version = version;
+        fresh->bump(detail::kReplayWriter);
+      }
+    } else {
+      instr.out->storage->bump(detail::kReplayWriter);
     }
     if (instr.node >= 0) {
       detail::Node& n = tape.node(static_cast<size_t>(instr.node));
@@ -302,10 +399,22 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
         detail::check_finite_forward(n.name(), s.slots[instr.out_slot], static_cast<size_t>(instr.node));
     }
   }
+  tape.step_state = detail::TapeImpl::StepState::ready;
+  // Under NoGradGuard the result needs no gradient, as eagerly: a view that is not on the tape.
+  if (!grad_on) [[unlikely]] return detail::make_view(s.slots[s.result], s.slots[s.result].shape());
   return s.slots[s.result];
 }
 
 bool is_compiling() { return detail::active_trace != nullptr; }
+
+void compile_depends_on(std::shared_ptr<const bool> flag, const std::string& what) {
+  if (!detail::active_trace || !flag) return;
+  std::vector<Compiled::Impl::Guard>& guards = detail::active_trace->step.guards;
+  for (const Compiled::Impl::Guard& g : guards)
+    if (g.flag == flag) return;
+  const bool value = *flag;
+  guards.push_back({std::move(flag), value, what});
+}
 
 CompiledCache::CompiledCache(TensorFn fn, CompileOptions options, size_t capacity)
     : fn_(std::move(fn)), options_(options), capacity_(std::max<size_t>(capacity, 1)) {
@@ -320,6 +429,10 @@ Tensor CompiledCache::operator()(const std::vector<Tensor>& inputs) {
       same = inputs[k].defined() && inputs[k].shape() == entry.shapes[k] && inputs[k].dtype() == entry.dtypes[k] &&
              inputs[k].requires_grad() == entry.grads[k];
     if (!same) continue;
+    if (entry.step.stale()) {  // a captured tensor's requires_grad or a layer's mode changed: again
+      entries_.erase(entries_.begin() + static_cast<ptrdiff_t>(e));
+      break;
+    }
     if (e + 1 != entries_.size()) std::rotate(entries_.begin() + static_cast<ptrdiff_t>(e),
                                               entries_.begin() + static_cast<ptrdiff_t>(e) + 1, entries_.end());
     return entries_.back().step(inputs);

@@ -57,6 +57,11 @@ double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
+// The tape holding `t`'s node: a compiled step's result is on the step's own, not this thread's.
+const Tape& tape_of(const Tensor& t) {
+  return impl_of(t)->node >= 0 && impl_of(t)->tape ? *impl_of(t)->tape : Tape::current();
+}
+
 bool skipped(const GradcheckOptions& o, size_t i) {
   return std::find(o.skip_inputs.begin(), o.skip_inputs.end(), i) != o.skip_inputs.end();
 }
@@ -67,7 +72,7 @@ bool skipped(const GradcheckOptions& o, size_t i) {
 class CapturedGrads {
  public:
   CapturedGrads(const Tensor& out, const std::vector<Tensor>& own) {
-    for (const NodeView& v : Tape::current().nodes_of(out))
+    for (const NodeView& v : tape_of(out).nodes_of(out))
       for (const Tensor& t : v.inputs) {
         if (!t.requires_grad() || !t.is_leaf()) continue;
         const bool mine = std::any_of(own.begin(), own.end(), [&](const Tensor& o) { return o.is_same(t); });
@@ -239,7 +244,7 @@ NodeCheck check_node(const NodeView& v, const GradcheckOptions& o, bool& promote
 void add_node_checks(GradcheckReport& r, const Tensor& root, const GradcheckOptions& o) {
   // The views hold what they need (replays own copies of the arguments): checking records new
   // nodes, which may move the tape's own.
-  std::vector<NodeView> views = Tape::current().nodes_of(root);
+  std::vector<NodeView> views = tape_of(root).nodes_of(root);
   for (size_t k = 0; k < views.size(); ++k) {
     r.nodes.push_back(check_node(views[k], o, r.promoted, r.elements_compared));
     if (!r.nodes.back().ok) r.ok = false;
@@ -323,7 +328,7 @@ GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& opti
   if (!root.defined()) throw Error("gradcheck_nodes: the tensor is undefined");
   if (!root.requires_grad() || root.is_leaf())
     throw Error("gradcheck_nodes: the tensor is a leaf (no op recorded it), so it has no nodes to check");
-  if (Tape::current().nodes_of(root).empty())
+  if (tape_of(root).nodes_of(root).empty())
     throw Error("gradcheck_nodes: the graph of this " + root.shape().str() +
                 " tensor was released (by backward() without {.retain_graph = true}, or with its thread), so no "
                 "node is left to check; run gradcheck_nodes before backward(), or retain the graph");

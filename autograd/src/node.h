@@ -157,6 +157,13 @@ class TapeImpl : public Tape {
   void mark_compiled();
   // True when the calling thread owns this compiled tape.
   bool owned_here() const;
+  // True when this is the calling thread's own (eager) tape, even while compile() records elsewhere.
+  bool is_this_threads() const;
+  // What a compiled step's tape can give backward(): its last replay may have been consumed by a
+  // backward() without retain_graph (as eagerly, a second one is refused), or may have failed
+  // half-way (the slots hold values of two calls). Each successful replay makes it `ready`.
+  enum class StepState : uint8_t { ready, consumed, failed };
+  StepState step_state = StepState::ready;
 
   size_t live_nodes() const { return used_ - finished_; }
   size_t size() const { return used_; }
@@ -188,6 +195,9 @@ class TapeImpl : public Tape {
   bool compiled_ = false;
   const void* owner_ = nullptr;  // the owning thread's marker (a thread-local's address)
 };
+
+// Storage::last_writer of a slot a compiled step's replay rewrote (its address identifies it).
+inline constexpr char kReplayWriter[] = "a compiled step's replay";
 
 inline const TapeImpl& impl_of(const Tape& t) { return static_cast<const TapeImpl&>(t); }
 inline TapeImpl& impl_of(Tape& t) { return static_cast<TapeImpl&>(t); }

@@ -1,5 +1,6 @@
 // Recording: the grad-mode switch and the errors of op.h's inline recording path.
 #include "node.h"
+#include "trace.h"
 
 namespace tapegrad {
 
@@ -11,6 +12,11 @@ void throw_foreign_tape(const std::string& op, size_t input, const Tape* tape) {
     throw Error(op + ": input " + std::to_string(input) +
                 " is a compiled step's result (or one of its intermediates), which belongs to the step's tape; "
                 "detach() it to compute on with it eagerly");
+  if (active_trace && impl_of(*tape).is_this_threads())
+    throw Error(op + ": input " + std::to_string(input) +
+                " is a tensor the compiled function captures that was recorded eagerly on this thread before "
+                "compile() ran (the output of an op, not a leaf); a compiled step cannot send gradients into that "
+                "graph. Compute it inside the function, pass it as an input, or detach() it to use it as a constant");
   throw Error(op + ": input " + std::to_string(input) +
               " was recorded on another thread's tape; tapes are per thread (detach() it or compute it here)");
 }

@@ -8,6 +8,7 @@ namespace tapegrad {
 namespace detail {
 namespace {
 TG_TLS thread_local TapeImpl* tls_tape = nullptr;
+TG_TLS thread_local const TapeImpl* tls_own_tape = nullptr;  // the thread's eager tape, whatever is current
 }  // namespace
 
 TapeImpl::TapeImpl() { pool_init(); }
@@ -23,6 +24,7 @@ TapeImpl& TapeImpl::current() {
   if (!tls_tape) [[unlikely]] {
     thread_local std::unique_ptr<TapeImpl> owner(new TapeImpl);  // destroyed at thread exit
     tls_tape = owner.get();
+    tls_own_tape = tls_tape;
   }
   return *tls_tape;
 }
@@ -39,6 +41,11 @@ void TapeImpl::mark_compiled() {
 }
 
 bool TapeImpl::owned_here() const { return owner_ == &tls_tape; }
+
+bool TapeImpl::is_this_threads() const {
+  if (!tls_own_tape) (void)current();  // no eager tape yet: make it (compile() switched away before)
+  return this == tls_own_tape;
+}
 
 Node& TapeImpl::push() {
   if (used_ > 0 && finished_ == used_) {
@@ -63,6 +70,7 @@ void TapeImpl::release(size_t index) {
     n.output->node = -1;
     n.output->graph_released = true;
     n.output->tape_exited = exiting_;
+    n.output->step_released = compiled_;  // only the step's destruction releases a compiled tape's nodes
     n.output = nullptr;
   }
   // Clearing inputs may destroy tensors whose own nodes (earlier on the tape) then become dead;

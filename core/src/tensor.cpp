@@ -34,6 +34,7 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
   impl->dtype = dtype;
   impl->shape = shape;
   impl->numel = numel;
+  impl->born = compile_serial;
   try {
     impl->storage = Storage::create(bytes);
   } catch (const std::bad_alloc&) {
@@ -51,6 +52,7 @@ Tensor make_view(const Tensor& base, const Shape& shape) {
   impl->numel = shape.numel();
   impl->storage = impl_of(base)->storage;
   impl->storage->retain();
+  impl->born = impl_of(base)->born;  // the base's values: a view of a captured tensor is captured
   return adopt(impl);
 }
 
@@ -163,13 +165,24 @@ double Tensor::at(std::initializer_list<int64_t> index) const { return at(std::v
 
 namespace detail {
 TG_TLS thread_local uint8_t capture_checks = 0;
+TG_TLS thread_local uint32_t compile_serial = 0;
 Tensor (*traced_detach)(const Tensor& t) = nullptr;
 
 void throw_captured_read(const char* what, const TensorImpl& t) {
-  throw Error(std::string(what) + ": reads the values of a " + t.shape.str() +
-              " tensor computed from the inputs while compile() records the function; a compiled step replays "
-              "the same ops whatever the values, so values cannot steer it. Move the read out of the function, or "
-              "pass {.allow_host_reads = true} if the function is branch-free");
+  if (!t.traced)
+    throw Error(std::string(what) + ": reads the values of a " + t.shape.str() +
+                " tensor the function captures (made outside it: a parameter, a buffer, a constant) while "
+                "compile() records the function; the value read would be frozen into the step, and its replays "
+                "would not see a later change to the tensor (fill_, an optimizer's step). Use the tensor itself in "
+                "an op (x * scale, not x * scale.item()), or pass it as an input of the step; "
+                "{.allow_host_reads = true} allows the read and freezes the value");
+  const bool input = t.born != compile_serial;  // made before compile(): one of its example inputs
+  throw Error(std::string(what) + ": reads the values of " +
+              (input ? "an input of the function (a " + t.shape.str() + " tensor)"
+                     : "a " + t.shape.str() + " tensor computed from the inputs") +
+              " while compile() records the function; a compiled step replays the same ops whatever the values, so "
+              "values cannot steer it. Move the read out of the function, or pass {.allow_host_reads = true} if "
+              "the function is branch-free");
 }
 void throw_captured_write(const char* what) {
   throw Error(std::string(what) + ": an in-place write while compile() records the function would happen once, "

@@ -64,6 +64,10 @@ struct TensorImpl {
   bool graph_released = false;  // its node was freed (by backward(), or by the tape at thread exit)
   bool tape_exited = false;     // freed because the recording thread ended, not by a backward()
   bool traced = false;          // computed from a compiled function's inputs, while compile() runs it
+  bool step_released = false;   // freed because the compiled step that recorded it was destroyed
+  // The compile() under way on this thread when it was made (detail::compile_serial; 0 outside
+  // one): a host read while compiling tells a constant the function made from a tensor it captured.
+  uint32_t born = 0;
   Shape shape;
   int64_t numel = 0;
   detail::Storage* storage = nullptr;
@@ -105,13 +109,18 @@ using ::tapegrad::TensorImpl;
 // steer control flow; in-place writes and random draws would happen once, at compile time.
 enum CaptureCheck : uint8_t { kCheckReads = 1, kCheckWrites = 2, kTracing = 4 };
 extern TG_TLS thread_local uint8_t capture_checks;
+// Numbers the compile() under way on this thread (0 when none); tensors made meanwhile carry it.
+extern TG_TLS thread_local uint32_t compile_serial;
 // detach() of a traced tensor while compiling: traced too (a view the replay makes again), so
 // that a copy the library keeps of it (an op's labels) follows each replay. Set by autograd.
 extern Tensor (*traced_detach)(const Tensor& t);
 [[noreturn]] void throw_captured_read(const char* what, const TensorImpl& t);
 [[noreturn]] void throw_captured_write(const char* what);
+// A read is frozen into the step unless the tensor is a constant the function made itself: one
+// computed from the inputs, an input, or a captured tensor (made before compile()) all refuse.
 inline void check_read(const TensorImpl* t, const char* what) {
-  if ((capture_checks & kCheckReads) && t && t->traced) [[unlikely]] throw_captured_read(what, *t);
+  if ((capture_checks & kCheckReads) && t && (t->traced || t->born != compile_serial)) [[unlikely]]
+    throw_captured_read(what, *t);
 }
 inline void check_write(const char* what) {
   if (capture_checks & kCheckWrites) [[unlikely]] throw_captured_write(what);

@@ -50,6 +50,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
   if (x.dtype() != running_mean_.dtype())
     throw Error(str() + ": input is " + std::string(dtype_name(x.dtype())) + " but the layer is " +
                 std::string(dtype_name(running_mean_.dtype())) + "; convert with to()");
+  compile_depends_on_mode();  // batch statistics or running ones: fixed in a compiled step
   const bool training = is_training();
   if (training && x.numel() / features_ < 2)
     throw Error(str() + ": training mode needs more than one value per channel to estimate a variance, got input " +

@@ -18,6 +18,7 @@ Dropout::Dropout(double p, Generator* gen) : p_(p), gen_(gen) {
 }
 
 Tensor Dropout::forward(const Tensor& x) {
+  if (p_ != 0.0) compile_depends_on_mode();  // compiled in eval mode: never replayed as the identity in training
   if (!is_training() || p_ == 0.0) return x;
   if (!x.defined()) throw Error("Dropout: the input is undefined");
   if (is_compiling())

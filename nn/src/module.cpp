@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/tape.h"
 #include "tensor_impl.h"
 
@@ -77,7 +78,14 @@ int64_t Module::parameter_count() const {
 
 void Module::train(bool on) {
   training_ = on;
+  if (watched_.flag) *watched_.flag = on;
   for (auto& [name, child] : named_children()) child->train(on);
+}
+
+void Module::compile_depends_on_mode() const {
+  if (!is_compiling()) return;
+  if (!watched_.flag) watched_.flag = std::make_shared<bool>(training_);
+  tapegrad::compile_depends_on(watched_.flag, str());
 }
 
 void Module::zero_grad() {

@@ -18,13 +18,20 @@
 ///   accuracy count). clone() one to keep its value past the next call.
 ///
 /// What it cannot see is an error at compile time, never a wrong replay: control flow that
-/// depends on values (item(), at(), to_vector(), data() of a tensor computed from the inputs),
-/// in-place writes, and random draws (randn, dropout in training mode) inside the function.
+/// depends on values (item(), at(), to_vector(), data() of an input or a tensor computed from
+/// them), a value read to the host from a captured tensor (it would be frozen), in-place writes,
+/// and random draws (randn, dropout in training mode) inside the function. What changes after
+/// compile() and would change the recorded ops is an error at the call: a captured tensor's
+/// requires_grad, a layer's training mode. An input that is one of the step's own results
+/// (x = step({x})) is copied first; a replay bumps the version of every slot it rewrites, so an
+/// eager node that saved one refuses its backward. As eagerly, a second backward() needs
+/// retain_graph, and under NoGradGuard the result requires no gradient.
 ///
 /// Shapes are part of the compiled step. A call with other shapes throws; CompiledCache keeps
 /// one compiled step per input signature (the last, smaller batch of an epoch is a second one).
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "tapegrad/autograd/tape.h"
@@ -34,9 +41,9 @@ namespace tapegrad {
 
 /// How tg::compile records.
 struct CompileOptions {
-  /// Allow item(), at(), to_vector() and data() on tensors computed from the inputs while the
-  /// function is recorded, for functions known to be branch-free (a replay follows the branches
-  /// taken at compile time, whatever the new values).
+  /// Allow item(), at(), to_vector() and data() on the inputs, tensors computed from them and
+  /// captured tensors while the function is recorded, for functions known to be branch-free (a
+  /// replay follows the branches taken at compile time, and keeps the values read then).
   bool allow_host_reads = false;
 };
 
@@ -64,6 +71,9 @@ class Compiled {
   size_t nodes() const;
   /// The shapes the step was compiled for, one per input.
   std::vector<Shape> input_shapes() const;
+  /// True when a call would throw because something fixed at compile time has changed since: a
+  /// captured tensor's requires_grad, or a layer's training mode (compile_depends_on).
+  bool stale() const;
 
   struct Impl;  ///< the recorded step (compile.cpp)
 
@@ -81,6 +91,11 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
 /// True while tg::compile records a function on this thread (a layer that cannot be replayed,
 /// such as Dropout in training mode, refuses then).
 bool is_compiling();
+
+/// While tg::compile records on this thread: the step depends on `*flag` keeping the value it has
+/// now (a layer's training mode); a later call after it changed throws tg::Error naming `what`.
+/// Does nothing when not compiling. Held shared, so the step can check it after the layer is gone.
+void compile_depends_on(std::shared_ptr<const bool> flag, const std::string& what);
 
 /// Compiled steps of one function, one per input signature (shapes, dtypes, requires_grad),
 /// compiled on first sight: the full batches of an epoch replay one, the last partial batch

@@ -76,8 +76,22 @@ class Module {
   /// duplicated, undefined or mis-shaped entry; the message names the entry and both shapes.
   void load_state_dict(const NamedTensors& state);
 
+ protected:
+  /// For a layer whose forward differs between training and evaluation mode (Dropout,
+  /// BatchNorm): while tg::compile records, makes the step refuse calls after the mode changed.
+  void compile_depends_on_mode() const;
+
  private:
   bool training_ = true;
+  // The mode as compiled steps watch it (shared with them), made on first need; a copy of the
+  // module gets its own.
+  struct WatchedMode {
+    std::shared_ptr<bool> flag;
+    WatchedMode() = default;
+    WatchedMode(const WatchedMode&) {}
+    WatchedMode& operator=(const WatchedMode&) { return *this; }
+  };
+  mutable WatchedMode watched_;
 };
 
 /// Prints Module::str().
