@@ -149,8 +149,39 @@ TEST(OpsConv, MaxPoolRoutesEachWindowsGradientToItsWinner) {
   const tg::Tensor y = tg::max_pool2d(x, {.kernel = 2});
   EXPECT_TRUE(std::isnan(y.item()));
   y.backward(tg::ones({1, 1, 1, 1}));
-  EXPECT_EQ(x.grad().to_vector<double>()[1], 1.0);  // the first NaN
-  EXPECT_EQ(x.grad().to_vector<double>()[3], 0.0);
+  EXPECT_EQ(x.grad().to_vector<double>()[1], 0.0);
+  EXPECT_EQ(x.grad().to_vector<double>()[3], 1.0);  // the last NaN, as PyTorch's CPU kernel
+}
+
+// Two NaNs in a window: the gradient goes to the later one in row-major order (PyTorch's CPU
+// kernel takes every NaN it meets, `(val > maxval) || std::isnan(val)`), on every path: the
+// vectorized 2x2 one (even sizes), the general one (odd sizes, other kernels) and the recorded
+// form of a create_graph pass.
+TEST(OpsConv, MaxPoolRoutesAWindowsGradientToItsLastNan) {
+  for (tg::Dtype d : {tg::Dtype::f32, tg::Dtype::f64})
+    for (int64_t size : {2, 3})  // 2: the vectorized path; 3: the general one (the 2x2 window at the corner)
+      for (int64_t i = 0; i < 4; ++i)
+        for (int64_t j = i + 1; j < 4; ++j) {
+          std::vector<double> v(static_cast<size_t>(size * size), -1.0);
+          auto at = [&](int64_t k) { return static_cast<size_t>((k / 2) * size + k % 2); };
+          v[at(i)] = v[at(j)] = NAN;
+          const tg::Tensor x = tg::reshape(tg::tensor_rank1(v, d), {1, 1, size, size}).requires_grad(true);
+          const tg::Tensor y = tg::max_pool2d(x, {.kernel = 2});
+          EXPECT_TRUE(std::isnan(y.to_vector<double>()[0]));
+          tg::sum(y).backward();
+          std::vector<double> want(v.size(), 0.0);
+          want[at(j)] = 1.0;
+          EXPECT_EQ(x.grad().to_vector<double>(), want) << "NaNs at " << i << " and " << j << ", size " << size;
+          const tg::Tensor g = tg::grad(tg::sum(tg::max_pool2d(x, {.kernel = 2})), {x}, {.create_graph = true})[0];
+          EXPECT_EQ(g.to_vector<double>(), want) << "create_graph, NaNs at " << i << " and " << j;
+        }
+  // A 3x3 window with padding: three NaNs, the last one wins.
+  std::vector<double> v(9, 0.0);
+  v[0] = v[4] = v[7] = NAN;
+  const tg::Tensor x = tg::reshape(tg::tensor_rank1(v, tg::Dtype::f64), {1, 1, 3, 3}).requires_grad(true);
+  tg::sum(tg::max_pool2d(x, {.kernel = 3, .stride = 3, .padding = 1})).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0, 0, 0, 1, 0, 0, 0, 0}))
+      << "the window of output 0 is rows -1..1, cols -1..1: NaNs at 0 and 4, the last is 4";
 }
 
 // Overlapping windows with padding: a direct maximum over the clipped window, padding never wins.

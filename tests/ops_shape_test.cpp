@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include <tapegrad/tapegrad.h>
@@ -116,4 +117,58 @@ TEST(OpsShape, ViewsShareTheVersionCounterCopiesDoNot) {
   EXPECT_EQ(message_of([] { tg::squeeze(tg::ones({2, 3}), 1); }), "squeeze: axis 1 of [2, 3] has size 3, not 1");
   EXPECT_EQ(message_of([] { tg::unsqueeze(tg::ones({2, 3}), 3); }),
             "unsqueeze: axis 3 is out of range for a new axis of shape [2, 3] (from -3 to 2)");
+}
+
+// expand, broadcast_to and to_dtype promise a copy, also when nothing changes: a write into the
+// result must not reach the input (the in-place error of a view would not fire: no view exists).
+TEST(OpsShape, CopiesToTheSameShapeOrDtypeAreStillCopies) {
+  const tg::Tensor x = grid();
+  const std::vector<std::function<tg::Tensor()>> copies = {
+      [&] { return tg::expand(x, {3, 4}); },
+      [&] { return tg::expand(x, {-1, -1}); },
+      [&] { return tg::broadcast_to(x, x.shape()); },
+      [&] { return tg::to_dtype(x, f64); },
+      [&] { return tg::permute(x, {0, 1}); },
+      [&] { return tg::transpose(x, 1, 1); },
+      [&] { return tg::slice(x, 0, 0, 3); },
+      [&] { return tg::index_select(x, 0, {0, 1, 2}); },
+      [&] { return tg::cat({x}, 0); },
+  };
+  for (size_t k = 0; k < copies.size(); ++k) {
+    tg::Tensor y = copies[k]();
+    ASSERT_EQ(y.shape(), x.shape());
+    y.fill_(-1.0);
+    EXPECT_EQ(values(x), values(grid())) << "copy " << k << " wrote into its input";
+  }
+  // The gradient still flows through each of them.
+  tg::Tensor a = grid().requires_grad(true);
+  tg::sum(tg::expand(a, {3, 4}) * 2.0).backward();
+  EXPECT_EQ(values(a.grad()), std::vector<double>(12, 2.0));
+  // Tensor::to shares the tensor when the dtype is already the one asked for, as documented.
+  EXPECT_EQ(x.to(f64).data<double>(), x.data<double>());
+}
+
+// select is one node named select (the op the user called), not a slice and a reshape: that is
+// what gradcheck's per-node report and the DOT graph name.
+TEST(OpsShape, SelectIsOneNodeNamedSelect) {
+  tg::Tensor x = grid().requires_grad(true);
+  const tg::Tensor y = tg::select(x, 1, -1);
+  EXPECT_EQ(values(y), (std::vector<double>{3, 7, 11}));
+  const auto nodes = tg::Tape::current().nodes_of(y);
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].op, "select");
+  const std::string dot = tg::to_dot(y);
+  EXPECT_NE(dot.find("select"), std::string::npos) << dot;
+  EXPECT_EQ(dot.find("slice"), std::string::npos) << dot;
+  EXPECT_EQ(dot.find("reshape"), std::string::npos) << dot;
+  const tg::GradcheckReport r = tg::gradcheck([](const std::vector<tg::Tensor>& in) { return tg::select(in[0], 0, 1); }, {x});
+  EXPECT_TRUE(r.ok) << r;
+  ASSERT_EQ(r.nodes.size(), 1u);
+  std::ostringstream os;
+  os << r;
+  EXPECT_NE(os.str().find("select"), std::string::npos) << os.str();
+  tg::sum(y).backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}));
+  // Its errors are unchanged.
+  EXPECT_EQ(message_of([] { tg::select(grid(), 1, 4); }), "select: index 4 is out of range for axis 1 of size 4 (shape [3, 4])");
 }

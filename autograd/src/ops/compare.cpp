@@ -96,14 +96,16 @@ static const Op<ClampArgs> kClamp(
              // The kernel below as a recorded where, on a mask that is data (piecewise constant in x).
              const Tensor inside = map(c.input(0), [lo = a.lo, hi = a.hi](auto x) {
                using T = decltype(x);
-               return x < T(lo) || x > T(hi) ? T(0) : T(1);
+               return x >= T(lo) && x <= T(hi) ? T(1) : T(0);
              });
              c.accumulate(0, where(inside, c.grad(), zeros(Shape{}, c.grad().dtype())));
              return;
            }
+           // Written as the test for inside, so that NaN (which fails every comparison) gets 0, as in
+           // PyTorch's clamp_backward.
            c.accumulate(0, pointwise_grad(c, [lo = a.lo, hi = a.hi](auto g, auto x, auto) {
                           using T = decltype(x);
-                          return x < T(lo) || x > T(hi) ? T(0) : g;
+                          return x >= T(lo) && x <= T(hi) ? g : T(0);
                         }));
          },
      .samples = {{.label = "lo=-1, hi=1",
@@ -133,19 +135,29 @@ template <bool Max>
 void choose_backward(BackwardContext& c) {
   const char* op = Max ? "maximum" : "minimum";
   const Tensor &a = c.input(0), &b = c.input(1);
-  // The share of the gradient that goes to a: 1 where a wins, 1/2 at a tie, 0 where b wins.
-  const Tensor share = broadcast_zip(op, a, b, [](auto x, auto y) {
-    using T = decltype(x);
-    return x == y ? T(0.5) : ((Max ? x > y : x < y) ? T(1) : T(0));
-  });
-  if (c.create_graph()) {
-    // The products below as recorded muls: the shares are data (piecewise constant in a and b).
-    if (c.needs_grad(0)) c.accumulate(0, mul(c.grad(), share));
-    if (c.needs_grad(1)) c.accumulate(1, mul(c.grad(), map(share, [](auto s) { return 1 - s; })));
-    return;
+  // The share of the gradient that goes to each operand: 1 where it wins, 1/2 at a tie, 0 where
+  // it loses. Written as PyTorch's derivatives.yaml writes it (1 unless the operand loses), so
+  // that where either is NaN, neither loses and both get the whole gradient, as in libtorch.
+  auto share = [](bool first) {
+    return [first](auto x, auto y) {
+      using T = decltype(x);
+      const bool loses = first ? (Max ? x < y : x > y) : (Max ? y < x : y > x);
+      return x == y ? T(0.5) : (loses ? T(0) : T(1));
+    };
+  };
+  const bool flat = a.shape() == b.shape() && c.grad().shape() == a.shape();
+  for (size_t i = 0; i < 2; ++i) {
+    if (!c.needs_grad(i)) continue;
+    const bool first = i == 0;
+    if (flat && !c.create_graph()) {  // no broadcasting (the common case): one pass per operand
+      c.accumulate(i, zip3(c.grad(), a, b, [f = share(first)](auto g, auto x, auto y) { return g * f(x, y); }));
+      continue;
+    }
+    const Tensor s = broadcast_zip(op, a, b, share(first));
+    // Under create_graph a recorded mul: the share is data (piecewise constant in a and b).
+    if (c.create_graph()) c.accumulate(i, mul(c.grad(), s));
+    else c.accumulate(i, broadcast_zip(op, c.grad(), s, [](auto g, auto w) { return g * w; }));
   }
-  if (c.needs_grad(0)) c.accumulate(0, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * s; }));
-  if (c.needs_grad(1)) c.accumulate(1, broadcast_zip(op, c.grad(), share, [](auto g, auto s) { return g * (1 - s); }));
 }
 // Samples where each operand wins somewhere: else one operand's gradient is zero everywhere and
 // its check compares only zeros (vacuous). Random values settle the rest, which ties nowhere.

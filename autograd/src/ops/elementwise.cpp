@@ -207,9 +207,10 @@ static const Op kTanh(pointwise("tanh", [](auto x) { return std::tanh(x); }, [](
     {{.inputs = unary_inputs()}}));
 Tensor tanh(const Tensor& x) { return kTanh({x}); }
 
-// The gradient at 0 is 0. Written x < 0 ? 0 : x, not x > 0 ? x : 0, so that NaN stays NaN.
+// The gradient at 0 is 0. Written x < 0 ? 0 : x, not x > 0 ? x : 0, so that NaN stays NaN; the
+// gradient likewise as x <= 0 ? 0 : g, so that at NaN it passes g, as PyTorch's threshold_backward.
 static const Op kRelu(kink_at_zero(pointwise("relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; },
-                                [](auto g, auto x, auto) { return x > 0 ? g : decltype(g)(0); },
+                                [](auto g, auto x, auto) { return x <= 0 ? decltype(g)(0) : g; },
                                 [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
     {{.label = "away from 0", .inputs = kink_inputs}})));
 Tensor relu(const Tensor& x) { return kRelu({x}); }
@@ -233,14 +234,19 @@ static const Op<ToDtypeArgs> kToDtype(
            out.copy_(in[0]);
            return out;
          },
-     .backward = [](BackwardContext& c, const ToDtypeArgs&) { c.accumulate(0, to_dtype(c.grad(), c.input(0).dtype())); },
+     .backward = [](BackwardContext& c, const ToDtypeArgs&) { c.accumulate(0, c.grad().to(c.input(0).dtype())); },
      .samples = {}});
+// Always a copy, as documented, even to the same dtype (a write into it must not reach x);
+// Tensor::to shares the tensor instead, as its documentation and PyTorch's .to() say.
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
   defined("to_dtype", x);
-  if (x.dtype() == dtype) return x;
   return kToDtype({x}, {dtype});
 }
-Tensor Tensor::to(Dtype d) const { return to_dtype(*this, d); }
+Tensor Tensor::to(Dtype d) const {
+  detail::defined("to_dtype", *this);
+  if (dtype() == d) return *this;
+  return kToDtype({*this}, {d});
+}
 
 // ---- clone: a copy with its own storage, through which the gradient passes unchanged ----
 static const Op<void> kClone({.name = "clone",

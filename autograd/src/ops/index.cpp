@@ -122,21 +122,44 @@ Tensor slice(const Tensor& x, int64_t axis, int64_t begin, int64_t end, int64_t 
   return kSlice({x}, {axis, begin, end, step});
 }
 
-// ---- select: x[..., i, ...], the axis dropped (a slice of one, then a view without the axis) ----
+// ---- select: x[..., i, ...], the axis dropped. One node named select, as the user called it (not
+// the slice and reshape it is made of); its gradient is slice's, put back with the axis ----
+struct SelectArgs {
+  int64_t axis, index;
+};
+static const Op<SelectArgs> kSelect(
+    {.name = "select",
+     .forward =
+         [](Inputs in, SelectArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("select", a.axis, x.shape());
+           const int64_t n = x.shape()[ax];
+           if (a.index < -n || a.index >= n)
+             throw Error("select: index " + std::to_string(a.index) + " is out of range for axis " +
+                         std::to_string(a.axis) + " of size " + std::to_string(n) + " (shape " + x.shape().str() + ")");
+           a.axis = static_cast<int64_t>(ax);
+           if (a.index < 0) a.index += n;
+           Tensor out = make_tensor(reduced_shape(x.shape(), ax, false), x.dtype(), "select");
+           along_axis(x, make_view(out, with_size(x.shape(), ax, 1)), ax, [&](int64_t) { return a.index; }, false);
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const SelectArgs& a) {
+           const Shape& s = c.input(0).shape();
+           const size_t ax = static_cast<size_t>(a.axis);
+           const Tensor g = reshape(c.grad(), with_size(s, ax, 1).vec());
+           c.accumulate(0, kSliceBackward({g}, {{a.axis, a.index, a.index + 1, 1}, s[ax]}));
+         },
+     .samples = {{.label = "axis=1, index=-1", .args = {1, -1}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                  }},
+                 {.label = "axis=0, index=1", .args = {0, 1}, .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
+                  }}}});
 Tensor select(const Tensor& x, int64_t axis, int64_t index) {
   defined("select", x);
-  const size_t ax = normalize_axis("select", axis, x.shape());
-  const int64_t n = x.shape()[ax];
-  if (index < -n || index >= n)
-    throw Error("select: index " + std::to_string(index) + " is out of range for axis " + std::to_string(axis) +
-                " of size " + std::to_string(n) + " (shape " + x.shape().str() + ")");
-  const int64_t i = index < 0 ? index + n : index;
-  return reshape(slice(x, static_cast<int64_t>(ax), i, i + 1), reduced_shape(x.shape(), ax, false).vec());
+  return kSelect({x}, {axis, index});
 }
-static RegisterOp reg_select({"select", "axis=1, index=-1", [](auto& in) { return select(in[0], 1, -1); },
-                              [](Dtype d, Generator& g) {
-                                return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
-                              }});
 
 // ---- index_select: the positions `indices` along the axis, in that order (repeats allowed) ----
 namespace {

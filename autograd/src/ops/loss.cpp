@@ -77,6 +77,62 @@ Tensor softmax_cross_entropy_grad(const Tensor& logits, const Tensor& labels, co
 }
 }  // namespace
 
+namespace {
+// The loss, mean over the batch of -sum_k t_k log softmax(logits)_k (t one-hot for class indices).
+Tensor sce_value(const Tensor& logits, const Tensor& labels) {
+  check_labels(logits, labels);  // here, not in the caller: a compiled step replays new labels
+  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  Tensor out = make_tensor(Shape{}, logits.dtype());
+  dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = ptr<T>(logits);
+    const T* t = ptr<T>(labels);
+    T total = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      const T* row = x + b * classes;
+      // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
+      T m;
+      const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
+      if (labels.dim() == 1) {
+        total += lse - (row[static_cast<int64_t>(t[b])] - m);
+      } else {
+        for (int64_t k = 0; k < classes; ++k) {
+          const T tk = t[b * classes + k];
+          if (tk != 0) total += tk * (lse - (row[k] - m));
+        }
+      }
+    }
+    ptr<T>(out)[0] = total / static_cast<T>(batch);
+  });
+  return out;
+}
+
+// The logits' gradient, (softmax(logits) * sum(t) - t) * g / batch, as one kernel.
+Tensor sce_logits_grad(const Tensor& logits, const Tensor& labels, const Tensor& grad) {
+  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  Tensor gx = make_tensor(logits.shape(), logits.dtype());
+  softmax_rows(logits, gx);
+  dispatch(logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T scale = ptr<T>(grad)[0] / static_cast<T>(batch);
+    T* q = ptr<T>(gx);
+    const T* t = ptr<T>(labels);
+    for (int64_t b = 0; b < batch; ++b) {
+      T* row = q + b * classes;
+      if (labels.dim() == 1) {
+        row[class_at(t, b, classes)] -= T(1);
+      } else {
+        T total = 0;
+        for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
+        for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
+      }
+      for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
+    }
+  });
+  return gx;
+}
+}  // namespace
+
 static const Op<Labels> kSoftmaxCrossEntropy(
     {.name = "softmax_cross_entropy",
      .forward =
@@ -84,61 +140,49 @@ static const Op<Labels> kSoftmaxCrossEntropy(
            const Tensor& logits = in[0];
            // A replay may run at other dtypes (per-node gradcheck promotes to float64).
            if (a.labels.dtype() != logits.dtype()) a.labels = a.labels.to(logits.dtype());
-           check_labels(logits, a.labels);  // here, not in the caller: a compiled step replays new labels
-           const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
-           Tensor out = make_tensor(Shape{}, logits.dtype());
-           dispatch(logits.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* x = ptr<T>(logits);
-             const T* t = ptr<T>(a.labels);
-             T total = 0;
-             for (int64_t b = 0; b < batch; ++b) {
-               const T* row = x + b * classes;
-               // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
-               T m;
-               const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
-               if (a.labels.dim() == 1) {
-                 total += lse - (row[static_cast<int64_t>(t[b])] - m);
-               } else {
-                 for (int64_t k = 0; k < classes; ++k) {
-                   const T tk = t[b * classes + k];
-                   if (tk != 0) total += tk * (lse - (row[k] - m));
-                 }
-               }
-             }
-             ptr<T>(out)[0] = total / static_cast<T>(batch);
-           });
-           return out;
+           return sce_value(logits, a.labels);
          },
      .backward =
          [](BackwardContext& c, const Labels& a) {
-           const Tensor& logits = c.input(0);
-           const Tensor& labels = a.labels;
+           if (c.create_graph()) c.accumulate(0, softmax_cross_entropy_grad(c.input(0), a.labels, c.grad()));
+           else c.accumulate(0, sce_logits_grad(c.input(0), a.labels, c.grad()));
+         },
+     .samples = {}});
+
+// ---- softmax_cross_entropy against target probabilities that require gradients: the targets are
+// an input of the node, and their gradient is -log_softmax(logits) / batch (as libtorch's) ----
+static const Op<void> kSoftmaxCrossEntropyTargets(
+    {.name = "softmax_cross_entropy",
+     .forward =
+         [](Inputs in) {
+           same_dtype("softmax_cross_entropy", in[0], in[1]);
+           return sce_value(in[0], in[1]);
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor &logits = c.input(0), &t = c.input(1);
            const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
            if (c.create_graph()) {
-             c.accumulate(0, softmax_cross_entropy_grad(logits, labels, c.grad()));
+             if (c.needs_grad(0)) c.accumulate(0, softmax_cross_entropy_grad(logits, t, c.grad()));
+             if (c.needs_grad(1)) c.accumulate(1, log_softmax(logits, 1) * (c.grad() / -static_cast<double>(batch)));
              return;
            }
-           Tensor gx = make_tensor(logits.shape(), logits.dtype());
-           softmax_rows(logits, gx);
+           if (c.needs_grad(0)) c.accumulate(0, sce_logits_grad(logits, t, c.grad()));
+           if (!c.needs_grad(1)) return;
+           Tensor gt = make_tensor(t.shape(), t.dtype(), "softmax_cross_entropy backward");
            dispatch(logits.dtype(), [&](auto tag) {
              using T = decltype(tag);
              const T scale = ptr<T>(c.grad())[0] / static_cast<T>(batch);
-             T* q = ptr<T>(gx);
-             const T* t = ptr<T>(labels);
+             const T* x = ptr<T>(logits);
+             T* q = ptr<T>(gt);
              for (int64_t b = 0; b < batch; ++b) {
-               T* row = q + b * classes;
-               if (labels.dim() == 1) {
-                 row[class_at(t, b, classes)] -= T(1);
-               } else {
-                 T total = 0;
-                 for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
-                 for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
-               }
-               for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
+               const T* row = x + b * classes;
+               T m;
+               const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
+               for (int64_t k = 0; k < classes; ++k) q[b * classes + k] = (lse - (row[k] - m)) * scale;
              }
            });
-           c.accumulate(0, std::move(gx));
+           c.accumulate(1, std::move(gt));
          },
      .samples = {}});
 
@@ -156,6 +200,9 @@ void check_logits(const Tensor& logits) {
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   check_logits(logits);
   defined("softmax_cross_entropy", labels);
+  // Target probabilities that require gradients are an input of the node, whose recorded version
+  // guards them against a change in place before backward(), as for any input.
+  if (labels.dim() == 2 && labels.requires_grad()) return kSoftmaxCrossEntropyTargets({logits, labels});
   // The node keeps its own copy: the caller may change `labels` in place before backward(),
   // which would otherwise give the gradient of another loss, or index outside the gradient.
   Tensor lab = labels.dtype() == logits.dtype() ? labels.detach().clone() : labels.detach().to(logits.dtype());
@@ -195,6 +242,13 @@ static RegisterOp reg_sce_probs({"softmax_cross_entropy", "probabilities",
                                  },
                                  true,
                                  {1}});
+// The same with the targets a variable (a distillation loss, or a learned label distribution).
+static RegisterOp reg_sce_targets({"softmax_cross_entropy", "probabilities that require gradients",
+                                   [](auto& in) { return softmax_cross_entropy(in[0], in[1]); },
+                                   [](Dtype d, Generator& g) {
+                                     Tensor t = softmax(samples::normal({3, 4}, d, g), 1);
+                                     return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g), t}, "3x4"}};
+                                   }});
 
 // ---- mse_loss: mean((y - t)^2), from recorded ops ----
 Tensor mse_loss(const Tensor& y, const Tensor& target) {

@@ -1,6 +1,6 @@
 // max_pool2d and avg_pool2d on NCHW images, one plane (image, channel) at a time. Max pooling
 // routes each window's gradient to the element that won it, found again in the backward from the
-// input (no index tensor kept): the first maximal element in row-major window order, or the first
+// input (no index tensor kept): the first maximal element in row-major window order, or the last
 // NaN, which wins every window it is in, as in PyTorch's CPU kernel.
 // Both backwards are linear in the gradient; a pass that records itself (create_graph) records
 // them as ops of their own, max_pool2d_backward and avg_pool2d_backward, whose backwards are
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <cmath>
 
@@ -68,17 +69,17 @@ void for_each_window(const PoolGeometry& g, F f) {
   }
 }
 
-// The offset in the plane of the window's winner.
+// The offset in the plane of the window's winner: the first maximal element in row-major order,
+// or the last NaN. That is PyTorch's CPU kernel (`if ((val > maxval) || std::isnan(val))` over the
+// window, from -inf): a NaN beats everything, later NaNs included, and nothing else beats a NaN.
 template <class T>
 int64_t winner(const T* p, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
   int64_t at = y0 * w + x0;
-  T best = p[at];
-  if (std::isnan(best)) return at;
+  T best = -std::numeric_limits<T>::infinity();
   for (int64_t y = y0; y < y1; ++y)
     for (int64_t x = x0; x < x1; ++x) {
       const T v = p[y * w + x];
-      if (std::isnan(v)) return y * w + x;
-      if (v > best) best = v, at = y * w + x;
+      if (v > best || v != v) best = v, at = y * w + x;
     }
   return at;
 }
@@ -86,7 +87,7 @@ int64_t winner(const T* p, int64_t w, int64_t y0, int64_t y1, int64_t x0, int64_
 // The 2x2 windows at stride 2 without padding (every CNN's pooling) take a path without
 // branches, which GCC vectorizes: which element wins is random, and a mispredicted branch per
 // window cost more than the rest of the loop. The rule is winner()'s: the first maximal element
-// in row-major order, or the first NaN.
+// in row-major order, or the last NaN.
 template <class T>
 inline T plain_max4(T a, T b, T c, T d) {
   T m = b > a ? b : a;
@@ -96,24 +97,25 @@ inline T plain_max4(T a, T b, T c, T d) {
 // Writes the window's gradient v to the winner among a, b, c, d and zeros to the others, with
 // bit masks (all ones or zero) from the comparisons: GCC vectorizes this, where the same rule
 // written with selects became a data-dependent branch per window (6 ms instead of 0.3 for the
-// first pooling of the CNN). The NaN-aware form (the first NaN wins) is for planes that hold a
+// first pooling of the CNN). The NaN-aware form (the last NaN wins) is for planes that hold a
 // NaN, found by a vectorized scan first, so that the common case stays short.
 template <bool NanAware, class T>
 inline void route4(T a, T b, T c, T d, T v, T& ga, T& gb, T& gc, T& gd) {
   using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   auto mask = [](bool x) { return U(0) - U(x); };
   const T m = plain_max4(a, b, c, d);
-  U ha, hb, hc;
-  if constexpr (NanAware) {
-    const U nan = mask((a != a) | (b != b) | (c != c) | (d != d));
-    auto hit = [&](T x) { return (nan & mask(x != x)) | (~nan & mask(x == m)); };
-    ha = hit(a), hb = hit(b), hc = hit(c);
-  } else {
-    ha = mask(a == m), hb = mask(b == m), hc = mask(c == m);
-  }
+  U ha = mask(a == m), hb = mask(b == m), hc = mask(c == m);
   hb &= ~ha;
   hc &= ~(ha | hb);
-  const U hd = ~(ha | hb | hc), bits = std::bit_cast<U>(v);
+  U hd = ~(ha | hb | hc);
+  if constexpr (NanAware) {
+    // The last NaN, where the window holds one: priority from d back to a.
+    U nd = mask(d != d), nc = mask(c != c) & ~nd, nb = mask(b != b) & ~(nc | nd), na = mask(a != a) & ~(nb | nc | nd);
+    const U nan = na | nb | nc | nd;
+    ha = (nan & na) | (~nan & ha), hb = (nan & nb) | (~nan & hb), hc = (nan & nc) | (~nan & hc);
+    hd = (nan & nd) | (~nan & hd);
+  }
+  const U bits = std::bit_cast<U>(v);
   ga = std::bit_cast<T>(bits & ha);
   gb = std::bit_cast<T>(bits & hb);
   gc = std::bit_cast<T>(bits & hc);

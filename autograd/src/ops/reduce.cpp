@@ -23,12 +23,15 @@ Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, tr
 struct ToShape {
   Shape shape;
 };
+namespace {
+Tensor spread_to(const Tensor& x, const Shape& shape);
+}  // namespace
 Tensor sum_to_forward(Inputs in, ToShape& a);
 Tensor broadcast_to_forward(Inputs in, ToShape& a);
 static const Op<ToShape> kSumTo(
     {.name = "sum_to",
      .forward = sum_to_forward,
-     .backward = [](BackwardContext& c, const ToShape&) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+     .backward = [](BackwardContext& c, const ToShape&) { c.accumulate(0, spread_to(c.grad(), c.input(0).shape())); },
      .samples = {{.label = "[2,3,4] to [3,1]",
                   .args = {Shape{3, 1}},
                   .inputs = [](Dtype d, Generator& g) {
@@ -122,11 +125,15 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
   return out;
 }
 
+// A copy even to x's own shape, as documented (a write into it must not reach x; expand is this).
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   defined("broadcast_to", x);
-  if (x.shape() == shape) return x;
   return kBroadcastTo({x}, {shape});
 }
+namespace {
+// broadcast_to for the backwards here, which only read the result: x itself where no axis grows.
+Tensor spread_to(const Tensor& x, const Shape& shape) { return x.shape() == shape ? x : broadcast_to(x, shape); }
+}  // namespace
 
 Tensor broadcast_to_forward(Inputs in, ToShape& a) {
   const Tensor& x = in[0];
@@ -150,7 +157,7 @@ static const Op<void> kSumAll(
            });
            return out;
          },
-     .backward = [](BackwardContext& c) { c.accumulate(0, broadcast_to(c.grad(), c.input(0).shape())); },
+     .backward = [](BackwardContext& c) { c.accumulate(0, spread_to(c.grad(), c.input(0).shape())); },
      .samples = {{.label = "all", .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
                   }}}});
@@ -191,7 +198,7 @@ static const Op<AxisArgs> kSumAxis(
          [](BackwardContext& c, const AxisArgs& a) {
            const Shape& s = c.input(0).shape();
            Tensor g = reshape(c.grad(), kept_shape(s, static_cast<size_t>(a.axis)).vec());
-           c.accumulate(0, broadcast_to(g, s));
+           c.accumulate(0, spread_to(g, s));
          },
      .samples = {{.label = "axis=0", .args = {0, false}, .inputs = reduce_inputs()},
                  {.label = "axis=-1, keepdim", .args = {-1, true}, .inputs = reduce_inputs()}}});
@@ -513,5 +520,158 @@ static const Op<AxisArgs> kProd(
                     return std::vector<OpSample>{{{x.to(d)}, "zeros in two columns"}};
                   }}}});
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim) { return kProd({x}, {axis, keepdim}); }
+
+// ---- max and min over several axes or all of them: the gradient is shared equally by the
+// elements equal to the result, as PyTorch's x.max() and amax share it (a NaN result by the NaNs) ----
+struct ExtremeArgs {
+  uint64_t axes;  // bit d set: axis d is reduced (canonical: the public functions check the list)
+  bool keepdim;
+};
+namespace {
+// Calls f(k, o) for every element k of a tensor of shape `s`, o its group (the flat index of the
+// result it reduces into), walking the groups with per-axis strides (0 on a reduced axis).
+template <class F>
+void each_in_group(const Shape& s, uint64_t axes, F f) {
+  const size_t rank = s.size();
+  int64_t stride[64] = {}, idx[64] = {};
+  int64_t st = 1;
+  for (size_t d = rank; d-- > 0;) {
+    const bool reduced = (axes >> d) & 1;
+    stride[d] = reduced ? 0 : st;
+    if (!reduced) st *= s[d];
+  }
+  int64_t o = 0;
+  for (int64_t k = 0, n = s.numel(); k < n; ++k) {
+    f(k, o);
+    for (size_t d = rank; d-- > 0;) {
+      o += stride[d];
+      if (++idx[d] < s[d]) break;
+      o -= stride[d] * s[d];
+      idx[d] = 0;
+    }
+  }
+}
+Shape extreme_shape(const char* op, const Shape& s, const ExtremeArgs& a) {
+  if (s.size() > 64 || (s.size() < 64 && (a.axes >> s.size()) != 0))
+    throw Error(std::string(op) + ": axes beyond the rank of " + s.str());
+  std::vector<int64_t> out;
+  int64_t reduced = 1;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if ((a.axes >> d) & 1) {
+      reduced *= s[d];
+      if (a.keepdim) out.push_back(1);
+    } else {
+      out.push_back(s[d]);
+    }
+  }
+  if (reduced == 0) throw Error(std::string(op) + ": the axes reduced of " + s.str() + " hold no elements");
+  return Shape(out);
+}
+// The result: each group's largest (Max) or smallest value, NaN if the group holds one.
+template <bool Max>
+Tensor extreme_forward(Inputs in, ExtremeArgs& a) {
+  const Tensor& x = in[0];
+  const char* op = Max ? "max" : "min";
+  Tensor out = full(extreme_shape(op, x.shape(), a), Max ? -INFINITY : INFINITY, x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(x);
+    T* q = ptr<T>(out);
+    each_in_group(x.shape(), a.axes, [&](int64_t k, int64_t o) {
+      const T v = p[k];
+      if ((Max ? v > q[o] : v < q[o]) || v != v) q[o] = v;
+    });
+  });
+  return out;
+}
+// Each element's share of its group's gradient: 1 / (the number of elements equal to the
+// result) where it equals the result (NaN counts as equal to a NaN result), 0 elsewhere.
+Tensor extreme_shares(const Tensor& x, const Tensor& y, const ExtremeArgs& a) {
+  Tensor share = zeros(x.shape(), x.dtype());
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = ptr<T>(x);
+    const T* q = ptr<T>(y);
+    T* w = ptr<T>(share);
+    std::vector<int64_t> count(static_cast<size_t>(y.numel()), 0);
+    auto hit = [&](int64_t k, int64_t o) { return p[k] == q[o] || (p[k] != p[k] && q[o] != q[o]); };
+    each_in_group(x.shape(), a.axes, [&](int64_t k, int64_t o) { count[static_cast<size_t>(o)] += hit(k, o); });
+    each_in_group(x.shape(), a.axes, [&](int64_t k, int64_t o) {
+      if (hit(k, o)) w[k] = T(1) / static_cast<T>(count[static_cast<size_t>(o)]);
+    });
+  });
+  return share;
+}
+void extreme_backward(BackwardContext& c, const ExtremeArgs& a) {
+  const Tensor& x = c.input(0);
+  const Tensor share = extreme_shares(x, c.output(), a);
+  // The upstream with the reduced axes kept as size 1, to broadcast over each group.
+  std::vector<int64_t> kept = x.shape().vec();
+  for (size_t d = 0; d < kept.size(); ++d)
+    if ((a.axes >> d) & 1) kept[d] = 1;
+  const Tensor g = reshape(c.grad(), kept);
+  // Under create_graph a recorded mul: the shares are data (piecewise constant in x).
+  if (c.create_graph()) c.accumulate(0, mul(share, g));
+  else c.accumulate(0, broadcast_zip("max", share, g, [](auto w, auto u) { return w * u; }));
+}
+// Ties within eps of a group's extreme: a perturbation can change which elements share it.
+template <bool Max>
+void extreme_ties(Inputs in, const ExtremeArgs& a, double eps, std::vector<ElementRef>& out) {
+  const Tensor x = in[0].detach().to(Dtype::f64);
+  ExtremeArgs args = a;
+  const Tensor y = extreme_forward<Max>(Inputs(std::vector<Tensor>{x}), args);
+  const double* p = x.data<double>();
+  const double* q = y.data<double>();
+  std::vector<int64_t> near(static_cast<size_t>(y.numel()), 0);
+  auto close = [&](int64_t k, int64_t o) { return std::abs(p[k] - q[o]) <= 2 * eps; };
+  each_in_group(x.shape(), a.axes, [&](int64_t k, int64_t o) { near[static_cast<size_t>(o)] += close(k, o); });
+  each_in_group(x.shape(), a.axes, [&](int64_t k, int64_t o) {
+    if (near[static_cast<size_t>(o)] > 1 && close(k, o)) out.push_back({0, k});
+  });
+}
+// Distinct values 0.3 apart in a shuffled order: no tie within the finite-difference step.
+SampleInputs distinct3() {
+  return [](Dtype d, Generator& g) {
+    std::vector<double> v(24);
+    for (size_t k = 0; k < v.size(); ++k) v[k] = 0.3 * static_cast<double>(k) - 3.5;
+    for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
+    return std::vector<OpSample>{{{from_vector(v, {2, 3, 4}, d)}, "3-D, no ties"}};
+  };
+}
+template <bool Max>
+OpSpec<ExtremeArgs> extreme_spec() {
+  return {.name = Max ? "max" : "min",
+          .forward = extreme_forward<Max>,
+          .backward = extreme_backward,
+          .samples = {{.label = "all", .args = {0b111, false}, .inputs = distinct3()},
+                      {.label = "axes={0,2}", .args = {0b101, false}, .inputs = distinct3()},
+                      {.label = "axes={-1,0}, keepdim", .args = {0b101, true}, .inputs = distinct3()},
+                      {.label = "axes={1}", .args = {0b010, false}, .inputs = distinct3()}},
+          .kinks = extreme_ties<Max>};
+}
+// The axes as a bit set, each checked as sum checks them.
+ExtremeArgs extreme_args(const char* op, const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  if (x.dim() > 64) throw Error(std::string(op) + ": supports up to 64 dimensions, got " + x.shape().str());
+  uint64_t bits = 0;
+  for (size_t ax : axes_of(op, x, axes)) bits |= uint64_t(1) << ax;
+  return {bits, keepdim};
+}
+ExtremeArgs all_axes(const char* op, const Tensor& x) {
+  defined(op, x);
+  if (x.dim() > 64) throw Error(std::string(op) + ": supports up to 64 dimensions, got " + x.shape().str());
+  return {x.dim() == 64 ? ~uint64_t(0) : (uint64_t(1) << x.dim()) - 1, false};
+}
+}  // namespace
+
+static const Op<ExtremeArgs> kMaxAxes(extreme_spec<true>());
+static const Op<ExtremeArgs> kMinAxes(extreme_spec<false>());
+Tensor max(const Tensor& x) { return kMaxAxes({x}, all_axes("max", x)); }
+Tensor min(const Tensor& x) { return kMinAxes({x}, all_axes("min", x)); }
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  return kMaxAxes({x}, extreme_args("max", x, axes, keepdim));
+}
+Tensor min(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
+  return kMinAxes({x}, extreme_args("min", x, axes, keepdim));
+}
 
 }  // namespace tapegrad

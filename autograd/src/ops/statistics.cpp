@@ -68,11 +68,94 @@ static RegisterOp reg_var({"var", "axis=1", [](auto& in) { return var(in[0], 1, 
 static RegisterOp reg_var_pop({"var", "axis=0, keepdim, correction=0", [](auto& in) { return var(in[0], 0, true, 0); },
                                reduce_inputs()});
 
+// std is one node, not sqrt of var: where a lane is constant, sqrt's infinite slope at 0 times
+// var's zero gradient is NaN, and that NaN would reach every weight upstream. Its backward is
+// (x - mean) g / ((n - correction) y), and 0 where y = 0, as PyTorch's std_backward.
+struct StdArgs {
+  int64_t axis;
+  bool keepdim;
+  int64_t correction;
+};
+static const Op<StdArgs> kStd(
+    {.name = "std",
+     .forward =
+         [](Inputs in, StdArgs& a) {
+           const Tensor& x = in[0];
+           const size_t ax = normalize_axis("std", a.axis, x.shape());
+           const int64_t n = x.shape()[ax];
+           if (a.correction < 0 || n - a.correction <= 0)
+             throw Error("std: axis " + std::to_string(a.axis) + " of " + x.shape().str() + " has " + std::to_string(n) +
+                         " element(s), and a correction of " + std::to_string(a.correction) +
+                         " needs more (n - correction must be > 0, and the correction >= 0)");
+           a.axis = static_cast<int64_t>(ax);
+           const Lanes l = lanes(x.shape(), ax);
+           Tensor out = make_tensor(reduced_shape(x.shape(), ax, a.keepdim), x.dtype(), "std");
+           const double divisor = static_cast<double>(n - a.correction);
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             T* q = ptr<T>(out);
+             int64_t k = 0;
+             // Two passes in double, as var's mean-then-deviations: no cancellation.
+             for_each_lane(l, [&](int64_t off, int64_t st) {
+               double m = 0;
+               for (int64_t j = 0; j < l.n; ++j) m += static_cast<double>(p[off + j * st]);
+               m /= static_cast<double>(l.n);
+               double ss = 0;
+               for (int64_t j = 0; j < l.n; ++j) {
+                 const double d = static_cast<double>(p[off + j * st]) - m;
+                 ss += d * d;
+               }
+               q[k++] = static_cast<T>(std::sqrt(ss / divisor));
+             });
+           });
+           return out;
+         },
+     .backward =
+         [](BackwardContext& c, const StdArgs& a) {
+           const Tensor& x = c.input(0);
+           const size_t ax = static_cast<size_t>(a.axis);
+           const double divisor = static_cast<double>(x.shape()[ax] - a.correction);
+           const std::vector<int64_t> kept = reduced_shape(x.shape(), ax, true).vec();
+           if (c.create_graph()) {
+             // The kernel below in recorded ops. The division sees 1 where y = 0 (a where on data),
+             // so that no 0 / 0 enters the graph that a later derivative would multiply by zero.
+             const Tensor y = reshape(c.output(), kept), g = reshape(c.grad(), kept);
+             const Tensor live = map(y, [](auto v) { return v != 0 ? decltype(v)(1) : decltype(v)(0); });
+             const Tensor one = full(Shape{}, 1.0, x.dtype()), zero = zeros(Shape{}, x.dtype());
+             const Tensor per_unit = where(live, g / (where(live, y, one) * divisor), zero);
+             c.accumulate(0, (x - mean(x, a.axis, true)) * per_unit);
+             return;
+           }
+           const Lanes l = lanes(x.shape(), ax);
+           Tensor gx = make_tensor(x.shape(), x.dtype(), "std backward");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             const T* y = c.output_impl().template data<T>();
+             const T* g = ptr<T>(c.grad());
+             T* q = ptr<T>(gx);
+             int64_t k = 0;
+             for_each_lane(l, [&](int64_t off, int64_t st) {
+               double m = 0;
+               for (int64_t j = 0; j < l.n; ++j) m += static_cast<double>(p[off + j * st]);
+               m /= static_cast<double>(l.n);
+               // g * 0 where y = 0, not 0: an upstream NaN stays NaN.
+               const double f = y[k] != 0 ? static_cast<double>(g[k]) / (divisor * static_cast<double>(y[k]))
+                                          : static_cast<double>(g[k]) * 0.0;
+               for (int64_t j = 0; j < l.n; ++j)
+                 q[off + j * st] = static_cast<T>((static_cast<double>(p[off + j * st]) - m) * f);
+               ++k;
+             });
+           });
+           c.accumulate(0, std::move(gx));
+         },
+     .samples = {{.label = "axis=1", .args = {1, false, 1}, .inputs = reduce_inputs()},
+                 {.label = "axis=0, keepdim, correction=0", .args = {0, true, 0}, .inputs = reduce_inputs()}}});
 Tensor std(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
   defined("std", x);
-  return sqrt(var(x, axis, keepdim, correction));
+  return kStd({x}, {axis, keepdim, correction});
 }
-static RegisterOp reg_std({"std", "axis=1", [](auto& in) { return std(in[0], 1, false); }, reduce_inputs()});
 
 // ---- norm: the 2-norm of all elements, scaled by the largest |x| so that neither squares of
 // large values overflow nor those of small ones underflow; the gradient x / y, and 0 at y = 0
@@ -110,15 +193,32 @@ static const Op<void> kNorm(
          },
      .backward =
          [](BackwardContext& c) {
+           const Tensor& x = c.input(0);
+           const double y = c.output().item();
+           // x / y first, then times g: x / y is at most 1, where g / y overflows for a subnormal y
+           // (the forward scales for the same reason).
            if (c.create_graph()) {
-             // The kernels below in recorded ops. y is a scalar, so its test is one branch; at y = 0 the
-             // product with zero keeps the gradient a (zero) function of g and x, as the kernel's is.
-             const Tensor y = c.output();
-             c.accumulate(0, c.input(0) * (y.item() == 0 ? c.grad() * 0.0 : c.grad() / y));
+             // The kernel below in recorded ops. At y = 0 the gradient is 0, but the norm has no second
+             // derivative there (its Hessian (I - x x^T / y^2) / y grows without bound near 0): the term
+             // 0 * sqrt(y), 0 in value, has the derivative 0 * inf = NaN, so that a second derivative
+             // taken through this point is NaN, as libtorch's, not a finite value that is right for no
+             // function of the norm (docs/higher-order.md).
+             const Tensor out = c.output();
+             c.accumulate(0, y == 0 ? x * (c.grad() * 0.0 + sqrt(out) * 0.0) : x / out * c.grad());
              return;
            }
-           const Tensor per_unit = zip(c.grad(), c.output(), [](auto g, auto y) { return y == 0 ? decltype(y)(0) : g / y; });
-           c.accumulate(0, broadcast_zip("norm", c.input(0), per_unit, [](auto v, auto f) { return v * f; }));
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T g = ptr<T>(c.grad())[0], yt = static_cast<T>(y);
+             // At y = 0, g * 0 rather than 0: an upstream NaN stays NaN (x is all zeros there).
+             const T per_unit = y == 0 ? g * T(0) : g / yt;
+             // x times g / y, one multiply an element, unless g / y overflows (a subnormal y):
+             // then x / y, at most 1, times g.
+             if (std::isfinite(per_unit) || !std::isfinite(g) || !std::isfinite(yt))
+               c.accumulate(0, map(x, [per_unit](auto v) { return static_cast<decltype(v)>(v * per_unit); }));
+             else
+               c.accumulate(0, map(x, [g, yt](auto v) { return static_cast<decltype(v)>(v / yt * g); }));
+           });
          },
      // Samples stay off the kink at 0, as every registry sample does: there the subgradient 0 is
      // a choice, not a derivative, and x / |x| jumps (tests/ops_math_test.cpp checks it is 0).

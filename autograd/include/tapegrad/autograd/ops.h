@@ -77,7 +77,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor log_sigmoid(const Tensor& x);
 /// Hyperbolic tangent.
 Tensor tanh(const Tensor& x);
-/// max(x, 0); the gradient at 0 is 0.
+/// max(x, 0); the gradient at 0 is 0, and at NaN it passes the upstream (PyTorch's rule).
 Tensor relu(const Tensor& x);
 /// x for x > 0, slope * x otherwise; the gradient at 0 is slope.
 Tensor leaky_relu(const Tensor& x, double slope = 0.01);
@@ -125,17 +125,18 @@ Tensor pow(const Tensor& x, const Tensor& y);
 /// `a` where `mask` is nonzero, `b` elsewhere, broadcasting all three (the mask is a tensor of
 /// the same dtype, as greater() and less() return; it gets no gradient).
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
-/// x limited to [lo, hi] (NaN stays NaN); the gradient passes where lo <= x <= hi, 0 elsewhere.
-/// Throws tg::Error unless lo <= hi.
+/// x limited to [lo, hi] (NaN stays NaN); the gradient passes where lo <= x <= hi, 0 elsewhere,
+/// NaN included (as PyTorch). Throws tg::Error unless lo <= hi.
 Tensor clamp(const Tensor& x, double lo, double hi);
 /// The larger of a and b elementwise, broadcasting; NaN if either is NaN. At a tie each gets half
-/// the gradient, as in PyTorch.
+/// the gradient; where either is NaN, each gets all of it (PyTorch's rule: only a loser gets 0).
 Tensor maximum(const Tensor& a, const Tensor& b);
 /// The smaller of a and b elementwise, broadcasting; NaN if either is NaN. At a tie each gets half
-/// the gradient, as in PyTorch.
+/// the gradient; where either is NaN, each gets all of it (PyTorch's rule: only a loser gets 0).
 Tensor minimum(const Tensor& a, const Tensor& b);
 
-/// A converted copy (differentiable: the gradient is converted back).
+/// A converted copy, a copy also to x's own dtype (differentiable: the gradient is converted back).
+/// Tensor::to shares x instead when the dtype is already `dtype`.
 Tensor to_dtype(const Tensor& x, Dtype dtype);
 
 // ---- linear algebra and shape ----
@@ -161,7 +162,7 @@ Tensor flatten(const Tensor& x, int64_t start = 0, int64_t end = -1);
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
 /// Axes `a` and `b` swapped, for any rank (a copy).
 Tensor transpose(const Tensor& x, int64_t a, int64_t b);
-/// `x` broadcast to `shape`, where -1 keeps x's size (a copy, as broadcast_to).
+/// `x` broadcast to `shape`, where -1 keeps x's size (a copy, as broadcast_to, also to x's own shape).
 Tensor expand(const Tensor& x, const std::vector<int64_t>& shape);
 
 /// x[..., begin:end:step, ...] along `axis`, as Python slices it: negative begin and end count
@@ -181,9 +182,10 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis);
 /// The tensors, all of one shape, joined along a new `axis` (a copy).
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis);
 
-/// Sums `x` over the dimensions that broadcasting added or stretched, giving `shape`.
+/// Sums `x` over the dimensions that broadcasting added or stretched, giving `shape` (`x` itself
+/// when its shape is already `shape`).
 Tensor sum_to(const Tensor& x, const Shape& shape);
-/// `x` broadcast to `shape` (a copy).
+/// `x` broadcast to `shape` (a copy, also to x's own shape).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
 // ---- reductions ----
@@ -200,8 +202,17 @@ Tensor mean(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 /// Mean over several axes, as sum over axes divided by the number of elements reduced.
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
-/// Smallest value over `axis`; with ties the gradient goes to the first minimal element.
+/// Smallest value over `axis`; with ties the gradient goes to the first minimal element, and a lane
+/// holding NaN gives NaN, its gradient going to the first NaN (as PyTorch's min along a dim).
 Tensor min(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Smallest value of all elements (rank 0), as PyTorch's x.min(): tied minima share the gradient
+/// equally, and with NaNs the result is NaN and the NaNs share it.
+Tensor min(const Tensor& x);
+/// Smallest value over several axes (as sum over axes: negative count from the end, each at most
+/// once; an empty list reduces nothing), keeping them as size 1 if `keepdim`; the gradient is
+/// shared as in min(x), within each group reduced (PyTorch's amin, but a NaN result's gradient goes
+/// to the NaNs, where amin's is NaN).
+Tensor min(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 /// Product over `axis`. Exact with zeros: each factor's gradient is the product of the others,
 /// never the product divided by the factor.
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim = false);
@@ -214,13 +225,25 @@ Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
 /// (1, Bessel's correction, by default; 0 for the population variance). Throws tg::Error unless
 /// n - correction > 0.
 Tensor var(const Tensor& x, int64_t axis, bool keepdim = false, int64_t correction = 1);
-/// Standard deviation, sqrt(var(x, axis, keepdim, correction)).
+/// Standard deviation, sqrt(var(x, axis, keepdim, correction)), as one node: its gradient is 0
+/// over a lane whose values are all equal (where sqrt's slope is infinite), as PyTorch's.
 Tensor std(const Tensor& x, int64_t axis, bool keepdim = false, int64_t correction = 1);
 /// The 2-norm of all elements (rank 0), without overflow or underflow in the squares; its
-/// gradient is x / norm, and 0 where the norm is 0 (the subgradient PyTorch uses).
+/// gradient is x / norm, and 0 where the norm is 0 (the subgradient PyTorch uses). It has no second
+/// derivative at 0: one taken there is NaN, as libtorch's (for the Hessian of |x|^2, differentiate
+/// sum(square(x)) instead; docs/higher-order.md).
 Tensor norm(const Tensor& x);
-/// Largest value over `axis`; with ties the gradient goes to the first maximal element.
+/// Largest value over `axis`; with ties the gradient goes to the first maximal element, and a lane
+/// holding NaN gives NaN, its gradient going to the first NaN (as PyTorch's max along a dim).
 Tensor max(const Tensor& x, int64_t axis, bool keepdim = false);
+/// Largest value of all elements (rank 0), as PyTorch's x.max(): tied maxima share the gradient
+/// equally, and with NaNs the result is NaN and the NaNs share it.
+Tensor max(const Tensor& x);
+/// Largest value over several axes (as sum over axes: negative count from the end, each at most
+/// once; an empty list reduces nothing), keeping them as size 1 if `keepdim`; the gradient is
+/// shared as in max(x), within each group reduced (PyTorch's amax, but a NaN result's gradient goes
+/// to the NaNs, where amax's is NaN).
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 
 // ---- softmax family and losses ----
 /// exp(x) / sum(exp(x)) over `axis`, with the maximum subtracted first (no overflow).
@@ -231,7 +254,8 @@ Tensor log_softmax(const Tensor& x, int64_t axis);
 /// node whose backward is (softmax(logits) - onehot(labels)) / batch.
 Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels);
 /// Same, with `labels` a tensor: rank 1 holds class indices (integral values), rank 2
-/// ([batch, classes]) holds target probabilities.
+/// ([batch, classes]) holds target probabilities; targets that require gradients get
+/// -log_softmax(logits) / batch times the upstream, as in PyTorch.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 /// Mean of (y - target)^2 over all elements.
 Tensor mse_loss(const Tensor& y, const Tensor& target);
@@ -259,7 +283,8 @@ struct Pool2dOptions {
   int64_t padding = 0;  ///< implicit padding on each side (at most kernel / 2)
 };
 /// Largest value of each window of x [N, C, H, W] (padding never wins). On ties the whole
-/// gradient goes to the first maximal element in row-major window order, as PyTorch's CPU kernel.
+/// gradient goes to the first maximal element in row-major window order; in a window with NaNs,
+/// to the last NaN; both as PyTorch's CPU kernel.
 Tensor max_pool2d(const Tensor& x, Pool2dOptions options);
 /// Mean of each window of x [N, C, H, W]; padded positions count as zeros in the mean
 /// (PyTorch's count_include_pad = true).
@@ -279,7 +304,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   const Tensor& running_var, BatchNormOptions options = {});
 
 // ---- not differentiable ----
-/// Index of the largest value over `axis` (first one on ties), as a tensor of x's dtype.
+/// Index of the largest value over `axis` (first one on ties, the first NaN if any, as PyTorch), as
+/// a tensor of x's dtype.
 Tensor argmax(const Tensor& x, int64_t axis);
 /// 1 where a > b, else 0 (broadcasting); not recorded.
 Tensor greater(const Tensor& a, const Tensor& b);
