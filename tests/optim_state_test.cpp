@@ -1,11 +1,15 @@
 // Optimizer state dicts: names, bit-exact resumption for every optimizer, and errors on bad state.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 
 #include <tapegrad/tapegrad.h>
+
+#include "message_of.h"
 
 namespace tg = tapegrad;
 
@@ -176,4 +180,59 @@ TEST(OptimState, LoadingFreshStateRestartsTheOptimizer) {
   x.set_grad(tg::tensor({2.0}, tg::Dtype::f64));
   opt.step();
   EXPECT_NEAR(x.item(), 0.8, 1e-15);
+}
+
+// Every hyper-parameter is a finite number, wherever it comes from: a state dict (the optimizer's
+// lr, a scheduler's base_lr and epoch), set_lr, or an optimizer's options. An infinite one would
+// turn the first step's weights into inf or NaN, far from where it was set.
+TEST(OptimState, EveryHyperParameterMustBeFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<double, std::string>> bad = {{inf, "inf"}, {-inf, "-inf"}, {std::nan(""), "nan"}};
+  const Problem problem;
+  for (const Case& c : cases()) {
+    auto opt = c.make(problem.fresh_params());
+    const tg::NamedTensors good = opt->state_dict();
+    for (const auto& [value, text] : bad) {
+      tg::NamedTensors state = good;
+      ASSERT_EQ(state[0].first, "lr");
+      state[0].second = tg::tensor(value, tg::Dtype::f64);
+      EXPECT_EQ(message_of([&] { opt->load_state_dict(state); }),
+                std::string(opt->name()) + ".load_state_dict: entry \"lr\" holds " + text + ", expected >= 0 and finite")
+          << c.name;
+      EXPECT_EQ(message_of([&] { opt->set_lr(value); }),
+                std::string(opt->name()) + ": learning rate must be >= 0 and finite, got " + text)
+          << c.name;
+      EXPECT_EQ(opt->lr(), good[0].second.item()) << c.name << ": a refused lr was kept";
+    }
+  }
+
+  const auto w = [] { return std::vector<tg::Tensor>{tg::zeros({2}).requires_grad(true)}; };
+  using namespace tg::optim;
+  const std::vector<std::pair<std::string, std::function<void()>>> options = {
+      {"SGD: learning rate must be >= 0 and finite, got inf", [&] { SGD(w(), {.lr = inf}); }},
+      {"SGD: momentum must be >= 0 and finite, got inf", [&] { SGD(w(), {.momentum = inf}); }},
+      {"SGD: dampening must be finite, got -inf", [&] { SGD(w(), {.momentum = 0.9, .dampening = -inf}); }},
+      {"SGD: weight_decay must be >= 0 and finite, got inf", [&] { SGD(w(), {.weight_decay = inf}); }},
+      {"Adam: eps must be >= 0 and finite, got inf", [&] { Adam(w(), {.eps = inf}); }},
+      {"Adam: weight_decay must be >= 0 and finite, got inf", [&] { Adam(w(), {.weight_decay = inf}); }},
+      {"AdamW: learning rate must be >= 0 and finite, got inf", [&] { AdamW(w(), {.lr = inf}); }},
+      {"Adagrad: lr_decay must be >= 0 and finite, got inf", [&] { Adagrad(w(), {.lr_decay = inf}); }},
+      {"Adagrad: initial_accumulator_value must be >= 0 and finite, got inf",
+       [&] { Adagrad(w(), {.initial_accumulator_value = inf}); }},
+      {"RMSprop: alpha must be >= 0 and finite, got inf", [&] { RMSprop(w(), {.alpha = inf}); }},
+      {"RMSprop: momentum must be >= 0 and finite, got inf", [&] { RMSprop(w(), {.momentum = inf}); }},
+  };
+  for (const auto& [want, make] : options) EXPECT_EQ(message_of(make), want);
+
+  SGD sgd(w(), {.lr = 0.1});
+  StepLR scheduler(sgd, 2, 0.5);
+  EXPECT_EQ(message_of([&] {
+              scheduler.load_state_dict({{"base_lr", tg::tensor(inf, tg::Dtype::f64)}, {"last_epoch", tg::tensor(1.0)}});
+            }),
+            "LRScheduler.load_state_dict: \"base_lr\" holds inf, expected >= 0 and finite");
+  EXPECT_NE(message_of([&] {
+              scheduler.load_state_dict({{"base_lr", tg::tensor(0.1)}, {"last_epoch", tg::tensor(inf, tg::Dtype::f64)}});
+            }).find("expected an integer >= 0"),
+            std::string::npos);
+  EXPECT_EQ(sgd.lr(), 0.1);
 }

@@ -44,7 +44,11 @@ Optimizer::Optimizer(const char* name, std::vector<Tensor> params, double lr, st
 }
 
 void Optimizer::check_option(bool ok, const char* what, double value, const char* expected) const {
-  if (!ok) throw Error(std::string(name_) + ": " + what + " must be " + expected + ", got " + show_double(value));
+  // Every hyper-parameter is a finite number: an infinite one turns the first step's weights into
+  // inf or NaN, far from the line that set it.
+  if (!ok || !std::isfinite(value))
+    throw Error(std::string(name_) + ": " + what + " must be " + (*expected ? std::string(expected) + " and " : "") +
+                "finite, got " + show_double(value));
 }
 
 void Optimizer::set_lr(double lr) {
@@ -129,7 +133,8 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       if (value.numel() != 1)
         throw Error(who + "entry \"" + key + "\" must hold one number, got shape " + value.shape().str());
       double v = value.item();
-      if (k == 0 && !(v >= 0.0)) throw Error(who + "entry \"lr\" holds " + show_double(v) + ", expected >= 0");
+      if (k == 0 && !(v >= 0.0 && std::isfinite(v)))
+        throw Error(who + "entry \"lr\" holds " + show_double(v) + ", expected >= 0 and finite");
       if (k != 0 && !(v >= 0.0 && v == std::floor(v) && v < 9.0e15))
         throw Error(who + "entry \"" + key + "\" holds " + show_double(v) + ", expected a step count (integer >= 0)");
     } else {

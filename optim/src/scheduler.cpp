@@ -38,10 +38,11 @@ void LRScheduler::load_state_dict(const NamedTensors& state) {
   if (!base) throw Error("LRScheduler.load_state_dict: missing entry \"base_lr\"");
   if (!epoch) throw Error("LRScheduler.load_state_dict: missing entry \"last_epoch\"");
   const double e = epoch->item(), b = base->item();
-  if (!(e >= 0.0 && e == std::floor(e)))
+  // Below 2^53 (exact in a double, and castable); base_lr finite, as the optimizer's lr must be.
+  if (!(e >= 0.0 && e == std::floor(e) && e < 9.0e15))
     throw Error("LRScheduler.load_state_dict: \"last_epoch\" holds " + std::to_string(e) + ", expected an integer >= 0");
-  if (!(b >= 0.0))
-    throw Error("LRScheduler.load_state_dict: \"base_lr\" holds " + std::to_string(b) + ", expected >= 0");
+  if (!(b >= 0.0 && std::isfinite(b)))
+    throw Error("LRScheduler.load_state_dict: \"base_lr\" holds " + std::to_string(b) + ", expected >= 0 and finite");
   base_lr_ = b;
   epoch_ = static_cast<int64_t>(e);
   apply();

@@ -19,6 +19,7 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions options)
     : Optimizer("SGD", std::move(params), options.lr, sgd_buffers(options)), options_(options) {
   check_option(options.momentum >= 0.0, "momentum", options.momentum);
   check_option(options.weight_decay >= 0.0, "weight_decay", options.weight_decay);
+  check_option(true, "dampening", options.dampening, "");
   if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
     throw Error("SGD: Nesterov momentum requires momentum > 0 and dampening 0, got momentum " +
                 show_double(options.momentum) + " and dampening " + show_double(options.dampening));

@@ -36,7 +36,8 @@ class Optimizer {
   const std::vector<Tensor>& params() const { return params_; }
   /// The current learning rate.
   double lr() const { return lr_; }
-  /// Sets the learning rate used by the following steps (schedulers call this); must be >= 0.
+  /// Sets the learning rate used by the following steps (schedulers call this); must be finite
+  /// and >= 0.
   void set_lr(double lr);
   /// The optimizer's name ("SGD", "Adam", ...), used in error messages.
   const char* name() const { return name_; }
@@ -44,8 +45,8 @@ class Optimizer {
   /// Copies of the learning rate, step counts and buffers, named as described on the class.
   NamedTensors state_dict() const;
   /// Restores what state_dict() returned, learning rate included. Every entry must be present
-  /// exactly once with the expected shape and dtype; on any mismatch it throws tg::Error and
-  /// changes nothing.
+  /// exactly once with the expected shape and dtype, the lr finite and >= 0, the steps counts; on
+  /// any mismatch it throws tg::Error and changes nothing.
   void load_state_dict(const NamedTensors& state);
 
  protected:
@@ -63,7 +64,8 @@ class Optimizer {
             double buffer_init = 0.0);
   /// Updates one parameter in place. Called by step() under NoGradGuard.
   virtual void update(Slot& slot) = 0;
-  /// Throws tg::Error "<name>: <what> must be <expected>, got <value>" unless `ok`.
+  /// Throws tg::Error "<name>: <what> must be <expected> and finite, got <value>" unless `ok` and
+  /// `value` is finite (an empty `expected`: any finite value).
   void check_option(bool ok, const char* what, double value, const char* expected = ">= 0") const;
 
  private:
