@@ -237,7 +237,8 @@ int run(TrainOptions o) {
     if (bar) bar->clear();
     if (distributed) tg::dist::broadcast_buffers(model);  // one set of running statistics, rank 0's
     const Evaluation on_test = evaluate(model, test, 1000, distributed);
-    const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start)};
+    const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start),
+                         epoch_lr};
     spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {}{:.2f} s ({:.0f} samples/s)",
                  label, m.train_loss, percent(m.train_acc), m.test_loss, percent(m.test_acc),
                  scheduler ? "lr " + lr_string(epoch_lr) + ", " : "", m.seconds, t.samples / train_seconds);
@@ -301,6 +302,13 @@ int main(int argc, char** argv) {
     if (parsed.exit_code != 0 && tg::dist::size() > 1) tg::dist::abort("the command line was refused (see above)", parsed.exit_code);
     return parsed.exit_code;
   }
+  // Colour codes only on a terminal: a log piped to a file (or from a rank of an MPI job, see
+  // is_terminal) gets plain text.
+  const auto colour = [](std::FILE* stream) {
+    return is_terminal(stream) ? spdlog::color_mode::automatic : spdlog::color_mode::never;
+  };
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stdout_color_sink_mt>(colour(stdout))));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
   if (!tg::dist::is_main()) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
   try {
@@ -309,7 +317,7 @@ int main(int argc, char** argv) {
     // A failing rank ends the job with its message: the others would wait for it forever.
     if (tg::dist::size() > 1) tg::dist::abort(e.what());
     std::fflush(stdout);
-    spdlog::stderr_color_mt("error")->error("{}", e.what());
+    spdlog::stderr_color_mt("error", colour(stderr))->error("{}", e.what());
     return 1;
   }
 }

@@ -9,10 +9,10 @@ namespace tapegrad_train {
 
 std::string metrics_to_csv(const std::vector<EpochMetrics>& rows) {
   std::string out = std::string(kMetricsHeader) + "\n";
-  char line[160];
+  char line[192];
   for (const EpochMetrics& m : rows) {
-    std::snprintf(line, sizeof line, "%lld,%.6f,%.4f,%.6f,%.4f,%.3f\n", static_cast<long long>(m.epoch), m.train_loss,
-                  m.train_acc, m.test_loss, m.test_acc, m.seconds);
+    std::snprintf(line, sizeof line, "%lld,%.6f,%.4f,%.6f,%.4f,%.3f,%.6g\n", static_cast<long long>(m.epoch),
+                  m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds, m.lr);
     out += line;
   }
   return out;
@@ -22,22 +22,25 @@ std::vector<EpochMetrics> metrics_from_csv(const std::string& text) {
   std::vector<EpochMetrics> rows;
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || (line != kMetricsHeader && line != kMetricsHeaderWithoutTestLoss))
+  if (!std::getline(in, line) ||
+      (line != kMetricsHeader && line != kMetricsHeaderWithoutLr && line != kMetricsHeaderWithoutTestLoss))
     throw std::runtime_error("metrics CSV: expected the header '" + std::string(kMetricsHeader) + "', found '" +
                              line + "'");
-  const bool with_test_loss = line == kMetricsHeader;
-  const int fields = with_test_loss ? 6 : 5;
+  // Older files lack the last columns: the fields they have, in order, and the rest NaN.
+  const int fields = line == kMetricsHeader ? 7 : line == kMetricsHeaderWithoutLr ? 6 : 5;
   for (int n = 2; std::getline(in, line); ++n) {
     if (line.empty()) continue;
     EpochMetrics m;
     long long epoch = 0;
     char tail = 0;
     m.test_loss = NAN;
-    const int got = with_test_loss
-                        ? std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss, &m.train_acc,
-                                      &m.test_loss, &m.test_acc, &m.seconds, &tail)
-                        : std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss, &m.train_acc,
-                                      &m.test_acc, &m.seconds, &tail);
+    m.lr = NAN;
+    const int got = fields == 5 ? std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss,
+                                              &m.train_acc, &m.test_acc, &m.seconds, &tail)
+                    : fields == 6 ? std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss,
+                                                &m.train_acc, &m.test_loss, &m.test_acc, &m.seconds, &tail)
+                                  : std::sscanf(line.c_str(), "%lld,%lf,%lf,%lf,%lf,%lf,%lf%c", &epoch, &m.train_loss,
+                                                &m.train_acc, &m.test_loss, &m.test_acc, &m.seconds, &m.lr, &tail);
     if (got != fields)
       throw std::runtime_error("metrics CSV line " + std::to_string(n) + ": expected " + std::to_string(fields) +
                                " numbers, found '" + line + "'");

@@ -5,9 +5,16 @@
 
 #include <algorithm>
 
+#include <tapegrad/dist/comm.h>
+
 namespace tapegrad_train {
 
-bool is_terminal(std::FILE* stream) { return ::isatty(::fileno(stream)) == 1; }
+bool is_terminal(std::FILE* stream) {
+  // A rank cannot see where the launcher writes: Open MPI gives every rank's stdout a
+  // pseudo-terminal whether mpirun's own output is a terminal, a pipe or a file.
+  if (tapegrad::dist::launched()) return false;
+  return ::isatty(::fileno(stream)) == 1;
+}
 
 namespace {
 int terminal_width(std::FILE* stream) {

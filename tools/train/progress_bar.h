@@ -29,7 +29,9 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
-/// True if `stream` is attached to a terminal.
+/// True if `stream` is attached to a terminal we may draw on and colour: never in a process an
+/// MPI launcher started, whose stdout Open MPI makes a pseudo-terminal even when mpirun's output
+/// is piped to a file.
 bool is_terminal(std::FILE* stream);
 
 }  // namespace tapegrad_train

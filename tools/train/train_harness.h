@@ -119,6 +119,7 @@ inline void expect_same_metrics(const fs::path& a, const fs::path& b, size_t epo
     EXPECT_EQ(ra[i].train_acc, rb[i].train_acc) << "epoch " << i + 1;
     EXPECT_EQ(ra[i].test_loss, rb[i].test_loss) << "epoch " << i + 1;
     EXPECT_EQ(ra[i].test_acc, rb[i].test_acc) << "epoch " << i + 1;
+    EXPECT_EQ(ra[i].lr, rb[i].lr) << "epoch " << i + 1;
   }
 }
 

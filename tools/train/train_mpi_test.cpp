@@ -146,3 +146,25 @@ TEST_F(TrainMpi, RanksWithDifferentModelsAreAClearError) {
   EXPECT_NE(r.text.find("rank 1 has another model than rank 0"), std::string::npos) << r.text;
   EXPECT_NE(r.text.find("float32 [64, 32] where rank 0 has"), std::string::npos) << r.text;
 }
+
+// Ranks whose datasets differ in size (here --limit) would take different numbers of steps, and
+// one would wait for the other's gradients forever: every rank refuses at the start of the epoch.
+TEST_F(TrainMpi, RanksWithDatasetsOfOtherSizesAreAClearError) {
+  const std::vector<std::string> common = args("out", {"--epochs", "1", "--limit", "965"});
+  RunOutput r = mpirun_mpmd({{1, common}, {1, with(common, "--limit", "900")}});
+  EXPECT_NE(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.exit_code, 124) << "the job hung until timeout killed it\n" << r.text;
+  EXPECT_NE(r.text.find("tg::dist::check_loader: rank 1's loader has 900 examples where rank 0's has 965 examples"),
+            std::string::npos)
+      << r.text;
+}
+
+// With its output piped, a job's log is plain text: no progress bar ('\r'), no colour codes
+// (ESC), although Open MPI gives each rank a pseudo-terminal for its stdout.
+TEST_F(TrainMpi, PipedOutputHasNoEscapeCodes) {
+  RunOutput r = mpirun(2, args("out", {"--epochs", "1", "--limit", "400"}));
+  ASSERT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("epoch 1/1: train loss"), std::string::npos) << r.text;
+  EXPECT_EQ(r.text.find('\r'), std::string::npos) << "a progress bar\n" << r.text;
+  EXPECT_EQ(r.text.find('\x1b'), std::string::npos) << "an escape code\n" << r.text;
+}

@@ -54,6 +54,7 @@ TEST_F(TrainTool, TwoEpochsOnASubsetWriteCheckpointCsvAndPlot) {
     EXPECT_GT(rows[i].test_acc, 0.3) << "the net should beat chance (0.1) clearly";
     EXPECT_LE(rows[i].test_acc, 1.0);
     EXPECT_GT(rows[i].seconds, 0);
+    EXPECT_EQ(rows[i].lr, real ? 0.1 : 0.5) << "the lr column holds the epoch's learning rate";
   }
   EXPECT_LT(rows[1].train_loss, rows[0].train_loss);
   EXPECT_NE(read_file(out / "metrics.csv").find(kMetricsHeader), std::string::npos);
@@ -117,9 +118,22 @@ TEST(TrainMetrics, TheFormWithoutATestLossStillReads) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].test_acc, 0.79);
   EXPECT_TRUE(std::isnan(rows[0].test_loss));
-  EXPECT_EQ(metrics_to_csv(rows), std::string(kMetricsHeader) + "\n1,0.500000,0.8000,nan,0.7900,1.500\n");
+  EXPECT_EQ(metrics_to_csv(rows), std::string(kMetricsHeader) + "\n1,0.500000,0.8000,nan,0.7900,1.500,nan\n");
   EXPECT_THROW(metrics_from_csv("epoch,train_loss,train_acc,test_acc,seconds\n1,0.5,0.8,0.1,0.79,1.5\n"),
                std::runtime_error);
+}
+
+// So does one written before the lr column: the lr is not a number, and the rest reads as written.
+TEST(TrainMetrics, TheFormWithoutAnLrStillReads) {
+  const auto rows =
+      metrics_from_csv("epoch,train_loss,train_acc,test_loss,test_acc,seconds\n1,0.5,0.8,0.6,0.79,1.5\n");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].test_loss, 0.6);
+  EXPECT_EQ(rows[0].seconds, 1.5);
+  EXPECT_TRUE(std::isnan(rows[0].lr));
+  EXPECT_EQ(metrics_to_csv(rows), std::string(kMetricsHeader) + "\n1,0.500000,0.8000,0.600000,0.7900,1.500,nan\n");
+  EXPECT_THROW(metrics_from_csv(std::string(kMetricsHeader) + "\n1,0.5,0.8,0.6,0.79,1.5\n"), std::runtime_error);
+  EXPECT_EQ(metrics_from_csv(metrics_to_csv({{.epoch = 2, .lr = 0.0488}}))[0].lr, 0.0488);
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TrainResume, ::testing::Values("sgd", "momentum", "adam"));
@@ -268,6 +282,14 @@ TEST_F(TrainTool, ResumingACosineScheduleGivesBitIdenticalWeights) {
   EXPECT_TRUE(bit_identical(a.tensors.optimizer, b.tensors.optimizer)) << "\"lr\" included";
   EXPECT_EQ(b.state.epochs_done, 3);
   EXPECT_EQ(b.state.total_epochs, 3);
+  // metrics.csv records each epoch's lr, the resumed run's too.
+  for (const char* run : {"whole", "split"}) {
+    const auto rows = metrics_from_csv(read_file(dir_ / run / "metrics.csv"));
+    ASSERT_EQ(rows.size(), 3u) << run;
+    EXPECT_EQ(rows[0].lr, 0.1) << run;
+    EXPECT_EQ(rows[1].lr, 0.075) << run;
+    EXPECT_EQ(rows[2].lr, 0.025) << run;
+  }
 }
 
 // Past epoch 1, a cosine over a new total no longer matches the epochs done: say so, and go on.

@@ -50,6 +50,8 @@ EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, 
 EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optimizer& optimizer,
                         const tg::data::DataLoader& loader, const ProgressFn& progress,
                         tg::dist::GradientAverager* averager) {
+  // Every rank must take the same number of steps, or one waits in the average forever.
+  if (averager) tg::dist::check_loader(loader);
   model.train();
   double loss_sum = 0, allreduce_seconds = 0;
   int64_t right = 0, seen = 0;
@@ -103,6 +105,7 @@ Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_
   const int64_t ranks = sharded ? tg::dist::size() : 1;
   tg::data::DataLoader loader(data, {.batch_size = std::max<int64_t>(1, batch / ranks), .shuffle = false,
                                      .replicas = ranks, .rank = sharded ? tg::dist::rank() : 0});
+  if (sharded) tg::dist::check_loader(loader);  // other test sets would give a wrong mean, silently
   int64_t right = 0;
   double loss_sum = 0;
   for (const tg::data::Batch& b : loader) {
