@@ -7,6 +7,7 @@
 
 #include "fma_peak.h"
 #include "heap_counter.h"
+#include "loaded_blas.h"
 #include "models.h"
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -172,6 +173,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("fma_peak_f32_1thread_GFLOPs", std::to_string(peak_gflops()));
 #ifdef TAPEGRAD_BENCH_TORCH
   benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
+  bench::record_blas(benchmark::AddCustomContext);
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

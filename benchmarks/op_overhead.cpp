@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "heap_counter.h"
+#include "loaded_blas.h"
 #include "models.h"
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -216,6 +217,7 @@ int main(int argc, char** argv) {
 #ifdef TAPEGRAD_BENCH_TORCH
   // libtorch's BLAS (libblas.so.3) may be OpenBLAS with its own thread pool: pin it too.
   benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
+  bench::record_blas(benchmark::AddCustomContext);
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

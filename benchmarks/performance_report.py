@@ -11,12 +11,51 @@ import sys
 res = sys.argv[1]
 
 
+OPTIMIZED_BLAS = ("OpenBLAS", "MKL", "BLIS")
+torch_blas = {}  # results file -> the BLAS libtorch ran on there, as the program recorded it
+refused = {}  # results file -> why its libtorch figures are not shown
+
+
+def blas_text(ctx):
+    kind = ctx.get("libtorch_blas")
+    if not kind:
+        return None
+    lib, detail = ctx.get("libtorch_blas_library", ""), ctx.get("libtorch_blas_detail", "")
+    return kind + (f" (`{lib}`" + (f": {detail}" if detail else "") + ")" if lib else "")
+
+
+def refusal(kind):
+    """Why libtorch's figures measured on BLAS `kind` may not be compared, or None when they may."""
+    if kind in OPTIMIZED_BLAS:
+        return None
+    if kind is None:
+        return ("the results do not say which BLAS libtorch ran on (they predate benchmarks/loaded_blas.h): "
+                "re-measure with benchmarks/run.sh")
+    if kind == "reference":
+        return ("libtorch ran on the reference BLAS (Netlib's Fortran); libtorch's users run it on an "
+                "optimized BLAS, and on the reference BLAS its training steps measured 17-25x slower than on "
+                "OpenBLAS, so a ratio against it flatters tapegrad. benchmarks/run.sh points libtorch at OpenBLAS (TG_BENCH_BLAS_DIR)")
+    return f"libtorch's BLAS was '{kind}', not one known to be optimized ({', '.join(OPTIMIZED_BLAS)})"
+
+
 def load(name):
+    """The benchmarks of one results file. libtorch's rows are left out, with the reason kept in
+    `refused`, unless the program recorded that libtorch ran on an optimized BLAS."""
     path = os.path.join(res, name)
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return json.load(f)["benchmarks"]
+        data = json.load(f)
+    rows = data["benchmarks"]
+    if not any("libtorch" in r["name"] for r in rows):
+        return rows
+    ctx = data.get("context", {})
+    torch_blas[name] = blas_text(ctx) or "not recorded"
+    why = refusal(ctx.get("libtorch_blas"))
+    if why is None:
+        return rows
+    refused[name] = why
+    return [r for r in rows if "libtorch" not in r["name"]]
 
 
 def median(rows, run_name):
@@ -34,8 +73,21 @@ def text(name, default=""):
 
 
 def rss_kb(lib, t):
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text(f"rss_{lib}_t{t}.txt"))
-    return int(m.group(1)) if m else None
+    name = f"rss_{lib}_t{t}.txt"
+    out = text(name)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
+    if not m:
+        return None
+    if lib == "libtorch":
+        b = re.search(r"libtorch's BLAS in this process: (\S+)(?: \(([^:)]*)(?:: (.*))?\))?", out)
+        ctx = {"libtorch_blas": b.group(1), "libtorch_blas_library": b.group(2) or "",
+               "libtorch_blas_detail": b.group(3) or ""} if b else {}
+        torch_blas[name] = blas_text(ctx) or "not recorded"
+        why = refusal(b and b.group(1))
+        if why:
+            refused[name] = why
+            return None
+    return int(m.group(1))
 
 
 def f(x, digits=3):
@@ -59,19 +111,38 @@ def met(ok):
 lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
 model = re.search(r"Model name:\s*(.*)", lscpu).group(1)
 cpus = re.search(r"^CPU\(s\):\s*(\d+)", lscpu, re.M).group(1)
-blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
 out = []
 p = out.append
 
+
+def placeholder():
+    """A line filled in at the end, from what the tables below found."""
+    out.append(None)
+    return len(out) - 1
+
+
+def refusals(*names):
+    reasons = {}
+    for name in names:
+        if name in refused:
+            reasons.setdefault(refused[name], []).append(name)
+    for why, files in reasons.items():
+        p(f"\n**No libtorch figures from {', '.join(files)}:** {why}.")
+
+
+def fx(x):
+    return f"{f(x)}x" if x is not None else "n/a"
+
 p("# Performance\n")
 p("Measured by `benchmarks/run.sh`; regenerate with it (the numbers below are this file's only source).\n")
-p(f"- Machine: {model}, {cpus} CPUs (lscpu); "
-  f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}; libblas.so.3 -> `{blas}` (libtorch's BLAS)")
+p(f"- Machine: {model}, {cpus} CPUs (lscpu); OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+blas_line = placeholder()
 here = os.path.dirname(os.path.abspath(__file__))
 rev = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
                        capture_output=True, text=True).stdout.strip()
-p(f"- Date: {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; tapegrad at commit {rev}"
+date = f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC"
+p(f"- Date: {date}; tapegrad at commit {rev}"
   + (" with uncommitted changes (the figures are of that working tree, not of the commit alone)" if dirty else ""))
 p("- Measurement state (kept current by `tools/docs/sync_snippets.py`, checked by the test `docs.sync`):")
 p(f"<!-- perf-state: {rev} -->")
@@ -87,10 +158,16 @@ p("      --benchmark_out=build/bench/results/<program>_tN.json      # N = 1 and 
 p("  /usr/bin/time -v build/bench/benchmarks/rss_step_{tapegrad,libtorch} N 1000")
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
 p("  ```")
-p("- To rerun one benchmark without touching this page or its figure: `benchmarks/run.sh --only NAME --out DIR` "
-  "(NAME: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, train, dist, build; DIR receives the JSON, "
-  "a partial report and the plot). `QUICK=1` makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its "
-  "figures are not measurements, so it never writes docs/ either.\n")
+p("- To rerun one benchmark without touching this page, its figure or the README: `benchmarks/run.sh --only NAME "
+  "--out DIR` (NAME: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
+  "dist, build; only NAME's programs are built; DIR receives the JSON, a partial report and the plot). `QUICK=1` "
+  "makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its figures are not measurements, so it never "
+  "writes docs/ either. Before measuring, run.sh waits (printing the load) until the 1-minute load average is "
+  "below MAX_LOAD (2.5), for at most WAIT_MINUTES (10).")
+if os.environ.get("QUICK"):
+    p("- **A QUICK smoke run: the figures below are not measurements.**")
+p("")
+summary_at = placeholder()
 
 targets = []
 
@@ -102,6 +179,7 @@ p("| task | threads | tapegrad ns/node | libtorch ns/node | libtorch / tapegrad 
 p("|---|---|---|---|---|---|---|---|")
 node_speedups = []
 per_node = {}  # (task, threads) -> ns per node
+torch_node = {}  # (task, threads) -> libtorch's ns per node
 for t in (1, 2):
     rows = load(f"op_overhead_t{t}.json")
     for task, label in (("chain", "1,000 add/mul chain"), ("chain_compiled", "1,000 add/mul chain, compiled"),
@@ -114,11 +192,14 @@ for t in (1, 2):
         if not a:
             continue
         per_node[(task, t)] = a["ns_per_node"]
+        if b:
+            torch_node[(task, t)] = b["ns_per_node"]
         sp = b["ns_per_node"] / a["ns_per_node"] if b else None
         if sp and not compiled:
             node_speedups.append(sp)
-        p(f"| {label} | {t} | {f(a['ns_per_node'])} | {f(b and b['ns_per_node'])} | {f(sp)}x | "
+        p(f"| {label} | {t} | {f(a['ns_per_node'])} | {f(b and b['ns_per_node'])} | {fx(sp)} | "
           f"{f(a['heap_calls_per_iter'])} | {f(a['tg_sys_allocs_per_iter'])} | {f(b and b['heap_calls_per_iter'])} |")
+refusals("op_overhead_t1.json", "op_overhead_t2.json")
 if node_speedups:
     targets.append(("per-node overhead >= 20x lower than libtorch", min(node_speedups) >= 20,
                     f"{f(min(node_speedups))}x to {f(max(node_speedups))}x"))
@@ -147,9 +228,10 @@ for t in (1, 2):
         step[(i, t)] = (a, b)
         sp = b["us_per_step"] / a["us_per_step"] if b else None
         cpu = b["cpu_time"] / a["cpu_time"] if b else None
-        p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {f(sp)}x | {f(cpu)}x | "
+        p(f"| {names[i]} | {t} | {f(a['us_per_step'])} | {f(b and b['us_per_step'])} | {fx(sp)} | {fx(cpu)} | "
           f"{f(a['samples_per_s'])} | {f(a['matmul_GFLOPs'])} | {path_of(a)} | {f(b and b['matmul_GFLOPs'])} | "
           f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} | {f(b and b['heap_calls_per_step'])} |")
+refusals("training_step_t1.json", "training_step_t2.json")
 for i, need, label in ((2, 20, "step (c) >= 20x faster than libtorch"), (0, 2, "step (a) >= 2x faster"),
                        (1, 1.5, "step (b) >= 1.5x faster")):
     sps = [step[(i, t)][1]["us_per_step"] / step[(i, t)][0]["us_per_step"] for t in (1, 2)
@@ -183,20 +265,20 @@ for t in (1, 2):
     if a:
         cnn[t] = (a, b, c, d)
         p(f"| CNN step | {t} | {f(a['ms_per_step'])} | {f(a['GFLOPs'])} | {f(a['pct_of_peak'])}% | "
-          f"{f(b and b['ms_per_step'])} | {f(b and b['ms_per_step'] / a['ms_per_step'])}x | "
+          f"{f(b and b['ms_per_step'])} | {fx(b and b['ms_per_step'] / a['ms_per_step'])} | "
           f"{f(a['tg_sys_allocs_per_step'])} | {f(a['heap_calls_per_step'])} |")
     if c:
         p(f"| conv layers fwd+bwd | {t} | {f(c['ms'])} | {f(c['GFLOPs'])} | {f(c['pct_of_peak'])}% | "
-          f"{f(d and d['ms'])} ({d.get('label', '') if d else 'n/a'}) | {f(d and d['ms'] / c['ms'])}x | | "
+          f"{f(d and d['ms'])} ({d.get('label', '') if d else 'n/a'}) | {fx(d and d['ms'] / c['ms'])} | | "
           f"{f(c['heap_calls_per_step'])} |")
+refusals("cnn_step_t1.json", "cnn_step_t2.json")
 p("\nHow conv2d is computed: one GEMM per image over an im2col buffer (W [O, C kh kw] times cols [C kh kw, OH OW]) "
   "through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward as two more GEMMs through the same "
   "buffer, recomputed instead of kept; a same-size convolution copies each tap's plane in one block. It works in "
   "float64 too, which oneDNN's convolutions do not. The alternative, oneDNN's convolution primitives (Debian's "
   "libdnnl-dev, what PyTorch's CPU build uses), is measured here only through libtorch's conv2d (the conv layers "
-  "row's libtorch column). That figure depends on libtorch's BLAS: with Debian's reference BLAS (before "
-  "libopenblas-dev was installed) the same two layers took 19.2 ms in libtorch against 21.9 ms here, on a loaded "
-  "machine; with OpenBLAS as libblas.so.3, as in this run, libtorch is several times slower. oneDNN's primitives "
+  "row's libtorch column; the label says whether libtorch took oneDNN's path). The BLAS libtorch ran on in this "
+  "run is named at the top of the page. oneDNN's primitives "
   "called directly were not measured: doing so, and taking them for float32 if they are faster, is open.")
 if 1 in cnn:
     a, b, c, d = cnn[1]
@@ -253,9 +335,11 @@ p("|---|---|---|")
 for t in (1, 2):
     a, b = rss_kb("tapegrad", t), rss_kb("libtorch", t)
     if a:
-        p(f"| peak RSS, 1,000 steps of (b), {t} thread(s) | {a / 1024:.1f} MiB | {b and f'{b / 1024:.1f} MiB'} |")
+        p(f"| peak RSS, 1,000 steps of (b), {t} thread(s) | {a / 1024:.1f} MiB | {f'{b / 1024:.1f} MiB' if b else 'n/a'} |")
         if b:
             targets.append((f"peak RSS <= libtorch's ({t} thread(s))", a <= b, f"{a / 1024:.1f} vs {b / 1024:.1f} MiB"))
+rss_steps = re.search(r'Command being timed: ".*rss_step_tapegrad \d+ (\d+)"', text("rss_tapegrad_t1.txt"))
+steps_rss = f"{int(rss_steps.group(1)):,}" if rss_steps else "1,000"
 bt = text("build_time.txt").split()
 bs = bt[0] if bt else ""
 so, sos = text("so_bytes.txt"), text("so_stripped_bytes.txt")
@@ -265,6 +349,7 @@ if bs:
 if so:
     p(f"| libtapegrad.so size | {int(so) / 1e6:.2f} MB ({int(sos) / 1e6:.2f} MB stripped) | |")
     targets.append(("libtapegrad.so < 5 MB", int(so) < 5e6, f"{int(so) / 1e6:.2f} MB"))
+refusals("rss_libtorch_t1.txt", "rss_libtorch_t2.txt")
 
 # ---- backprop vs numeric ----
 p("\n## Backprop vs central differences (backprop_vs_numeric, 1 thread, float64)\n")
@@ -302,13 +387,17 @@ p("- The main job: Fashion-MNIST loads through libdeflate (one call per well-for
   "0.33 s here against 0.56 s through zlib (measured by hand on this machine, `tapegrad-train` log line). The first "
   "epoch takes no longer than the later ones on this machine, so no warm-up cost was found to move. The ten epochs "
   "of training and evaluation alone take about 1.6 s here, so the 1.5 s target needs the step itself faster.")
-p("- The compiled-tape issue's absolute targets were set from figures of an AMD EPYC (Zen 5) machine; this Intel "
-  "Xeon is about twice as slow on the same code (the eager chain: 103 ns per node there, README; "
-  f"{f(per_node.get(('chain', 1)))} ns here).")
-p("- libtorch 1.13 (Debian) calls BLAS through `libblas.so.3`. Installing `libopenblas-dev` (for `gemm_openblas`) "
-  "switches that alternative from the reference BLAS to OpenBLAS, so libtorch's products here run on OpenBLAS "
-  "(Haswell AVX2 kernels, as OPENBLAS_CORETYPE forces). With the reference BLAS libtorch is far slower; the ratios "
-  "above are against the faster configuration. The benchmarks pin OpenBLAS's pool to the thread count.")
+p("- The compiled-tape issue's absolute targets were set from figures of an AMD EPYC (Zen 5) machine (the eager "
+  f"chain: 103 ns per node there); {model} here: {f(per_node.get(('chain', 1)))} ns.")
+p("- libtorch 1.13 (Debian) calls BLAS through `libblas.so.3`, which Debian's alternatives resolve to the reference "
+  "BLAS (Netlib's Fortran) unless an optimized one is installed and chosen. `benchmarks/run.sh` installs OpenBLAS "
+  "and makes the benchmark processes load its `libblas.so.3` (LD_LIBRARY_PATH, whatever the system's choice); "
+  "each program records the library that answers `sgemm_` in its own process (`benchmarks/loaded_blas.h`, named "
+  "at the top of this page), and this report refuses libtorch figures measured on any BLAS but an optimized one. "
+  "The difference is large: earlier tables of this page, measured against the reference BLAS, gave libtorch / "
+  "tapegrad 31x for the 784-50-10 step and 27.8x for 784-512-512-10; with OpenBLAS the same steps measured "
+  "1.7-1.85x and 1.1-1.26x on that machine (five quiet runs, one thread, same process). The benchmarks pin "
+  "OpenBLAS's pool to the thread count.")
 p("- Rows at 2 threads need both cores free: when another process holds a core, the threads of one product wait "
   "for each other (Eigen's parallel GEMM and OpenBLAS both synchronise inside each product), and times grow "
   "by 10-300x. Check the load averages above before reading them.")
@@ -515,4 +604,64 @@ p("| target | result | measured |")
 p("|---|---|---|")
 for name, ok, detail in targets:
     p(f"| {name} | {met(ok)} | {detail} |")
+
+# ---- filled in last: libtorch's BLAS, and the summary the README shows ----
+blases = sorted(set(torch_blas.values()))
+if not blases:
+    out[blas_line] = "- libtorch: not measured in this run"
+elif len(blases) == 1:
+    out[blas_line] = f"- libtorch's BLAS, as each benchmark process resolved `sgemm_`: {blases[0]}"
+else:
+    out[blas_line] = ("- libtorch's BLAS, as each benchmark process resolved `sgemm_`: " +
+                      "; ".join(f"{k}: {v}" for k, v in sorted(torch_blas.items())))
+torch_version = re.search(r"libtorch (\S+) found", text("cmake.log"))
+torch_name = "libtorch" + (f" {torch_version.group(1)}" if torch_version else "")
+
+
+def cell(value, unit, scale=1.0):
+    return f"{f(value * scale)} {unit}" if value is not None else "n/a"
+
+
+def ratio(theirs, ours):
+    return f"{f(theirs / ours)}x" if theirs and ours else ""
+
+
+sm = []
+quick = " **A QUICK smoke run: these figures are not measurements.**" if os.environ.get("QUICK") else ""
+sm.append(f"Measured by one `benchmarks/run.sh` run on {date} on {model} ({cpus} CPUs), tapegrad at commit {rev}"
+          f"{' with uncommitted changes' if dirty else ''}; "
+          f"{torch_name} in the same processes, on {blases[0] if len(blases) == 1 else 'the BLAS named per program in docs/performance.md' if blases else 'no BLAS (not measured)'}. "
+          f"One thread, float32; each ratio is libtorch's time over tapegrad's eager time, both measured in the same process.{quick}")
+sm.append("")
+sm.append(f"| workload | tapegrad | tapegrad, compiled | {torch_name} | libtorch / tapegrad |")
+sm.append("|---|---|---|---|---|")
+ch, chc, cht = per_node.get(("chain", 1)), per_node.get(("chain_compiled", 1)), torch_node.get(("chain", 1))
+sm.append(f"| one recorded op, forward + backward (1,000-op add/mul chain) | {cell(ch, 'ns')} | {cell(chc, 'ns')} | "
+          f"{cell(cht, 'ns')} | {ratio(cht, ch)} |")
+for i, label in ((2, "training step, 2-2-2 sigmoid net, batch 1"), (0, "training step, 784-50-10, batch 100"),
+                 (1, "training step, 784-512-512-10, batch 256")):
+    a, b = step.get((i, 1), (None, None))
+    ours, theirs, comp = a and a["us_per_step"], b and b["us_per_step"], compiled_step.get((i, 1))
+    big = ours is not None and ours >= 1000
+    unit, scale = ("ms", 1e-3) if big else ("µs", 1.0)
+    sm.append(f"| {label} | {cell(ours, unit, scale)} | {cell(comp, unit, scale)} | {cell(theirs, unit, scale)} | "
+              f"{ratio(theirs, ours)} |")
+if 1 in cnn:
+    a, b = cnn[1][0], cnn[1][1]
+    sm.append(f"| training step, the `--model cnn` net, batch 64 | {cell(a['ms_per_step'], 'ms')} | | "
+              f"{cell(b and b['ms_per_step'], 'ms')} | {ratio(b and b['ms_per_step'], a['ms_per_step'])} |")
+ra, rb = rss_kb("tapegrad", 1), rss_kb("libtorch", 1)
+if ra:
+    sm.append(f"| peak RSS, {steps_rss} steps of the 784-512-512-10 net | {ra / 1024:.0f} MiB | | "
+              f"{f'{rb / 1024:.0f} MiB' if rb else 'n/a'} | |")
+if refused:
+    sm.append("")
+    sm.append("No libtorch figures from " + ", ".join(sorted(refused)) + ": libtorch did not run on an optimized "
+              "BLAS there (docs/performance.md says why).")
+sm.append("")
+sm.append(f"Targets met on this machine: {sum(1 for _, ok, _ in targets if ok)} of {len(targets)} "
+          "(the Targets section of docs/performance.md lists them).")
+out[summary_at] = ("## Summary\n\nThe README's performance table is this section, copied by "
+                   "`benchmarks/readme_summary.py` (checked by the test `benchmarks.readme_summary`).\n\n"
+                   "<!-- perf-summary -->\n" + "\n".join(sm) + "\n<!-- end perf-summary -->\n")
 print("\n".join(out))

@@ -8,6 +8,8 @@
 #ifdef TAPEGRAD_BENCH_TORCH
 #include <dlfcn.h>
 #include <torch/torch.h>
+
+#include "loaded_blas.h"
 #else
 #include "models.h"
 #endif
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   torch::set_num_threads(threads);
   using SetThreads = void (*)(int);  // libtorch's BLAS may be OpenBLAS with its own thread pool
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
+  bench::record_blas([](const char*, const std::string&) {});  // its stderr line lands in the report's input
   torch::manual_seed(0);
   torch::nn::Sequential model(torch::nn::Linear(784, 512), torch::nn::ReLU(), torch::nn::Linear(512, 512),
                               torch::nn::ReLU(), torch::nn::Linear(512, 10));

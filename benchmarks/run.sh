@@ -5,15 +5,17 @@
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
 #   --only NAME  run only these: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss,
-#                backprop_vs_numeric, train, dist, build (repeatable, or comma-separated)
+#                backprop_vs_numeric, train, dist, build (repeatable, or comma-separated); only
+#                their programs are built
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
 #                (DIR/backprop_vs_numeric.png) to DIR
-# Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md and
-# docs/images/backprop_vs_numeric.png; any other run writes to --out DIR, by default
-# build/bench/partial, and never over them.
+# Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md,
+# docs/images/backprop_vs_numeric.png and the README's performance block; any other run writes
+# to --out DIR, by default build/bench/partial, and never over them.
 # Environment: REPS (repetitions, default 3); QUICK=1 for a smoke run (0.05 s per benchmark
 # instead of 0.5, 20 RSS steps instead of 1,000: the figures are not measurements);
-# WAIT_MINUTES and MAX_LOAD (wait for the machine to quieten first, below).
+# WAIT_MINUTES and MAX_LOAD (wait for the machine to quieten first; the wait is printed);
+# TG_BENCH_BLAS_DIR (the directory whose libblas.so.3 libtorch loads, default OpenBLAS's).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
             only="$only ${2//,/ }"; shift 2 ;;
     --out) [ $# -ge 2 ] || { echo "run.sh: --out needs a directory" >&2; exit 2; }
            out=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,30 +53,86 @@ steps=${QUICK:+20}
 steps=${steps:-1000}
 mkdir -p "$results"
 
+# What the benchmarks need: libtorch to compare with, OpenBLAS for libtorch and gemm_openblas,
+# gnuplot and jq for the plot, the data set of the training runs. Installed only when missing.
+source "$root/tools/deps.sh"
+packages=("${BUILD_PACKAGES[@]}" libtorch-dev libopenblas-dev gnuplot-nox jq time)
+{ wants train || wants dist; } && [ -z "${QUICK:-}" ] && packages+=(dataset-fashion-mnist)
+ensure_packages "${packages[@]}"
+
+# libtorch calls BLAS through libblas.so.3. Debian's alternatives may point that at the reference
+# BLAS (Netlib's Fortran: libtorch's MLP steps 17-25x slower than on OpenBLAS), so the benchmark processes load
+# OpenBLAS's libblas.so.3 by LD_LIBRARY_PATH, whatever the system's choice; each program then
+# records the BLAS it actually resolved (benchmarks/loaded_blas.h) and the report refuses libtorch
+# ratios measured on anything else.
+arch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+blas_dir=${TG_BENCH_BLAS_DIR:-}
+if [ -z "$blas_dir" ]; then
+  for d in /usr/lib/$arch/openblas-pthread /usr/lib/$arch/openblas-openmp; do
+    [ -e "$d/libblas.so.3" ] && { blas_dir=$d; break; }
+  done
+fi
+if [ -n "$blas_dir" ]; then
+  [ -e "$blas_dir/libblas.so.3" ] || { echo "run.sh: TG_BENCH_BLAS_DIR=$blas_dir has no libblas.so.3" >&2; exit 2; }
+  echo "== libtorch's BLAS: $blas_dir/libblas.so.3 (LD_LIBRARY_PATH of the benchmark processes)"
+else
+  echo "== libtorch's BLAS: no OpenBLAS found; libtorch ratios will be refused by the report" >&2
+fi
+bench_env=(env ${blas_dir:+LD_LIBRARY_PATH=$blas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}})
+
+# Only the programs the selected benchmarks run (the library's scratch build is its own).
+targets=()
+for name in $selected; do
+  case $name in
+    rss) targets+=(rss_step_tapegrad rss_step_libtorch) ;;
+    train) targets+=(tapegrad-train) ;;
+    dist) targets+=(data_parallel tapegrad-train) ;;
+    build) ;;
+    *) targets+=("$name") ;;
+  esac
+done
+echo "== configuring and building ${targets[*]:-nothing} in $build (logs in $results)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON \
-  -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_EXAMPLES=OFF -DTAPEGRAD_BUILD_TOOLS=ON > "$results/cmake.log"
-cmake --build "$build" -j2 > "$results/build.log"
+  -DTAPEGRAD_BUILD_TOOLS=ON > "$results/cmake.log"
+# A program whose dependency is missing (libtorch, OpenBLAS) has no target: skip it, say so below.
+if [ -f "$build/build.ninja" ]; then known=$(ninja -C "$build" -t targets all | sed 's/:.*//')
+else known=$(cmake --build "$build" --target help | awk '{print $2}'); fi
+build_targets=()
+for t in "${targets[@]}"; do grep -qx "$t" <<< "$known" && build_targets+=("$t"); done
+[ ${#build_targets[@]} -eq 0 ] || cmake --build "$build" -j2 --target "${build_targets[@]}" > "$results/build.log"
 bin=$build/benchmarks
 
 # Other jobs share the 2 cores: wait (up to WAIT_MINUTES, default 10) for the 1-minute load
 # average to fall below MAX_LOAD (default 2.5) before measuring; the load is recorded either way.
-deadline=$(( $(date +%s) + 60 * ${WAIT_MINUTES:-10} ))
-while [ "$(date +%s)" -lt "$deadline" ] && \
-      awk -v max="${MAX_LOAD:-2.5}" '{exit !($1 >= max)}' /proc/loadavg; do sleep 15; done
+max_load=${MAX_LOAD:-2.5} wait_minutes=${WAIT_MINUTES:-10}
+start=$(date +%s)
+deadline=$(( start + 60 * wait_minutes ))
+load1() { cut -d' ' -f1 /proc/loadavg; }
+while awk -v max="$max_load" '{exit !($1 >= max)}' /proc/loadavg; do
+  now=$(date +%s)
+  if [ "$now" -ge "$deadline" ]; then
+    echo "== load average still $(load1) >= MAX_LOAD $max_load after $wait_minutes min (WAIT_MINUTES): measuring anyway; the report records the load"
+    break
+  fi
+  echo "== waiting for the machine to quieten: 1-minute load average $(load1), measuring below MAX_LOAD $max_load;" \
+       "waited $(( now - start )) s of at most $(( 60 * wait_minutes )) s (WAIT_MINUTES=$wait_minutes)"
+  sleep 15
+done
+echo "== measuring: load average $(load1) after $(( $(date +%s) - start )) s of waiting"
 uptime > "$results/load_before.txt"
 for t in 1 2; do
   for prog in op_overhead training_step cnn_step gemm gemm_openblas; do
     wants "$prog" || continue
     [ -x "$bin/$prog" ] || { echo "== $prog: not built (missing dependency), skipped"; continue; }
     echo "== $prog, $t thread(s)"
-    "$bin/$prog" --threads="$t" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    "${bench_env[@]}" "$bin/$prog" --threads="$t" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
       --benchmark_min_time="$min_time" --benchmark_out="$results/${prog}_t$t.json" --benchmark_out_format=json
   done
   wants rss || continue
   for lib in tapegrad libtorch; do
     [ -x "$bin/rss_step_$lib" ] || continue
     echo "== peak RSS, $steps steps of (b), $lib, $t thread(s)"
-    /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" 2> "$results/rss_${lib}_t$t.txt"
+    "${bench_env[@]}" /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" 2> "$results/rss_${lib}_t$t.txt"
   done
 done
 if wants backprop_vs_numeric; then
@@ -146,5 +204,6 @@ python3 "$root/benchmarks/performance_report.py" "$results" > "$report.tmp"
 mv "$report.tmp" "$report"
 if [ -n "$full" ]; then
   python3 "$root/tools/docs/sync_snippets.py" >/dev/null  # the measurement-state line of the new page
+  python3 "$root/benchmarks/readme_summary.py"  # the README's table: the new page's summary
 fi
 echo "wrote $report${only:+ (a partial report: only$only)}"
