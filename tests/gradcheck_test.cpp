@@ -50,6 +50,33 @@ TEST(Gradcheck, PassingChecksCountWhatTheyCompared) {
   EXPECT_TRUE(r.vacuous.empty());
 }
 
+// A skipped input was neither perturbed nor compared: the report must say so, not "ok". Skipping
+// names the function's inputs only; each node still checks all of its own inputs (the data input
+// of `mul` included), as docs/gradcheck.md says.
+TEST(Gradcheck, ASkippedInputIsReportedSkippedAndNodesStillCheckIt) {
+  const tg::Tensor data = tg::tensor({2.0, 3.0}, tg::Dtype::f64);
+  tg::GradcheckOptions skip_data;
+  skip_data.skip_inputs = {1};
+  tg::GradcheckReport r = tg::gradcheck([](const std::vector<tg::Tensor>& in) { return tg::sum(in[0] * in[1]); },
+                                        {vec(), data}, skip_data);
+  ASSERT_TRUE(r.ok) << r;
+  ASSERT_EQ(r.inputs.size(), 2u);
+  EXPECT_FALSE(r.inputs[0].skipped);
+  EXPECT_TRUE(r.inputs[1].skipped);
+  const std::string text = r.str();
+  EXPECT_NE(text.find("input 1: skipped"), std::string::npos) << text;
+  EXPECT_EQ(text.find("input 1: ok"), std::string::npos) << text;
+
+  const tg::NodeCheck* mul = nullptr;
+  for (const tg::NodeCheck& n : r.nodes)
+    if (n.op == "mul") mul = &n;
+  ASSERT_NE(mul, nullptr) << r;
+  ASSERT_EQ(mul->inputs.size(), 2u);
+  EXPECT_FALSE(mul->inputs[1].skipped) << "a node's inputs are not the function's: nothing is skipped there";
+  // The function's 2 elements of input 0, then the mul node's 2 + 2 and the sum's 2.
+  EXPECT_EQ(r.elements_compared, 8) << r;
+}
+
 TEST(Gradcheck, NodesOfAReleasedGraphAreAnErrorNotAPass) {
   tg::Tensor x = vec().requires_grad(true);
   tg::Tensor loss = tg::sum(x * x);

@@ -153,6 +153,7 @@ std::vector<InputCheck> compare(const TensorFn& fn, std::vector<Tensor>& in, con
     InputCheck c;
     c.input = i;
     if (skipped(o, i)) {
+      c.skipped = true;
       checks.push_back(c);
       continue;
     }
@@ -389,6 +390,10 @@ namespace {
 // failing inputs, and for every input of a passing report; a passing input of a failing report
 // or node would otherwise read like a finding.
 void input_line(std::ostringstream& os, const InputCheck& c, const std::string& indent, bool show_worst) {
+  if (c.skipped) {
+    os << indent << "input " << c.input << ": skipped (skip_inputs: not perturbed, not compared)\n";
+    return;
+  }
   os << indent << "input " << c.input << ": " << (c.vacuous ? "vacuous" : c.ok ? "ok  " : "FAIL") << " max abs error "
      << c.max_abs_error << ", max rel error " << c.max_rel_error;
   for (const std::vector<int64_t>& k : c.at_kinks) os << "; inconclusive at " << index_str(k) << " (a kink within eps)";

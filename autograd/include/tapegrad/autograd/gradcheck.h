@@ -59,6 +59,9 @@ struct InputCheck {
   bool vacuous = false;
   /// Elements left out of the comparison because they sit within eps of a kink (node checks).
   std::vector<std::vector<int64_t>> at_kinks;
+  /// Named in GradcheckOptions::skip_inputs: neither perturbed nor compared, so `ok` says nothing
+  /// about it (the report prints "skipped").
+  bool skipped = false;
 };
 
 /// The check of one recorded node on its own.
