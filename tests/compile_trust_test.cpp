@@ -36,7 +36,8 @@ TEST(CompiledTrust, IteratedMapFedItsOwnResultEqualsEager) {
   const std::vector<std::pair<const char*, Fn>> maps = {
       {"matmul by a captured matrix", [&](const std::vector<tg::Tensor>& in) { return tg::matmul(in[0], a); }},
       {"captured matrix times the input", [&](const std::vector<tg::Tensor>& in) { return tg::matmul(a, in[0]); }},
-      {"transpose", [](const std::vector<tg::Tensor>& in) { return tg::transpose(in[0]) * 0.5 + 1.0; }},
+      {"transpose", [](const std::vector<tg::Tensor>& in) { return tg::transpose(in[0]); }},
+      {"transpose, then elementwise", [](const std::vector<tg::Tensor>& in) { return tg::transpose(in[0]) * 0.5 + 1.0; }},
       {"a recurrence reading the input twice",
        [&](const std::vector<tg::Tensor>& in) { return tg::tanh(tg::matmul(in[0], a)) + in[0] * 0.25; }},
   };
@@ -358,7 +359,17 @@ TEST(CompiledTrust, UnderNoGradGuardAResultNeedsNoGradientAsEagerly) {
     unrecorded = tg::compile(f, {tg::tensor({1.0, 1.0})});
     EXPECT_EQ(unrecorded({tg::tensor({3.0, 4.0})}).item(), 11.0);
   }
+  EXPECT_TRUE(unrecorded.stale());
   EXPECT_HAS(message_of([&] { unrecorded({tg::tensor({3.0, 4.0})}); }), "compiled under NoGradGuard");
+  // CompiledCache: the step compiled for evaluation is compiled again for training.
+  tg::CompiledCache cache(f);
+  {
+    tg::NoGradGuard no_grad;
+    EXPECT_FALSE(cache({tg::tensor({3.0, 4.0})}).requires_grad());
+  }
+  tg::Tensor trained = cache({tg::tensor({3.0, 4.0})});
+  EXPECT_TRUE(trained.requires_grad());
+  EXPECT_EQ(cache.compilations(), 2u);
 }
 
 }  // namespace

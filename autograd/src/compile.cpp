@@ -93,7 +93,7 @@ struct Compiled::Impl {
   };
   std::vector<Guard> guards;
 
-  // Why a call cannot replay faithfully now, or "" (captured gradients and guards: O(captured)).
+  // Why a call cannot replay faithfully now, or "" (O(captured tensors + guards)).
   std::string stale() const {
     for (const Captured& c : captured) {
       const detail::TensorImpl* t = ::tapegrad::impl_of(slots[c.slot]);
@@ -112,6 +112,10 @@ struct Compiled::Impl {
         return g.what + " was in " + (g.value ? "training" : "evaluation") + " mode when the step was compiled and is in " +
                (g.value ? "evaluation" : "training") + " mode now, and its forward differs between the two; compile "
                "the step again in the new mode (tg::CompiledCache does so on its own), or keep one step per mode";
+    if (!recorded && any_grad && detail::grad_enabled) [[unlikely]]
+      return "it was compiled under NoGradGuard, so it recorded no node and its result has no gradient, but this "
+             "call runs with gradients enabled and tensors that require them; compile it with gradients enabled to "
+             "train with it (tg::CompiledCache does so on its own), or call it under NoGradGuard";
     return {};
   }
 
@@ -324,14 +328,10 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
       throw Error("compiled step: input " + std::to_string(k) + ", a " + t->shape.str() +
                   " tensor, is the result of a recorded op; a compiled step's inputs are leaves (pass x.detach())");
   }
-  if (!s.captured.empty() || !s.guards.empty()) [[unlikely]] {
+  if (!s.captured.empty() || !s.guards.empty() || !s.recorded) [[unlikely]] {
     const std::string why = s.stale();
     if (!why.empty()) throw Error("compiled step: " + why);
   }
-  if (!s.recorded && s.any_grad && detail::grad_enabled) [[unlikely]]
-    throw Error("compiled step: it was compiled under NoGradGuard, so it recorded no node and its result has no "
-                "gradient, but this call runs with gradients enabled and tensors that require them; compile it with "
-                "gradients enabled to train with it, or call it under NoGradGuard");
   for (size_t k = 0; k < s.inputs; ++k) {
     const detail::TensorImpl* t = impl_of(inputs[k]);
     // An input that is one of the step's own results (x = step({x})): the replay would overwrite

@@ -72,7 +72,8 @@ class Compiled {
   /// The shapes the step was compiled for, one per input.
   std::vector<Shape> input_shapes() const;
   /// True when a call would throw because something fixed at compile time has changed since: a
-  /// captured tensor's requires_grad, or a layer's training mode (compile_depends_on).
+  /// captured tensor's requires_grad, a layer's training mode (compile_depends_on), or gradients
+  /// are enabled now for a step compiled under NoGradGuard.
   bool stale() const;
 
   struct Impl;  ///< the recorded step (compile.cpp)
