@@ -285,6 +285,10 @@ TEST(OpsMath, MaxAndMinOverAllOrSeveralAxes) {
   const auto nodes = tg::Tape::current().nodes_of(y);
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0].op, "min");
+  // min along one axis too (it was -max(-x), three nodes named neg, max, neg).
+  const auto along = tg::Tape::current().nodes_of(tg::min(b, 1));
+  ASSERT_EQ(along.size(), 1u);
+  EXPECT_EQ(along[0].op, "min");
   const tg::GradcheckReport r = tg::gradcheck([](const std::vector<tg::Tensor>& in) { return tg::max(in[0]); }, {b});
   EXPECT_TRUE(r.ok) << r;
   // A three-way tie: each gets 1/3, where central differences see 1/2. The kink is declared, so

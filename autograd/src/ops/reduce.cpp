@@ -225,9 +225,11 @@ static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in
                                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
                                  }});
 
-// ---- max over an axis: the gradient goes to the first maximal element ----
+// ---- max and min over an axis: the gradient goes to the first extreme element, or the first NaN ----
 namespace {
-// Index (along the axis) of the first largest value, for every [outer, inner] position.
+// Index (along the axis) of the first largest (Max) or smallest value, or of the first NaN, for
+// every [outer, inner] position.
+template <bool Max = true>
 std::vector<int64_t> argmax_along(const Tensor& x, const Lanes& v) {
   std::vector<int64_t> at(static_cast<size_t>(v.outer * v.inner), 0);
   dispatch(x.dtype(), [&](auto tag) {
@@ -239,7 +241,7 @@ std::vector<int64_t> argmax_along(const Tensor& x, const Lanes& v) {
         T bv = p[o * v.n * v.inner + i];
         for (int64_t j = 1; j < v.n; ++j) {
           T val = p[(o * v.n + j) * v.inner + i];
-          if (val > bv || (std::isnan(val) && !std::isnan(bv))) bv = val, best = j;
+          if ((Max ? val > bv : val < bv) || (std::isnan(val) && !std::isnan(bv))) bv = val, best = j;
         }
         at[static_cast<size_t>(o * v.inner + i)] = best;
       }
@@ -272,19 +274,19 @@ Tensor to_argmax(const Tensor& x, const MaxArgs& a, const Tensor* g) {
   });
   return gx;
 }
-}  // namespace
 
-static const Op<MaxArgs> kMax(
-    {.name = "max",
+template <bool Max>
+OpSpec<MaxArgs> along_axis_spec() {
+  return {.name = Max ? "max" : "min",
      .forward =
          [](Inputs in, MaxArgs& a) {
            const Tensor& x = in[0];
-           const size_t ax = normalize_axis("max", a.axis, x.shape());
+           const size_t ax = normalize_axis(Max ? "max" : "min", a.axis, x.shape());
            a.axis = static_cast<int64_t>(ax);
            const bool keepdim = a.keepdim;
            const Lanes v = lanes(x.shape(), ax);
-           if (v.n == 0) throw Error("max: axis " + std::to_string(ax) + " of " + x.shape().str() + " is empty");
-           std::vector<int64_t> at = argmax_along(x, v);
+           if (v.n == 0) throw Error(std::string(Max ? "max" : "min") + ": axis " + std::to_string(ax) + " of " + x.shape().str() + " is empty");
+           std::vector<int64_t> at = argmax_along<Max>(x, v);
            Shape rs = reduced_shape(x.shape(), ax, keepdim);
            Tensor out = make_tensor(rs, x.dtype());
            Tensor idx = make_tensor(rs, x.dtype());
@@ -320,7 +322,7 @@ static const Op<MaxArgs> kMax(
                   .inputs = [](Dtype d, Generator& g) {
                     // Distinct values (a shuffled grid) so no tie sits within eps.
                     std::vector<double> v(12);
-                    for (size_t k = 0; k < v.size(); ++k) v[k] = 0.3 * static_cast<double>(k) - 1.7;
+                    for (size_t k = 0; k < v.size(); ++k) v[k] = (Max ? 0.3 : -0.3) * static_cast<double>(k) + (Max ? -1.7 : 1.9);
                     for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
                     return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"},
                                                  {{from_vector(v, {2, 3, 2}, d)}, "3-D, no ties"}};
@@ -329,20 +331,25 @@ static const Op<MaxArgs> kMax(
      // element, so every element of the tie is a kink.
      .kinks = [](Inputs in, const MaxArgs& a, double eps, std::vector<ElementRef>& out) {
        const Tensor x = in[0].detach().to(Dtype::f64);
-       const Lanes v = lanes(x.shape(), normalize_axis("max", a.axis, x.shape()));
+       const Lanes v = lanes(x.shape(), normalize_axis(Max ? "max" : "min", a.axis, x.shape()));
        const double* p = x.data<double>();
        for (int64_t o = 0; o < v.outer; ++o)
          for (int64_t i = 0; i < v.inner; ++i) {
            auto at = [&](int64_t j) { return (o * v.n + j) * v.inner + i; };
            double m = -INFINITY;
-           for (int64_t j = 0; j < v.n; ++j) m = std::max(m, p[at(j)]);
+           for (int64_t j = 0; j < v.n; ++j) m = std::max(m, Max ? p[at(j)] : -p[at(j)]);
            std::vector<int64_t> near;
            for (int64_t j = 0; j < v.n; ++j)
-             if (m - p[at(j)] <= 2 * eps) near.push_back(at(j));
+             if (m - (Max ? p[at(j)] : -p[at(j)]) <= 2 * eps) near.push_back(at(j));
            if (near.size() > 1)
              for (int64_t k : near) out.push_back({0, k});
          }
-     }});
+     }};
+}
+}  // namespace
+
+static const Op<MaxArgs> kMax(along_axis_spec<true>());
+static const Op<MaxArgs> kMinAxis(along_axis_spec<false>());
 Tensor max(const Tensor& x, int64_t axis, bool keepdim) { return kMax({x}, {axis, keepdim}); }
 
 namespace {
@@ -417,21 +424,8 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
 static RegisterOp reg_mean_axes({"mean", "axes={0,2}", [](auto& in) { return mean(in[0], std::vector<int64_t>{0, 2}); },
                                  reduce3_inputs()});
 
-// ---- min over an axis: -max(-x), so the gradient goes to the first minimal element ----
-Tensor min(const Tensor& x, int64_t axis, bool keepdim) {
-  defined("min", x);
-  const size_t ax = normalize_axis("min", axis, x.shape());
-  if (x.shape()[ax] == 0) throw Error("min: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
-  return neg(max(neg(x), axis, keepdim));
-}
-static RegisterOp reg_min({"min", "axis=1",
-                           [](auto& in) { return min(in[0], 1); },
-                           [](Dtype d, Generator& g) {
-                             std::vector<double> v(12);  // distinct values: no tie within eps
-                             for (size_t k = 0; k < v.size(); ++k) v[k] = 1.9 - 0.3 * static_cast<double>(k);
-                             for (size_t k = v.size(); k-- > 1;) std::swap(v[k], v[g.below(k + 1)]);
-                             return std::vector<OpSample>{{{from_vector(v, {3, 4}, d)}, "matrix, no ties"}};
-                           }});
+// ---- min over an axis: one node, as max (it was -max(-x): three nodes in reports) ----
+Tensor min(const Tensor& x, int64_t axis, bool keepdim) { return kMinAxis({x}, {axis, keepdim}); }
 
 // ---- prod over an axis, exact with zeros: the gradient of each factor is the product of the
 // others, computed without dividing by the factor (y / x is NaN at a zero) ----
