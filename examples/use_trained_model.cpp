@@ -46,8 +46,8 @@ std::vector<int64_t> sizes_of(const std::string& text) {
   return out;
 }
 
-// The network tapegrad-train builds: Linear, ReLU, ..., Linear. The checkpoint's metadata gives the
-// sizes; load_state_dict then checks every weight's name and shape against this model.
+// tapegrad-train's MLP: Linear, ReLU, ..., Linear. The checkpoint's metadata gives the sizes;
+// load_state_dict then checks every weight's name and shape against this model.
 tg::nn::Sequential build_mlp(int64_t inputs, const std::vector<int64_t>& hidden, int64_t classes) {
   tg::nn::Sequential net;
   int64_t width = inputs;
@@ -58,6 +58,32 @@ tg::nn::Sequential build_mlp(int64_t inputs, const std::vector<int64_t>& hidden,
   }
   net.push_back(tg::nn::Linear(width, classes));
   return net;
+}
+
+// tapegrad-train's --model cnn, layer for layer (tools/train/cnn.h): the flat 784-pixel rows
+// unflattened to 1 x 28 x 28 images, two 3x3 convolutions each followed by 2x2 max pooling, then
+// two Linear layers. Its parameters are numbered from 1 ("1.weight"): module 0 is the Unflatten.
+tg::nn::Sequential build_cnn(int64_t inputs, int64_t classes) {
+  namespace nn = tg::nn;
+  if (inputs != 28 * 28)
+    throw std::runtime_error("the cnn takes 28x28 images (784 inputs), but the checkpoint says " +
+                             std::to_string(inputs) + " inputs");
+  return nn::Sequential{nn::Unflatten(1, {1, 28, 28}),
+                        nn::Conv2d(1, 32, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Conv2d(32, 64, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Flatten(), nn::Linear(64 * 7 * 7, 128), nn::ReLU(), nn::Linear(128, classes)};
+}
+
+// The network the checkpoint was trained as: its metadata's "model" names it (checkpoints written
+// before tapegrad-train had --model have no such entry, and hold an MLP).
+tg::nn::Sequential build_model(const tg::io::Checkpoint& ck, const std::string& path) {
+  const auto it = ck.metadata.find("model");
+  const std::string kind = it == ck.metadata.end() ? "mlp" : it->second;
+  const int64_t inputs = std::stoll(setting(ck, path, "inputs")), classes = std::stoll(setting(ck, path, "classes"));
+  if (kind == "mlp") return build_mlp(inputs, sizes_of(setting(ck, path, "hidden")), classes);
+  if (kind == "cnn") return build_cnn(inputs, classes);
+  throw std::runtime_error(path + ": the checkpoint's metadata says model '" + kind +
+                           "', but this program builds only tapegrad-train's mlp and cnn");
 }
 
 // One PNG chunk: length, type, data, and the CRC of type and data (zlib computes the CRC).
@@ -107,11 +133,10 @@ int main(int argc, char** argv) try {
   std::printf("%s: trained for %s epoch(s)\n", checkpoint.c_str(), setting(ck, checkpoint, "epoch").c_str());
   for (const auto& [name, t] : ck.model) std::printf("  model.%-9s %s\n", name.c_str(), t.shape().str().c_str());
 
-  // 2. The same network, then its weights. load_state_dict checks names and shapes first and
-  //    changes nothing on a mismatch; eval() switches off training-only behaviour such as dropout.
-  tg::nn::Sequential model = build_mlp(std::stoll(setting(ck, checkpoint, "inputs")),
-                                       sizes_of(setting(ck, checkpoint, "hidden")),
-                                       std::stoll(setting(ck, checkpoint, "classes")));
+  // 2. The same network (the metadata's "model" says which), then its weights. load_state_dict
+  //    checks names and shapes first and changes nothing on a mismatch; eval() switches off
+  //    training-only behaviour such as dropout.
+  tg::nn::Sequential model = build_model(ck, checkpoint);
   model.load_state_dict(ck.model);
   model.eval();
   std::printf("%s\n", model.str().c_str());

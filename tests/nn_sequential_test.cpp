@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <tapegrad/tapegrad.h>
 
 namespace tg = tapegrad;
@@ -84,6 +85,34 @@ TEST(NnSequential, PrintsOneLinePerLayerWithShapesAndCounts) {
   EXPECT_NE(net.summary({32, 784}).find("[32, 784] -> [32, 50]"), std::string::npos);
   tg::nn::Sequential bad{tg::nn::Linear(3, 4), tg::nn::Linear(5, 2)};
   EXPECT_NE(bad.str().find("error: "), std::string::npos) << bad.str();
+}
+
+// A later module's input shape is the chain's only if the modules before it pass that shape
+// through: a Linear after Conv2d, pooling and Flatten fixes its own input, not the image's. The
+// printout shows "?" until then and the shapes from there on, never an error of a sound chain.
+TEST(NnSequential, PrintsAConvNetWithoutAnErrorAndWithShapesFromTheFirstLinear) {
+  namespace nn = tg::nn;
+  nn::Sequential cnn{nn::Conv2d(1, 4, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
+                     nn::Linear(4 * 14 * 14, 10), nn::ReLU(), nn::Linear(10, 3)};
+  EXPECT_TRUE(cnn.input_shape_hint().empty()) << cnn.input_shape_hint().str();
+  const std::string text = cnn.str();
+  EXPECT_EQ(text.find("error"), std::string::npos) << text;
+  EXPECT_NE(text.find("? -> ?"), std::string::npos) << text;
+  EXPECT_NE(text.find("[N, 784] -> [N, 10]"), std::string::npos) << text;
+  EXPECT_NE(text.find("[N, 10] -> [N, 3]"), std::string::npos) << text;
+  // With the image's shape given, every row is known.
+  const std::string given = cnn.summary({-1, 1, 28, 28});
+  EXPECT_EQ(given.find('?'), std::string::npos) << given;
+  EXPECT_NE(given.find("[N, 1, 28, 28] -> [N, 4, 28, 28]"), std::string::npos) << given;
+
+  // Shape-preserving modules before a Linear let its shape stand for the chain's; so does a
+  // nested chain.
+  nn::Sequential relu_first{nn::ReLU(), nn::Dropout(0.5), nn::Linear(3, 2)};
+  EXPECT_EQ(relu_first.input_shape_hint(), tg::Shape({-1, 3}));
+  nn::Sequential nested;
+  nested.push_back(std::make_shared<nn::Sequential>(cnn));
+  EXPECT_TRUE(nested.input_shape_hint().empty());
+  EXPECT_EQ(nested.str().find("error"), std::string::npos) << nested.str();
 }
 
 // A 2-8-1 tanh network fits y = sin(2 x1) + x2^2 / 2 on a 7x7 grid of [-1, 1]^2 with plain

@@ -57,9 +57,20 @@ Shape Sequential::output_shape(const Shape& input) const {
 }
 
 Shape Sequential::input_shape_hint() const {
-  for (auto& m : modules_) {
-    Shape s = m->input_shape_hint();
-    if (!s.empty()) return s;
+  // A later module's hint is the chain's only if every module before it passes that shape through
+  // unchanged (ReLU, Dropout): the [N, 3136] of a Linear after Conv2d and pooling is not.
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    const Shape hint = modules_[i]->input_shape_hint();
+    if (hint.empty()) continue;
+    bool passes = true;
+    for (size_t j = 0; j < i && passes; ++j) {
+      try {
+        passes = modules_[j]->output_shape(hint) == hint;
+      } catch (const Error&) {
+        passes = false;
+      }
+    }
+    if (passes) return hint;
   }
   return {};
 }
@@ -96,6 +107,12 @@ std::string Sequential::summary(const Shape& input) const {
     const Module& m = *modules_[i];
     Row r;
     r.layer = std::string("(").append(std::to_string(i)).append("): ").append(indent_continuation(m.str()));
+    // Where the shapes are unknown (no input given, or a module before failed), a module that
+    // fixes its own input (a Linear after Conv2d and Flatten) starts them again.
+    if (!known && !m.input_shape_hint().empty()) {
+      s = m.input_shape_hint();
+      known = true;
+    }
     std::string in_text = known ? shape_text(s) : "?", out_text = "?";
     if (known) {
       try {

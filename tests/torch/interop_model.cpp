@@ -26,7 +26,8 @@ constexpr int kTrainSteps = 4;
 constexpr double kTolerance = 1e-5;
 
 tg::nn::Sequential cnn() {
-  return tg::nn::Sequential{tg::nn::Conv2d(1, 4, 3, {.padding = 1}),  // [N, 1, 12, 12] -> [N, 4, 12, 12]
+  return tg::nn::Sequential{tg::nn::Unflatten(1, {1, 12, 12}),            // [N, 144] -> [N, 1, 12, 12]
+                            tg::nn::Conv2d(1, 4, 3, {.padding = 1}),      // -> [N, 4, 12, 12]
                             tg::nn::BatchNorm2d(4),
                             tg::nn::ReLU(),
                             tg::nn::MaxPool2d(2),                         // -> [N, 4, 6, 6]
@@ -49,7 +50,7 @@ int export_model(const std::string& dir) {
   tg::nn::manual_seed(1);
   tg::nn::Sequential net = cnn();
   tg::Generator gen(2);
-  const tg::Tensor x = tg::randn({16, 1, 12, 12}, gen);
+  const tg::Tensor x = tg::randn({16, 144}, gen);
   std::vector<int64_t> labels(16);
   for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 3);
   tg::optim::SGD sgd(net.parameters(), {.lr = 0.1, .momentum = 0.9});
@@ -59,7 +60,7 @@ int export_model(const std::string& dir) {
     sgd.step();
   }
   net.eval();
-  const tg::Tensor test_x = tg::randn({5, 1, 12, 12}, gen);
+  const tg::Tensor test_x = tg::randn({5, 144}, gen);
   tg::io::save_torch_state_dict(net, dir + "/tapegrad_model.safetensors");
   tg::io::save_safetensors(dir + "/tapegrad_io.safetensors", {{"x", test_x}, {"logits", net(test_x).detach()}});
   std::printf("interop_model: wrote %s/tapegrad_model.safetensors after %d SGD steps\n", dir.c_str(), kTrainSteps);

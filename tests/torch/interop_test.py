@@ -34,8 +34,8 @@ INTEROP_MODEL = None
 def cnn():
     """interop_model.cpp's cnn(); change both together."""
     nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(4, 6, 3), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(24, 16),
+    return nn.Sequential(nn.Unflatten(1, (1, 12, 12)), nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(4, 6, 3), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(24, 16),
                          nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
 
 
@@ -90,10 +90,10 @@ class Interop(unittest.TestCase):
         model = cnn()
         self.assertEqual(sorted(state), sorted(model.state_dict()), "the names of torch's state_dict()")
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-        self.assertEqual(state["1.num_batches_tracked"].dtype, np.int64)
-        self.assertEqual(state["1.num_batches_tracked"].shape, ())
-        self.assertEqual(int(model[1].num_batches_tracked), TRAIN_STEPS)
-        self.assertEqual(int(model[8].num_batches_tracked), TRAIN_STEPS)
+        self.assertEqual(state["2.num_batches_tracked"].dtype, np.int64)
+        self.assertEqual(state["2.num_batches_tracked"].shape, ())
+        self.assertEqual(int(model[2].num_batches_tracked), TRAIN_STEPS)
+        self.assertEqual(int(model[9].num_batches_tracked), TRAIN_STEPS)
         model.eval()
         with torch.no_grad():
             logits = model(torch.from_numpy(io["x"]))
@@ -107,13 +107,13 @@ class Interop(unittest.TestCase):
         model.train()
         with torch.no_grad():
             for _ in range(3):  # moves the running statistics away from 0 and 1
-                model(torch.randn(8, 1, 12, 12) * 2 + 0.5)
+                model(torch.randn(8, 144) * 2 + 0.5)
         model.eval()
-        x = torch.randn(5, 1, 12, 12)
+        x = torch.randn(5, 144)
         with torch.no_grad():
             logits = model(x)
         state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-        self.assertEqual(state["1.num_batches_tracked"].dtype, np.int64)
+        self.assertEqual(state["2.num_batches_tracked"].dtype, np.int64)
         write_safetensors(os.path.join(self.dir.name, "torch_model.safetensors"), state)
         write_safetensors(os.path.join(self.dir.name, "torch_io.safetensors"),
                           {"x": x.numpy(), "logits": logits.numpy()})

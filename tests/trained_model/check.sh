@@ -6,8 +6,13 @@
 #      docs/using-a-trained-model.md shows it), and the PNG it writes must be a PNG;
 #   2. on a checkpoint that tapegrad-train writes now, with two hidden layers: it must load it and
 #      classify (the checkpoint format and the example cannot drift apart);
-#   3. on a missing file: a one-line error naming the file, exit status 1.
-# With TAPEGRAD_DOCS_BLESS=1, case 1 writes examples/use_trained_model.out instead of comparing.
+#   3. on a checkpoint of `tapegrad-train --model cnn` (28x28 stand-in images): it must read the
+#      model kind from the metadata, rebuild the CNN (nn::Unflatten first), load it and classify;
+#      what it prints up to the network's "Total:" line must be examples/use_trained_model_cnn.out
+#      (shown on the same page);
+#   4. on a missing file: a one-line error naming the file, exit status 1.
+# With TAPEGRAD_DOCS_BLESS=1, cases 1 and 3 write examples/use_trained_model.out and
+# examples/use_trained_model_cnn.out instead of comparing.
 # Usage: check.sh EXAMPLE TAPEGRAD_TRAIN SOURCE_DIR
 set -euo pipefail
 example=$1 train=$2 src=$3
@@ -38,8 +43,28 @@ for want in "model.4.weight  [4, 10]" "Linear(in=8, out=4, bias=true)" "test acc
 done
 png_ok fresh.png || { echo "fresh.png is not a PNG"; exit 1; }
 
+python3 "$here/make_data.py" images 28
+"$train" --data images --model cnn --epochs 1 --seed 3 --threads 1 --no-plot --out cnn > cnn.log 2>&1 ||
+  { cat cnn.log; exit 1; }
+"$example" cnn/checkpoint.safetensors images cnn.png > cnn.txt
+sed '/^Total: /q' cnn.txt > cnn_network.txt
+if [ "${TAPEGRAD_DOCS_BLESS:-}" = 1 ]; then
+  cp cnn_network.txt "$src/examples/use_trained_model_cnn.out"
+  echo "wrote $src/examples/use_trained_model_cnn.out"
+elif ! diff -u "$src/examples/use_trained_model_cnn.out" cnn_network.txt; then
+  echo "use_trained_model's printout of the cnn changed (if intended: TAPEGRAD_DOCS_BLESS=1 ctest -R" \
+       "example.use_trained_model, then python3 tools/docs/sync_snippets.py)"
+  exit 1
+fi
+for want in "model.1.weight  [32, 1, 3, 3]" "model.10.bias   [10]" "Unflatten(dim=1, sizes=[1, 28, 28])" "[N, 784] -> [N, 1, 28, 28]" \
+            "[N, 3136] -> [N, 128]" "test accuracy: " "wrote cnn.png (360x360)"; do
+  grep -qF "$want" cnn.txt || { echo "on a cnn checkpoint, no '$want' in:"; cat cnn.txt; exit 1; }
+done
+if grep -qE "error|\?" cnn.txt; then echo "the cnn's printout has an unknown shape or an error:"; cat cnn.txt; exit 1; fi
+png_ok cnn.png || { echo "cnn.png is not a PNG"; exit 1; }
+
 if "$example" missing.safetensors data > missing.txt 2> missing.err; then
   echo "a missing checkpoint did not fail"; exit 1
 fi
 grep -q "^use_trained_model: .*missing.safetensors" missing.err || { echo "unclear error:"; cat missing.err; exit 1; }
-echo "use_trained_model: the committed checkpoint, a fresh one and a missing one all behave"
+echo "use_trained_model: the committed checkpoint, a fresh mlp, a fresh cnn and a missing one all behave"

@@ -11,3 +11,4 @@
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/pool.h"
 #include "tapegrad/nn/sequential.h"
+#include "tapegrad/nn/unflatten.h"

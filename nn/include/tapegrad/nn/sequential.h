@@ -52,14 +52,17 @@ class Sequential : public Module {
   /// "Sequential".
   std::string name() const override { return "Sequential"; }
   /// One line per module with its input and output shapes (the batch shown as N) and its
-  /// parameter count, then the total. Shapes start from the first module that fixes its input
-  /// (a Linear); "?" when none does.
+  /// parameter count, then the total. Shapes start from input_shape_hint(); "?" until a module
+  /// fixes its input (a Linear after Conv2d and Flatten), and from there on they are shown.
   std::string str() const override;
-  /// The same table for a given input shape (-1 for any batch size).
+  /// The same table for a given input shape (-1 for any batch size; empty: unknown). A module
+  /// whose output_shape fails shows the error, and the shapes after it are "?" until a module
+  /// fixes its input again.
   std::string summary(const Shape& input) const;
   /// The chain's output shape for `input`.
   Shape output_shape(const Shape& input) const override;
-  /// The first module's input_shape_hint that is not empty.
+  /// The first module's input_shape_hint that every module before it passes through unchanged
+  /// (so the whole chain accepts it); empty when there is none (a chain that starts with Conv2d).
   Shape input_shape_hint() const override;
   /// "0", "1", ... with the modules.
   NamedModules named_children() const override;
