@@ -26,6 +26,10 @@ written; it exits 1 if a page is out of step with its snippets, or if:
   - a C++ block in a page is not between snippet markers (it would not be compiled);
   - a relative link or image in a page points at a file that does not exist;
   - a page in docs/ cannot be reached by links from docs/README.md;
+  - a page shows a snippet without its output (docs/README.md promises the output under each
+    program), or an example program in examples/ is missing from docs/README.md's list;
+  - README.md's layout ("The library is N modules" and its table) misses a module: a folder with
+    include/tapegrad/<folder>/;
   - the measurement-state line of docs/performance.md (between perf-state markers naming the
     commit the figures were measured at) no longer lists the performance-relevant files changed
     since that commit. Without git history (a shallow clone) that line is left as it is.
@@ -130,6 +134,35 @@ def check_links(page, text, problems):
     return targets
 
 
+def missing_outputs(page, text, problems):
+    """A page promises the output under each program it shows."""
+    shown = {m.group("name") for m in BLOCK.finditer(text) if m.group("kind") == "snippet"}
+    outputs = {m.group("name") for m in BLOCK.finditer(text) if m.group("kind") == "output"}
+    for name in sorted(shown - outputs):
+        problems.append(f"{page}: snippet '{name}' is shown without its output (add <!-- output: {name} --> "
+                        f"and <!-- end output --> under it)")
+
+
+NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+
+
+def check_index_and_layout(problems):
+    """docs/README.md lists every example; README.md's layout names every module."""
+    index = read(os.path.join(DOCS, "README.md"))
+    for f in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+        if f.endswith(".cpp") and f"(../examples/{f})" not in index:
+            problems.append(f"docs/README.md: examples/{f} is missing from the list of examples")
+    modules = sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d, "include", "tapegrad", d)))
+    readme = read(os.path.join(ROOT, "README.md"))
+    count = re.search(r"The library is (\w+) modules", readme)
+    word = NUMBERS[len(modules)] if len(modules) < len(NUMBERS) else str(len(modules))
+    if not count or count.group(1) != word:
+        problems.append(f"README.md: the layout should say 'The library is {word} modules' ({', '.join(modules)})")
+    for m in modules:
+        if f"| `{m}/` |" not in readme:
+            problems.append(f"README.md: the layout table has no row for the module `{m}/`")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of step")
@@ -152,6 +185,8 @@ def main():
         for line in unmanaged_cpp_blocks(new):
             problems.append(f"{page}:{line}: C++ block outside snippet markers (put it in docs/snippets/)")
         links[os.path.join(DOCS, page)] = check_links(page, new, problems)
+        missing_outputs(page, new, problems)
+    check_index_and_layout(problems)
 
     snippets = sorted(f[:-4] for f in os.listdir(SNIPPETS) if f.endswith(".cpp"))
     for name in snippets:
