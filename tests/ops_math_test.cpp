@@ -176,6 +176,13 @@ TEST(OpsMath, StdOverAConstantLaneHasAZeroGradientNotNan) {
   tg::Tensor x = tg::from_vector(std::vector<double>{5, 5}, {1, 2}, f64).requires_grad(true);
   tg::var(x, 1).backward();
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0}));
+  // One node each, named as called (var was six: sub, sum, div_scalar, square, sum, div_scalar).
+  tg::Tensor w2 = tg::ones({2, 3}, f64).requires_grad(true);
+  for (const char* op : {"var", "std"}) {
+    const auto nodes = tg::Tape::current().nodes_of(op == std::string("var") ? tg::var(w2, 1) : tg::std(w2, 1));
+    ASSERT_EQ(nodes.size(), 1u) << op;
+    EXPECT_EQ(nodes[0].op, op);
+  }
   EXPECT_EQ(message_of([] { tg::std(tg::ones({3, 1}), 1); }),
             "std: axis 1 of [3, 1] has 1 element(s), and a correction of 1 needs more (n - correction must be > 0, and the "
             "correction >= 0)");

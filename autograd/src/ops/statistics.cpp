@@ -51,107 +51,115 @@ static const Op<AxisArgs> kLogsumexp(
                  {.label = "axis=0, keepdim", .args = {0, true}, .inputs = reduce_inputs()}}});
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) { return kLogsumexp({x}, {axis, keepdim}); }
 
-// ---- var and std: the mean of squared deviations, divided by n - correction (1: Bessel's
-// correction, the unbiased sample variance, as PyTorch's default; 0: the population variance) ----
-Tensor var(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
-  defined("var", x);
-  const size_t ax = normalize_axis("var", axis, x.shape());
-  const int64_t n = x.shape()[ax];
-  if (correction < 0 || n - correction <= 0)
-    throw Error("var: axis " + std::to_string(axis) + " of " + x.shape().str() + " has " + std::to_string(n) +
-                " element(s), and a correction of " + std::to_string(correction) +
-                " needs more (n - correction must be > 0, and the correction >= 0)");
-  const Tensor deviation = x - mean(x, axis, true);
-  return div_scalar(sum(square(deviation), axis, keepdim), static_cast<double>(n - correction));
-}
-static RegisterOp reg_var({"var", "axis=1", [](auto& in) { return var(in[0], 1, false); }, reduce_inputs()});
-static RegisterOp reg_var_pop({"var", "axis=0, keepdim, correction=0", [](auto& in) { return var(in[0], 0, true, 0); },
-                               reduce_inputs()});
-
-// std is one node, not sqrt of var: where a lane is constant, sqrt's infinite slope at 0 times
-// var's zero gradient is NaN, and that NaN would reach every weight upstream. Its backward is
-// (x - mean) g / ((n - correction) y), and 0 where y = 0, as PyTorch's std_backward.
-struct StdArgs {
+// ---- var and std: the sum of squared deviations from the mean, divided by n - correction (1:
+// Bessel's correction, the unbiased sample variance, as PyTorch's default; 0: the population
+// variance), and its square root. One node each, named as called. std is not sqrt of var: where a
+// lane is constant, sqrt's infinite slope at 0 times var's zero gradient is NaN, and that NaN would
+// reach every weight upstream. Their backwards: var 2 (x - mean) g / (n - correction); std
+// (x - mean) g / ((n - correction) y), and 0 where y = 0, as PyTorch's std_backward ----
+struct SpreadArgs {
   int64_t axis;
   bool keepdim;
   int64_t correction;
 };
-static const Op<StdArgs> kStd(
-    {.name = "std",
-     .forward =
-         [](Inputs in, StdArgs& a) {
-           const Tensor& x = in[0];
-           const size_t ax = normalize_axis("std", a.axis, x.shape());
-           const int64_t n = x.shape()[ax];
-           if (a.correction < 0 || n - a.correction <= 0)
-             throw Error("std: axis " + std::to_string(a.axis) + " of " + x.shape().str() + " has " + std::to_string(n) +
-                         " element(s), and a correction of " + std::to_string(a.correction) +
-                         " needs more (n - correction must be > 0, and the correction >= 0)");
-           a.axis = static_cast<int64_t>(ax);
-           const Lanes l = lanes(x.shape(), ax);
-           Tensor out = make_tensor(reduced_shape(x.shape(), ax, a.keepdim), x.dtype(), "std");
-           const double divisor = static_cast<double>(n - a.correction);
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* p = ptr<T>(x);
-             T* q = ptr<T>(out);
-             int64_t k = 0;
-             // Two passes in double, as var's mean-then-deviations: no cancellation.
-             for_each_lane(l, [&](int64_t off, int64_t st) {
-               double m = 0;
-               for (int64_t j = 0; j < l.n; ++j) m += static_cast<double>(p[off + j * st]);
-               m /= static_cast<double>(l.n);
-               double ss = 0;
-               for (int64_t j = 0; j < l.n; ++j) {
-                 const double d = static_cast<double>(p[off + j * st]) - m;
-                 ss += d * d;
-               }
-               q[k++] = static_cast<T>(std::sqrt(ss / divisor));
-             });
-           });
-           return out;
-         },
-     .backward =
-         [](BackwardContext& c, const StdArgs& a) {
-           const Tensor& x = c.input(0);
-           const size_t ax = static_cast<size_t>(a.axis);
-           const double divisor = static_cast<double>(x.shape()[ax] - a.correction);
-           const std::vector<int64_t> kept = reduced_shape(x.shape(), ax, true).vec();
-           if (c.create_graph()) {
-             // The kernel below in recorded ops. The division sees 1 where y = 0 (a where on data),
-             // so that no 0 / 0 enters the graph that a later derivative would multiply by zero.
-             const Tensor y = reshape(c.output(), kept), g = reshape(c.grad(), kept);
-             const Tensor live = map(y, [](auto v) { return v != 0 ? decltype(v)(1) : decltype(v)(0); });
-             const Tensor one = full(Shape{}, 1.0, x.dtype()), zero = zeros(Shape{}, x.dtype());
-             const Tensor per_unit = where(live, g / (where(live, y, one) * divisor), zero);
-             c.accumulate(0, (x - mean(x, a.axis, true)) * per_unit);
-             return;
-           }
-           const Lanes l = lanes(x.shape(), ax);
-           Tensor gx = make_tensor(x.shape(), x.dtype(), "std backward");
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* p = ptr<T>(x);
-             const T* y = c.output_impl().template data<T>();
-             const T* g = ptr<T>(c.grad());
-             T* q = ptr<T>(gx);
-             int64_t k = 0;
-             for_each_lane(l, [&](int64_t off, int64_t st) {
-               double m = 0;
-               for (int64_t j = 0; j < l.n; ++j) m += static_cast<double>(p[off + j * st]);
-               m /= static_cast<double>(l.n);
-               // g * 0 where y = 0, not 0: an upstream NaN stays NaN.
-               const double f = y[k] != 0 ? static_cast<double>(g[k]) / (divisor * static_cast<double>(y[k]))
-                                          : static_cast<double>(g[k]) * 0.0;
-               for (int64_t j = 0; j < l.n; ++j)
-                 q[off + j * st] = static_cast<T>((static_cast<double>(p[off + j * st]) - m) * f);
-               ++k;
-             });
-           });
-           c.accumulate(0, std::move(gx));
-         },
-     .samples = {{.label = "axis=1", .args = {1, false, 1}, .inputs = reduce_inputs()},
-                 {.label = "axis=0, keepdim, correction=0", .args = {0, true, 0}, .inputs = reduce_inputs()}}});
+namespace {
+// Calls f(off, st, k, mean) for lane k of x along `l` (its elements at off + j st), with the
+// lane's mean computed in double.
+template <class T, class F>
+void each_lane_with_mean(const T* p, const Lanes& l, F f) {
+  int64_t k = 0;
+  for_each_lane(l, [&](int64_t off, int64_t st) {
+    double m = 0;
+    for (int64_t j = 0; j < l.n; ++j) m += static_cast<double>(p[off + j * st]);
+    f(off, st, k++, m / static_cast<double>(l.n));
+  });
+}
+
+template <bool Std>
+OpSpec<SpreadArgs> spread_spec() {
+  return {
+      .name = Std ? "std" : "var",
+      .forward =
+          [](Inputs in, SpreadArgs& a) {
+            const char* op = Std ? "std" : "var";
+            const Tensor& x = in[0];
+            const size_t ax = normalize_axis(op, a.axis, x.shape());
+            const int64_t n = x.shape()[ax];
+            if (a.correction < 0 || n - a.correction <= 0)
+              throw Error(std::string(op) + ": axis " + std::to_string(a.axis) + " of " + x.shape().str() + " has " +
+                          std::to_string(n) + " element(s), and a correction of " + std::to_string(a.correction) +
+                          " needs more (n - correction must be > 0, and the correction >= 0)");
+            a.axis = static_cast<int64_t>(ax);
+            const Lanes l = lanes(x.shape(), ax);
+            Tensor out = make_tensor(reduced_shape(x.shape(), ax, a.keepdim), x.dtype(), op);
+            const double divisor = static_cast<double>(n - a.correction);
+            dispatch(x.dtype(), [&](auto tag) {
+              using T = decltype(tag);
+              const T* p = ptr<T>(x);
+              T* q = ptr<T>(out);
+              // The mean first, then the deviations from it, in double: no cancellation.
+              each_lane_with_mean(p, l, [&](int64_t off, int64_t st, int64_t k, double m) {
+                double ss = 0;
+                for (int64_t j = 0; j < l.n; ++j) {
+                  const double d = static_cast<double>(p[off + j * st]) - m;
+                  ss += d * d;
+                }
+                q[k] = static_cast<T>(Std ? std::sqrt(ss / divisor) : ss / divisor);
+              });
+            });
+            return out;
+          },
+      .backward =
+          [](BackwardContext& c, const SpreadArgs& a) {
+            const Tensor& x = c.input(0);
+            const size_t ax = static_cast<size_t>(a.axis);
+            const double divisor = static_cast<double>(x.shape()[ax] - a.correction);
+            const std::vector<int64_t> kept = reduced_shape(x.shape(), ax, true).vec();
+            if (c.create_graph()) {
+              // The kernel below in recorded ops.
+              const Tensor g = reshape(c.grad(), kept), deviation = x - mean(x, a.axis, true);
+              if constexpr (!Std) {
+                c.accumulate(0, deviation * (g * (2.0 / divisor)));
+              } else {
+                // The division sees 1 where y = 0 (a where on data), so that no 0 / 0 enters the
+                // graph that a later derivative would multiply by zero.
+                const Tensor y = reshape(c.output(), kept);
+                const Tensor live = map(y, [](auto v) { return v != 0 ? decltype(v)(1) : decltype(v)(0); });
+                const Tensor one = full(Shape{}, 1.0, x.dtype()), zero = zeros(Shape{}, x.dtype());
+                c.accumulate(0, deviation * where(live, g / (where(live, y, one) * divisor), zero));
+              }
+              return;
+            }
+            const Lanes l = lanes(x.shape(), ax);
+            Tensor gx = make_tensor(x.shape(), x.dtype(), Std ? "std backward" : "var backward");
+            dispatch(x.dtype(), [&](auto tag) {
+              using T = decltype(tag);
+              const T* p = ptr<T>(x);
+              const T* y = c.output_impl().template data<T>();
+              const T* g = ptr<T>(c.grad());
+              T* q = ptr<T>(gx);
+              each_lane_with_mean(p, l, [&](int64_t off, int64_t st, int64_t k, double m) {
+                const double gk = static_cast<double>(g[k]);
+                // std: g * 0 where y = 0, not 0, so that an upstream NaN stays NaN.
+                const double f = !Std ? 2 * gk / divisor
+                                      : (y[k] != 0 ? gk / (divisor * static_cast<double>(y[k])) : gk * 0.0);
+                for (int64_t j = 0; j < l.n; ++j)
+                  q[off + j * st] = static_cast<T>((static_cast<double>(p[off + j * st]) - m) * f);
+              });
+            });
+            c.accumulate(0, std::move(gx));
+          },
+      .samples = {{.label = "axis=1", .args = {1, false, 1}, .inputs = reduce_inputs()},
+                  {.label = "axis=0, keepdim, correction=0", .args = {0, true, 0}, .inputs = reduce_inputs()}}};
+}
+}  // namespace
+
+static const Op<SpreadArgs> kVar(spread_spec<false>());
+static const Op<SpreadArgs> kStd(spread_spec<true>());
+Tensor var(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
+  defined("var", x);
+  return kVar({x}, {axis, keepdim, correction});
+}
 Tensor std(const Tensor& x, int64_t axis, bool keepdim, int64_t correction) {
   defined("std", x);
   return kStd({x}, {axis, keepdim, correction});
