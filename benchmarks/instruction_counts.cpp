@@ -5,7 +5,7 @@
 //
 //   instruction_counts WORKLOAD ITERATIONS
 //
-// Instrumentation is on only around the measured loop (callgrind --collect-atstart=no), after
+// Instrumentation is on only around the measured loop (callgrind --instr-atstart=no), after
 // warm-up iterations that fill the caches and the tape's pools.
 #include <valgrind/callgrind.h>
 
