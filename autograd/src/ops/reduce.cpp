@@ -1,5 +1,7 @@
 // Reductions (sum and mean over one axis, several or all; max, min, argmax, prod) and the
-// broadcast pair sum_to / broadcast_to.
+// broadcast pair sum_to / broadcast_to. The gradients are ops: sum_to and broadcast_to are each
+// other's, and max, min and prod along an axis have backward ops of their own (max_backward,
+// min_backward, prod_backward), registered beside them.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -15,6 +17,19 @@ namespace {
 
 // The shape with `axis` kept as size 1 (to broadcast a reduced gradient back).
 Shape kept_shape(const Shape& s, size_t axis) { return reduced_shape(s, axis, true); }
+
+// The samples of a reduction's backward op (g, x): x from the forward's samples, g normal in the
+// shape the reduction over `axis` gives.
+SampleInputs grad_and_x(SampleInputs forward, size_t axis, bool keepdim) {
+  return [forward, axis, keepdim](Dtype d, Generator& g) {
+    std::vector<OpSample> out = forward(d, g);
+    for (OpSample& s : out) {
+      const Tensor x = s.inputs[0];
+      s.inputs = {samples::normal(reduced_shape(x.shape(), axis, keepdim), d, g), x};
+    }
+    return out;
+  };
+}
 
 }  // namespace
 
@@ -210,20 +225,24 @@ Tensor mean(const Tensor& x) {
   if (x.numel() == 0) throw Error("mean: the input " + x.shape().str() + " has no elements");
   return div_scalar(sum(x), static_cast<double>(x.numel()));
 }
-static RegisterOp reg_mean_all({"mean", "all", [](auto& in) { return mean(in[0]); },
-                                [](Dtype d, Generator& g) {
-                                  return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
-                                }});
+static RegisterOp reg_mean_all({.name = "mean",
+                                 .variant = "all",
+                                 .fn = [](auto& in) { return mean(in[0]); },
+                                 .samples = [](Dtype d, Generator& g) {
+                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                 }});
 Tensor mean(const Tensor& x, int64_t axis, bool keepdim) {
   defined("mean", x);
   const size_t ax = normalize_axis("mean", axis, x.shape());
   if (x.shape()[ax] == 0) throw Error("mean: axis " + std::to_string(axis) + " of " + x.shape().str() + " is empty");
   return div_scalar(sum(x, axis, keepdim), static_cast<double>(x.shape()[ax]));
 }
-static RegisterOp reg_mean_axis({"mean", "axis=0", [](auto& in) { return mean(in[0], 0, false); },
-                                 [](Dtype d, Generator& g) {
-                                   return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
-                                 }});
+static RegisterOp reg_mean_axis({.name = "mean",
+                                  .variant = "axis=0",
+                                  .fn = [](auto& in) { return mean(in[0], 0, false); },
+                                  .samples = [](Dtype d, Generator& g) {
+                                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                  }});
 
 // ---- max and min over an axis: the gradient goes to the first extreme element, or the first NaN ----
 namespace {
@@ -257,22 +276,40 @@ struct MaxArgs {
   Tensor argmax = {};
 };
 namespace {
-// Each lane's upstream value (1 for a null `g`: the routing mask) at the lane's maximum, 0 elsewhere.
+// Each lane's upstream value (1 for a null `g`: the routing mask) at the lane's maximum (Max) or
+// minimum, 0 elsewhere; the index is the forward's (a.argmax), or found again from x if undefined.
+template <bool Max>
 Tensor to_argmax(const Tensor& x, const MaxArgs& a, const Tensor* g) {
   const Lanes v = lanes(x.shape(), static_cast<size_t>(a.axis));
   Tensor gx = zeros(x.shape(), x.dtype());
+  std::vector<int64_t> found;
+  if (!a.argmax.defined()) found = argmax_along<Max>(x, v);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* idx = ptr<T>(a.argmax);
+    const T* idx = found.empty() ? ptr<T>(a.argmax) : nullptr;
     const T* gp = g ? ptr<T>(*g) : nullptr;
     T* q = ptr<T>(gx);
     for (int64_t o = 0; o < v.outer; ++o)
       for (int64_t i = 0; i < v.inner; ++i) {
         const int64_t k = o * v.inner + i;
-        q[(o * v.n + static_cast<int64_t>(idx[k])) * v.inner + i] = gp ? gp[k] : T(1);
+        const int64_t at = idx ? static_cast<int64_t>(idx[k]) : found[static_cast<size_t>(k)];
+        q[(o * v.n + at) * v.inner + i] = gp ? gp[k] : T(1);
       }
   });
   return gx;
+}
+
+// max_backward(g, x) / min_backward(g, x): g routed to each lane's extreme element of x. Linear
+// in g; piecewise constant in x (zero gradient there, as the forward's argmax is data).
+template <bool Max>
+OpSpec<MaxArgs> along_axis_backward_spec();
+}  // namespace
+static const Op<MaxArgs> kMaxBackward(along_axis_backward_spec<true>());
+static const Op<MaxArgs> kMinBackward(along_axis_backward_spec<false>());
+namespace {
+template <bool Max>
+const Op<MaxArgs>& along_axis_backward() {
+  return Max ? kMaxBackward : kMinBackward;
 }
 
 template <bool Max>
@@ -307,15 +344,7 @@ OpSpec<MaxArgs> along_axis_spec() {
          },
      .backward =
          [](BackwardContext& c, const MaxArgs& a) {
-           const Tensor& x = c.input(0);
-           if (c.create_graph()) {
-             // Where the gradient goes is data (constant in x between ties): a mask, times the upstream
-             // recorded, so that the gradient is a function of it.
-             const Shape kept = kept_shape(x.shape(), static_cast<size_t>(a.axis));
-             c.accumulate(0, to_argmax(x, a, nullptr) * reshape(c.grad(), kept.vec()));
-             return;
-           }
-           c.accumulate(0, to_argmax(x, a, &c.grad()));
+           c.accumulate(0, along_axis_backward<Max>()({c.grad(), c.input(0)}, a));
          },
      .samples = {{.label = "axis=1",
                   .args = {1, false},
@@ -346,6 +375,39 @@ OpSpec<MaxArgs> along_axis_spec() {
          }
      }};
 }
+
+template <bool Max>
+OpSpec<MaxArgs> along_axis_backward_spec() {
+  return {.name = Max ? "max_backward" : "min_backward",
+          .forward =
+              [](Inputs in, MaxArgs& a) {
+                const char* op = Max ? "max_backward" : "min_backward";
+                const Tensor &g = in[0], &x = in[1];
+                same_dtype(op, g, x);
+                const size_t ax = normalize_axis(op, a.axis, x.shape());
+                a.axis = static_cast<int64_t>(ax);
+                if (g.shape() != reduced_shape(x.shape(), ax, a.keepdim))
+                  throw Error(std::string(op) + ": grad has shape " + g.shape().str() + ", expected " +
+                              reduced_shape(x.shape(), ax, a.keepdim).str() + " for x " + x.shape().str() +
+                              " reduced over axis " + std::to_string(ax));
+                return to_argmax<Max>(x, a, &g);
+              },
+          // The upstream gathered back from each lane's extreme element: the mask (data) times it, summed.
+          .backward =
+              [](BackwardContext& c, const MaxArgs& a) {
+                if (!c.needs_grad(0)) return;
+                const Tensor mask = to_argmax<Max>(c.input(1), a, nullptr);
+                c.accumulate(0, sum(mask * c.grad(), a.axis, a.keepdim));
+              },
+          .samples = {{.label = "axis=1",
+                       .args = {1, false},
+                       .inputs = grad_and_x(along_axis_spec<Max>().samples[0].inputs, 1, false),
+                       .zero_gradient_inputs = {1}},
+                      {.label = "axis=0, keepdim",
+                       .args = {0, true},
+                       .inputs = grad_and_x(along_axis_spec<Max>().samples[0].inputs, 0, true),
+                       .zero_gradient_inputs = {1}}}};
+}
 }  // namespace
 
 static const Op<MaxArgs> kMax(along_axis_spec<true>());
@@ -369,16 +431,16 @@ static const Op<ArgmaxArgs> kArgmax({.name = "argmax",
                                        std::vector<double> vals(at.begin(), at.end());
                                        return from_vector(vals, reduced_shape(x.shape(), ax, false), x.dtype());
                                      },
+                                     .samples = {{.label = "axis=1",
+                                                  .args = {1},
+                                                  .inputs = [](Dtype d, Generator& g) {
+                                                    return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
+                                                  }}},
                                      .recorded = false});
 Tensor argmax(const Tensor& x, int64_t axis) {
   defined("argmax", x);
   return kArgmax({x}, {axis});
 }
-static RegisterOp reg_argmax({"argmax", "axis=1", [](auto& in) { return argmax(in[0], 1); },
-                              [](Dtype d, Generator& g) {
-                                return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
-                              },
-                              false});
 
 // ---- sum and mean over several axes: one sum node per axis, the last axis first ----
 namespace {
@@ -407,11 +469,14 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   for (size_t ax : order) y = sum(y, static_cast<int64_t>(ax), keepdim);
   return y;
 }
-static RegisterOp reg_sum_axes({"sum", "axes={0,2}", [](auto& in) { return sum(in[0], std::vector<int64_t>{0, 2}); },
-                                reduce3_inputs()});
-static RegisterOp reg_sum_axes_keep({"sum", "axes={-1,0}, keepdim",
-                                     [](auto& in) { return sum(in[0], std::vector<int64_t>{-1, 0}, true); },
-                                     reduce3_inputs()});
+static RegisterOp reg_sum_axes({.name = "sum",
+                                 .variant = "axes={0,2}",
+                                 .fn = [](auto& in) { return sum(in[0], std::vector<int64_t>{0, 2}); },
+                                 .samples = reduce3_inputs()});
+static RegisterOp reg_sum_axes_keep({.name = "sum",
+                                      .variant = "axes={-1,0}, keepdim",
+                                      .fn = [](auto& in) { return sum(in[0], std::vector<int64_t>{-1, 0}, true); },
+                                      .samples = reduce3_inputs()});
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   const std::vector<size_t> order = axes_of("mean", x, axes);
@@ -421,8 +486,10 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   if (order.empty()) return x;
   return div_scalar(sum(x, axes, keepdim), static_cast<double>(n));
 }
-static RegisterOp reg_mean_axes({"mean", "axes={0,2}", [](auto& in) { return mean(in[0], std::vector<int64_t>{0, 2}); },
-                                 reduce3_inputs()});
+static RegisterOp reg_mean_axes({.name = "mean",
+                                  .variant = "axes={0,2}",
+                                  .fn = [](auto& in) { return mean(in[0], std::vector<int64_t>{0, 2}); },
+                                  .samples = reduce3_inputs()});
 
 // ---- min over an axis: one node, as max (it was -max(-x): three nodes in reports) ----
 Tensor min(const Tensor& x, int64_t axis, bool keepdim) { return kMinAxis({x}, {axis, keepdim}); }
@@ -430,23 +497,88 @@ Tensor min(const Tensor& x, int64_t axis, bool keepdim) { return kMinAxis({x}, {
 // ---- prod over an axis, exact with zeros: the gradient of each factor is the product of the
 // others, computed without dividing by the factor (y / x is NaN at a zero) ----
 namespace {
-// The kernel of prod's backward below in recorded ops (for create_graph): the product of the other
-// factors of each lane, as a prod over a copy of every lane with its own factor replaced by 1
-// (no division, so exact with zeros, as the kernel is; n times the memory, only when recording).
-Tensor prod_of_others(const Tensor& x, size_t ax) {
+// prod(x) with each factor of a lane in turn replaced by 1, as ops (for prod_backward's backward):
+// a copy of every lane per factor, copies[..., j, i, ...] = x[..., i, ...] for i != j and 1 for
+// i == j, whose products over i are the products of the others (no division: exact with zeros).
+// n times the memory, only in a second derivative. `mask` gets the [n, n, 1, ...] diagonal.
+Tensor lane_copies(const Tensor& x, size_t ax, Tensor& mask) {
   const Shape& s = x.shape();
   const int64_t n = s[ax];
-  // [n, n, 1, ...]: 1 on the diagonal, broadcasting over the axes after `ax`.
-  std::vector<int64_t> mask_shape = {n, n};
+  std::vector<int64_t> mask_shape = {n, n};  // broadcasting over the axes after `ax`
   mask_shape.resize(s.size() - ax + 1, 1);
   std::vector<double> eye(static_cast<size_t>(n * n), 0.0);
   for (int64_t j = 0; j < n; ++j) eye[static_cast<size_t>(j * n + j)] = 1;
-  const Tensor mask = from_vector(eye, Shape(mask_shape), x.dtype());
-  // copies[..., j, i, ...] = x[..., i, ...] for i != j, 1 for i == j.
-  const Tensor copies = where(mask, full(Shape{}, 1.0, x.dtype()), unsqueeze(x, static_cast<int64_t>(ax)));
-  return prod(copies, static_cast<int64_t>(ax) + 1, false);
+  mask = from_vector(eye, Shape(mask_shape), x.dtype());
+  return where(mask, full(Shape{}, 1.0, x.dtype()), unsqueeze(x, static_cast<int64_t>(ax)));
+}
+// A matrix with one zero in column 1 and two in column 2 (the product of the others is then
+// zero for all of a column, or for all but the zero).
+std::vector<OpSample> with_zeros(Dtype d, Generator& g) {
+  Tensor x = samples::normal({3, 4}, Dtype::f64, g);
+  x.data<double>()[1] = 0;
+  x.data<double>()[2] = x.data<double>()[6] = 0;
+  return {{{x.to(d)}, "zeros in two columns"}};
 }
 }  // namespace
+
+// prod_backward(g, x): g times the product of the other factors of each lane (g of prod's shape).
+static const Op<AxisArgs> kProdBackward(
+    {.name = "prod_backward",
+     .forward =
+         [](Inputs in, AxisArgs& a) {
+           const Tensor &gy = in[0], &x = in[1];
+           same_dtype("prod_backward", gy, x);
+           const size_t ax = normalize_axis("prod_backward", a.axis, x.shape());
+           a.axis = static_cast<int64_t>(ax);
+           if (gy.shape() != reduced_shape(x.shape(), ax, a.keepdim))
+             throw Error("prod_backward: grad has shape " + gy.shape().str() + ", expected " +
+                         reduced_shape(x.shape(), ax, a.keepdim).str() + " for x " + x.shape().str() +
+                         " reduced over axis " + std::to_string(ax));
+           const Lanes l = lanes(x.shape(), ax);
+           Tensor gx = make_tensor(x.shape(), x.dtype(), "prod_backward");
+           dispatch(x.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T* p = ptr<T>(x);
+             const T* g = ptr<T>(gy);
+             T* q = ptr<T>(gx);
+             std::vector<T> before(static_cast<size_t>(l.n));
+             int64_t k = 0;
+             for_each_lane(l, [&](int64_t off, int64_t st) {
+               // Product of the factors before j, times the product of those after j.
+               T run = 1;
+               for (int64_t j = 0; j < l.n; ++j) {
+                 before[static_cast<size_t>(j)] = run;
+                 run *= p[off + j * st];
+               }
+               T after = 1;
+               for (int64_t j = l.n; j-- > 0;) {
+                 q[off + j * st] = g[k] * before[static_cast<size_t>(j)] * after;
+                 after *= p[off + j * st];
+               }
+               ++k;
+             });
+           });
+           return gx;
+         },
+     // With P(x) = prod(copies, ax + 1), the products of the others: the output is P g. d/dg sums
+     // the upstream times P over the lane; d/dx is P's vector-Jacobian product, which is
+     // prod_backward again on the copies, with the diagonal (the 1s) dropped and the copies summed.
+     .backward =
+         [](BackwardContext& c, const AxisArgs& a) {
+           const Tensor& x = c.input(1);
+           const size_t ax = static_cast<size_t>(a.axis);
+           const int64_t lane = static_cast<int64_t>(ax) + 1;
+           Tensor mask;
+           const Tensor copies = lane_copies(x, ax, mask);
+           if (c.needs_grad(0)) c.accumulate(0, sum(c.grad() * prod(copies, lane, false), a.axis, a.keepdim));
+           if (c.needs_grad(1)) {
+             const Tensor t = c.grad() * reshape(c.input(0), kept_shape(x.shape(), ax).vec());
+             const Tensor through = kProdBackward({t, copies}, {lane, false});
+             c.accumulate(1, sum(where(mask, zeros(Shape{}, x.dtype()), through), a.axis, false));
+           }
+         },
+     .samples = {{.label = "axis=1", .args = {1, false}, .inputs = grad_and_x(reduce_inputs(), 1, false)},
+                 {.label = "axis=0, keepdim, with zeros", .args = {0, true}, .inputs = grad_and_x(with_zeros, 0, true)}}});
 
 static const Op<AxisArgs> kProd(
     {.name = "prod",
@@ -470,49 +602,9 @@ static const Op<AxisArgs> kProd(
            });
            return out;
          },
-     .backward =
-         [](BackwardContext& c, const AxisArgs& a) {
-           const Tensor& x = c.input(0);
-           if (c.create_graph()) {
-             c.accumulate(0, prod_of_others(x, static_cast<size_t>(a.axis)) *
-                                 reshape(c.grad(), kept_shape(x.shape(), static_cast<size_t>(a.axis)).vec()));
-             return;
-           }
-           const Lanes l = lanes(x.shape(), static_cast<size_t>(a.axis));
-           Tensor gx = make_tensor(x.shape(), x.dtype());
-           dispatch(x.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* p = ptr<T>(x);
-             const T* g = ptr<T>(c.grad());
-             T* q = ptr<T>(gx);
-             std::vector<T> before(static_cast<size_t>(l.n));
-             int64_t k = 0;
-             for_each_lane(l, [&](int64_t off, int64_t st) {
-               // Product of the factors before j, times the product of those after j.
-               T run = 1;
-               for (int64_t j = 0; j < l.n; ++j) {
-                 before[static_cast<size_t>(j)] = run;
-                 run *= p[off + j * st];
-               }
-               T after = 1;
-               for (int64_t j = l.n; j-- > 0;) {
-                 q[off + j * st] = g[k] * before[static_cast<size_t>(j)] * after;
-                 after *= p[off + j * st];
-               }
-               ++k;
-             });
-           });
-           c.accumulate(0, std::move(gx));
-         },
+     .backward = [](BackwardContext& c, const AxisArgs& a) { c.accumulate(0, kProdBackward({c.grad(), c.input(0)}, a)); },
      .samples = {{.label = "axis=1", .args = {1, false}, .inputs = reduce_inputs()},
-                 {.label = "axis=0, keepdim, with zeros",
-                  .args = {0, true},
-                  .inputs = [](Dtype d, Generator& g) {
-                    Tensor x = samples::normal({3, 4}, Dtype::f64, g);
-                    x.data<double>()[1] = 0;                               // one zero in column 1
-                    x.data<double>()[2] = x.data<double>()[6] = 0;         // two in column 2
-                    return std::vector<OpSample>{{{x.to(d)}, "zeros in two columns"}};
-                  }}}});
+                 {.label = "axis=0, keepdim, with zeros", .args = {0, true}, .inputs = with_zeros}}});
 Tensor prod(const Tensor& x, int64_t axis, bool keepdim) { return kProd({x}, {axis, keepdim}); }
 
 // ---- max and min over several axes or all of them: the gradient is shared equally by the
@@ -604,9 +696,8 @@ void extreme_backward(BackwardContext& c, const ExtremeArgs& a) {
   for (size_t d = 0; d < kept.size(); ++d)
     if ((a.axes >> d) & 1) kept[d] = 1;
   const Tensor g = reshape(c.grad(), kept);
-  // Under create_graph a recorded mul: the shares are data (piecewise constant in x).
-  if (c.create_graph()) c.accumulate(0, mul(share, g));
-  else c.accumulate(0, broadcast_zip("max", share, g, [](auto w, auto u) { return w * u; }));
+  // The shares are data (piecewise constant in x): the gradient is linear in the upstream, a mul.
+  c.accumulate(0, mul(share, g));
 }
 // Ties within eps of a group's extreme: a perturbation can change which elements share it.
 template <bool Max>

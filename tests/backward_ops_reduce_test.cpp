@@ -1,0 +1,82 @@
+// The backward ops of the reductions (issue 27): each is a registered
+// op with checks of its own at first and second order, and the forward's backward calls it, so
+// that a plain backward and a create_graph backward run the same formula.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <tapegrad/autograd/testing.h>
+#include <tapegrad/tapegrad.h>
+
+namespace tg = tapegrad;
+
+namespace {
+const std::set<std::string> kBackwardOps = {"max_backward", "min_backward", "prod_backward"};
+}  // namespace
+
+// Every backward op is in the registry, and passes the checks every op gets (gradcheck and
+// gradgradcheck, both dtypes), one entry at a time so that a failure names it.
+TEST(BackwardOpsReduce, EachIsRegisteredAndPassesItsChecks) {
+  std::set<std::string> seen;
+  for (const tg::OpEntry& e : tg::op_registry()) {
+    if (!kBackwardOps.count(e.name)) continue;
+    seen.insert(e.name);
+    try {
+      for (const tg::OpCheck& c : tg::check_op(e)) EXPECT_TRUE(c.ok) << c.label << "\n" << c.detail;
+    } catch (const tg::Error& err) {
+      ADD_FAILURE() << e.name << " (" << e.variant << "): " << err.what();
+    }
+  }
+  EXPECT_EQ(seen, kBackwardOps);
+}
+
+namespace {
+struct Case {
+  const char* backward_op;
+  tg::Tensor (*f)(const tg::Tensor&);
+};
+// Inputs away from ties and zeros, in float64 and float32.
+tg::Tensor sample_input(tg::Dtype d) {
+  return tg::tensor({{0.3, -1.2, 2.1, 0.7}, {1.4, 0.2, -0.6, -2.3}, {-0.9, 1.7, 0.5, 1.1}}, d);
+}
+const Case kCases[] = {
+    {"max_backward", [](const tg::Tensor& x) { return tg::max(x, 1); }},
+    {"min_backward", [](const tg::Tensor& x) { return tg::min(x, 0, true); }},
+    {"prod_backward", [](const tg::Tensor& x) { return tg::prod(x, 1); }},
+};
+}  // namespace
+
+// A create_graph pass records the gradient as one node of the backward op (before, a chain of
+// library ops beside the fused kernel), and its value is the plain pass's, bit for bit: both run
+// the op's one kernel.
+TEST(BackwardOpsReduce, ThePlainAndTheCreateGraphPassRunTheSameOp) {
+  for (tg::Dtype d : {tg::Dtype::f64, tg::Dtype::f32})
+    for (const Case& c : kCases) {
+      const tg::Tensor x = sample_input(d).requires_grad(true);
+      auto loss = [&] { return tg::sum(tg::square(c.f(x))); };  // a non-uniform upstream, 2 f(x)
+      const tg::Tensor plain = tg::grad(loss(), {x})[0];
+      const tg::Tensor recorded = tg::grad(loss(), {x}, {.create_graph = true})[0];
+      EXPECT_EQ(plain.to_vector<double>(), recorded.to_vector<double>()) << c.backward_op;
+      ASSERT_TRUE(recorded.requires_grad()) << c.backward_op;
+      const std::vector<tg::NodeView> nodes = tg::Tape::current().nodes_of(recorded);
+      ASSERT_FALSE(nodes.empty()) << c.backward_op;
+      EXPECT_EQ(nodes.back().op, c.backward_op);
+      tg::Tape::current().clear();
+    }
+}
+
+// A compiled step replays the forwards at new inputs, and its backward routes each lane's gradient
+// to the new inputs' extreme elements and uses their statistics, as eager mode does, bitwise
+// (max's backward op gets the argmax its forward found at this call, not at compile time).
+TEST(BackwardOpsReduce, ACompiledStepGivesTheEagerGradients) {
+  for (const Case& c : kCases) {
+    tg::TensorFn f = [&c](const std::vector<tg::Tensor>& in) { return tg::sum(tg::square(c.f(in[0]))); };
+    tg::Compiled step = tg::compile(f, {sample_input(tg::Dtype::f64).requires_grad(true)});
+    // The maximum of every row and column moves to another element.
+    const tg::Tensor x = (sample_input(tg::Dtype::f64) * -1.0 + 0.1).requires_grad(true);
+    step({x}).backward();
+    const tg::Tensor eager = x.detach().clone().requires_grad(true);
+    f({eager}).backward();
+    EXPECT_EQ(x.grad().to_vector<double>(), eager.grad().to_vector<double>()) << c.backward_op;
+  }
+}
