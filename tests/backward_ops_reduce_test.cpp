@@ -1,4 +1,4 @@
-// The backward ops of the reductions (issue 27): each is a registered
+// The backward ops of the reductions and statistics (issue 27): each is a registered
 // op with checks of its own at first and second order, and the forward's backward calls it, so
 // that a plain backward and a create_graph backward run the same formula.
 #include <gtest/gtest.h>
@@ -11,7 +11,9 @@
 namespace tg = tapegrad;
 
 namespace {
-const std::set<std::string> kBackwardOps = {"max_backward", "min_backward", "prod_backward"};
+const std::set<std::string> kBackwardOps = {"max_backward", "min_backward",       "prod_backward",
+                                            "logsumexp_backward", "var_backward", "std_backward",
+                                            "norm_backward"};
 }  // namespace
 
 // Every backward op is in the registry, and passes the checks every op gets (gradcheck and
@@ -43,6 +45,10 @@ const Case kCases[] = {
     {"max_backward", [](const tg::Tensor& x) { return tg::max(x, 1); }},
     {"min_backward", [](const tg::Tensor& x) { return tg::min(x, 0, true); }},
     {"prod_backward", [](const tg::Tensor& x) { return tg::prod(x, 1); }},
+    {"logsumexp_backward", [](const tg::Tensor& x) { return tg::logsumexp(x, -1); }},
+    {"var_backward", [](const tg::Tensor& x) { return tg::var(x, 0); }},
+    {"std_backward", [](const tg::Tensor& x) { return tg::std(x, 1, true, 0); }},
+    {"norm_backward", [](const tg::Tensor& x) { return tg::norm(x); }},
 };
 }  // namespace
 
