@@ -1,4 +1,4 @@
-// The backward ops of the reductions and statistics (issue 27): each is a registered
+// The backward ops of the reductions, statistics and batch_norm (issue 27): each is a registered
 // op with checks of its own at first and second order, and the forward's backward calls it, so
 // that a plain backward and a create_graph backward run the same formula.
 #include <gtest/gtest.h>
@@ -13,7 +13,8 @@ namespace tg = tapegrad;
 namespace {
 const std::set<std::string> kBackwardOps = {"max_backward", "min_backward",       "prod_backward",
                                             "logsumexp_backward", "var_backward", "std_backward",
-                                            "norm_backward"};
+                                            "norm_backward", "batch_norm_reduce_backward",
+                                            "batch_norm_elemt_backward"};
 }  // namespace
 
 // Every backward op is in the registry, and passes the checks every op gets (gradcheck and
@@ -49,6 +50,8 @@ const Case kCases[] = {
     {"var_backward", [](const tg::Tensor& x) { return tg::var(x, 0); }},
     {"std_backward", [](const tg::Tensor& x) { return tg::std(x, 1, true, 0); }},
     {"norm_backward", [](const tg::Tensor& x) { return tg::norm(x); }},
+    {"batch_norm_elemt_backward",
+     [](const tg::Tensor& x) { return tg::batch_norm(x, tg::Tensor(), tg::Tensor(), tg::Tensor(), tg::Tensor()); }},
 };
 }  // namespace
 
