@@ -286,15 +286,17 @@ Tensor to_argmax(const Tensor& x, const MaxArgs& a, const Tensor* g) {
   if (!a.argmax.defined()) found = argmax_along<Max>(x, v);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* idx = found.empty() ? ptr<T>(a.argmax) : nullptr;
     const T* gp = g ? ptr<T>(*g) : nullptr;
     T* q = ptr<T>(gx);
-    for (int64_t o = 0; o < v.outer; ++o)
-      for (int64_t i = 0; i < v.inner; ++i) {
-        const int64_t k = o * v.inner + i;
-        const int64_t at = idx ? static_cast<int64_t>(idx[k]) : found[static_cast<size_t>(k)];
-        q[(o * v.n + at) * v.inner + i] = gp ? gp[k] : T(1);
-      }
+    auto route = [&](auto at) {
+      for (int64_t o = 0; o < v.outer; ++o)
+        for (int64_t i = 0; i < v.inner; ++i) {
+          const int64_t k = o * v.inner + i;
+          q[(o * v.n + at(k)) * v.inner + i] = gp ? gp[k] : T(1);
+        }
+    };
+    if (found.empty()) route([idx = ptr<T>(a.argmax)](int64_t k) { return static_cast<int64_t>(idx[k]); });
+    else route([&found](int64_t k) { return found[static_cast<size_t>(k)]; });
   });
   return gx;
 }
@@ -386,7 +388,7 @@ OpSpec<MaxArgs> along_axis_backward_spec() {
                 same_dtype(op, g, x);
                 const size_t ax = normalize_axis(op, a.axis, x.shape());
                 a.axis = static_cast<int64_t>(ax);
-                if (g.shape() != reduced_shape(x.shape(), ax, a.keepdim))
+                if (!is_reduced_shape(g.shape(), x.shape(), ax, a.keepdim))
                   throw Error(std::string(op) + ": grad has shape " + g.shape().str() + ", expected " +
                               reduced_shape(x.shape(), ax, a.keepdim).str() + " for x " + x.shape().str() +
                               " reduced over axis " + std::to_string(ax));
@@ -530,7 +532,7 @@ static const Op<AxisArgs> kProdBackward(
            same_dtype("prod_backward", gy, x);
            const size_t ax = normalize_axis("prod_backward", a.axis, x.shape());
            a.axis = static_cast<int64_t>(ax);
-           if (gy.shape() != reduced_shape(x.shape(), ax, a.keepdim))
+           if (!is_reduced_shape(gy.shape(), x.shape(), ax, a.keepdim))
              throw Error("prod_backward: grad has shape " + gy.shape().str() + ", expected " +
                          reduced_shape(x.shape(), ax, a.keepdim).str() + " for x " + x.shape().str() +
                          " reduced over axis " + std::to_string(ax));

@@ -28,13 +28,13 @@ SampleInputs backward_inputs(SampleInputs forward, size_t axis, bool keepdim, Te
 // Throws unless the backward op's upstream `g` (and the output `y`) have the shape of x reduced.
 void check_reduced(const char* op, Inputs in, size_t ax, bool keepdim) {
   const Tensor& x = in[1];
-  const Shape r = reduced_shape(x.shape(), ax, keepdim);
   const char* names[] = {"grad", "x", "output"};
   for (size_t i = 0; i < in.size(); ++i) {
     same_dtype(op, x, in[i]);
-    if (i != 1 && in[i].shape() != r)
-      throw Error(std::string(op) + ": " + names[i] + " has shape " + in[i].shape().str() + ", expected " + r.str() +
-                  " for x " + x.shape().str() + " reduced over axis " + std::to_string(ax));
+    if (i != 1 && !is_reduced_shape(in[i].shape(), x.shape(), ax, keepdim))
+      throw Error(std::string(op) + ": " + names[i] + " has shape " + in[i].shape().str() + ", expected " +
+                  reduced_shape(x.shape(), ax, keepdim).str() + " for x " + x.shape().str() + " reduced over axis " +
+                  std::to_string(ax));
   }
 }
 }  // namespace
