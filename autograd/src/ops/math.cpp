@@ -96,41 +96,90 @@ Tensor sign(const Tensor& x) { return kSign({x}); }
 
 // ---- pow with a tensor exponent: d/dx = y x^(y-1), d/dy = x^y log x ----
 // The exponent's gradient at x = 0 is 0 where x^y is 0 (y > 0), not 0 * -inf = NaN, as PyTorch.
+// Each is an op of its own (PyTorch's pow_backward_self and pow_backward_exponent), with the
+// result broadcast to the shape of g; its second derivatives are written with library ops.
+namespace {
+// Positive bases, exponents on both sides of 0 and 1, in the broadcast shapes of binary ops.
+Samples pow_inputs(Dtype d, Generator& g) {
+  auto base = [&](const Shape& s) { return samples::uniform(s, 0.3, 2.0, d, g); };
+  auto power = [&](const Shape& s) { return samples::uniform(s, -1.5, 2.5, d, g); };
+  return Samples{{{base({2, 3}), power({2, 3})}, "same shape"},
+                 {{base({3, 1}), power({4})}, "broadcast [3,1] with [4]"},
+                 {{base({2, 3}), power({})}, "rank-0 exponent"}};
+}
+// The backward ops' samples: (g, x, y) for the base's, (g, x, x^y) for the exponent's.
+template <bool Exponent>
+Samples pow_grad_inputs(Dtype d, Generator& g) {
+  Samples out = pow_inputs(d, g);
+  for (OpSample& s : out) {
+    const Tensor x = s.inputs[0], y = s.inputs[1];
+    const Tensor z = pow(x, y);
+    s.inputs = {samples::normal(z.shape(), d, g), x, Exponent ? z : y};
+  }
+  return out;
+}
+}  // namespace
+
+// pow_backward_self(g, x, y) = g y x^(y-1), 0 where y = 0 (x^0 is constant, even at x = 0).
+static const Op<void> kPowBackwardSelf(
+    {.name = "pow_backward_self",
+     .forward =
+         [](Inputs in) {
+           Tensor gy = broadcast_zip("pow_backward_self", in[0], in[2], [](auto g, auto p) { return g * p; });
+           return broadcast_zip("pow_backward_self", gy, broadcast_zip("pow_backward_self", in[1], in[2], [](auto b, auto p) {
+                                  return p == 0 ? decltype(b)(0) : std::pow(b, p - 1);
+                                }),
+                                [](auto u, auto v) { return u * v; });
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor &g = c.input(0), &x = c.input(1), &y = c.input(2), &gg = c.grad();
+           const Tensor zero = zeros_like(gg);
+           if (c.needs_grad(0)) c.accumulate(0, kPowBackwardSelf({gg, x, y}));
+           if (!c.needs_grad(1) && !c.needs_grad(2)) return;
+           const Tensor y0 = equal(y, zeros_like(y));
+           const Tensor t = gg * g;
+           if (c.needs_grad(1)) c.accumulate(1, where(y0, zero, t * y * (y - 1.0) * pow(x, y - 2.0)));
+           if (c.needs_grad(2)) c.accumulate(2, where(y0, zero, t * pow(x, y - 1.0) * (1.0 + y * log(x))));
+         },
+     .samples = {{.label = "positive base", .inputs = pow_grad_inputs<false>}}});
+
+// pow_backward_exponent(g, x, z) = g z log x for z = x^y, 0 where x = 0 and z = 0 (y > 0). The
+// chain through z = pow(x, y) is the tape's: z is the forward's recorded output.
+static const Op<void> kPowBackwardExponent(
+    {.name = "pow_backward_exponent",
+     .forward =
+         [](Inputs in) {
+           Tensor logx = broadcast_zip("pow_backward_exponent", in[1], in[2], [](auto b, auto out) {
+             return b == 0 && out == 0 ? decltype(b)(0) : out * std::log(b);
+           });
+           return broadcast_zip("pow_backward_exponent", in[0], logx, [](auto g, auto l) { return g * l; });
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor &g = c.input(0), &x = c.input(1), &z = c.input(2), &gg = c.grad();
+           const Tensor zero = zeros_like(gg);
+           if (c.needs_grad(0)) c.accumulate(0, kPowBackwardExponent({gg, x, z}));
+           if (!c.needs_grad(1) && !c.needs_grad(2)) return;
+           const Tensor flat = equal(x, zeros_like(x)) * equal(z, zeros_like(z));
+           const Tensor t = gg * g;
+           if (c.needs_grad(1)) c.accumulate(1, where(flat, zero, t * z / x));
+           if (c.needs_grad(2)) c.accumulate(2, where(flat, zero, t * log(x)));
+         },
+     .samples = {{.label = "positive base", .inputs = pow_grad_inputs<true>}}});
+
 static const Op<void> kPowTensor(
     {.name = "pow",
      .forward = [](Inputs in) { return broadcast_zip("pow", in[0], in[1], [](auto x, auto y) { return std::pow(x, y); }); },
      .backward =
          [](BackwardContext& c) {
-           const Tensor x = c.input(0), y = c.input(1);
-           if (c.create_graph()) {  // the same formulas, with library ops that record
-             if (c.needs_grad(0))
-               c.accumulate(0, where(equal(y, zeros_like(y)), zeros_like(x), c.grad() * y * pow(x, y - 1.0)));
-             if (c.needs_grad(1))
-               c.accumulate(1, where(equal(x, zeros_like(x)) * equal(c.output(), zeros_like(x)), zeros_like(x),
-                                     c.grad() * c.output() * log(x)));
-             return;
-           }
-           if (c.needs_grad(0)) {
-             Tensor gy = broadcast_zip("pow", c.grad(), y, [](auto g, auto p) { return g * p; });
-             c.accumulate(0, broadcast_zip("pow", gy, broadcast_zip("pow", x, y, [](auto b, auto p) {
-                                             return p == 0 ? decltype(b)(0) : std::pow(b, p - 1);
-                                           }),
-                                           [](auto u, auto v) { return u * v; }));
-           }
+           if (c.needs_grad(0)) c.accumulate(0, kPowBackwardSelf({c.grad(), c.input(0), c.input(1)}));
            if (c.needs_grad(1)) {
-             Tensor logx = broadcast_zip("pow", x, c.output(), [](auto b, auto out) {
-               return b == 0 && out == 0 ? decltype(b)(0) : out * std::log(b);
-             });
-             c.accumulate(1, broadcast_zip("pow", c.grad(), logx, [](auto g, auto l) { return g * l; }));
+             const Tensor z = c.output();
+             c.accumulate(1, kPowBackwardExponent({c.grad(), c.input(0), z}));
            }
          },
-     .samples = {{.label = "tensor exponent, positive base", .inputs = [](Dtype d, Generator& g) {
-                    auto base = [&](const Shape& s) { return samples::uniform(s, 0.3, 2.0, d, g); };
-                    auto power = [&](const Shape& s) { return samples::uniform(s, -1.5, 2.5, d, g); };
-                    return Samples{{{base({2, 3}), power({2, 3})}, "same shape"},
-                                   {{base({3, 1}), power({4})}, "broadcast [3,1] with [4]"},
-                                   {{base({2, 3}), power({})}, "rank-0 exponent"}};
-                  }}}});
+     .samples = {{.label = "tensor exponent, positive base", .inputs = pow_inputs}}});
 Tensor pow(const Tensor& x, const Tensor& y) { return kPowTensor({x, y}); }
 
 }  // namespace tapegrad
