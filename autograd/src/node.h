@@ -70,8 +70,9 @@ class InputList {
   // A compiled step rebinds an input to the tensor of this call, and refreshes the versions.
   void set(size_t i, const Tensor& t) { (i < kInline ? inline_[i] : more_[i - kInline]) = t; }
   void set_version(size_t i, uint32_t v) { (i < kInline ? versions_[i] : more_versions_[i - kInline]) = v; }
-  // Drops every input (spill capacity is kept for reuse).
-  void clear() {
+  // Drops every input (spill capacity is kept for reuse). Always inline: record() runs it once
+  // per node, and GCC's per-file inlining budget otherwise drops it in some op files.
+  [[gnu::always_inline]] void clear() {
     for (size_t i = 0; i < kInline && i < size_; ++i) inline_[i] = Tensor();
     more_.clear();
     more_versions_.clear();

@@ -101,21 +101,26 @@ static const Op<Scalar> kAddScalar({.name = "add_scalar",
                                     .samples = {{.label = "s=0.7", .args = {0.7}, .inputs = unary_inputs()}}});
 Tensor add_scalar(const Tensor& a, double s) { return kAddScalar({a}, {s}); }
 
-static const Op kMulScalar(pointwise_scalar("mul_scalar", [](auto x, auto s) { return x * s; }, [](auto g, auto, auto, auto s) { return g * s; },
-                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+static const Op kMulScalar(pointwise<Scalar>("mul_scalar",
+    [](auto x, auto s) { return x * s; },
+    [](auto g, auto, auto, auto s) { return g * s; },
+    [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
     {{.label = "s=-1.5", .args = {-1.5}, .inputs = unary_inputs()}}));
 Tensor mul_scalar(const Tensor& a, double s) { return kMulScalar({a}, {s}); }
 
-static const Op kDivScalar(pointwise_scalar("div_scalar", [](auto x, auto s) { return x / s; },
-                                            [](auto g, auto, auto, auto s) { return g / s; },
-                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+static const Op kDivScalar(pointwise<Scalar>("div_scalar",
+    [](auto x, auto s) { return x / s; },
+    [](auto g, auto, auto, auto s) { return g / s; },
+    [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
     {{.label = "s=-0.8", .args = {-0.8}, .inputs = unary_inputs()}}));
 Tensor div_scalar(const Tensor& a, double s) { return kDivScalar({a}, {s}); }
 
 // d(s/x)/dx = -s / x^2, written -(s / x) / x from the output y = s / x, as div's.
-static const Op kRdivScalar(pointwise_scalar("rdiv_scalar", [](auto x, auto s) { return s / x; },
-                                             [](auto g, auto x, auto y, auto) { return -g * y / x; },
-                                             [](const Tensor& t, const Tensor& x, const Tensor& y, double) { return Second{t * y / (x * x), -(t / x)}; }, Varies::both,
+static const Op kRdivScalar(pointwise<Scalar>("rdiv_scalar",
+    [](auto x, auto s) { return s / x; },
+    [](auto g, auto x, auto y, auto) { return -g * y / x; },
+    [](const Tensor& t, const Tensor& x, const Tensor& y, double) { return Second{t * y / (x * x), -(t / x)}; },
+    Varies::both,
     {{.label = "s=2", .args = {2.0}, .inputs = kink_inputs}}));
 Tensor rdiv_scalar(double s, const Tensor& a) { return kRdivScalar({a}, {s}); }
 
@@ -134,63 +139,77 @@ Tensor operator/(double s, const Tensor& a) { return rdiv_scalar(s, a); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 
 // ---- unary ops: y = f(x), dy/dx ----
-static const Op kNeg(pointwise("neg", [](auto x) { return -x; }, [](auto g, auto, auto) { return -g; }, [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+static const Op kNeg(pointwise("neg",
+    [](auto x) { return -x; },
+    [](auto g, auto, auto) { return -g; },
+    [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
     {{.inputs = unary_inputs()}}));
 Tensor neg(const Tensor& a) { return kNeg({a}); }
 
-static const Op kExp(pointwise("exp", [](auto x) { return std::exp(x); }, [](auto g, auto, auto y) { return g * y; }, [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dy = t}; }, Varies::y,
+static const Op kExp(pointwise("exp",
+    [](auto x) { return std::exp(x); },
+    [](auto g, auto, auto y) { return g * y; },
+    [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dy = t}; }, Varies::y,
     {{.inputs = unary_inputs()}}));
 Tensor exp(const Tensor& x) { return kExp({x}); }
 
-static const Op kLog(pointwise("log", [](auto x) { return std::log(x); }, [](auto g, auto x, auto) { return g / x; },
-                               [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t / (x * x))}; }, Varies::x,
+static const Op kLog(pointwise("log",
+    [](auto x) { return std::log(x); },
+    [](auto g, auto x, auto) { return g / x; },
+    [](const Tensor& t, const Tensor& x, const Tensor&) { return Second{.dx = -(t / (x * x))}; }, Varies::x,
     {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor log(const Tensor& x) { return kLog({x}); }
 
-static const Op kSqrt(pointwise("sqrt", [](auto x) { return std::sqrt(x); }, [](auto g, auto, auto y) { return g / (y + y); },
-                                [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t / (y * y) * -0.5}; }, Varies::y,
+static const Op kSqrt(pointwise("sqrt",
+    [](auto x) { return std::sqrt(x); },
+    [](auto g, auto, auto y) { return g / (y + y); },
+    [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t / (y * y) * -0.5}; }, Varies::y,
     {{.label = "positive", .inputs = unary_inputs(0.2, 3.0)}}));
 Tensor sqrt(const Tensor& x) { return kSqrt({x}); }
 
 // d(x^p)/dx = p x^(p-1); 0 for p = 0, also at x = 0 where x^(-1) is inf.
-static const Op kPow(pointwise_scalar(
-    "pow", [](auto x, auto p) { return std::pow(x, p); },
+static const Op kPow(pointwise<Scalar>("pow",
+    [](auto x, auto p) { return std::pow(x, p); },
     [](auto g, auto x, auto, auto p) { return p == 0 ? decltype(x)(0) : g * p * std::pow(x, p - 1); },
     [](const Tensor& t, const Tensor& x, const Tensor&, double p) {
       return p == 0 || p == 1 ? Second{} : Second{.dx = t * pow(x, p - 2) * (p * (p - 1))};
-    }, Varies::x,
+    },
+    Varies::x,
     {{.label = "p=3 (any sign)", .args = {3.0}, .inputs = unary_inputs()},
      {.label = "p=-1.5 (positive base)", .args = {-1.5}, .inputs = unary_inputs(0.5, 2.0)}}));
 Tensor pow(const Tensor& x, double p) { return kPow({x}, {p}); }
 
-static const Op kSquare(pointwise("square", [](auto x) { return x * x; }, [](auto g, auto x, auto) { return g * (x + x); },
-                                  [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dx = t * 2.0}; }, Varies::x,
+static const Op kSquare(pointwise("square",
+    [](auto x) { return x * x; },
+    [](auto g, auto x, auto) { return g * (x + x); },
+    [](const Tensor& t, const Tensor&, const Tensor&) { return Second{.dx = t * 2.0}; }, Varies::x,
     {{.inputs = unary_inputs()}}));
 Tensor square(const Tensor& x) { return kSquare({x}); }
 
 // Subgradient 0 at 0.
-static const Op kAbs(kink_at_zero(pointwise("abs", [](auto x) { return std::abs(x); },
-                               [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); },
-                               [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+static const Op kAbs(kink_at_zero(pointwise("abs",
+    [](auto x) { return std::abs(x); },
+    [](auto g, auto x, auto) { return x > 0 ? g : (x < 0 ? -g : decltype(g)(0)); },
+    [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
     {{.label = "away from 0", .inputs = kink_inputs}})));
 Tensor abs(const Tensor& x) { return kAbs({x}); }
 
 // Never exponentiates a large positive number.
-static const Op kSigmoid(pointwise(
-    "sigmoid",
+static const Op kSigmoid(pointwise("sigmoid",
     [](auto v) {
       using T = decltype(v);
       if (v >= 0) return T(1) / (T(1) + std::exp(-v));
       T e = std::exp(v);
       return e / (T(1) + e);
     },
-    [](auto g, auto, auto y) { return g * y * (1 - y); }, [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * (1.0 - 2.0 * y)}; }, Varies::y,
+    [](auto g, auto, auto y) { return g * y * (1 - y); },
+    [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * (1.0 - 2.0 * y)}; }, Varies::y,
     {{.inputs = unary_inputs(-4, 4)}}));
 Tensor sigmoid(const Tensor& x) { return kSigmoid({x}); }
 
 // min(x, 0) - log1p(exp(-|x|)); the derivative is sigmoid(-x), computed without overflow.
-static const Op kLogSigmoid(pointwise(
-    "log_sigmoid", [](auto v) { return std::min(v, decltype(v)(0)) - std::log1p(std::exp(-std::abs(v))); },
+static const Op kLogSigmoid(pointwise("log_sigmoid",
+    [](auto v) { return std::min(v, decltype(v)(0)) - std::log1p(std::exp(-std::abs(v))); },
     [](auto g, auto x, auto) {
       using T = decltype(x);
       return g * (x >= 0 ? std::exp(-x) / (T(1) + std::exp(-x)) : T(1) / (T(1) + std::exp(x)));
@@ -198,27 +217,32 @@ static const Op kLogSigmoid(pointwise(
     [](const Tensor& t, const Tensor& x, const Tensor&) {
       const Tensor s = sigmoid(-x);
       return Second{.dx = -(t * s * (1.0 - s))};
-    }, Varies::x,
+    },
+    Varies::x,
     {{.inputs = unary_inputs(-4, 4)}}));
 Tensor log_sigmoid(const Tensor& x) { return kLogSigmoid({x}); }
 
-static const Op kTanh(pointwise("tanh", [](auto x) { return std::tanh(x); }, [](auto g, auto, auto y) { return g * (1 - y * y); },
-                                [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * -2.0}; }, Varies::y,
+static const Op kTanh(pointwise("tanh",
+    [](auto x) { return std::tanh(x); },
+    [](auto g, auto, auto y) { return g * (1 - y * y); },
+    [](const Tensor& t, const Tensor&, const Tensor& y) { return Second{.dy = t * y * -2.0}; }, Varies::y,
     {{.inputs = unary_inputs()}}));
 Tensor tanh(const Tensor& x) { return kTanh({x}); }
 
 // The gradient at 0 is 0. Written x < 0 ? 0 : x, not x > 0 ? x : 0, so that NaN stays NaN; the
 // gradient likewise as x <= 0 ? 0 : g, so that at NaN it passes g, as PyTorch's threshold_backward.
-static const Op kRelu(kink_at_zero(pointwise("relu", [](auto x) { return x < 0 ? decltype(x)(0) : x; },
-                                [](auto g, auto x, auto) { return x <= 0 ? decltype(g)(0) : g; },
-                                [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
+static const Op kRelu(kink_at_zero(pointwise("relu",
+    [](auto x) { return x < 0 ? decltype(x)(0) : x; },
+    [](auto g, auto x, auto) { return x <= 0 ? decltype(g)(0) : g; },
+    [](const Tensor&, const Tensor&, const Tensor&) { return Second{}; }, Varies::none,
     {{.label = "away from 0", .inputs = kink_inputs}})));
 Tensor relu(const Tensor& x) { return kRelu({x}); }
 
 // The gradient at and below 0 is the slope.
-static const Op kLeakyRelu(kink_at_zero(pointwise_scalar("leaky_relu", [](auto x, auto slope) { return x > 0 ? x : x * slope; },
-                                            [](auto g, auto x, auto, auto slope) { return x > 0 ? g : g * slope; },
-                                            [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
+static const Op kLeakyRelu(kink_at_zero(pointwise<Scalar>("leaky_relu",
+    [](auto x, auto slope) { return x > 0 ? x : x * slope; },
+    [](auto g, auto x, auto, auto slope) { return x > 0 ? g : g * slope; },
+    [](const Tensor&, const Tensor&, const Tensor&, double) { return Second{}; }, Varies::none,
     {{.label = "slope=0.1", .args = {0.1}, .inputs = kink_inputs}})));
 Tensor leaky_relu(const Tensor& x, double slope) { return kLeakyRelu({x}, {slope}); }
 

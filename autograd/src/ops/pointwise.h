@@ -78,6 +78,12 @@ inline const char* backward_name(const char* name) {
 
 // Throws unless the backward op's three inputs agree in shape and dtype (what the forward gives).
 void check_backward_inputs(const char* op, Inputs in);
+// The same, inline for the case that passes: this runs once per elementwise node of a backward.
+inline void check_backward_inputs_fast(const char* op, Inputs in) {
+  const TensorImpl *g = impl_of(in[0]), *x = impl_of(in[1]), *y = impl_of(in[2]);
+  if (g->dtype != x->dtype || g->dtype != y->dtype || g->shape != x->shape || g->shape != y->shape) [[unlikely]]
+    check_backward_inputs(op, in);
+}
 
 // The backward op's samples, derived from the forward's: g normal, x the forward's sample and
 // y = f(x).
@@ -101,102 +107,77 @@ std::vector<Sample<Args>> backward_samples(const std::vector<Sample<Args>>& forw
   return out;
 }
 
-// The backward op of one elementwise op (one per instantiation of the builders below).
-template <class F, class B, class S>
-struct PointwiseTag;
-template <class F, class B, class S>
-struct PointwiseScalarTag;
-template <class Tag>
-struct BackwardOp {
-  static inline const OpInfo* op = nullptr;
-  static inline const char* name = nullptr;
-  template <class Args>
-  static const Op<Args>& get() {
-    return *static_cast<const Op<Args>*>(op);
-  }
-};
-
-template <class F, class B, class S>
-OpSpec<void> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sample<void>> samples) {
-  using Tag = BackwardOp<PointwiseTag<F, B, S>>;
-  Tag::name = backward_name(name);
-  Tag::op = new Op<void>(OpSpec<void>{
-      .name = Tag::name,
-      .forward =
-          [](Inputs in) {
-            check_backward_inputs(BackwardOp<PointwiseTag<F, B, S>>::name, in);
-            return zip3(in[0], in[1], in[2], [](auto g, auto x, auto y) { return B{}(g, x, y); });
-          },
-      .backward =
-          [](BackwardContext& c) {
-            const auto& self = BackwardOp<PointwiseTag<F, B, S>>::template get<void>();
-            if (c.needs_grad(0)) c.accumulate(0, self({c.grad(), c.input(1), c.input(2)}));
-            if (!c.needs_grad(1) && !c.needs_grad(2)) return;
-            const Second d = S{}(c.grad() * c.input(0), c.input(1), c.input(2));
-            if (d.dx.defined()) c.accumulate(1, d.dx);
-            if (d.dy.defined()) c.accumulate(2, d.dy);
-          },
-      .samples = backward_samples<void>(samples, varies, [](const Tensor& x, NoArgs) { return map(x, F{}); })});
-  return {.name = name,
-          .forward = [](Inputs in) { return map(in[0], F{}); },
-          .backward =
-              [](BackwardContext& c) {
-                if (c.create_graph()) {
-                  const auto& b = BackwardOp<PointwiseTag<F, B, S>>::template get<void>();
-                  const Tensor y = c.output();
-                  c.accumulate(0, b({c.grad(), c.input(0), y}));
-                } else {
-                  c.accumulate(0, pointwise_grad(c, [](auto g, auto x, auto y) { return B{}(g, x, y); }));
-                }
-              },
-          .samples = std::move(samples)};
-}
-
-// The same for y = f(x; s) with a scalar argument s; `second(t, x, y, s)`.
+// The scalar argument of y = f(x; s) (elu's alpha, pow's exponent).
 struct Scalar {
   double s;
 };
-template <class F, class B, class S>
-OpSpec<Scalar> pointwise_scalar(const char* name, F, B, S, Varies varies, std::vector<Sample<Scalar>> samples) {
-  using Tag = BackwardOp<PointwiseScalarTag<F, B, S>>;
-  Tag::name = backward_name(name);
-  Tag::op = new Op<Scalar>(OpSpec<Scalar>{
-      .name = Tag::name,
-      .forward =
-          [](Inputs in, Scalar& a) {
-            check_backward_inputs(BackwardOp<PointwiseScalarTag<F, B, S>>::name, in);
-            return zip3(in[0], in[1], in[2], [s = a.s](auto g, auto x, auto y) {
-              return B{}(g, x, y, static_cast<decltype(x)>(s));
-            });
-          },
-      .backward =
-          [](BackwardContext& c, const Scalar& a) {
-            const auto& self = BackwardOp<PointwiseScalarTag<F, B, S>>::template get<Scalar>();
-            if (c.needs_grad(0)) c.accumulate(0, self({c.grad(), c.input(1), c.input(2)}, a));
-            if (!c.needs_grad(1) && !c.needs_grad(2)) return;
-            const Second d = S{}(c.grad() * c.input(0), c.input(1), c.input(2), a.s);
-            if (d.dx.defined()) c.accumulate(1, d.dx);
-            if (d.dy.defined()) c.accumulate(2, d.dy);
-          },
-      .samples = backward_samples<Scalar>(samples, varies, [](const Tensor& x, const Scalar& a) {
-        return map(x, [s = a.s](auto v) { return F{}(v, static_cast<decltype(v)>(s)); });
+
+// How f, b and second receive an op's arguments: nothing for Args = void, the scalar s for
+// Args = Scalar (f and b at the element type, second as a double).
+template <class T, class F>
+T apply_f(F f, T x, NoArgs) { return f(x); }
+template <class T, class F>
+T apply_f(F f, T x, const Scalar& a) { return f(x, static_cast<T>(a.s)); }
+template <class T, class B>
+T apply_b(B b, T g, T x, T y, NoArgs) { return b(g, x, y); }
+template <class T, class B>
+T apply_b(B b, T g, T x, T y, const Scalar& a) { return b(g, x, y, static_cast<T>(a.s)); }
+template <class S>
+Second apply_second(S s, const Tensor& t, const Tensor& x, const Tensor& y, NoArgs) { return s(t, x, y); }
+template <class S>
+Second apply_second(S s, const Tensor& t, const Tensor& x, const Tensor& y, const Scalar& a) { return s(t, x, y, a.s); }
+
+// An op's forward and backward as the function pointers OpSpec<Args> takes, from stateless
+// callables written once for both kinds of Args.
+template <class Args, class Fn>
+typename OpFunctions<Args>::Forward forward_of(Fn) {
+  if constexpr (std::is_void_v<Args>) return [](Inputs in) { return Fn{}(in, NoArgs{}); };
+  else return [](Inputs in, Args& a) { return Fn{}(in, static_cast<const Args&>(a)); };
+}
+template <class Args, class Fn>
+typename OpFunctions<Args>::Backward backward_of(Fn) {
+  if constexpr (std::is_void_v<Args>) return [](BackwardContext& c) { Fn{}(c, NoArgs{}); };
+  else return [](BackwardContext& c, const Args& a) { Fn{}(c, a); };
+}
+
+// The elementwise op y = f(x) (Args = void) or y = f(x; s) (Args = Scalar) and its backward op
+// `<name>_backward`, from f, b (the input gradient b(g, x, y[, s])) and second (the second
+// derivative's terms, second(t, x, y[, s])); `varies` names the inputs second depends on.
+// The forward's backward calls the backward op once: in a plain pass that just runs b's fused
+// loop, under create_graph it records a node whose backward is `second`.
+template <class Args, class F, class B, class S>
+struct PointwiseBackward {  // one per op: F, B and S are the op's own lambda types
+  static inline const Op<Args>* op = nullptr;
+  static inline const char* name = nullptr;
+};
+template <class Args = void, class F, class B, class S>
+OpSpec<Args> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sample<Args>> samples) {
+  using Backward = PointwiseBackward<Args, F, B, S>;
+  Backward::name = backward_name(name);
+  Backward::op = new Op<Args>(OpSpec<Args>{
+      .name = Backward::name,
+      .forward = forward_of<Args>([](Inputs in, const ArgsOrNone<Args>& a) {
+        check_backward_inputs_fast(Backward::name, in);
+        return zip3(in[0], in[1], in[2], [a](auto g, auto x, auto y) { return apply_b(B{}, g, x, y, a); });
+      }),
+      .backward = backward_of<Args>([](BackwardContext& c, const ArgsOrNone<Args>& a) {
+        if (c.needs_grad(0)) c.accumulate(0, (*Backward::op)({c.grad(), c.input(1), c.input(2)}, a));
+        if (!c.needs_grad(1) && !c.needs_grad(2)) return;
+        const Second d = apply_second(S{}, c.grad() * c.input(0), c.input(1), c.input(2), a);
+        if (d.dx.defined()) c.accumulate(1, d.dx);
+        if (d.dy.defined()) c.accumulate(2, d.dy);
+      }),
+      .samples = backward_samples<Args>(samples, varies, [](const Tensor& x, const ArgsOrNone<Args>& a) {
+        return map(x, [a](auto v) { return apply_f(F{}, v, a); });
       })});
   return {.name = name,
-          .forward = [](Inputs in, Scalar& a) {
-            return map(in[0], [s = a.s](auto x) { return F{}(x, static_cast<decltype(x)>(s)); });
-          },
-          .backward =
-              [](BackwardContext& c, const Scalar& a) {
-                if (c.create_graph()) {
-                  const auto& b = BackwardOp<PointwiseScalarTag<F, B, S>>::template get<Scalar>();
-                  const Tensor y = c.output();
-                  c.accumulate(0, b({c.grad(), c.input(0), y}, a));
-                } else {
-                  c.accumulate(0, pointwise_grad(c, [s = a.s](auto g, auto x, auto y) {
-                                 return B{}(g, x, y, static_cast<decltype(x)>(s));
-                               }));
-                }
-              },
+          .forward = forward_of<Args>([](Inputs in, const ArgsOrNone<Args>& a) {
+            return map(in[0], [a](auto x) { return apply_f(F{}, x, a); });
+          }),
+          .backward = backward_of<Args>([](BackwardContext& c, const ArgsOrNone<Args>& a) {
+            const Tensor y = c.output();
+            c.accumulate(0, (*Backward::op)({c.grad(), c.input(0), y}, a));
+          }),
           .samples = std::move(samples)};
 }
 
