@@ -15,6 +15,68 @@ Mat2 as_left(const Tensor& a) { return a.dim() == 1 ? Mat2{1, a.shape()[0]} : Ma
 Mat2 as_right(const Tensor& b) { return b.dim() == 1 ? Mat2{b.shape()[0], 1} : Mat2{b.shape()[0], b.shape()[1]}; }
 }  // namespace
 
+// ---- gemm: C = op(A) op(B), op a transpose or not, for matmul's gradients ----
+// The product with BLAS's transpose flags, so that matmul's gradients dY B^T and A^T dY are one
+// GEMM each (no transposed copy), and, being an op, are recorded under create_graph and
+// differentiated again. A and B are read as row-major matrices whatever their rank (a matmul
+// vector is one row or one column); `vector` makes C 1-D, as the gradient of a 1-D operand.
+struct GemmArgs {
+  int64_t m, n, k;  // op(A) is [m, k], op(B) is [k, n], C is [m, n]
+  bool ta, tb;
+  bool vector;  // C has shape [m * n] rather than [m, n]
+};
+Tensor gemm_op(Inputs in, const GemmArgs& a);
+[[noreturn]] void throw_gemm_inputs(Inputs in, const GemmArgs& a) {
+  same_dtype("gemm", in[0], in[1]);
+  throw Error(std::string("gemm: expected ") + (a.ta ? "A^T" : "A") + " of " + std::to_string(a.m) + "x" +
+              std::to_string(a.k) + " and " + (a.tb ? "B^T" : "B") + " of " + std::to_string(a.k) + "x" +
+              std::to_string(a.n) + " elements, got shapes " + in[0].shape().str() + " and " + in[1].shape().str());
+}
+static const Op<GemmArgs> kGemm(
+    {.name = "gemm",
+     .forward =
+         [](Inputs in, GemmArgs& a) {
+           // Fields read inline: this runs for every matmul gradient of a plain backward.
+           const TensorImpl *x = impl_of(in[0]), *y = impl_of(in[1]);
+           if (x->dtype != y->dtype || x->shape.numel() != a.m * a.k || y->shape.numel() != a.k * a.n) [[unlikely]]
+             throw_gemm_inputs(in, a);
+           Tensor out = make_tensor(a.vector ? Shape{a.m * a.n} : Shape{a.m, a.n}, x->dtype);
+           dispatch(x->dtype, [&](auto tag) {
+             using T = decltype(tag);
+             gemm<T>(a.ta, a.tb, a.m, a.n, a.k, T(1), x->data<T>(), y->data<T>(), T(0), ptr<T>(out));
+           });
+           return out;
+         },
+     // For C = op(A) op(B): d op(A) = dC op(B)^T and d op(B) = op(A)^T dC, each transposed back
+     // where the operand was read transposed; the flags pick the stored layouts, so each is
+     // again one gemm.
+     .backward =
+         [](BackwardContext& c, const GemmArgs& a) {
+           const Tensor &x = c.input(0), &y = c.input(1), &g = c.grad();
+           const bool vx = x.dim() == 1, vy = y.dim() == 1;
+           if (c.needs_grad(0))
+             c.accumulate(0, a.ta ? gemm_op({y, g}, {a.k, a.m, a.n, a.tb, true, vx})
+                                  : gemm_op({g, y}, {a.m, a.k, a.n, false, !a.tb, vx}));
+           if (c.needs_grad(1))
+             c.accumulate(1, a.tb ? gemm_op({g, x}, {a.n, a.k, a.m, true, a.ta, vy})
+                                  : gemm_op({x, g}, {a.k, a.n, a.m, !a.ta, false, vy}));
+         },
+     .samples =
+         [] {
+           // Each transpose combination at m, n, k = 2, 4, 3 (op(A) 2x3, op(B) 3x4), and a 1-D result.
+           auto sample = [](const char* label, GemmArgs a, Shape sa, Shape sb) {
+             return Sample<GemmArgs>{.label = label, .args = a, .inputs = [sa, sb](Dtype d, Generator& g) {
+                                       return std::vector<OpSample>{{{samples::normal(sa, d, g), samples::normal(sb, d, g)}, ""}};
+                                     }};
+           };
+           return std::vector<Sample<GemmArgs>>{sample("A B", {2, 4, 3, false, false, false}, {2, 3}, {3, 4}),
+                                                sample("A B^T", {2, 4, 3, false, true, false}, {2, 3}, {4, 3}),
+                                                sample("A^T B", {2, 4, 3, true, false, false}, {3, 2}, {3, 4}),
+                                                sample("A^T B^T", {2, 4, 3, true, true, false}, {3, 2}, {4, 3}),
+                                                sample("row A^T B, 1-D", {1, 4, 3, true, false, true}, {3}, {3, 4})};
+         }()});
+Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
+
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
 static const Op<void> kMatmul(
     {.name = "matmul",
@@ -38,32 +100,11 @@ static const Op<void> kMatmul(
          },
      .backward =
          [](BackwardContext& c) {
-           const Tensor& a = c.input(0);
-           const Tensor& b = c.input(1);
+           const Tensor &a = c.input(0), &b = c.input(1);
            const Mat2 ma = as_left(a), mb = as_right(b);
-           if (c.create_graph()) {
-             // The same two products as the GEMMs below, as recorded matmuls (the gradient is
-             // bilinear in the upstream and the other operand), on the operands seen as matrices;
-             // accumulate() gives a 1-D operand its own shape back.
-             const Tensor g = reshape(c.grad(), {ma.rows, mb.cols});
-             if (c.needs_grad(0)) c.accumulate(0, matmul(g, transpose(reshape(b, {mb.rows, mb.cols}))));
-             if (c.needs_grad(1)) c.accumulate(1, matmul(transpose(reshape(a, {ma.rows, ma.cols})), g));
-             return;
-           }
-           dispatch(a.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* g = ptr<T>(c.grad());
-             if (c.needs_grad(0)) {
-               Tensor ga = make_tensor(a.shape(), a.dtype());
-               gemm<T>(false, true, ma.rows, ma.cols, mb.cols, T(1), g, ptr<T>(b), T(0), ptr<T>(ga));
-               c.accumulate(0, std::move(ga));
-             }
-             if (c.needs_grad(1)) {
-               Tensor gb = make_tensor(b.shape(), b.dtype());
-               gemm<T>(true, false, mb.rows, mb.cols, ma.rows, T(1), ptr<T>(a), g, T(0), ptr<T>(gb));
-               c.accumulate(1, std::move(gb));
-             }
-           });
+           const bool va = impl_of(a)->shape.size() == 1, vb = impl_of(b)->shape.size() == 1;
+           if (c.needs_grad(0)) c.accumulate(0, kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va}));
+           if (c.needs_grad(1)) c.accumulate(1, kGemm({a, c.grad()}, {mb.rows, mb.cols, ma.rows, true, false, vb}));
          },
      .samples = {{.inputs = [](Dtype d, Generator& g) {
                     auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
@@ -84,20 +125,23 @@ struct Batched {
   std::vector<int64_t> at_a, at_b;  // element offset of each batch element in a and in b
   Shape out;
 };
-Batched batched(const Tensor& a, const Tensor& b) {
-  same_dtype("matmul", a, b);
+// `ta`, `tb`: each batch element of a (of b) is read transposed (rank >= 2 only); `op` names the
+// op in errors.
+Batched batched(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false, const char* op = "matmul") {
+  same_dtype(op, a, b);
   if (a.dim() < 1 || b.dim() < 1)
-    throw Error("matmul: expected tensors of rank >= 1, got " + a.shape().str() + " x " + b.shape().str());
+    throw Error(std::string(op) + ": expected tensors of rank >= 1, got " + a.shape().str() + " x " + b.shape().str());
   const std::vector<int64_t> sa = a.shape().vec(), sb = b.shape().vec();
   Batched g;
-  g.m = a.dim() == 1 ? 1 : sa[sa.size() - 2];
-  g.k = sa.back();
-  const int64_t kb = b.dim() == 1 ? sb[0] : sb[sb.size() - 2];
-  g.n = b.dim() == 1 ? 1 : sb.back();
-  if (g.k != kb) throw Error("matmul: inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
+  const size_t ra = sa.size(), rb = sb.size();
+  g.m = a.dim() == 1 ? 1 : sa[ta ? ra - 1 : ra - 2];
+  g.k = a.dim() == 1 ? sa[0] : sa[ta ? ra - 2 : ra - 1];
+  const int64_t kb = b.dim() == 1 ? sb[0] : sb[tb ? rb - 1 : rb - 2];
+  g.n = b.dim() == 1 ? 1 : sb[tb ? rb - 2 : rb - 1];
+  if (g.k != kb) throw Error(std::string(op) + ": inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
   const Shape ba(std::vector<int64_t>(sa.begin(), sa.end() - std::min<size_t>(sa.size(), 2)));
   const Shape bb(std::vector<int64_t>(sb.begin(), sb.end() - std::min<size_t>(sb.size(), 2)));
-  g.batch = broadcast_shapes("matmul", ba, bb);
+  g.batch = broadcast_shapes(op, ba, bb);
   std::vector<int64_t> out = g.batch.vec();
   if (a.dim() > 1) out.push_back(g.m);
   if (b.dim() > 1) out.push_back(g.n);
@@ -135,6 +179,57 @@ Shape with_batch(const Shape& batch, int64_t rows, int64_t cols, bool vector) {
 }
 }  // namespace
 
+// ---- batched_gemm: C = op(A) op(B) per batch element, the batch dimensions broadcast, for the
+// batched matmul's gradients (rank >= 2 operands; a matmul vector is reshaped to one row or column)
+struct Transposes {
+  bool ta, tb;
+};
+Tensor batched_gemm_op(Inputs in, const Transposes& t);
+static const Op<Transposes> kBatchedGemm(
+    {.name = "batched_gemm",
+     .forward =
+         [](Inputs in, Transposes& t) {
+           if (in[0].dim() < 2 || in[1].dim() < 2)
+             throw Error("batched_gemm: expected operands of rank >= 2, got " + in[0].shape().str() + " and " +
+                         in[1].shape().str());
+           const Batched g = batched(in[0], in[1], t.ta, t.tb, "batched_gemm");
+           Tensor out = make_tensor(g.out, in[0].dtype(), "batched_gemm");
+           dispatch(in[0].dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T *a = ptr<T>(in[0]), *b = ptr<T>(in[1]);
+             T* c = ptr<T>(out);
+             for (size_t e = 0; e < g.at_a.size(); ++e)
+               gemm<T>(t.ta, t.tb, g.m, g.n, g.k, T(1), a + g.at_a[e], b + g.at_b[e], T(0),
+                       c + static_cast<int64_t>(e) * g.m * g.n);
+           });
+           return out;
+         },
+     // As gemm's, per batch element; accumulate() sums over the batch dimensions an operand was
+     // broadcast along.
+     .backward =
+         [](BackwardContext& c, const Transposes& t) {
+           const Tensor &x = c.input(0), &y = c.input(1), &g = c.grad();
+           if (c.needs_grad(0))
+             c.accumulate(0, t.ta ? batched_gemm_op({y, g}, {t.tb, true}) : batched_gemm_op({g, y}, {false, !t.tb}));
+           if (c.needs_grad(1))
+             c.accumulate(1, t.tb ? batched_gemm_op({g, x}, {true, t.ta}) : batched_gemm_op({x, g}, {!t.ta, false}));
+         },
+     .samples =
+         [] {
+           // op(A) is batch [2, 1] + [2, 3], op(B) batch [3] + [3, 4], in each transpose combination.
+           auto sample = [](const char* label, Transposes t, Shape sa, Shape sb) {
+             return Sample<Transposes>{.label = label, .args = t, .inputs = [sa, sb](Dtype d, Generator& g) {
+                                         return std::vector<OpSample>{
+                                             {{samples::normal(sa, d, g), samples::normal(sb, d, g)}, "batch [2,1] with [3]"}};
+                                       }};
+           };
+           return std::vector<Sample<Transposes>>{sample("A B", {false, false}, {2, 1, 2, 3}, {3, 3, 4}),
+                                                  sample("A B^T", {false, true}, {2, 1, 2, 3}, {3, 4, 3}),
+                                                  sample("A^T B", {true, false}, {2, 1, 3, 2}, {3, 3, 4}),
+                                                  sample("A^T B^T", {true, true}, {2, 1, 3, 2}, {3, 4, 3})};
+         }()});
+Tensor batched_gemm_op(Inputs in, const Transposes& t) { return kBatchedGemm(in, t); }
+
 static const Op<void> kBatchedMatmul(
     {.name = "matmul",
      .forward =
@@ -151,43 +246,33 @@ static const Op<void> kBatchedMatmul(
            });
            return out;
          },
+     // batched_gemm's products at the full batch shape (accumulate() sums each over the batch
+     // dimensions its operand was broadcast along), a 1-D a seen as one row and a 1-D b as one
+     // column: views, so the common case (no 1-D operand) reshapes nothing.
      .backward =
          [](BackwardContext& c) {
            const Tensor &a = c.input(0), &b = c.input(1);
-           const Batched g = batched(a, b);
-           if (c.create_graph()) {
-             // The per-batch GEMMs below as recorded matmuls (bilinear, so differentiable again),
-             // a 1-D a seen as one row and a 1-D b as one column.
-             const Tensor up = reshape(c.grad(), with_batch(g.batch, g.m, g.n, false).vec());
-             const Tensor a2 = a.dim() == 1 ? reshape(a, {1, g.k}) : a, b2 = b.dim() == 1 ? reshape(b, {g.k, 1}) : b;
-             const Shape ga = with_batch(g.batch, g.m, g.k, a.dim() == 1);
-             const Shape gb = b.dim() == 1 ? with_batch(g.batch, 1, g.k, true) : with_batch(g.batch, g.k, g.n, false);
-             if (c.needs_grad(0)) c.accumulate(0, reshape(matmul(up, transpose(b2, -1, -2)), ga.vec()));
-             if (c.needs_grad(1)) c.accumulate(1, reshape(matmul(transpose(a2, -1, -2), up), gb.vec()));
-             return;
+           const int64_t k = a.shape()[a.dim() - 1];
+           Shape batch;
+           int64_t m = 1, n = 1;
+           {
+             const Batched g = batched(a, b);
+             batch = g.batch;
+             m = g.m;
+             n = g.n;
            }
-           // Each gradient first at the full batch shape; accumulate() sums it over the batch
-           // dimensions the operand was broadcast along.
-           dispatch(a.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T* up = ptr<T>(c.grad());
-             const int64_t count = static_cast<int64_t>(g.at_a.size());
-             if (c.needs_grad(0)) {
-               Tensor ga = make_tensor(with_batch(g.batch, g.m, g.k, a.dim() == 1), a.dtype(), "matmul");
-               for (int64_t e = 0; e < count; ++e)
-                 gemm<T>(false, true, g.m, g.k, g.n, T(1), up + e * g.m * g.n, ptr<T>(b) + g.at_b[static_cast<size_t>(e)],
-                         T(0), ptr<T>(ga) + e * g.m * g.k);
-               c.accumulate(0, std::move(ga));
-             }
-             if (c.needs_grad(1)) {
-               Tensor gb = make_tensor(with_batch(g.batch, g.k, g.n, false), b.dtype(), "matmul");
-               for (int64_t e = 0; e < count; ++e)
-                 gemm<T>(true, false, g.k, g.n, g.m, T(1), ptr<T>(a) + g.at_a[static_cast<size_t>(e)], up + e * g.m * g.n,
-                         T(0), ptr<T>(gb) + e * g.k * g.n);
-               // A 1-D b is one column: batch + [k, 1] holds the same elements as batch + [k].
-               c.accumulate(1, b.dim() == 1 ? reshape(gb, with_batch(g.batch, 1, g.k, true).vec()) : std::move(gb));
-             }
-           });
+           const Tensor up = reshape(c.grad(), with_batch(batch, m, n, false).vec());
+           if (c.needs_grad(0)) {
+             const Tensor b2 = b.dim() == 1 ? reshape(b, {k, 1}) : b;
+             Tensor ga = batched_gemm_op({up, b2}, {false, true});
+             c.accumulate(0, a.dim() == 1 ? reshape(ga, with_batch(batch, 1, k, true).vec()) : std::move(ga));
+           }
+           if (c.needs_grad(1)) {
+             const Tensor a2 = a.dim() == 1 ? reshape(a, {1, k}) : a;
+             Tensor gb = batched_gemm_op({a2, up}, {true, false});
+             // A 1-D b is one column: batch + [k, 1] holds the same elements as batch + [k].
+             c.accumulate(1, b.dim() == 1 ? reshape(gb, with_batch(batch, 1, k, true).vec()) : std::move(gb));
+           }
          },
      .samples = {{.label = "batched",
                   .inputs = [](Dtype d, Generator& g) {
