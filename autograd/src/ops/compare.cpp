@@ -24,6 +24,7 @@ Tensor expanded(const char* op, const Tensor& t, const Shape& shape) {
 struct WhereArgs {
   Tensor mask;
 };
+Tensor where_op(Inputs in, const WhereArgs& w);
 static const Op<WhereArgs> kWhere(
     {.name = "where",
      .forward =
@@ -43,19 +44,13 @@ static const Op<WhereArgs> kWhere(
            });
            return out;
          },
+     // The same choice on the upstream, with zero for the operand not chosen: linear in the
+     // upstream, and the node's own copy of the mask, so where is its own derivative.
      .backward =
          [](BackwardContext& c, const WhereArgs& w) {
-           if (c.create_graph()) {
-             // The same choice as the kernels below, as recorded wheres: linear in the upstream.
-             const Tensor zero = zeros(Shape{}, c.grad().dtype());
-             if (c.needs_grad(0)) c.accumulate(0, where(w.mask, c.grad(), zero));
-             if (c.needs_grad(1)) c.accumulate(1, where(w.mask, zero, c.grad()));
-             return;
-           }
-           if (c.needs_grad(0))
-             c.accumulate(0, broadcast_zip("where", c.grad(), w.mask, [](auto g, auto m) { return m != 0 ? g : decltype(g)(0); }));
-           if (c.needs_grad(1))
-             c.accumulate(1, broadcast_zip("where", c.grad(), w.mask, [](auto g, auto m) { return m != 0 ? decltype(g)(0) : g; }));
+           const Tensor zero = zeros(Shape{}, c.grad().dtype());
+           if (c.needs_grad(0)) c.accumulate(0, where_op({c.grad(), zero}, w));
+           if (c.needs_grad(1)) c.accumulate(1, where_op({zero, c.grad()}, w));
          },
      .samples = {}});
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
@@ -64,6 +59,7 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   same_dtype("where", mask, a);
   return kWhere({a, b}, {mask.detach().clone()});
 }
+Tensor where_op(Inputs in, const WhereArgs& w) { return kWhere(in, w); }
 static RegisterOp reg_where({"where", "mask of 0 and 1", [](auto& in) { return where(in[0], in[1], in[2]); },
                              [](Dtype d, Generator& g) {
                                auto mask = [&](const Shape& s) { return greater(samples::uniform(s, -1, 1, d, g), 0.0); };
@@ -78,6 +74,17 @@ static RegisterOp reg_where({"where", "mask of 0 and 1", [](auto& in) { return w
 struct ClampArgs {
   double lo, hi;
 };
+Tensor clamp_backward_op(Inputs in, const ClampArgs& a);
+// Samples for lo = -1, hi = 1: away from both bounds, where the derivative jumps.
+static Samples clamp_inputs(Dtype d, Generator& g) {
+  auto u = [&](const Shape& s) {
+    Tensor t = samples::away_from(s, 1.0, 0.1, Dtype::f64, g);
+    double* p = t.data<double>();
+    for (int64_t k = 0; k < t.numel(); ++k) p[k] = k % 2 ? p[k] - 2.0 : p[k];  // odd ones near -1
+    return t.to(d);
+  };
+  return Samples{{{u({2, 3})}, "matrix"}, {{u({5})}, "vector"}};
+}
 static const Op<ClampArgs> kClamp(
     {.name = "clamp",
      .forward =
@@ -92,35 +99,42 @@ static const Op<ClampArgs> kClamp(
          },
      .backward =
          [](BackwardContext& c, const ClampArgs& a) {
-           if (c.create_graph()) {
-             // The kernel below as a recorded where, on a mask that is data (piecewise constant in x).
-             const Tensor inside = map(c.input(0), [lo = a.lo, hi = a.hi](auto x) {
-               using T = decltype(x);
-               return x >= T(lo) && x <= T(hi) ? T(1) : T(0);
-             });
-             c.accumulate(0, where(inside, c.grad(), zeros(Shape{}, c.grad().dtype())));
-             return;
-           }
-           // Written as the test for inside, so that NaN (which fails every comparison) gets 0, as in
-           // PyTorch's clamp_backward.
-           c.accumulate(0, pointwise_grad(c, [lo = a.lo, hi = a.hi](auto g, auto x, auto) {
-                          using T = decltype(x);
-                          return x >= T(lo) && x <= T(hi) ? g : T(0);
-                        }));
+           c.accumulate(0, clamp_backward_op({c.grad(), c.input(0)}, a));
+         },
+     .samples = {{.label = "lo=-1, hi=1", .args = {-1.0, 1.0}, .inputs = clamp_inputs}}});
+Tensor clamp(const Tensor& x, double lo, double hi) { return kClamp({x}, {lo, hi}); }
+
+// clamp_backward(g, x): g where lo <= x <= hi, else 0. Linear in g, so its backward is itself on
+// the upstream; piecewise constant in x (a zero gradient).
+static const Op<ClampArgs> kClampBackward(
+    {.name = "clamp_backward",
+     .forward =
+         [](Inputs in, ClampArgs& a) {
+           same_dtype("clamp_backward", in[0], in[1]);
+           if (in[0].shape() != in[1].shape())
+             throw Error("clamp_backward: the gradient and the input must have one shape, got " + in[0].shape().str() +
+                         " and " + in[1].shape().str());
+           // Written as the test for inside, so that NaN (which fails every comparison) gets 0, as
+           // in PyTorch's clamp_backward.
+           return zip(in[0], in[1], [lo = a.lo, hi = a.hi](auto g, auto x) {
+             using T = decltype(x);
+             return x >= T(lo) && x <= T(hi) ? g : T(0);
+           });
+         },
+     .backward =
+         [](BackwardContext& c, const ClampArgs& a) {
+           if (c.needs_grad(0)) c.accumulate(0, clamp_backward_op({c.grad(), c.input(1)}, a));
          },
      .samples = {{.label = "lo=-1, hi=1",
                   .args = {-1.0, 1.0},
-                  .inputs = [](Dtype d, Generator& g) {
-                    // Away from both bounds, where the derivative jumps.
-                    auto u = [&](const Shape& s) {
-                      Tensor t = samples::away_from(s, 1.0, 0.1, Dtype::f64, g);
-                      double* p = t.data<double>();
-                      for (int64_t k = 0; k < t.numel(); ++k) p[k] = k % 2 ? p[k] - 2.0 : p[k];  // odd ones near -1
-                      return t.to(d);
-                    };
-                    return Samples{{{u({2, 3})}, "matrix"}, {{u({5})}, "vector"}};
-                  }}}});
-Tensor clamp(const Tensor& x, double lo, double hi) { return kClamp({x}, {lo, hi}); }
+                  .inputs =
+                      [](Dtype d, Generator& g) {
+                        Samples s = clamp_inputs(d, g);
+                        for (OpSample& x : s) x.inputs.insert(x.inputs.begin(), samples::normal(x.inputs[0].shape(), d, g));
+                        return s;
+                      },
+                  .zero_gradient_inputs = {1}}}});
+Tensor clamp_backward_op(Inputs in, const ClampArgs& a) { return kClampBackward(in, a); }
 
 // ---- maximum and minimum: at a tie each operand gets half the gradient (as PyTorch) ----
 namespace {
@@ -131,33 +145,43 @@ Tensor choose_forward(Inputs in) {
     return (Max ? x >= y : x <= y) ? x : y;  // NaN in y fails the test and is returned
   });
 }
+// <maximum|minimum>_backward(g, a, b; operand): the share of the upstream g that goes to one
+// operand: 1 where it wins, 1/2 at a tie, 0 where it loses, at the broadcast shape. Written as
+// PyTorch's derivatives.yaml writes it (1 unless the operand loses), so that where either is NaN,
+// neither loses and both get the whole gradient, as in libtorch.
+struct ChooseArgs {
+  size_t operand;  // 0: a, 1: b
+};
+template <bool Max>
+Tensor choose_grad_forward(Inputs in, ChooseArgs& args) {
+  const char* op = Max ? "maximum_backward" : "minimum_backward";
+  const Tensor &g = in[0], &a = in[1], &b = in[2];
+  same_dtype(op, g, a);
+  same_dtype(op, a, b);
+  auto share = [first = args.operand == 0](auto x, auto y) {
+    using T = decltype(x);
+    const bool loses = first ? (Max ? x < y : x > y) : (Max ? y < x : y > x);
+    return x == y ? T(0.5) : (loses ? T(0) : T(1));
+  };
+  if (a.shape() == b.shape() && g.shape() == a.shape())  // no broadcasting (the common case): one pass
+    return zip3(g, a, b, [share](auto u, auto x, auto y) { return u * share(x, y); });
+  const Tensor s = broadcast_zip(op, a, b, share);
+  if (g.shape() != s.shape())
+    throw Error(std::string(op) + ": the gradient has shape " + g.shape().str() + ", expected the operands' broadcast shape " +
+                s.shape().str());
+  return broadcast_zip(op, g, s, [](auto u, auto w) { return u * w; });
+}
+template <bool Max>
+Tensor choose_grad_op(Inputs in, const ChooseArgs& args);
+// Linear in g, so the upstream takes the same share; piecewise constant in a and b (data).
+template <bool Max>
+void choose_grad_backward(BackwardContext& c, const ChooseArgs& args) {
+  if (c.needs_grad(0)) c.accumulate(0, choose_grad_op<Max>({c.grad(), c.input(1), c.input(2)}, args));
+}
 template <bool Max>
 void choose_backward(BackwardContext& c) {
-  const char* op = Max ? "maximum" : "minimum";
-  const Tensor &a = c.input(0), &b = c.input(1);
-  // The share of the gradient that goes to each operand: 1 where it wins, 1/2 at a tie, 0 where
-  // it loses. Written as PyTorch's derivatives.yaml writes it (1 unless the operand loses), so
-  // that where either is NaN, neither loses and both get the whole gradient, as in libtorch.
-  auto share = [](bool first) {
-    return [first](auto x, auto y) {
-      using T = decltype(x);
-      const bool loses = first ? (Max ? x < y : x > y) : (Max ? y < x : y > x);
-      return x == y ? T(0.5) : (loses ? T(0) : T(1));
-    };
-  };
-  const bool flat = a.shape() == b.shape() && c.grad().shape() == a.shape();
-  for (size_t i = 0; i < 2; ++i) {
-    if (!c.needs_grad(i)) continue;
-    const bool first = i == 0;
-    if (flat && !c.create_graph()) {  // no broadcasting (the common case): one pass per operand
-      c.accumulate(i, zip3(c.grad(), a, b, [f = share(first)](auto g, auto x, auto y) { return g * f(x, y); }));
-      continue;
-    }
-    const Tensor s = broadcast_zip(op, a, b, share(first));
-    // Under create_graph a recorded mul: the share is data (piecewise constant in a and b).
-    if (c.create_graph()) c.accumulate(i, mul(c.grad(), s));
-    else c.accumulate(i, broadcast_zip(op, c.grad(), s, [](auto g, auto w) { return g * w; }));
-  }
+  for (size_t i = 0; i < 2; ++i)
+    if (c.needs_grad(i)) c.accumulate(i, choose_grad_op<Max>({c.grad(), c.input(0), c.input(1)}, {i}));
 }
 // Samples where each operand wins somewhere: else one operand's gradient is zero everywhere and
 // its check compares only zeros (vacuous). Random values settle the rest, which ties nowhere.
@@ -207,6 +231,25 @@ void ties(Inputs in, const NoArgs&, double eps, std::vector<ElementRef>& out) {
     }
   }
 }
+// The same ties in the backward op's inputs g, a, b.
+void ties_of_operands(Inputs in, const ChooseArgs&, double eps, std::vector<ElementRef>& out) {
+  const size_t first = out.size();
+  ties(Inputs({in[1], in[2]}), NoArgs{}, eps, out);
+  for (size_t k = first; k < out.size(); ++k) ++out[k].input;
+}
+// The backward op's samples: an upstream at the broadcast shape before the forward's operands.
+std::vector<OpSample> choose_grad_inputs(Dtype d, Generator& g) {
+  std::vector<OpSample> out = contest_inputs(d, g);
+  for (OpSample& s : out) {
+    const Shape shape = broadcast_shapes("maximum", s.inputs[0].shape(), s.inputs[1].shape());
+    s.inputs.insert(s.inputs.begin(), samples::normal(shape, d, g));
+  }
+  return out;
+}
+std::vector<Sample<ChooseArgs>> choose_grad_samples() {
+  return {{.label = "operand a", .args = {0}, .inputs = choose_grad_inputs, .zero_gradient_inputs = {1, 2}},
+          {.label = "operand b", .args = {1}, .inputs = choose_grad_inputs, .zero_gradient_inputs = {1, 2}}};
+}
 }  // namespace
 
 static const Op<void> kMaximum({.name = "maximum",
@@ -222,5 +265,22 @@ static const Op<void> kMinimum({.name = "minimum",
                                 .samples = {{.label = "no ties", .inputs = contest_inputs}},
                                 .kinks = ties});
 Tensor minimum(const Tensor& a, const Tensor& b) { return kMinimum({a, b}); }
+
+static const Op<ChooseArgs> kMaximumBackward({.name = "maximum_backward",
+                                              .forward = choose_grad_forward<true>,
+                                              .backward = choose_grad_backward<true>,
+                                              .samples = choose_grad_samples(),
+                                              .kinks = ties_of_operands});
+static const Op<ChooseArgs> kMinimumBackward({.name = "minimum_backward",
+                                              .forward = choose_grad_forward<false>,
+                                              .backward = choose_grad_backward<false>,
+                                              .samples = choose_grad_samples(),
+                                              .kinks = ties_of_operands});
+namespace {
+template <bool Max>
+Tensor choose_grad_op(Inputs in, const ChooseArgs& args) {
+  return Max ? kMaximumBackward(in, args) : kMinimumBackward(in, args);
+}
+}  // namespace
 
 }  // namespace tapegrad
