@@ -5,9 +5,9 @@
 // the input with the output gradient, and dx = col2im(W^T g) is the transposed convolution.
 // The per-image buffers are small enough to stay in cache; see docs/performance.md for the choice
 // against oneDNN's convolution primitives.
-// A pass that records itself (create_graph) records dx and dW as ops of their own,
-// conv2d_input_grad and conv2d_weight_grad: both are bilinear, and their backwards are conv2d and
-// each other, as in PyTorch's convolution_backward.
+// dx, dW and db are ops of their own, conv2d_input_grad, conv2d_weight_grad and conv2d_bias_grad
+// (a plain pass runs their kernels; create_graph records them): the first two are bilinear, and
+// their backwards are conv2d and each other, as in PyTorch's convolution_backward.
 #include <algorithm>
 #include <cstring>
 
@@ -280,14 +280,13 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
   return out;
 }
 
-// conv2d's gradients for the upstream `grad`, into those of gx, gw, gb that are asked for, in one
+// conv2d's gradients for the upstream `grad`, into those of gx, gw that are asked for, in one
 // pass over the images through one im2col buffer: dx = col2im(W^T g) reads only w, dW = g cols^T
-// only x (the other may be undefined). It is conv2d's first-order backward, and the forwards of
-// conv2d_input_grad and conv2d_weight_grad.
+// only x (the other may be undefined). The forwards of conv2d_input_grad and conv2d_weight_grad.
 void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, Tensor* gx_out,
-                Tensor* gw_out, Tensor* gb_out) {
+                Tensor* gw_out) {
   const bool direct = is_pointwise(g);
-  const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr, need_b = gb_out != nullptr;
+  const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr;
   const Dtype dtype = grad.dtype();
   Tensor gx = need_x ? make_tensor({g.n, g.c, g.h, g.w}, dtype, "conv2d backward") : Tensor();
   Tensor gw = need_w ? make_tensor({g.o, g.c, g.kh, g.kw}, dtype, "conv2d backward") : Tensor();
@@ -296,7 +295,6 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
   // rows than g (the first layer: 9 taps, 32 channels), g otherwise (288 taps, 64 channels).
   const bool via_transpose = g.taps() > g.o;
   Tensor gwt = need_w && via_transpose ? make_tensor({g.taps(), g.o}, dtype, "conv2d backward") : Tensor();
-  Tensor gb = need_b ? make_tensor({g.o}, dtype, "conv2d backward") : Tensor();
   Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, dtype, "conv2d backward");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -331,18 +329,34 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
       for (int64_t o = 0; o < g.o; ++o)
         for (int64_t k = 0; k < g.taps(); ++k) d[o * g.taps() + k] = g.n == 0 ? T(0) : t[k * g.o + o];
     }
-    if (need_b) {
-      T* bp = ptr<T>(gb);
-      for (int64_t o = 0; o < g.o; ++o) {
-        double s = 0;
-        for (int64_t n = 0; n < g.n; ++n) s += accurate_sum(gp + (n * g.o + o) * P, P);
-        bp[o] = static_cast<T>(s);
-      }
-    }
   });
   if (need_x) *gx_out = std::move(gx);
   if (need_w) *gw_out = std::move(gw);
-  if (need_b) *gb_out = std::move(gb);
+}
+
+// conv2d_bias_grad(g): the upstream [N, O, OH, OW] summed per channel, each sum in double.
+Tensor bias_grad_forward(Inputs in) {
+  const Tensor& grad = in[0];
+  if (grad.dim() != 4)
+    throw Error("conv2d_bias_grad: expected the output's gradient [N, O, OH, OW], got shape " + grad.shape().str());
+  const int64_t n = grad.shape()[0], o = grad.shape()[1], positions = grad.shape()[2] * grad.shape()[3];
+  Tensor gb = make_tensor({o}, grad.dtype(), "conv2d backward");
+  dispatch(grad.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = ptr<T>(grad);
+    T* bp = ptr<T>(gb);
+    for (int64_t k = 0; k < o; ++k) {
+      double s = 0;
+      for (int64_t i = 0; i < n; ++i) s += accurate_sum(gp + (i * o + k) * positions, positions);
+      bp[k] = static_cast<T>(s);
+    }
+  });
+  return gb;
+}
+// Linear: the upstream [O] broadcast back over images and positions.
+void bias_grad_backward(BackwardContext& c) {
+  const Shape& shape = c.input(0).shape();
+  c.accumulate(0, broadcast_to(reshape(c.grad(), {1, shape[1], 1, 1}), shape));
 }
 
 // The ops, defined below the samples: each backward calls the others.
@@ -350,38 +364,30 @@ Tensor conv2d_op(Inputs in, const ConvArgs& a);
 Tensor input_grad_op(Inputs in, const ConvGradArgs& a);
 Tensor weight_grad_op(Inputs in, const ConvGradArgs& a);
 
-// Under create_graph the two halves are ops of their own (recorded, differentiable again: both are
-// bilinear, and their backwards are conv2d and each other) and the bias gradient a library sum;
-// otherwise one fused pass.
+Tensor bias_grad_op(const Tensor& grad);
+
+// Three ops (dx and dW through an im2col buffer each, db a sum), so that each is differentiable
+// again.
 void conv_backward(BackwardContext& c, const ConvArgs& a) {
   const Tensor& x = c.input(0);
   const Tensor& w = c.input(1);
   const ConvGeometry g = conv_geometry({x, w}, a);
-  const bool need_x = c.needs_grad(0), need_w = c.needs_grad(1), need_b = c.inputs() == 3 && c.needs_grad(2);
-  if (c.create_graph()) {
-    if (need_x) c.accumulate(0, input_grad_op({c.grad(), w}, {a.stride, a.padding, a.dilation, g.h, g.w}));
-    if (need_w) c.accumulate(1, weight_grad_op({x, c.grad()}, {a.stride, a.padding, a.dilation, g.kh, g.kw}));
-    if (need_b) c.accumulate(2, sum(c.grad(), {0, 2, 3}));
-    return;
-  }
-  Tensor gx, gw, gb;
-  conv_grads(c.grad(), x, w, g, need_x ? &gx : nullptr, need_w ? &gw : nullptr, need_b ? &gb : nullptr);
-  if (need_x) c.accumulate(0, std::move(gx));
-  if (need_w) c.accumulate(1, std::move(gw));
-  if (need_b) c.accumulate(2, std::move(gb));
+  if (c.needs_grad(0)) c.accumulate(0, input_grad_op({c.grad(), w}, {a.stride, a.padding, a.dilation, g.h, g.w}));
+  if (c.needs_grad(1)) c.accumulate(1, weight_grad_op({x, c.grad()}, {a.stride, a.padding, a.dilation, g.kh, g.kw}));
+  if (c.inputs() == 3 && c.needs_grad(2)) c.accumulate(2, bias_grad_op(c.grad()));
 }
 
 Tensor input_grad_forward(Inputs in, ConvGradArgs& a) {
   const ConvGeometry g = input_grad_geometry(in, a);
   Tensor gx;
-  conv_grads(in[0], Tensor(), in[1], g, &gx, nullptr, nullptr);
+  conv_grads(in[0], Tensor(), in[1], g, &gx, nullptr);
   return gx;
 }
 
 Tensor weight_grad_forward(Inputs in, ConvGradArgs& a) {
   const ConvGeometry g = weight_grad_geometry(in, a);
   Tensor gw;
-  conv_grads(in[1], in[0], Tensor(), g, nullptr, &gw, nullptr);
+  conv_grads(in[1], in[0], Tensor(), g, nullptr, &gw);
   return gw;
 }
 
@@ -460,6 +466,20 @@ std::vector<Sample<ConvGradArgs>> grad_samples(bool input) {
   return out;
 }
 
+// conv2d_bias_grad(g) for the output gradients of the cases with a bias.
+std::vector<Sample<void>> bias_grad_samples() {
+  return {{.inputs = [](Dtype d, Generator& gen) {
+    std::vector<OpSample> out;
+    for (const ConvCase& k : conv_cases()) {
+      if (!k.bias) continue;
+      const ConvGeometry g = geometry(k.x, k.w, k.args, [](const std::string& what) { throw Error("conv2d: " + what); });
+      const Shape y{g.n, g.o, g.oh, g.ow};
+      out.push_back({{samples::normal(y, d, gen)}, std::string(k.label) + ": grad " + y.str()});
+    }
+    return out;
+  }}};
+}
+
 }  // namespace
 
 static const Op<ConvArgs> kConv2d({.name = "conv2d", .forward = conv_forward, .backward = conv_backward,
@@ -472,8 +492,13 @@ static const Op<ConvGradArgs> kConv2dInputGrad({.name = "conv2d_input_grad", .fo
 static const Op<ConvGradArgs> kConv2dWeightGrad({.name = "conv2d_weight_grad", .forward = weight_grad_forward,
                                                  .backward = weight_grad_backward, .samples = grad_samples(false)});
 
+// db of conv2d.
+static const Op<void> kConv2dBiasGrad({.name = "conv2d_bias_grad", .forward = bias_grad_forward,
+                                       .backward = bias_grad_backward, .samples = bias_grad_samples()});
+
 namespace {
 Tensor conv2d_op(Inputs in, const ConvArgs& a) { return kConv2d(in, a); }
+Tensor bias_grad_op(const Tensor& grad) { return kConv2dBiasGrad({grad}); }
 Tensor input_grad_op(Inputs in, const ConvGradArgs& a) { return kConv2dInputGrad(in, a); }
 Tensor weight_grad_op(Inputs in, const ConvGradArgs& a) { return kConv2dWeightGrad(in, a); }
 }  // namespace

@@ -2,9 +2,9 @@
 // routes each window's gradient to the element that won it, found again in the backward from the
 // input (no index tensor kept): the first maximal element in row-major window order, or the last
 // NaN, which wins every window it is in, as in PyTorch's CPU kernel.
-// Both backwards are linear in the gradient; a pass that records itself (create_graph) records
-// them as ops of their own, max_pool2d_backward and avg_pool2d_backward, whose backwards are
-// max_pool2d_gather (the upstream at the same winners) and avg_pool2d.
+// Both backwards are linear in the gradient and are ops of their own, max_pool2d_backward and
+// avg_pool2d_backward (a plain pass just runs their kernels; create_graph records them), whose
+// backwards are max_pool2d_gather (the upstream at the same winners) and avg_pool2d.
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -313,14 +313,7 @@ static const Op<PoolArgs> kMaxPool2d(
            return out;
          },
      .backward =
-         [](BackwardContext& c, const PoolArgs& args) {
-           if (c.create_graph()) {
-             c.accumulate(0, max_backward_op({c.grad(), c.input(0)}, args));
-             return;
-           }
-           PoolArgs a = args;
-           c.accumulate(0, max_route(c.grad(), c.input(0), pool_geometry("max_pool2d", c.input(0), a)));
-         },
+         [](BackwardContext& c, const PoolArgs& a) { c.accumulate(0, max_backward_op({c.grad(), c.input(0)}, a)); },
      .samples = max_samples()});
 
 // max_pool2d_backward(g, x): g routed to each window's winner in x. Its backward gathers the
@@ -378,14 +371,7 @@ static const Op<PoolArgs> kAvgPool2d(
            return out;
          },
      .backward =
-         [](BackwardContext& c, const PoolArgs& args) {
-           if (c.create_graph()) {
-             c.accumulate(0, avg_backward_op({c.grad(), c.input(0)}, args));
-             return;
-           }
-           PoolArgs a = args;
-           c.accumulate(0, avg_spread(c.grad(), c.input(0), pool_geometry("avg_pool2d", c.input(0), a)));
-         },
+         [](BackwardContext& c, const PoolArgs& a) { c.accumulate(0, avg_backward_op({c.grad(), c.input(0)}, a)); },
      .samples = avg_samples()});
 
 // avg_pool2d_backward(g, x): g spread over the windows (x gives only the shape). Linear in g, the
