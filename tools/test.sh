@@ -3,15 +3,27 @@
 #   1. the Release build and every test (unit tests, examples, the training program, docs snippets,
 #      the downstream find_package project);
 #   2. the API reference build, which fails on any undocumented public symbol;
-#   3. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer;
+#   3. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer
+#      (the asan preset builds at -O1 -g: the instrumentation, not the optimizer, finds the bugs,
+#      and -O2 made this the slowest build of the command);
 #   4. the libFuzzer targets (IDX, safetensors, the training program's --resume path), each for a
 #      fixed number of inputs from a fixed seed, so that every run fuzzes the same inputs;
 #   5. the public API contract (../shared/contract), when it is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
-ensure_packages "${BUILD_PACKAGES[@]}" python3 doxygen
+ensure_packages "${BUILD_PACKAGES[@]}" python3 doxygen ccache
 jobs=$(nproc)
+# One compiler cache for the run, inside this clone's build/ (a fresh clone starts cold, so CI's
+# time is honest). Within a run it shares one build: the contract's library build (configured by
+# ../shared/contract/check.sh in a temporary directory, which CMake hands the launcher through the
+# environment) compiles the same files with the Release build's flags, and comes from the cache.
+# No base_dir: the absolute source paths are what both builds share, their build directories are
+# not. -Werror is left out of the hash: it is the one flag the contract's build lacks, and a
+# compile that warned under it failed and was never cached. Depend mode: a miss costs no extra
+# preprocessor run.
+export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_DIR="$PWD/build/ccache" CCACHE_BASEDIR= \
+  CCACHE_IGNOREOPTIONS=-Werror CCACHE_DEPEND=1
 start=$SECONDS
 step() { echo; echo "== $* ($((SECONDS - start)) s)"; }
 
@@ -38,6 +50,10 @@ FUZZ_RUNS=$fuzz_runs JOBS=$jobs sh fuzz/run.sh 0 "$PWD/build/fuzz"
 
 if [ -x ../shared/contract/check.sh ]; then
   step "Public API contract"
+  ccache -z >/dev/null
   bash ../shared/contract/check.sh
+  # The hits are the library's objects; the misses, CMake's compiler checks and the contract's programs.
+  ccache --print-stats | awk '$1 == "direct_cache_hit" { hit = $2 } $1 == "cache_miss" { miss = $2 }
+    END { printf "contract: %d of %d compiles came from the Release build (ccache)\n", hit, hit + miss }'
 fi
 step "done"
