@@ -91,6 +91,9 @@ struct Sample {
   std::vector<size_t> data_inputs = {};  // inputs that are data, not variables (target probabilities)
   bool zero_gradient = false;            // the gradient is zero on purpose (sign): vacuous checks accepted
   std::vector<size_t> zero_gradient_inputs = {};  // variables whose gradient is zero by construction
+  // For an op with data inputs: the function that gives the node its own copy of them and calls
+  // the op (softmax_cross_entropy's labels), which the registry calls in place of the op.
+  Tensor (*call)(const std::vector<Tensor>& in) = nullptr;
 };
 
 // An op, as its author writes it.
@@ -126,11 +129,14 @@ class Op final : public OpInfo {
                 "an op's arguments must fit in a node's ArgSlot");
 
   explicit Op(OpSpec<Args> spec) : OpInfo(spec.name, std::is_trivially_destructible_v<A>), spec_(std::move(spec)) {
-    for (const Sample<Args>& s : spec_.samples)
-      register_op(OpEntry{spec_.name, s.label,
-                          [this, args = s.args](const std::vector<Tensor>& in) { return call(Inputs(in), args); },
-                          s.inputs, spec_.recorded, s.data_inputs, s.eps, s.zero_gradient,
-                          s.zero_gradient_inputs});
+    for (const Sample<Args>& s : spec_.samples) {
+      std::function<Tensor(const std::vector<Tensor>&)> fn = [this, args = s.args](const std::vector<Tensor>& in) {
+        return call(Inputs(in), args);
+      };
+      if (s.call) fn = s.call;
+      register_op(OpEntry{spec_.name, s.label, std::move(fn), s.inputs, spec_.recorded, s.data_inputs, s.eps,
+                          s.zero_gradient, s.zero_gradient_inputs});
+    }
   }
 
   // Runs the forward, then records one node holding the arguments.

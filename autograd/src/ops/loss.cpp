@@ -1,5 +1,5 @@
 // Losses. softmax_cross_entropy and binary_cross_entropy_with_logits are single fused nodes
-// with the closed-form gradients; mse_loss is composed of recorded ops.
+// whose backwards are fused ops of their own (<loss>_backward); mse_loss is composed of recorded ops.
 #include <cmath>
 
 #include "kernels.h"
@@ -40,11 +40,9 @@ void check_labels(const Tensor& logits, const Tensor& labels) {
 }
 }  // namespace
 
-// ---- softmax_cross_entropy: dlogits = (softmax(logits) * sum(t) - t) / batch ----
-// The labels, checked and in the logits' dtype: class indices [batch] or probabilities [batch, classes].
-struct Labels {
-  Tensor labels;
-};
+namespace detail {
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t axis);
+}
 
 namespace {
 // The class index at position b of the labels. Checked by the forward, and the node's own copy;
@@ -58,30 +56,10 @@ int64_t class_at(const T* t, int64_t b, int64_t classes) {
   return k;
 }
 
-// The kernel of the backward below in recorded ops (for create_graph), the same formula with the
-// labels as data: class indices become their one-hot rows, whose sums are 1.
-Tensor softmax_cross_entropy_grad(const Tensor& logits, const Tensor& labels, const Tensor& g) {
-  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
-  Tensor t = labels;
-  if (labels.dim() == 1) {
-    t = zeros(logits.shape(), logits.dtype());
-    dispatch(logits.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      const T* v = ptr<T>(labels);
-      T* p = ptr<T>(t);
-      for (int64_t b = 0; b < batch; ++b) p[b * classes + class_at(v, b, classes)] = T(1);
-    });
-  }
-  const Tensor total = sum(t, 1, true);
-  return (softmax(logits, 1) * total - t) * (g / static_cast<double>(batch));
-}
-}  // namespace
-
-namespace {
 // The loss, mean over the batch of -sum_k t_k log softmax(logits)_k (t one-hot for class indices).
 Tensor sce_value(const Tensor& logits, const Tensor& labels) {
-  check_labels(logits, labels);  // here, not in the caller: a compiled step replays new labels
   const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
+  const bool indices = labels.dim() == 1;
   Tensor out = make_tensor(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -93,7 +71,7 @@ Tensor sce_value(const Tensor& logits, const Tensor& labels) {
       // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
       T m;
       const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
-      if (labels.dim() == 1) {
+      if (indices) {
         total += lse - (row[static_cast<int64_t>(t[b])] - m);
       } else {
         for (int64_t k = 0; k < classes; ++k) {
@@ -107,88 +85,177 @@ Tensor sce_value(const Tensor& logits, const Tensor& labels) {
   return out;
 }
 
-// The logits' gradient, (softmax(logits) * sum(t) - t) * g / batch, as one kernel.
-Tensor sce_logits_grad(const Tensor& logits, const Tensor& labels, const Tensor& grad) {
-  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
-  Tensor gx = make_tensor(logits.shape(), logits.dtype());
-  softmax_rows(logits, gx);
-  dispatch(logits.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T scale = ptr<T>(grad)[0] / static_cast<T>(batch);
-    T* q = ptr<T>(gx);
-    const T* t = ptr<T>(labels);
-    for (int64_t b = 0; b < batch; ++b) {
-      T* row = q + b * classes;
-      if (labels.dim() == 1) {
-        row[class_at(t, b, classes)] -= T(1);
-      } else {
-        T total = 0;
-        for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
-        for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
-      }
-      for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
-    }
-  });
-  return gx;
+// Throws unless logits is a non-empty [batch, classes] matrix (a mean over an empty batch would
+// be 0 / 0) and the labels fit it, in its dtype.
+void check_loss_inputs(const char* op, const Tensor& logits, const Tensor& labels) {
+  const Shape& shape = logits.shape();
+  if (shape.size() != 2) throw Error(std::string(op) + ": logits must be [batch, classes], got " + shape.str());
+  if (shape[0] == 0) throw Error(std::string(op) + ": the batch is empty " + shape.str());
+  if (logits.dtype() != labels.dtype()) [[unlikely]]
+    same_dtype(op, logits, labels);
+  check_labels(logits, labels);
+}
+
+Tensor class_indices(Dtype d) { return from_vector(std::vector<double>{2, 0, 1}, Shape{3}, d); }
+Tensor probabilities(Dtype d, Generator& g) { return softmax(samples::normal({3, 4}, d, g), 1); }
+}  // namespace
+
+// The labels of both ops below when they are data (class indices [batch], or probabilities
+// [batch, classes] that do not require gradients): the node's own copy, in the logits' dtype.
+// Undefined when the labels are target probabilities that require gradients: then they are the
+// ops' last input.
+struct Labels {
+  Tensor labels;
+};
+
+namespace {
+// The labels of a call: its last input, or its arguments' copy, converted to the logits' dtype
+// for a replay at another dtype (per-node gradcheck promotes to float64).
+inline const Tensor& labels_of(Inputs in, size_t variable, Labels& a, const Tensor& logits) {
+  if (in.size() > variable) return in[variable];
+  const TensorImpl* t = impl_of(a.labels);
+  if (!t) [[unlikely]]
+    throw Error("softmax_cross_entropy: no labels (neither an input nor an argument)");
+  if (t->dtype != impl_of(logits)->dtype) [[unlikely]]
+    a.labels = a.labels.to(logits.dtype());
+  return a.labels;
 }
 }  // namespace
 
+// ---- softmax_cross_entropy_backward(g, logits[, targets]) = (softmax(logits) sum(t) - t) g / batch ----
+// The logits' gradient of the loss for its upstream g, t the one-hot rows of class indices or the
+// target probabilities (sum(t) = 1 for class indices). Linear in g, so its g-gradient is itself at
+// g = 1; its logits-gradient goes through softmax's, with the upstream gg sum(t) g / batch; the
+// targets' gradient is (sum(gg softmax) - gg) g / batch.
+static const Op<Labels> kSoftmaxCrossEntropyBackward(
+    {.name = "softmax_cross_entropy_backward",
+     .forward =
+         [](Inputs in, Labels& a) {
+           const Tensor &grad = in[0], &logits = in[1];
+           const Tensor& labels = labels_of(in, 2, a, logits);
+           // The shapes only: the values of class indices are checked where they index (class_at),
+           // not in a pass of their own on the plain backward's path.
+           const char* op = "softmax_cross_entropy_backward";
+           const TensorImpl &gi = *impl_of(grad), &xi = *impl_of(logits), &ti = *impl_of(labels);
+           auto fail = [&](const std::string& what) {
+             throw Error(std::string(op) + ": " + what + " (grad " + gi.shape.str() + ", logits " + xi.shape.str() +
+                         ", labels " + ti.shape.str() + ")");
+           };
+           if (xi.shape.size() != 2 || xi.shape[0] == 0) fail("logits must be a non-empty [batch, classes]");
+           if (!(ti.shape.size() == 1 && ti.shape[0] == xi.shape[0]) && ti.shape != xi.shape)
+             fail("labels must be class indices [batch] or probabilities [batch, classes]");
+           if (gi.shape.numel() != 1) fail("grad must be the loss's gradient, one element");
+           if (xi.dtype != ti.dtype || xi.dtype != gi.dtype) [[unlikely]] {
+             same_dtype(op, logits, labels);
+             same_dtype(op, logits, grad);
+           }
+           const int64_t batch = xi.shape[0], classes = xi.shape[1];
+           const bool indices = ti.shape.size() == 1;
+           Tensor gx = make_tensor(logits.shape(), logits.dtype());
+           softmax_rows(logits, gx);
+           dispatch(logits.dtype(), [&](auto tag) {
+             using T = decltype(tag);
+             const T scale = ptr<T>(grad)[0] / static_cast<T>(batch);
+             T* q = ptr<T>(gx);
+             const T* t = ptr<T>(labels);
+             for (int64_t b = 0; b < batch; ++b) {
+               T* row = q + b * classes;
+               if (indices) {
+                 row[class_at(t, b, classes)] -= T(1);
+               } else {
+                 T total = 0;
+                 for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
+                 for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
+               }
+               for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
+             }
+           });
+           return gx;
+         },
+     .backward =
+         [](BackwardContext& c, const Labels& a) {
+           const Tensor &g = c.input(0), &logits = c.input(1), &gg = c.grad();
+           const bool variable = c.inputs() == 3;
+           const Tensor& t = variable ? c.input(2) : a.labels;
+           const double batch = static_cast<double>(logits.shape()[0]);
+           if (c.needs_grad(0)) {
+             const Tensor one = full(g.shape(), 1.0, g.dtype());
+             const Tensor unit = variable ? kSoftmaxCrossEntropyBackward({one, logits, t}) : kSoftmaxCrossEntropyBackward({one, logits}, a);
+             c.accumulate(0, sum(gg * unit));
+           }
+           if (!c.needs_grad(1) && !(variable && c.needs_grad(2))) return;
+           const Tensor s = softmax(logits, 1);
+           if (c.needs_grad(1)) {
+             const Tensor u = t.dim() == 1 ? gg * (g / batch) : gg * sum(t, 1, true) * (g / batch);
+             c.accumulate(1, softmax_backward(u, s, 1));
+           }
+           if (variable && c.needs_grad(2)) c.accumulate(2, (sum(gg * s, 1, true) - gg) * (g / batch));
+         },
+     .samples = {{.label = "class indices",
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{
+                        {{samples::normal({}, d, g), samples::uniform({3, 4}, -3, 3, d, g), class_indices(d)}, "3x4"}};
+                  },
+                  .data_inputs = {2},
+                  // The labels as the node's own copy, as softmax_cross_entropy's backward passes them.
+                  .call = [](const std::vector<Tensor>& in) {
+                    defined("softmax_cross_entropy_backward", in[2]);
+                    return kSoftmaxCrossEntropyBackward({in[0], in[1]}, {in[2].detach().clone()});
+                  }},
+                 {.label = "probabilities that require gradients",
+                  .inputs = [](Dtype d, Generator& g) {
+                    Tensor logits = samples::uniform({3, 4}, -3, 3, d, g);
+                    return std::vector<OpSample>{{{samples::normal({}, d, g), logits, probabilities(d, g)}, "3x4"}};
+                  }}}});
+
+// ---- softmax_cross_entropy(logits[, targets]) ----
+// Data labels are the node's arguments; target probabilities that require gradients (a
+// distillation loss, a learned label distribution) are its second input, whose recorded version
+// guards them against a change in place before backward(), and whose gradient is
+// -log_softmax(logits) g / batch, as libtorch's.
 static const Op<Labels> kSoftmaxCrossEntropy(
     {.name = "softmax_cross_entropy",
      .forward =
          [](Inputs in, Labels& a) {
            const Tensor& logits = in[0];
-           // A replay may run at other dtypes (per-node gradcheck promotes to float64).
-           if (a.labels.dtype() != logits.dtype()) a.labels = a.labels.to(logits.dtype());
-           return sce_value(logits, a.labels);
+           const Tensor& labels = labels_of(in, 1, a, logits);
+           // Checked here, not in the caller: a compiled step replays new labels.
+           check_loss_inputs("softmax_cross_entropy", logits, labels);
+           return sce_value(logits, labels);
          },
      .backward =
          [](BackwardContext& c, const Labels& a) {
-           if (c.create_graph()) c.accumulate(0, softmax_cross_entropy_grad(c.input(0), a.labels, c.grad()));
-           else c.accumulate(0, sce_logits_grad(c.input(0), a.labels, c.grad()));
-         },
-     .samples = {}});
-
-// ---- softmax_cross_entropy against target probabilities that require gradients: the targets are
-// an input of the node, and their gradient is -log_softmax(logits) / batch (as libtorch's) ----
-static const Op<void> kSoftmaxCrossEntropyTargets(
-    {.name = "softmax_cross_entropy",
-     .forward =
-         [](Inputs in) {
-           same_dtype("softmax_cross_entropy", in[0], in[1]);
-           return sce_value(in[0], in[1]);
-         },
-     .backward =
-         [](BackwardContext& c) {
-           const Tensor &logits = c.input(0), &t = c.input(1);
-           const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
-           if (c.create_graph()) {
-             if (c.needs_grad(0)) c.accumulate(0, softmax_cross_entropy_grad(logits, t, c.grad()));
-             if (c.needs_grad(1)) c.accumulate(1, log_softmax(logits, 1) * (c.grad() / -static_cast<double>(batch)));
+           const Tensor& logits = c.input(0);
+           if (c.inputs() == 1) {
+             c.accumulate(0, kSoftmaxCrossEntropyBackward({c.grad(), logits}, a));
              return;
            }
-           if (c.needs_grad(0)) c.accumulate(0, sce_logits_grad(logits, t, c.grad()));
-           if (!c.needs_grad(1)) return;
-           Tensor gt = make_tensor(t.shape(), t.dtype(), "softmax_cross_entropy backward");
-           dispatch(logits.dtype(), [&](auto tag) {
-             using T = decltype(tag);
-             const T scale = ptr<T>(c.grad())[0] / static_cast<T>(batch);
-             const T* x = ptr<T>(logits);
-             T* q = ptr<T>(gt);
-             for (int64_t b = 0; b < batch; ++b) {
-               const T* row = x + b * classes;
-               T m;
-               const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
-               for (int64_t k = 0; k < classes; ++k) q[b * classes + k] = (lse - (row[k] - m)) * scale;
-             }
-           });
-           c.accumulate(1, std::move(gt));
+           const Tensor& t = c.input(1);
+           if (c.needs_grad(0)) c.accumulate(0, kSoftmaxCrossEntropyBackward({c.grad(), logits, t}));
+           if (c.needs_grad(1))
+             c.accumulate(1, log_softmax(logits, 1) * (c.grad() / -static_cast<double>(logits.shape()[0])));
          },
-     .samples = {}});
+     .samples = {{.label = "class indices",
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g), class_indices(d)}, "3x4"}};
+                  },
+                  .data_inputs = {1},
+                  .call = [](const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], in[1]); }},
+                 {.label = "probabilities",
+                  .inputs = [](Dtype d, Generator& g) {
+                    Tensor logits = samples::uniform({3, 4}, -3, 3, d, g);
+                    return std::vector<OpSample>{{{logits, probabilities(d, g)}, "3x4"}};
+                  },
+                  .data_inputs = {1},
+                  .call = [](const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], in[1]); }},
+                 {.label = "probabilities that require gradients",
+                  .inputs = [](Dtype d, Generator& g) {
+                    Tensor logits = samples::uniform({3, 4}, -3, 3, d, g);
+                    return std::vector<OpSample>{{{logits, probabilities(d, g)}, "3x4"}};
+                  }}}});
 
 namespace {
-// What both overloads require of the logits, checked the same way (a mean over an empty batch
-// would be 0 / 0).
+// What both overloads require of the logits before they build the labels.
 void check_logits(const Tensor& logits) {
   defined("softmax_cross_entropy", logits);
   if (logits.dim() != 2)
@@ -200,9 +267,10 @@ void check_logits(const Tensor& logits) {
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   check_logits(logits);
   defined("softmax_cross_entropy", labels);
-  // Target probabilities that require gradients are an input of the node, whose recorded version
-  // guards them against a change in place before backward(), as for any input.
-  if (labels.dim() == 2 && labels.requires_grad()) return kSoftmaxCrossEntropyTargets({logits, labels});
+  if (labels.dim() == 2 && labels.requires_grad()) {
+    same_dtype("softmax_cross_entropy", logits, labels);
+    return kSoftmaxCrossEntropy({logits, labels});
+  }
   // The node keeps its own copy: the caller may change `labels` in place before backward(),
   // which would otherwise give the gradient of another loss, or index outside the gradient.
   Tensor lab = labels.dtype() == logits.dtype() ? labels.detach().clone() : labels.detach().to(logits.dtype());
@@ -228,28 +296,6 @@ Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& l
   return kSoftmaxCrossEntropy({logits}, {std::move(lab)});
 }
 
-// The registry calls the public overloads, which check the labels before the fused node.
-static RegisterOp reg_sce_indices({"softmax_cross_entropy", "class indices",
-                                   [](auto& in) { return softmax_cross_entropy(in[0], std::vector<int64_t>{2, 0, 1}); },
-                                   [](Dtype d, Generator& g) {
-                                     return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g)}, "3x4"}};
-                                   }});
-static RegisterOp reg_sce_probs({"softmax_cross_entropy", "probabilities",
-                                 [](auto& in) { return softmax_cross_entropy(in[0], in[1]); },
-                                 [](Dtype d, Generator& g) {
-                                   Tensor t = softmax(samples::normal({3, 4}, d, g), 1);
-                                   return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g), t}, "3x4"}};
-                                 },
-                                 true,
-                                 {1}});
-// The same with the targets a variable (a distillation loss, or a learned label distribution).
-static RegisterOp reg_sce_targets({"softmax_cross_entropy", "probabilities that require gradients",
-                                   [](auto& in) { return softmax_cross_entropy(in[0], in[1]); },
-                                   [](Dtype d, Generator& g) {
-                                     Tensor t = softmax(samples::normal({3, 4}, d, g), 1);
-                                     return std::vector<OpSample>{{{samples::uniform({3, 4}, -3, 3, d, g), t}, "3x4"}};
-                                   }});
-
 // ---- mse_loss: mean((y - t)^2), from recorded ops ----
 Tensor mse_loss(const Tensor& y, const Tensor& target) {
   defined("mse_loss", y);
@@ -266,8 +312,57 @@ static RegisterOp reg_mse({"mse_loss", "", [](auto& in) { return mse_loss(in[0],
                                  {{samples::normal({3, 2}, d, g), samples::normal({3, 2}, d, g)}, "3x2"}};
                            }});
 
+namespace {
+// BCE's samples: logits, and targets in [0, 1].
+std::vector<OpSample> bce_samples(Dtype d, Generator& g) {
+  return {{{samples::uniform({3, 2}, -3, 3, d, g), samples::uniform({3, 2}, 0, 1, d, g)}, "3x2"}};
+}
+}  // namespace
+
+// ---- binary_cross_entropy_with_logits_backward(x, t, g) = (sigmoid(x) - t) g / n ----
+// The logits' gradient of the loss; linear in g (its g-gradient is itself at g = 1), its
+// x-gradient is gg sigmoid'(x) g / n and its t-gradient -gg g / n.
+static const Op<void> kBceBackward(
+    {.name = "binary_cross_entropy_with_logits_backward",
+     .forward =
+         [](Inputs in) {
+           const Tensor &x = in[0], &t = in[1], &grad = in[2];
+           const char* op = "binary_cross_entropy_with_logits_backward";
+           same_dtype(op, x, t);
+           same_dtype(op, x, grad);
+           if (x.shape() != t.shape())
+             throw Error(std::string(op) + ": logits " + x.shape().str() + " and target " + t.shape().str() + " differ in shape");
+           if (grad.numel() != 1) throw Error(std::string(op) + ": grad must be the loss's scalar gradient, got " + grad.shape().str());
+           const double scale = grad.item() / static_cast<double>(x.numel());
+           return zip(x, t, [scale](auto v, auto tv) {
+             using T = decltype(v);
+             // The branch that never exponentiates a large positive number.
+             T s = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+             return (s - tv) * static_cast<T>(scale);
+           });
+         },
+     .backward =
+         [](BackwardContext& c) {
+           const Tensor &x = c.input(0), &t = c.input(1), &g = c.input(2), &gg = c.grad();
+           const Tensor scale = g / static_cast<double>(x.numel());
+           if (c.needs_grad(0)) {
+             const Tensor s = sigmoid(x);
+             c.accumulate(0, gg * s * (1.0 - s) * scale);
+           }
+           if (c.needs_grad(1)) c.accumulate(1, -(gg * scale));
+           if (c.needs_grad(2)) {
+             const Tensor one = full(g.shape(), 1.0, g.dtype());
+             c.accumulate(2, sum(gg * kBceBackward({x, t, one})));
+           }
+         },
+     .samples = {{.inputs = [](Dtype d, Generator& g) {
+                    std::vector<OpSample> s = bce_samples(d, g);
+                    for (OpSample& x : s) x.inputs.push_back(samples::normal({}, d, g));
+                    return s;
+                  }}}});
+
 // ---- binary_cross_entropy_with_logits: mean(max(x,0) - x t + log1p(exp(-|x|))) ----
-// dx = (sigmoid(x) - t) / n, dt = -x / n.
+// dx = binary_cross_entropy_with_logits_backward(x, t, g), dt = -x g / n.
 static const Op<void> kBce(
     {.name = "binary_cross_entropy_with_logits",
      .forward =
@@ -295,25 +390,10 @@ static const Op<void> kBce(
          [](BackwardContext& c) {
            const Tensor& x = c.input(0);
            const Tensor& t = c.input(1);
-           if (c.create_graph()) {  // the kernels below in recorded ops, so that it is differentiable again
-             const Tensor scale = c.grad() / static_cast<double>(x.numel());
-             if (c.needs_grad(0)) c.accumulate(0, (sigmoid(x) - t) * scale);
-             if (c.needs_grad(1)) c.accumulate(1, -x * scale);
-             return;
-           }
-           const double scale = c.grad().item() / static_cast<double>(x.numel());
-           if (c.needs_grad(0))
-             c.accumulate(0, zip(x, t, [scale](auto v, auto tv) {
-                            using T = decltype(v);
-                            T s = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
-                            return (s - tv) * static_cast<T>(scale);
-                          }));
-           if (c.needs_grad(1)) c.accumulate(1, mul_scalar(x, -scale));
+           if (c.needs_grad(0)) c.accumulate(0, kBceBackward({x, t, c.grad()}));
+           if (c.needs_grad(1)) c.accumulate(1, x * (c.grad() / -static_cast<double>(x.numel())));
          },
-     .samples = {{.inputs = [](Dtype d, Generator& g) {
-                    return std::vector<OpSample>{
-                        {{samples::uniform({3, 2}, -3, 3, d, g), samples::uniform({3, 2}, 0, 1, d, g)}, "3x2"}};
-                  }}}});
+     .samples = {{.inputs = bce_samples}}});
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) { return kBce({logits, target}); }
 
 Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype) {
