@@ -11,7 +11,7 @@
 //       .samples = {{.inputs = samples::unary(-2, 2)}}});
 //   Tensor tanh(const Tensor& x) { return kTanh({x}); }
 //
-// The pointwise() helper of ops/elementwise.cpp shortens the common case of y = f(x) further.
+// The pointwise() builder of ops/pointwise.h shortens the common case of y = f(x) further.
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -55,8 +55,6 @@ class BackwardContext {
     return adopt(node_.output);
   }
   const Node& node() const { return node_; }
-  // True when the pass records itself (create_graph): the backward's ops become nodes.
-  bool create_graph() const { return pass_.create_graph; }
   // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
   void accumulate(size_t i, Tensor g);
 

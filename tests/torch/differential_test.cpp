@@ -82,6 +82,17 @@ const std::map<std::string, TorchFn>& torch_ops() {
       {"equal|", [](const V& x) { return torch::eq(x[0], x[1]).to(torch::kFloat64); }},
       {"matmul|", [](const V& x) { return torch::matmul(x[0], x[1]); }},
       {"matmul|batched", [](const V& x) { return torch::matmul(x[0], x[1]); }},
+      // matmul's backward pieces, products with transpose flags (the last two dimensions).
+      {"gemm|A B", [](const V& x) { return torch::matmul(x[0], x[1]); }},
+      {"gemm|A B^T", [](const V& x) { return torch::matmul(x[0], x[1].transpose(-2, -1)); }},
+      {"gemm|A^T B", [](const V& x) { return torch::matmul(x[0].transpose(-2, -1), x[1]); }},
+      {"gemm|A^T B^T", [](const V& x) { return torch::matmul(x[0].transpose(-2, -1), x[1].transpose(-2, -1)); }},
+      {"gemm|row A^T B, 1-D", [](const V& x) { return torch::matmul(x[0], x[1]); }},
+      {"batched_gemm|A B", [](const V& x) { return torch::matmul(x[0], x[1]); }},
+      {"batched_gemm|A B^T", [](const V& x) { return torch::matmul(x[0], x[1].transpose(-2, -1)); }},
+      {"batched_gemm|A^T B", [](const V& x) { return torch::matmul(x[0].transpose(-2, -1), x[1]); }},
+      {"batched_gemm|A^T B^T",
+       [](const V& x) { return torch::matmul(x[0].transpose(-2, -1), x[1].transpose(-2, -1)); }},
       {"transpose|", [](const V& x) { return x[0].t(); }},
       {"reshape|[2,3] to [3,2]", [](const V& x) { return x[0].reshape({3, 2}); }},
       {"softmax_cross_entropy|class indices",
@@ -356,7 +367,7 @@ bool is_backward_piece(const tg::OpEntry& e) {
   for (const char* suffix : {"_backward", "_grad", "_gather"})
     if (e.name.size() > std::strlen(suffix) && e.name.compare(e.name.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
       return true;
-  return false;
+  return e.name.find("_backward_") != std::string::npos;  // one of several (pow_backward_self)
 }
 
 // A new op joins the suite by giving its libtorch spelling above.
