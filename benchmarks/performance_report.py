@@ -141,6 +141,10 @@ here = os.path.dirname(os.path.abspath(__file__))
 rev = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
                        capture_output=True, text=True).stdout.strip()
+# run.sh records the tree it measures before anything is written (tree.txt: commit, clean/dirty).
+if os.path.exists(os.path.join(res, "tree.txt")):
+  rev, state = (open(os.path.join(res, "tree.txt")).read().split() + ["", ""])[:2]
+  dirty = state == "dirty"
 date = f"{datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC"
 p(f"- Date: {date}; tapegrad at commit {rev}"
   + (" with uncommitted changes (the figures are of that working tree, not of the commit alone)" if dirty else ""))

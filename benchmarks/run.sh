@@ -120,6 +120,9 @@ while awk -v max="$max_load" '{exit !($1 >= max)}' /proc/loadavg; do
 done
 echo "== measuring: load average $(load1) after $(( $(date +%s) - start )) s of waiting"
 uptime > "$results/load_before.txt"
+# The tree measured, recorded now: the report runs after the plot (a tracked file) is rewritten.
+{ git -C "$root" rev-parse --short HEAD
+  git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo dirty || echo clean; } > "$results/tree.txt"
 for t in 1 2; do
   for prog in op_overhead training_step cnn_step gemm gemm_openblas; do
     wants "$prog" || continue
