@@ -283,3 +283,34 @@ TEST(IoTorch, SaveIsAtomicAndRejectsUndefinedTensors) {
   EXPECT_EQ(read_bytes(p), before) << "the previous file is intact";
   EXPECT_EQ(dir.entries(), 1u);
 }
+
+namespace {
+// A module of the user's own that keeps its matrix as [in, out], like Linear, and says so: the
+// file holds PyTorch's [out, in] without io/ knowing the type.
+class Projection : public tg::nn::Module {
+ public:
+  Projection() : w_(tg::tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, tg::Dtype::f32).requires_grad(true)) {}
+  tg::Tensor forward(const tg::Tensor& x) override { return tg::matmul(x, w_); }
+  std::string name() const override { return "Projection"; }
+  tg::NamedTensors own_parameters() const override { return {{"w", w_}}; }
+  tg::nn::TorchLayout torch_layout(const std::string& n) const override {
+    return n == "w" ? tg::nn::TorchLayout::transposed : tg::nn::TorchLayout::same;
+  }
+
+ private:
+  tg::Tensor w_;
+};
+}  // namespace
+
+TEST(IoTorch, AModuleOfTheUsersOwnLaysOutItsTensorsThroughTorchLayout) {
+  TempDir dir;
+  const std::string p = dir.file("projection.safetensors");
+  tg::nn::Sequential net{Projection()};
+  tio::save_torch_state_dict(net, p);
+  const TorchFile f(p);
+  EXPECT_EQ(f.shape("0.w"), (std::vector<int64_t>{3, 2}));
+  tg::nn::Sequential copy{Projection()};
+  copy.parameters()[0].detach().fill_(0.0);
+  tio::load_torch_state_dict(copy, p);
+  EXPECT_EQ(copy.parameters()[0].to_vector<float>(), net.parameters()[0].to_vector<float>());
+}

@@ -12,19 +12,14 @@
 #include "tapegrad/autograd/ops.h"
 #include "tapegrad/autograd/tape.h"
 #include "tapegrad/core/error.h"
-#include "tapegrad/nn/batchnorm.h"
-#include "tapegrad/nn/linear.h"
+#include "tapegrad/nn/module.h"
 
 namespace tapegrad::io {
 
 namespace {
 
-// How a tensor of the module is laid out in the file.
-enum class Layout {
-  same,        // as the module holds it
-  transposed,  // a Linear's weight: [in, out] in tapegrad, [out, in] in the file
-  count,       // BatchNorm's num_batches_tracked: a float here, I64 in the file
-};
+// How a tensor of the module is laid out in the file: the module says (Module::torch_layout).
+using Layout = nn::TorchLayout;
 
 // A parameter or buffer of the module under its state_dict name.
 struct TorchTensor {
@@ -43,14 +38,12 @@ std::string shape_of(const Tensor& t) { return t.defined() ? t.shape().str() : "
 // Every parameter and buffer of `m` and its descendants in the order of PyTorch's state_dict():
 // a module's parameters, then its buffers, then its children's, depth first.
 void walk(const nn::Module& m, const std::string& prefix, std::vector<TorchTensor>& out) {
-  const bool linear = dynamic_cast<const nn::Linear*>(&m) != nullptr;
-  const bool batchnorm = dynamic_cast<const nn::BatchNorm*>(&m) != nullptr;
   for (auto& [name, t] : m.own_parameters()) {
-    const bool transposed = linear && name == "weight" && t.defined() && t.dim() == 2;
-    out.push_back({prefix + name, t, transposed ? Layout::transposed : Layout::same});
+    Layout layout = m.torch_layout(name);
+    if (layout == Layout::transposed && !(t.defined() && t.dim() == 2)) layout = Layout::same;
+    out.push_back({prefix + name, t, layout});
   }
-  for (auto& [name, t] : m.own_buffers())
-    out.push_back({prefix + name, t, batchnorm && name == "num_batches_tracked" ? Layout::count : Layout::same});
+  for (auto& [name, t] : m.own_buffers()) out.push_back({prefix + name, t, m.torch_layout(name)});
   for (auto& [name, child] : m.named_children()) walk(*child, prefix + name + ".", out);
 }
 

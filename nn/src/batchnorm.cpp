@@ -65,6 +65,10 @@ Tensor BatchNorm::forward(const Tensor& x) {
   return y;
 }
 
+TorchLayout BatchNorm::torch_layout(const std::string& name) const {
+  return name == "num_batches_tracked" ? TorchLayout::count : TorchLayout::same;
+}
+
 NamedTensors BatchNorm::own_parameters() const {
   if (!options_.affine) return {};
   return {{"weight", weight_}, {"bias", bias_}};

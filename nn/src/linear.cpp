@@ -64,6 +64,10 @@ Tensor Linear::forward(const Tensor& x) {
   return bias_.defined() ? y + bias_ : y;
 }
 
+TorchLayout Linear::torch_layout(const std::string& name) const {
+  return name == "weight" ? TorchLayout::transposed : TorchLayout::same;
+}
+
 NamedTensors Linear::own_parameters() const {
   NamedTensors p{{"weight", weight_}};
   if (bias_.defined()) p.emplace_back("bias", bias_);

@@ -36,6 +36,8 @@ class BatchNorm : public Module {
   NamedTensors own_parameters() const override;
   /// "running_mean", "running_var" and "num_batches_tracked".
   NamedTensors own_buffers() const override;
+  /// num_batches_tracked is a float here and an int64 in PyTorch.
+  TorchLayout torch_layout(const std::string& name) const override;
 
   /// The scale, [C] (undefined without affine).
   Tensor& weight() { return weight_; }

@@ -55,6 +55,8 @@ class Linear : public Module {
   Shape input_shape_hint() const override { return {-1, in_}; }
   /// "weight" and, with a bias, "bias".
   NamedTensors own_parameters() const override;
+  /// The weight is [in, out] here and [out, in] in PyTorch.
+  TorchLayout torch_layout(const std::string& name) const override;
 
   /// The weight W, {in, out}; assign to it to replace the parameter.
   Tensor& weight() { return weight_; }

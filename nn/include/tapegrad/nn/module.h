@@ -17,6 +17,14 @@ class Module;
 /// Submodules with their names, in a stable order ("0", "1", ... in a Sequential).
 using NamedModules = std::vector<std::pair<std::string, std::shared_ptr<Module>>>;
 
+/// How one of a module's own tensors is laid out in PyTorch's state_dict, where it differs from
+/// tapegrad's (io/torch.h reads and writes PyTorch's layout through it).
+enum class TorchLayout {
+  same,        ///< as the module holds it
+  transposed,  ///< a 2-D tensor stored transposed (Linear's weight: [in, out] here, [out, in] in PyTorch)
+  count,       ///< an integer counter held as a float (BatchNorm's num_batches_tracked: int64 in PyTorch)
+};
+
 /// A layer or a container of layers: a function of one tensor with trainable parameters.
 /// Copying a module copies its parameter handles, so the copy shares their storage (as copying a
 /// Tensor does); containers share their children.
@@ -47,6 +55,12 @@ class Module {
   /// This module's own buffers, not its children's: state that is not trained (BatchNorm's
   /// running statistics), saved by state_dict() but never given to optimizers.
   virtual NamedTensors own_buffers() const { return {}; }
+  /// How the own parameter or buffer `name` is laid out in PyTorch's state_dict: a module whose
+  /// layout differs from PyTorch's says so here, so that io/ needs no knowledge of module types.
+  virtual TorchLayout torch_layout(const std::string& name) const {
+    (void)name;
+    return TorchLayout::same;
+  }
 
   /// Every parameter of this module and its descendants, once each, in the order of named_parameters().
   std::vector<Tensor> parameters() const;
