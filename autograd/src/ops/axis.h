@@ -3,7 +3,7 @@
 // arguments and their sample inputs.
 #include <vector>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad::detail {
 

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "gemm.h"
-#include "kernels.h"
+#include "ops/gemm.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

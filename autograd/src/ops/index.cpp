@@ -3,7 +3,7 @@
 // gradient goes back to the positions taken, added where an index repeats.
 #include <algorithm>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

@@ -2,7 +2,7 @@
 // gradient is its part of the upstream gradient.
 #include <algorithm>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

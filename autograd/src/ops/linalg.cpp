@@ -1,6 +1,6 @@
 // Matrix products (2-D and batched), transpose and reshape.
-#include "gemm.h"
-#include "kernels.h"
+#include "ops/gemm.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

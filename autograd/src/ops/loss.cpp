@@ -2,7 +2,7 @@
 // whose backwards are fused ops of their own (<loss>_backward); mse_loss is composed of recorded ops.
 #include <cmath>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

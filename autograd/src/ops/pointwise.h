@@ -1,11 +1,11 @@
 #pragma once
 // Private to the op files: the y = f(x) op builders and the sample inputs shared by the
-// elementwise families (ops/elementwise.cpp, ops/math.cpp, ops/activation.cpp, ops/compare.cpp).
+// elementwise families (ops/elementwise.cpp, ops/math.cpp, ops/activation.cpp, ops/choose.cpp).
 #include <deque>
 #include <string>
 #include <vector>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad::detail {
 

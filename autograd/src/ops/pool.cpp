@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <cmath>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

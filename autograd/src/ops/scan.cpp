@@ -1,5 +1,5 @@
 // Running sums along an axis. Forward beside backward.
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

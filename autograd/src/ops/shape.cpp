@@ -3,7 +3,7 @@
 // axes and expand copy. Forward beside backward.
 #include <algorithm>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

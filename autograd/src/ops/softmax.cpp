@@ -2,7 +2,7 @@
 // any magnitude give neither inf nor NaN.
 #include <cmath>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

@@ -4,7 +4,7 @@
 // instead of keeping two more tensors alive per layer.
 #include <cmath>
 
-#include "kernels.h"
+#include "ops/loops.h"
 
 namespace tapegrad {
 

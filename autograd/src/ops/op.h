@@ -17,52 +17,12 @@
 #include <utility>
 #include <vector>
 
-#include "anomaly_check.h"
-#include "node.h"
+#include "compile/trace.h"
+#include "engine/backward.h"
+#include "engine/record.h"
 #include "tapegrad/autograd/testing.h"
-#include "trace.h"
 
 namespace tapegrad::detail {
-
-// A backward pass's settings: whether it records itself, and for tg::grad the tensors it
-// returns gradients for.
-struct Pass {
-  bool create_graph = false;
-  const std::vector<Tensor>* targets = nullptr;
-};
-
-// What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
-// each input's gradient.
-class BackwardContext {
- public:
-  // `pass`: the pass under way (its settings are read here, not from thread-local state, on the
-  // hot path of every accumulate).
-  BackwardContext(Node& node, Tensor& grad, const Pass& pass) : node_(node), grad_(grad), pass_(pass) {}
-  // Gradient of the loss with respect to this node's output.
-  const Tensor& grad() const { return grad_; }
-  // The upstream gradient, moved out (for its last use: lets accumulate() keep the buffer).
-  Tensor take_grad() { return std::move(grad_); }
-  // Input `i` as recorded.
-  const Tensor& input(size_t i) const { return node_.inputs[i]; }
-  size_t inputs() const { return node_.inputs.size(); }
-  // True if input `i` needs a gradient.
-  bool needs_grad(size_t i) const { return impl_of(node_.inputs[i])->requires_grad; }
-  // The node's output value, without taking a reference (for kernels that only read it).
-  const TensorImpl& output_impl() const { return *node_.output; }
-  // The node's output value.
-  Tensor output() const {
-    node_.output->retain();
-    return adopt(node_.output);
-  }
-  const Node& node() const { return node_; }
-  // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
-  void accumulate(size_t i, Tensor g);
-
- private:
-  Node& node_;
-  Tensor& grad_;
-  const Pass& pass_;
-};
 
 // The signatures of an op's forward and backward; with Args = void they take no arguments.
 template <class Args>
@@ -110,14 +70,6 @@ struct OpSpec {
   // require gradients, but they are still ops, so that a compiled step replays them.
   bool recorded = true;
 };
-
-// Records `out` as the result of `op` on `in` (recording is on and some input requires
-// gradients: the caller checked), with the arguments that `make_args` constructs in the node's
-// slot; returns `out`.
-template <class MakeArgs>
-Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args);
-
-[[noreturn]] void throw_undefined_input(const char* op, size_t input);
 
 template <class Args>
 class Op final : public OpInfo {
@@ -203,44 +155,5 @@ class Op final : public OpInfo {
 
   OpSpec<Args> spec_;
 };
-
-// ---- recording (the hot path: inline, no heap allocation once the tape's slots exist) ----
-
-[[noreturn]] void throw_foreign_tape(const std::string& op, size_t input, const Tape* tape);
-[[noreturn]] void throw_undefined_input(const char* op, size_t input);
-
-template <class MakeArgs>
-Tensor record(const OpInfo& op, Tensor out, Inputs in, MakeArgs&& make_args) {
-  TapeImpl& tape = TapeImpl::current();
-  Node& n = tape.push();
-  n.op = &op;
-  make_args(static_cast<void*>(n.args.bytes));
-  const size_t position = tape.size() - 1;
-  for (size_t k = 0; k < in.size(); ++k) {
-    const TensorImpl* t = impl_of(in[k]);
-    if (t->node >= 0 && t->tape != &tape) [[unlikely]] {
-      std::string name = n.name();
-      tape.release(position);
-      throw_foreign_tape(name, k, t->tape);
-    }
-  }
-  if (anomaly_on) [[unlikely]] {
-    try {
-      check_finite_forward(n.name(), out, position);
-    } catch (...) {
-      tape.release(position);
-      throw;
-    }
-  }
-  n.output = impl_of(out);
-  n.inputs.clear();
-  for (size_t k = 0; k < in.size(); ++k) n.inputs.push_back(in[k], impl_of(in[k])->storage->version);
-  n.output_version = impl_of(out)->storage->version;
-  TensorImpl* o = impl_of(out);
-  o->requires_grad = true;
-  o->tape = &tape;
-  o->node = static_cast<int64_t>(position);
-  return out;
-}
 
 }  // namespace tapegrad::detail

@@ -1,4 +1,4 @@
-#include "gemm.h"
+#include "ops/gemm.h"
 
 #include <Eigen/Core>
 #include <algorithm>

@@ -6,7 +6,7 @@
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
 
-#include "node.h"
+#include "engine/node.h"
 
 namespace tapegrad {
 

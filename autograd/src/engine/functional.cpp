@@ -3,7 +3,7 @@
 
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/ops.h"
-#include "flat.h"
+#include "engine/flat.h"
 
 namespace tapegrad {
 

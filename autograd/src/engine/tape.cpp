@@ -1,7 +1,7 @@
 // The tape's life cycle: node slots handed out, released, collected and reused.
 #include <memory>
 
-#include "node.h"
+#include "engine/node.h"
 
 namespace tapegrad {
 

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "op.h"
+#include "ops/op.h"
 
 namespace tapegrad {
 

@@ -9,7 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "op.h"
+#include "ops/op.h"
 
 namespace tapegrad {
 

@@ -1,6 +1,6 @@
-// Recording: the grad-mode switch and the errors of op.h's inline recording path.
-#include "node.h"
-#include "trace.h"
+// Recording's out-of-line half: the grad-mode switch and the errors that record.h raises.
+#include "engine/node.h"
+#include "compile/trace.h"
 
 namespace tapegrad {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "anomaly_check.h"
-#include "node.h"
+#include "check/anomaly.h"
+#include "engine/node.h"
 
 namespace tapegrad {
 
@@ -55,7 +55,7 @@ void check_finite_forward(const char* op, const Tensor& out, size_t position) {
 void check_finite_backward(const Node& node, size_t position) {
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const Tensor& in = node.inputs[i];
-    // A leaf's gradient of the pass under way is still apart from its grad() (backward.cpp).
+    // A leaf's gradient of the pass under way is still apart from its grad() (engine/backward.cpp).
     const TensorImpl* t = impl_of(in);
     const Tensor& g = t->pending.defined() ? t->pending : t->grad;
     if (!g.defined()) continue;

@@ -1,6 +1,6 @@
 // The backward engine: replays the tape in reverse from a root, one node at a time.
-#include "anomaly_check.h"
-#include "op.h"
+#include "check/anomaly.h"
+#include "ops/op.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/ops.h"
 

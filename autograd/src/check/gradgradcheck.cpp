@@ -6,11 +6,11 @@
 #include <cmath>
 #include <sstream>
 
-#include "flat.h"
+#include "engine/flat.h"
 #include "tapegrad/autograd/gradcheck.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/core/generator.h"
-#include "node.h"
+#include "engine/node.h"
 
 namespace tapegrad {
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "tapegrad/autograd/tape.h"
-#include "node.h"
+#include "engine/node.h"
 #include "tensor_impl.h"
 
 namespace tapegrad {
