@@ -19,17 +19,31 @@ the start of a line):
 A name `examples/NAME` includes an example program, examples/NAME.cpp, and its expected output
 examples/NAME.out, which the example's own test checks.
 
+A page may also quote part of a source file, checked rather than copied:
+
+    <!-- excerpt: autograd/src/ops/softmax.cpp -->
+    ```cpp
+    ...lines of that file, in order...
+    ```
+    <!-- end excerpt -->
+
+The excerpt's lines must be consecutive lines of the file, compared without their leading and
+trailing whitespace; a line starting `// ...` stands for any number of lines left out (it may go on
+to say what they do: `// ... (the kernel)`).
+
+The layout the pages describe (docs/contributing.md's file map, README.md's layout table, the
+Doxyfile) is checked by tools/docs/check_layout.py.
+
 Run without arguments to rewrite the pages from the snippet files. With --check nothing is
 written; it exits 1 if a page is out of step with its snippets, or if:
   - a marker names a snippet that does not exist, or a snippet is used by no page;
   - a snippet has no .out file (the test suite compares every program's stdout with it);
-  - a C++ block in a page is not between snippet markers (it would not be compiled);
+  - a C++ block in a page is neither between snippet markers (it would not be compiled) nor an
+    excerpt of the sources (below) whose lines are all in the file it names;
   - a relative link or image in a page points at a file that does not exist;
   - a page in docs/ cannot be reached by links from docs/README.md;
   - a page shows a snippet without its output (docs/README.md promises the output under each
     program), or an example program in examples/ is missing from docs/README.md's list;
-  - README.md's layout ("The library is N modules" and its table) misses a module: a folder with
-    include/tapegrad/<folder>/;
   - the measurement-state line of docs/performance.md (between perf-state markers naming the
     commit the figures were measured at) no longer lists the performance-relevant files changed
     since that commit. Without git history (a shallow clone) that line is left as it is.
@@ -50,6 +64,11 @@ BLOCK = re.compile(
     r"(?P<close>^<!-- end (?P=kind) -->)",
     re.S | re.M,
 )
+EXCERPT = re.compile(
+    r"^<!-- excerpt: (?P<path>[A-Za-z0-9_./-]+) -->\n```cpp\n(?P<body>.*?)^```\n<!-- end excerpt -->",
+    re.S | re.M,
+)
+ELIDED = "// ..."
 PERF_STATE = re.compile(
     r"(?P<open>^<!-- perf-state: (?P<commit>[0-9a-f]{7,40}) -->\n)(?P<body>.*?)(?P<close>^<!-- end perf-state -->)",
     re.S | re.M,
@@ -113,9 +132,54 @@ def render_perf_state(text):
     return PERF_STATE.sub(replace, text)
 
 
+def excerpt_found(excerpt_lines, source_lines):
+    """True if the excerpt's lines are consecutive lines of the source, compared without leading
+    and trailing whitespace, where a line starting `// ...` stands for any number of lines."""
+    src = [line.strip() for line in source_lines]
+    parts, part = [], []
+    for line in excerpt_lines:
+        if line.strip().startswith(ELIDED):
+            parts.append(part)
+            part = []
+        else:
+            part.append(line.strip())
+    parts.append(part)
+    parts = [p for p in parts if p]
+    if not parts:
+        return False
+
+    def find(part, start):
+        for i in range(start, len(src) - len(part) + 1):
+            if src[i:i + len(part)] == part:
+                return i
+        return -1
+
+    # The earliest place of each part after the previous one: if the excerpt is in the file at
+    # all, it is found this way.
+    at = 0
+    for part in parts:
+        i = find(part, at)
+        if i < 0:
+            return False
+        at = i + len(part)
+    return True
+
+
+def check_excerpts(page, text, problems):
+    for m in EXCERPT.finditer(text):
+        path = os.path.join(ROOT, m.group("path"))
+        line = text.count("\n", 0, m.start()) + 1
+        if not os.path.isfile(path):
+            problems.append(f"{page}:{line}: excerpt of {m.group('path')}, which does not exist")
+        elif not excerpt_found(m.group("body").splitlines(), read(path).splitlines()):
+            problems.append(f"{page}:{line}: the excerpt of {m.group('path')} is no longer in that file "
+                            f"(copy the current lines; `{ELIDED}` stands for lines left out)")
+
+
 def unmanaged_cpp_blocks(text):
-    """Line numbers of ```cpp fences that are not inside snippet markers."""
+    """Line numbers of ```cpp fences that are neither inside snippet markers nor excerpts."""
     stripped = BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+    stripped = EXCERPT.sub(lambda m: "\n" * m.group(0).count("\n"), stripped)
     return [i + 1 for i, line in enumerate(stripped.split("\n")) if re.match(r"\s*```(cpp|c\+\+)\s*$", line)]
 
 
@@ -143,24 +207,12 @@ def missing_outputs(page, text, problems):
                         f"and <!-- end output --> under it)")
 
 
-NUMBERS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
-
-
-def check_index_and_layout(problems):
-    """docs/README.md lists every example; README.md's layout names every module."""
+def check_index(problems):
+    """docs/README.md lists every example (README.md's layout: tools/docs/check_layout.py)."""
     index = read(os.path.join(DOCS, "README.md"))
     for f in sorted(os.listdir(os.path.join(ROOT, "examples"))):
         if f.endswith(".cpp") and f"(../examples/{f})" not in index:
             problems.append(f"docs/README.md: examples/{f} is missing from the list of examples")
-    modules = sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d, "include", "tapegrad", d)))
-    readme = read(os.path.join(ROOT, "README.md"))
-    count = re.search(r"The library is (\w+) modules", readme)
-    word = NUMBERS[len(modules)] if len(modules) < len(NUMBERS) else str(len(modules))
-    if not count or count.group(1) != word:
-        problems.append(f"README.md: the layout should say 'The library is {word} modules' ({', '.join(modules)})")
-    for m in modules:
-        if f"| `{m}/` |" not in readme:
-            problems.append(f"README.md: the layout table has no row for the module `{m}/`")
 
 
 def main():
@@ -184,9 +236,10 @@ def main():
                     f.write(new)
         for line in unmanaged_cpp_blocks(new):
             problems.append(f"{page}:{line}: C++ block outside snippet markers (put it in docs/snippets/)")
+        check_excerpts(page, new, problems)
         links[os.path.join(DOCS, page)] = check_links(page, new, problems)
         missing_outputs(page, new, problems)
-    check_index_and_layout(problems)
+    check_index(problems)
 
     snippets = sorted(f[:-4] for f in os.listdir(SNIPPETS) if f.endswith(".cpp"))
     for name in snippets:

@@ -3,15 +3,22 @@
 // forward, its backward, its named arguments (a struct with fields) and its sample inputs.
 // Op<Args> derives the rest from it: the node's op record, the replay used by per-node
 // gradcheck, the registry entry, and the name in errors, reports and DOT. An op with no
-// arguments uses Args = void. Example (the whole definition of tanh, beside its declaration):
+// arguments uses Args = void. Example: the whole definition of sub, beside its declaration in
+// ops.h (a copy of ops/elementwise.cpp's, which tools/docs/check_layout.py keeps verbatim):
 //
-//   static const Op<void> kTanh({.name = "tanh",
-//       .forward = [](Inputs in) { return map(in[0], [](auto x) { return std::tanh(x); }); },
-//       .backward = [](BackwardContext& c) { c.accumulate(0, c.grad() * (1 - square(c.output()))); },
-//       .samples = {{.inputs = samples::unary(-2, 2)}}});
-//   Tensor tanh(const Tensor& x) { return kTanh({x}); }
+//   static const Op<void> kSub({.name = "sub",
+//       .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], [](auto x, auto y) { return x - y; }); },
+//       .backward =
+//           [](BackwardContext& c) {
+//             if (c.needs_grad(1)) c.accumulate(1, neg(c.grad()));
+//             c.accumulate(0, c.take_grad());
+//           },
+//       .samples = {{.inputs = binary_inputs()}}});
+//   Tensor sub(const Tensor& a, const Tensor& b) { return kSub({a, b}); }
 //
-// The pointwise() builder of ops/pointwise.h shortens the common case of y = f(x) further.
+// The pointwise() builder of ops/pointwise.h shortens the common case of y = f(x) further and
+// makes its gradient an op of its own (kTanh in ops/elementwise.cpp); docs/contributing.md
+// shows the three kinds of op.
 #include <string>
 #include <type_traits>
 #include <utility>
