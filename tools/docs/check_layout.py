@@ -49,12 +49,14 @@ def read(rel):
 
 
 def ignored(name):
-    """Build output, editor files and hidden folders: not part of the tree (.gitignore's build*/, /out/)."""
-    return name.startswith(".") or name.startswith("build") or name == "out" or name.endswith(("~", ".swp"))
+    """Hidden and editor files: not part of the tree."""
+    return name.startswith(".") or name.endswith(("~", ".swp"))
 
 
 def top_folders():
-    return sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d)) and not ignored(d))
+    """The top-level folders, without build output (.gitignore's build*/ and /out/)."""
+    return sorted(d for d in os.listdir(ROOT) if os.path.isdir(os.path.join(ROOT, d)) and not ignored(d)
+                  and not d.startswith("build") and d != "out")
 
 
 def modules():
