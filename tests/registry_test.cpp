@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -26,11 +27,13 @@ TEST(Registry, EveryOpPassesItsChecks) {
 // check_op cannot pass vacuously: an entry without samples is an error, and a function that
 // records no node fails its gradcheck.
 TEST(Registry, CheckOpRefusesToCheckNothing) {
-  tg::OpEntry none{"nothing", "", [](const std::vector<tg::Tensor>& in) { return in[0]; },
-                   [](tg::Dtype, tg::Generator&) { return std::vector<tg::OpSample>{}; }};
+  tg::OpEntry none{.name = "nothing",
+                   .fn = [](const std::vector<tg::Tensor>& in) { return in[0]; },
+                   .samples = [](tg::Dtype, tg::Generator&) { return std::vector<tg::OpSample>{}; }};
   EXPECT_THROW(tg::check_op(none), tg::Error);
-  tg::OpEntry identity{"identity", "", [](const std::vector<tg::Tensor>& in) { return in[0]; },
-                       [](tg::Dtype d, tg::Generator& g) {
+  tg::OpEntry identity{.name = "identity",
+                       .fn = [](const std::vector<tg::Tensor>& in) { return in[0]; },
+                       .samples = [](tg::Dtype d, tg::Generator& g) {
                          return std::vector<tg::OpSample>{{{tg::samples::normal({3}, d, g)}, "vector"}};
                        }};
   std::vector<tg::OpCheck> checks = tg::check_op(identity);
@@ -53,6 +56,40 @@ TEST(Registry, EveryPublicOpIsRegistered) {
   for (const tg::OpEntry& e : tg::op_registry()) registered.insert(e.name);
   EXPECT_GT(declared.size(), 30u);
   for (const std::string& name : declared) EXPECT_TRUE(registered.count(name)) << name << " is declared in ops.h but not registered";
+}
+
+// A hand-written registry entry names its fields (.name, .variant, .fn, .samples, .differentiable,
+// ...) rather than filling numbered slots, where a bare `false` or `{0}` says nothing and a field
+// added to OpEntry would shift the rest. Primitive ops have no hand-written entry: their samples
+// are in their OpSpec.
+TEST(Registry, HandWrittenEntriesNameTheirFields) {
+  namespace fs = std::filesystem;
+  // An opening brace followed by anything but a designator (or the brace's end); `struct OpEntry {`
+  // matches too, and is skipped below.
+  const std::regex positional(R"((RegisterOp\s+\w+\s*\(|register_op\s*\(\s*(OpEntry\s*)?|(struct\s+)?OpEntry\s*\w*\s*)\{\s*[^.\s}])");
+  int files = 0;
+  for (const char* dir : {"autograd", "nn", "optim", "data", "io", "tests", "examples", "docs/snippets"}) {
+    const fs::path root = fs::path(TAPEGRAD_SOURCE_DIR) / dir;
+    if (!fs::exists(root)) continue;
+    for (const fs::directory_entry& f : fs::recursive_directory_iterator(root)) {
+      const std::string ext = f.path().extension().string();
+      if (!f.is_regular_file() || (ext != ".cpp" && ext != ".h")) continue;
+      std::ifstream in(f.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      const std::string src = text.str();
+      ++files;
+      if (src.find("OpEntry") == std::string::npos && src.find("RegisterOp") == std::string::npos &&
+          src.find("register_op") == std::string::npos)
+        continue;  // std::regex is slow; most files name no registry entry at all
+      for (auto it = std::sregex_iterator(src.begin(), src.end(), positional); it != std::sregex_iterator(); ++it) {
+        if (it->str().rfind("struct", 0) == 0) continue;
+        const size_t line = static_cast<size_t>(std::count(src.begin(), src.begin() + it->position(), '\n')) + 1;
+        ADD_FAILURE() << f.path().string() << ":" << line << ": a registry entry with positional fields: " << it->str();
+      }
+    }
+  }
+  EXPECT_GT(files, 50);
 }
 
 // docs/api.md's table of ops names every op declared in ops.h, beside its PyTorch name.

@@ -52,7 +52,18 @@ static const Op<WhereArgs> kWhere(
            if (c.needs_grad(0)) c.accumulate(0, where_op({c.grad(), zero}, w));
            if (c.needs_grad(1)) c.accumulate(1, where_op({zero, c.grad()}, w));
          },
-     .samples = {}});
+     // The registry calls where itself, with the mask as input 0 (data, not a variable).
+     .samples = {{.label = "mask of 0 and 1",
+                  .inputs =
+                      [](Dtype d, Generator& g) {
+                        auto mask = [&](const Shape& s) { return greater(samples::uniform(s, -1, 1, d, g), 0.0); };
+                        auto u = [&](const Shape& s) { return samples::uniform(s, -2, 2, d, g); };
+                        return Samples{{{mask({2, 3}), u({2, 3}), u({2, 3})}, "same shape"},
+                                       {{mask({3, 1}), u({4}), u({3, 4})}, "mask [3,1], a [4], b [3,4]"},
+                                       {{mask({2, 3}), u({}), u({2, 3})}, "rank-0 a"}};
+                      },
+                  .data_inputs = {0},
+                  .call = [](const std::vector<Tensor>& in) { return where(in[0], in[1], in[2]); }}}});
 Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   defined("where", mask);
   defined("where", a);
@@ -60,15 +71,6 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   return kWhere({a, b}, {mask.detach().clone()});
 }
 Tensor where_op(Inputs in, const WhereArgs& w) { return kWhere(in, w); }
-static RegisterOp reg_where({"where", "mask of 0 and 1", [](auto& in) { return where(in[0], in[1], in[2]); },
-                             [](Dtype d, Generator& g) {
-                               auto mask = [&](const Shape& s) { return greater(samples::uniform(s, -1, 1, d, g), 0.0); };
-                               auto u = [&](const Shape& s) { return samples::uniform(s, -2, 2, d, g); };
-                               return Samples{{{mask({2, 3}), u({2, 3}), u({2, 3})}, "same shape"},
-                                              {{mask({3, 1}), u({4}), u({3, 4})}, "mask [3,1], a [4], b [3,4]"},
-                                              {{mask({2, 3}), u({}), u({2, 3})}, "rank-0 a"}};
-                             },
-                             true, {0}});
 
 // ---- clamp: lo where x < lo, hi where x > hi; the gradient passes where lo <= x <= hi ----
 struct ClampArgs {

@@ -259,7 +259,17 @@ static const Op<ToDtypeArgs> kToDtype(
            return out;
          },
      .backward = [](BackwardContext& c, const ToDtypeArgs&) { c.accumulate(0, c.grad().to(c.input(0).dtype())); },
-     .samples = {}});
+     // A round trip through the other dtype: both conversions are recorded, and the output keeps
+     // the input's dtype. The step is larger because float32 rounding swamps a 1e-6 difference.
+     .samples = {{.label = "round trip",
+                  .inputs = unary_inputs(),
+                  .eps = 1e-3,
+                  .call = [](const std::vector<Tensor>& in) {
+                    // An undefined input reaches to_dtype, which names itself.
+                    const Dtype mine = in[0].defined() ? in[0].dtype() : Dtype::f32;
+                    const Tensor there = to_dtype(in[0], mine == Dtype::f32 ? Dtype::f64 : Dtype::f32);
+                    return to_dtype(there, mine);
+                  }}}});
 // Always a copy, as documented, even to the same dtype (a write into it must not reach x);
 // Tensor::to shares the tensor instead, as its documentation and PyTorch's .to() say.
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
@@ -281,16 +291,6 @@ Tensor Tensor::clone() const {
   if (!defined()) throw Error("clone: the tensor is undefined (default-constructed)");
   return kClone({*this});
 }
-// A round trip through the other dtype: both conversions are recorded, and the output keeps
-// the input's dtype. The step is larger because float32 rounding swamps a 1e-6 difference.
-static RegisterOp reg_to_dtype({"to_dtype", "round trip",
-                                [](auto& in) {
-                                  // An undefined input reaches to_dtype, which names itself.
-                                  const Dtype mine = in[0].defined() ? in[0].dtype() : Dtype::f32;
-                                  const Tensor there = to_dtype(in[0], mine == Dtype::f32 ? Dtype::f64 : Dtype::f32);
-                                  return to_dtype(there, mine);
-                                },
-                                unary_inputs(), true, {}, 1e-3});
 
 // ---- masks (not recorded, but ops: a compiled step replays them) ----
 namespace {
@@ -302,16 +302,19 @@ static const Op<void> kGreater({.name = "greater",
                                 .forward = [](Inputs in) {
                                   return broadcast_zip("greater", in[0], in[1], [](auto x, auto y) { return x > y ? decltype(x)(1) : decltype(x)(0); });
                                 },
+                                .samples = {{.inputs = binary_inputs()}},
                                 .recorded = false});
 static const Op<void> kLess({.name = "less",
                              .forward = [](Inputs in) {
                                return broadcast_zip("less", in[0], in[1], [](auto x, auto y) { return x < y ? decltype(x)(1) : decltype(x)(0); });
                              },
+                             .samples = {{.inputs = binary_inputs()}},
                              .recorded = false});
 static const Op<void> kEqual({.name = "equal",
                               .forward = [](Inputs in) {
                                 return broadcast_zip("equal", in[0], in[1], [](auto x, auto y) { return x == y ? decltype(x)(1) : decltype(x)(0); });
                               },
+                              .samples = {{.inputs = binary_inputs()}},
                               .recorded = false});
 static const Op<Threshold> kGreaterThan({.name = "greater",
                                          .forward = [](Inputs in, Threshold& a) {
@@ -336,8 +339,5 @@ Tensor less(const Tensor& a, double s) {
   defined("less", a);
   return kLessThan({a}, {s});
 }
-static RegisterOp reg_greater({"greater", "", [](auto& in) { return greater(in[0], in[1]); }, binary_inputs(), false});
-static RegisterOp reg_less({"less", "", [](auto& in) { return less(in[0], in[1]); }, binary_inputs(), false});
-static RegisterOp reg_equal({"equal", "", [](auto& in) { return equal(in[0], in[1]); }, binary_inputs(), false});
 
 }  // namespace tapegrad

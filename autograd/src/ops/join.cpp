@@ -89,8 +89,10 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t axis) {
   for (const Tensor& t : tensors) lifted.push_back(unsqueeze(t, at));
   return cat(lifted, at);
 }
-static RegisterOp reg_stack({"stack", "axis=1", [](auto& in) { return stack(in, 1); },
-                             [](Dtype d, Generator& g) {
+static RegisterOp reg_stack({.name = "stack",
+                             .variant = "axis=1",
+                             .fn = [](auto& in) { return stack(in, 1); },
+                             .samples = [](Dtype d, Generator& g) {
                                auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
                                return std::vector<OpSample>{{{n({2, 3}), n({2, 3})}, "two matrices"}};
                              }});

@@ -306,8 +306,9 @@ Tensor mse_loss(const Tensor& y, const Tensor& target) {
   same_dtype("mse_loss", y, target);  // here, not in the sub it is built from: the error names the loss
   return mean(square(sub(y, target)));
 }
-static RegisterOp reg_mse({"mse_loss", "", [](auto& in) { return mse_loss(in[0], in[1]); },
-                           [](Dtype d, Generator& g) {
+static RegisterOp reg_mse({.name = "mse_loss",
+                           .fn = [](auto& in) { return mse_loss(in[0], in[1]); },
+                           .samples = [](Dtype d, Generator& g) {
                              return std::vector<OpSample>{
                                  {{samples::normal({3, 2}, d, g), samples::normal({3, 2}, d, g)}, "3x2"}};
                            }});
@@ -411,10 +412,11 @@ Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype)
   return out;
 }
 // The input only carries the dtype (the registry's entries take tensors).
-static RegisterOp reg_one_hot({"one_hot", "", [](auto& in) { return one_hot({1, 0}, 3, in[0].dtype()); },
-                               [](Dtype d, Generator& g) {
+static RegisterOp reg_one_hot({.name = "one_hot",
+                               .fn = [](auto& in) { return one_hot({1, 0}, 3, in[0].dtype()); },
+                               .samples = [](Dtype d, Generator& g) {
                                  return std::vector<OpSample>{{{samples::normal({1}, d, g)}, "dtype carrier"}};
                                },
-                               false});
+                               .differentiable = false});
 
 }  // namespace tapegrad

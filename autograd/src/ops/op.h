@@ -91,8 +91,15 @@ class Op final : public OpInfo {
         return call(Inputs(in), args);
       };
       if (s.call) fn = s.call;
-      register_op(OpEntry{spec_.name, s.label, std::move(fn), s.inputs, spec_.recorded, s.data_inputs, s.eps,
-                          s.zero_gradient, s.zero_gradient_inputs});
+      register_op(OpEntry{.name = spec_.name,
+                          .variant = s.label,
+                          .fn = std::move(fn),
+                          .samples = s.inputs,
+                          .differentiable = spec_.recorded,
+                          .nondiff_inputs = s.data_inputs,
+                          .eps = s.eps,
+                          .zero_gradient = s.zero_gradient,
+                          .zero_gradient_inputs = s.zero_gradient_inputs});
     }
   }
 

@@ -26,7 +26,10 @@ Tensor unsqueeze(const Tensor& x, int64_t axis) {
   s.insert(s.begin() + (axis < 0 ? axis + r + 1 : axis), 1);
   return reshape(x, s);
 }
-static RegisterOp reg_unsqueeze({"unsqueeze", "axis=-1", [](auto& in) { return unsqueeze(in[0], -1); }, one({2, 3}, "matrix")});
+static RegisterOp reg_unsqueeze({.name = "unsqueeze",
+                                 .variant = "axis=-1",
+                                 .fn = [](auto& in) { return unsqueeze(in[0], -1); },
+                                 .samples = one({2, 3}, "matrix")});
 
 Tensor squeeze(const Tensor& x, int64_t axis) {
   defined("squeeze", x);
@@ -43,8 +46,14 @@ Tensor squeeze(const Tensor& x) {
     if (d != 1) s.push_back(d);
   return reshape(x, s);
 }
-static RegisterOp reg_squeeze({"squeeze", "axis=1", [](auto& in) { return squeeze(in[0], 1); }, one({2, 1, 3}, "[2,1,3]")});
-static RegisterOp reg_squeeze_all({"squeeze", "all", [](auto& in) { return squeeze(in[0]); }, one({1, 2, 1}, "[1,2,1]")});
+static RegisterOp reg_squeeze({.name = "squeeze",
+                               .variant = "axis=1",
+                               .fn = [](auto& in) { return squeeze(in[0], 1); },
+                               .samples = one({2, 1, 3}, "[2,1,3]")});
+static RegisterOp reg_squeeze_all({.name = "squeeze",
+                                   .variant = "all",
+                                   .fn = [](auto& in) { return squeeze(in[0]); },
+                                   .samples = one({1, 2, 1}, "[1,2,1]")});
 
 Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
   defined("flatten", x);
@@ -65,8 +74,14 @@ Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
   }
   return reshape(x, s);
 }
-static RegisterOp reg_flatten({"flatten", "all", [](auto& in) { return flatten(in[0]); }, one({2, 3, 2}, "3-D")});
-static RegisterOp reg_flatten_tail({"flatten", "start=1", [](auto& in) { return flatten(in[0], 1); }, one({2, 3, 2}, "3-D")});
+static RegisterOp reg_flatten({.name = "flatten",
+                               .variant = "all",
+                               .fn = [](auto& in) { return flatten(in[0]); },
+                               .samples = one({2, 3, 2}, "3-D")});
+static RegisterOp reg_flatten_tail({.name = "flatten",
+                                    .variant = "start=1",
+                                    .fn = [](auto& in) { return flatten(in[0], 1); },
+                                    .samples = one({2, 3, 2}, "3-D")});
 
 // ---- permute: out's axis d is x's axis perm[d] (a copy); the gradient is permuted back ----
 struct PermuteArgs {
@@ -148,8 +163,10 @@ Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
   std::swap(perm[i], perm[j]);
   return permute(x, perm);
 }
-static RegisterOp reg_transpose_axes({"transpose", "axes 1 and -1 of 3-D", [](auto& in) { return transpose(in[0], 1, -1); },
-                                      one({2, 3, 4}, "3-D")});
+static RegisterOp reg_transpose_axes({.name = "transpose",
+                                      .variant = "axes 1 and -1 of 3-D",
+                                      .fn = [](auto& in) { return transpose(in[0], 1, -1); },
+                                      .samples = one({2, 3, 4}, "3-D")});
 
 // ---- expand: broadcast_to, where -1 keeps a dimension (a copy; the gradient is summed back) ----
 Tensor expand(const Tensor& x, const std::vector<int64_t>& shape) {
@@ -172,7 +189,9 @@ Tensor expand(const Tensor& x, const std::vector<int64_t>& shape) {
     throw Error("expand: shape " + x.shape().str() + " cannot be expanded to " + want.str());
   return broadcast_to(x, want);
 }
-static RegisterOp reg_expand({"expand", "[3,1] to [2,-1,4]", [](auto& in) { return expand(in[0], {2, -1, 4}); },
-                              one({3, 1}, "[3,1]")});
+static RegisterOp reg_expand({.name = "expand",
+                              .variant = "[3,1] to [2,-1,4]",
+                              .fn = [](auto& in) { return expand(in[0], {2, -1, 4}); },
+                              .samples = one({3, 1}, "[3,1]")});
 
 }  // namespace tapegrad

@@ -27,7 +27,7 @@ using SampleInputs = std::function<std::vector<OpSample>(Dtype, Generator&)>;
 /// A registered op: its public name, how to call it on a list of tensors, and sample inputs.
 struct OpEntry {
   std::string name;  ///< the public function's name, as declared in ops.h
-  std::string variant;  ///< which overload or argument set ("axis=1, keepdim")
+  std::string variant = {};  ///< which overload or argument set ("axis=1, keepdim"); empty if there is one
   std::function<Tensor(const std::vector<Tensor>&)> fn;  ///< calls the op
   SampleInputs samples;  ///< inputs away from kinks
   bool differentiable = true;  ///< false for argmax, comparisons and other non-recorded helpers
