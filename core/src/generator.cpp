@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "tensor_impl.h"
+#include "tensor_hooks.h"
 
 namespace tapegrad {
 
@@ -36,16 +36,9 @@ uint64_t Generator::below(uint64_t n) {
   return r % n;
 }
 
-namespace {
-// A draw while compile() records would be one fixed sample, replayed at every step.
-[[noreturn]] void throw_frozen_random(const char* op) {
-  throw Error(std::string(op) + ": random numbers drawn while compile() records the function would be the same at "
-              "every replay; draw them outside the function and pass them as an input");
-}
-}  // namespace
 
 Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
-  if (detail::capture_checks & detail::kCheckWrites) [[unlikely]] throw_frozen_random("randn");
+  if (detail::tensor_hooks) [[unlikely]] detail::tensor_hooks->draw("randn");
   Tensor t = detail::make_tensor(shape, dtype, "randn");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -56,7 +49,7 @@ Tensor randn(const Shape& shape, Generator& gen, Dtype dtype) {
 }
 
 Tensor rand(const Shape& shape, Generator& gen, Dtype dtype) {
-  if (detail::capture_checks & detail::kCheckWrites) [[unlikely]] throw_frozen_random("rand");
+  if (detail::tensor_hooks) [[unlikely]] detail::tensor_hooks->draw("rand");
   Tensor t = detail::make_tensor(shape, dtype, "rand");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);

@@ -6,21 +6,17 @@
 #include <iomanip>
 #include <sstream>
 
-#include "tensor_impl.h"
+#include "tensor_hooks.h"
 
 namespace tapegrad {
 
 namespace detail {
 
-TG_TLS thread_local TensorImpl* recycle_slot = nullptr;
-TG_TLS thread_local bool recycled = false;
+TG_TLS thread_local TensorHooks* tensor_hooks = nullptr;
 
 Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
-  if (recycle_slot) [[unlikely]] {
-    TensorImpl* r = recycle_slot;
-    if (r->dtype == dtype && r->shape == shape) {
-      recycle_slot = nullptr;
-      recycled = true;
+  if (tensor_hooks) [[unlikely]] {
+    if (TensorImpl* r = tensor_hooks->reuse(shape, dtype)) {
       r->retain();
       return adopt(r);
     }
@@ -34,7 +30,6 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
   impl->dtype = dtype;
   impl->shape = shape;
   impl->numel = numel;
-  impl->born = compile_serial;
   try {
     impl->storage = Storage::create(bytes);
   } catch (const std::bad_alloc&) {
@@ -42,6 +37,7 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
     throw Error(std::string(op) + ": cannot allocate " + std::to_string(bytes) + " bytes for shape " + shape.str() + " of " +
                 std::string(dtype_name(dtype)) + " (out of memory)");
   }
+  if (tensor_hooks) [[unlikely]] tensor_hooks->made(*impl, nullptr);
   return adopt(impl);
 }
 
@@ -52,7 +48,7 @@ Tensor make_view(const Tensor& base, const Shape& shape) {
   impl->numel = shape.numel();
   impl->storage = impl_of(base)->storage;
   impl->storage->retain();
-  impl->born = impl_of(base)->born;  // the base's values: a view of a captured tensor is captured
+  if (tensor_hooks) [[unlikely]] tensor_hooks->made(*impl, impl_of(base));
   return adopt(impl);
 }
 
@@ -163,33 +159,6 @@ double Tensor::at(const std::vector<int64_t>& index) const {
 }
 double Tensor::at(std::initializer_list<int64_t> index) const { return at(std::vector<int64_t>(index)); }
 
-namespace detail {
-TG_TLS thread_local uint8_t capture_checks = 0;
-TG_TLS thread_local uint32_t compile_serial = 0;
-Tensor (*traced_detach)(const Tensor& t) = nullptr;
-
-void throw_captured_read(const char* what, const TensorImpl& t) {
-  if (!t.traced)
-    throw Error(std::string(what) + ": reads the values of a " + t.shape.str() +
-                " tensor the function captures (made outside it: a parameter, a buffer, a constant) while "
-                "compile() records the function; the value read would be frozen into the step, and its replays "
-                "would not see a later change to the tensor (fill_, an optimizer's step). Use the tensor itself in "
-                "an op (x * scale, not x * scale.item()), or pass it as an input of the step; "
-                "{.allow_host_reads = true} allows the read and freezes the value");
-  const bool input = t.born != compile_serial;  // made before compile(): one of its example inputs
-  throw Error(std::string(what) + ": reads the values of " +
-              (input ? "an input of the function (a " + t.shape.str() + " tensor)"
-                     : "a " + t.shape.str() + " tensor computed from the inputs") +
-              " while compile() records the function; a compiled step replays the same ops whatever the values, so "
-              "values cannot steer it. Move the read out of the function, or pass {.allow_host_reads = true} if "
-              "the function is branch-free");
-}
-void throw_captured_write(const char* what) {
-  throw Error(std::string(what) + ": an in-place write while compile() records the function would happen once, "
-              "not at each replay; write out of place (an op), or outside the compiled function");
-}
-}  // namespace detail
-
 Tensor detail::copy_of(const Tensor& t) {
   Tensor out = make_tensor(t.shape(), t.dtype(), "clone");
   if (t.numel()) std::memcpy(out.raw_data(), t.raw_data(), static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
@@ -197,8 +166,8 @@ Tensor detail::copy_of(const Tensor& t) {
 }
 
 Tensor Tensor::detach() const {
-  if ((detail::capture_checks & detail::kTracing) && impl_ && impl_->traced && detail::traced_detach) [[unlikely]]
-    return detail::traced_detach(*this);
+  if (detail::tensor_hooks && impl_) [[unlikely]]
+    if (Tensor t = detail::tensor_hooks->detach(*this); t.defined()) return t;
   return detail::make_view(*this, shape());
 }
 

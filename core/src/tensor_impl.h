@@ -63,11 +63,9 @@ struct TensorImpl {
   bool requires_grad = false;   // a marked leaf, or the output of a recorded node
   bool graph_released = false;  // its node was freed (by backward(), or by the tape at thread exit)
   bool tape_exited = false;     // freed because the recording thread ended, not by a backward()
-  bool traced = false;          // computed from a compiled function's inputs, while compile() runs it
   bool step_released = false;   // freed because the compiled step that recorded it was destroyed
-  // The compile() under way on this thread when it was made (detail::compile_serial; 0 outside
-  // one): a host read while compiling tells a constant the function made from a tensor it captured.
-  uint32_t born = 0;
+  // Left to the TensorHooks in force when it was made (tensor_hooks.h); core never reads it.
+  uint32_t hook_mark = 0;
   Shape shape;
   int64_t numel = 0;
   detail::Storage* storage = nullptr;
@@ -104,41 +102,11 @@ inline Tensor adopt(TensorImpl* impl) noexcept {
 namespace detail {
 using ::tapegrad::TensorImpl;
 
-// While compile() runs the user's function (outside the ops' own code, which replays): what a
-// replay could not reproduce is an error. Reads to the host of a traced tensor would let values
-// steer control flow; in-place writes and random draws would happen once, at compile time.
-enum CaptureCheck : uint8_t { kCheckReads = 1, kCheckWrites = 2, kTracing = 4 };
-extern TG_TLS thread_local uint8_t capture_checks;
-// Numbers the compile() under way on this thread (0 when none); tensors made meanwhile carry it.
-extern TG_TLS thread_local uint32_t compile_serial;
-// detach() of a traced tensor while compiling: traced too (a view the replay makes again), so
-// that a copy the library keeps of it (an op's labels) follows each replay. Set by autograd.
-extern Tensor (*traced_detach)(const Tensor& t);
-[[noreturn]] void throw_captured_read(const char* what, const TensorImpl& t);
-[[noreturn]] void throw_captured_write(const char* what);
-// A read is frozen into the step unless the tensor is a constant the function made itself: one
-// computed from the inputs, an input, or a captured tensor (made before compile()) all refuse.
-inline void check_read(const TensorImpl* t, const char* what) {
-  if ((capture_checks & kCheckReads) && t && (t->traced || t->born != compile_serial)) [[unlikely]]
-    throw_captured_read(what, *t);
-}
-inline void check_write(const char* what) {
-  if (capture_checks & kCheckWrites) [[unlikely]] throw_captured_write(what);
-}
-
-
 // The elements of `t` as T*, without the dtype check of Tensor::data (kernels dispatch first).
 template <class T>
 inline T* ptr(const Tensor& t) {
   return static_cast<T*>(impl_of(t)->storage->data);
 }
-
-// A compiled step's replay offers the tensor an op is about to recompute: the first make_tensor
-// of its shape and dtype returns it (its buffer is overwritten in place) instead of allocating,
-// and sets `recycled`. The replay checks that the op returned it, and runs the op again
-// without the offer if the op used it for something else.
-extern TG_TLS thread_local TensorImpl* recycle_slot;
-extern TG_TLS thread_local bool recycled;
 
 // A new tensor with fresh storage, uninitialised.
 // `op` names the caller in the errors of a bad shape or a failed allocation.

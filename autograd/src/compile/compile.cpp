@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "compile/capture.h"
 #include "ops/op.h"
 
 namespace tapegrad {
@@ -16,7 +17,7 @@ namespace tapegrad {
 namespace detail {
 
 TG_TLS thread_local Trace* active_trace = nullptr;
-TG_TLS thread_local uint32_t compiles_begun = 0;  // numbers each compile() (detail::compile_serial)
+TG_TLS thread_local uint32_t compiles_begun = 0;  // numbers each compile() (Trace::serial)
 
 namespace {
 
@@ -29,7 +30,7 @@ struct Instr {
   TensorImpl* out = nullptr;
   uint32_t out_slot = 0;
   int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
-  bool recycle = true;  // the op writes its result into the offered tensor (detail::recycle_slot)
+  bool recycle = true;  // the op writes its result into the offered tensor (Replay::reuse)
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
@@ -42,6 +43,27 @@ struct Instr {
   ~Instr() {
     if (op && !op->trivial_args()) op->destroy(args);
   }
+};
+
+// A compiled step's replay offers the tensor an op is about to recompute: the first make_tensor
+// of its shape and dtype returns it (its buffer is overwritten in place) instead of allocating,
+// and sets `taken`. The replay checks that the op returned it, and runs the op again without
+// the offer if the op used it for something else.
+struct Replay final : TensorHooks {
+  TensorImpl* offer = nullptr;
+  bool taken = false;
+  TensorImpl* reuse(const Shape& shape, Dtype dtype) override {
+    if (!offer || offer->dtype != dtype || offer->shape != shape) return nullptr;
+    TensorImpl* r = offer;
+    offer = nullptr;
+    taken = true;
+    return r;
+  }
+  void made(TensorImpl&, const TensorImpl*) override {}
+  void read(const TensorImpl&, const char*) override {}
+  void write(const char*) override {}
+  void draw(const char*) override {}
+  Tensor detach(const Tensor&) override { return {}; }
 };
 
 // "[5, 4] float32 requiring gradients": what a call gave, or what the step was compiled for.
@@ -127,10 +149,14 @@ struct Compiled::Impl {
 
 namespace detail {
 
-struct Trace {
+// compile() under way: the step it fills. As the thread's tensor hooks it refuses what a
+// replay could not reproduce (capture.h), and traces detach().
+struct Trace final : CaptureChecks {
+  Trace(Compiled::Impl& s, uint32_t serial, bool allow_reads) : CaptureChecks(serial, allow_reads), step(s) {}
   Compiled::Impl& step;
   std::unordered_map<const TensorImpl*, int32_t> slot_of;
   std::unordered_set<const Storage*> fresh;  // buffers the traced ops allocated
+  Tensor detach(const Tensor& t) override;
 };
 
 namespace {
@@ -174,7 +200,7 @@ void trace_op(Trace& trace, const OpInfo& op, Inputs in, const Tensor& out,
     throw Error(std::string(op.name(instr.args)) + ": returned a tensor it was given; compile() needs each op's "
                 "result to be a tensor of its own");
   instr.out_slot = static_cast<uint32_t>(add_slot(trace, out));
-  impl_of(out)->traced = true;
+  set_traced(*impl_of(out), trace.serial());
   if (!view) trace.fresh.insert(o->storage);
   instr.out = impl_of(out);
   if (o->node >= 0 && o->tape == step.tape.get()) {
@@ -194,12 +220,22 @@ const Op<void> kDetach({.name = "detach",
                         .forward = [](Inputs in) { return make_view(in[0], in[0].shape()); },
                         .backward = [](BackwardContext&) {},  // never recorded
                         .samples = {}});
-Tensor detach_traced(const Tensor& x) {
-  Tensor out = make_view(x, x.shape());
-  trace_op(*active_trace, kDetach, {x}, out, [](void*) {});
+}  // namespace
+
+// detach() of a traced tensor while compiling: traced too (a view the replay makes again), so
+// that a copy the library keeps of it (an op's labels) follows each replay.
+Tensor Trace::detach(const Tensor& x) {
+  if (!is_traced(*impl_of(x))) return {};
+  Tensor out;
+  {
+    HooksScope inside(nullptr);
+    out = make_view(x, x.shape());
+  }
+  trace_op(*this, kDetach, {x}, out, [](void*) {});
   return out;
 }
-const bool detach_hooked = (traced_detach = detach_traced, true);
+
+namespace {
 
 [[noreturn]] void throw_changed_shape(const Instr& instr, size_t index, const TensorImpl& now) {
   throw Error("compiled step: " + std::string(instr.op->name(instr.args)) + " (op " + std::to_string(index) +
@@ -229,7 +265,10 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
   auto step = std::make_unique<Compiled::Impl>();
   step->tape = std::make_unique<detail::TapeImpl>();
   step->tape->mark_compiled();
-  detail::Trace trace{*step, {}, {}};
+  // 31 bits (hook_mark keeps one for "traced"); 0 marks a tensor made outside any compile().
+  uint32_t serial = ++detail::compiles_begun & 0x7fffffffu;
+  if (serial == 0) serial = ++detail::compiles_begun & 0x7fffffffu;
+  detail::Trace trace(*step, serial, options.allow_host_reads);
   step->recorded = detail::grad_enabled;
   for (size_t k = 0; k < example_inputs.size(); ++k) {
     const Tensor& x = example_inputs[k];
@@ -259,21 +298,17 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       ~Restore() {
         detail::TapeImpl::exchange_current(tape);
         detail::active_trace = nullptr;
-        detail::capture_checks = 0;
-        detail::compile_serial = 0;
-        for (const Tensor& t : slots) impl_of(t)->traced = false;
+        for (const Tensor& t : slots) detail::clear_traced(*impl_of(t));
       }
     } restore{previous, step->slots};
-    for (size_t k = 0; k < step->inputs; ++k) impl_of(step->slots[k])->traced = true;
+    for (size_t k = 0; k < step->inputs; ++k) detail::mark_input(*impl_of(step->slots[k]));
     detail::active_trace = &trace;
-    detail::compile_serial = ++detail::compiles_begun;
-    if (detail::compile_serial == 0) detail::compile_serial = ++detail::compiles_begun;  // 0 means none
-    detail::capture_checks = detail::kTracing | detail::kCheckWrites | (options.allow_host_reads ? 0 : detail::kCheckReads);
-    (void)detail::detach_hooked;
+    detail::HooksScope hooks(&trace);
     result = fn(example_inputs);
     if (!result.defined()) throw Error("compile: the function returned an undefined tensor");
     auto it = trace.slot_of.find(impl_of(result));
-    computed = impl_of(result)->traced && it != trace.slot_of.end() && static_cast<size_t>(it->second) >= step->inputs;
+    computed = detail::is_traced(*impl_of(result)) && it != trace.slot_of.end() &&
+               static_cast<size_t>(it->second) >= step->inputs;
   }
   if (!computed)
     throw Error("compile: the function returned a " + result.shape().str() +
@@ -352,9 +387,8 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
   const bool anomaly = detail::anomaly_on;
   const bool grad_on = detail::grad_enabled;
   detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
-  struct NoOffer {
-    ~NoOffer() { detail::recycle_slot = nullptr; }
-  } no_offer_left;
+  detail::Replay replay;
+  detail::HooksScope hooks(&replay);
   for (size_t i = 0; i < s.instrs.size(); ++i) {
     detail::Instr& instr = s.instrs[i];
     // A recorded op runs on its node's arguments: a forward that leaves state there for its
@@ -363,12 +397,12 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
     const detail::Inputs in(s.refs.data() + instr.first, instr.count);
     // The result's buffer is reused when no other tensor shares it (a view of it, kept).
     const bool offer = instr.recycle && instr.out->storage->refs.load(std::memory_order_relaxed) == 1;
-    detail::recycle_slot = offer ? instr.out : nullptr;
-    detail::recycled = false;
+    replay.offer = offer ? instr.out : nullptr;
+    replay.taken = false;
     Tensor out = instr.op->run(in, args);
-    detail::recycle_slot = nullptr;
+    replay.offer = nullptr;
     detail::TensorImpl* o = impl_of(out);
-    if (o != instr.out && detail::recycled) [[unlikely]] {
+    if (o != instr.out && replay.taken) [[unlikely]] {
       // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
       // may be held by what the op keeps. Run it again, unoffered, from now on.
       instr.recycle = false;

@@ -3,7 +3,7 @@
 // thread-local pointer; while it is set, each call is also appended to the compiled step.
 #include <functional>
 
-#include "tensor_impl.h"
+#include "tensor_hooks.h"
 #include "tls.h"
 
 namespace tapegrad::detail {
@@ -22,20 +22,14 @@ void trace_op(Trace& trace, const OpInfo& op, Inputs in, const Tensor& out,
 // RAII: inside an op's forward, nothing is traced or checked (the forward replays as a whole).
 class TraceSuspend {
  public:
-  TraceSuspend() : trace_(active_trace), checks_(capture_checks) {
-    active_trace = nullptr;
-    capture_checks = 0;
-  }
-  ~TraceSuspend() {
-    active_trace = trace_;
-    capture_checks = checks_;
-  }
+  TraceSuspend() : trace_(active_trace), hooks_(nullptr) { active_trace = nullptr; }
+  ~TraceSuspend() { active_trace = trace_; }
   TraceSuspend(const TraceSuspend&) = delete;
   TraceSuspend& operator=(const TraceSuspend&) = delete;
 
  private:
   Trace* trace_;
-  uint8_t checks_;
+  HooksScope hooks_;
 };
 
 }  // namespace tapegrad::detail
