@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 
+#include "main.h"
 #include "models.h"
 
 namespace {
@@ -182,14 +183,11 @@ void print_fit(const std::string& family) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  tg::set_num_threads(threads);
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::RunSpecifiedBenchmarks();
-  print_fit("mlp");
-  print_fit("scalar");
-  benchmark::Shutdown();
+  bench::MainOptions o;
+  o.before_initialize = [](int) { register_all(); };
+  o.after_run = [] {
+    print_fit("mlp");
+    print_fit("scalar");
+  };
+  return bench::run_main(argc, argv, o);
 }

@@ -7,7 +7,7 @@
 
 #include "fma_peak.h"
 #include "heap_counter.h"
-#include "loaded_blas.h"
+#include "main.h"
 #include "models.h"
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -162,19 +162,9 @@ BENCHMARK(BM_conv_layers_libtorch)->Unit(benchmark::kMillisecond)->UseRealTime()
 #endif
 
 int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  tg::set_num_threads(threads);
-#ifdef TAPEGRAD_BENCH_TORCH
-  torch::set_num_threads(threads);
-#endif
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::AddCustomContext("fma_peak_f32_1thread_GFLOPs", std::to_string(peak_gflops()));
-#ifdef TAPEGRAD_BENCH_TORCH
-  benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
-  bench::record_blas(benchmark::AddCustomContext);
-#endif
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  bench::MainOptions o;
+  o.after_initialize = [](int) {
+    benchmark::AddCustomContext("fma_peak_f32_1thread_GFLOPs", std::to_string(peak_gflops()));
+  };
+  return bench::run_main(argc, argv, o);
 }

@@ -11,6 +11,7 @@
 // rank's own timing, and ranks running different numbers of collectives deadlock.
 #include <benchmark/benchmark.h>
 
+#include "main.h"
 #include "models.h"
 
 #include <algorithm>
@@ -143,23 +144,18 @@ class Silent : public benchmark::BenchmarkReporter {
 
 int main(int argc, char** argv) {
   dist::Environment env(&argc, &argv);
-  tg::set_num_threads(bench::take_threads_flag(argc, argv));
   if (!dist::is_main()) {  // rank 0 alone writes --benchmark_out
     int out = 1;
     for (int i = 1; i < argc; ++i)
       if (std::strncmp(argv[i], "--benchmark_out", 15) != 0) argv[out++] = argv[i];
     argc = out;
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  register_all();
-  if (dist::is_main()) {
-    benchmark::AddCustomContext("ranks", std::to_string(dist::size()));
-    benchmark::RunSpecifiedBenchmarks();
-  } else {
-    Silent display;
-    benchmark::RunSpecifiedBenchmarks(&display);
-  }
-  benchmark::Shutdown();
-  return 0;
+  Silent silent;
+  bench::MainOptions o;
+  o.after_initialize = [](int) {
+    register_all();
+    if (dist::is_main()) benchmark::AddCustomContext("ranks", std::to_string(dist::size()));
+  };
+  if (!dist::is_main()) o.display = &silent;
+  return bench::run_main(argc, argv, o);
 }

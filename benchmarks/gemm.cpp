@@ -9,6 +9,7 @@
 
 #include "fma_peak.h"
 #include "gemm_paths.h"
+#include "main.h"
 #include "models.h"
 
 namespace {
@@ -30,9 +31,9 @@ void BM_matmul(benchmark::State& s) {
   const tg::Dtype dt = f32 ? tg::Dtype::f32 : tg::Dtype::f64;
   const tg::Tensor a = bench::fixed_input(m, k, dt, 1), b = bench::fixed_input(k, n, dt, 2);
   tg::NoGradGuard no_grad;
-  const tg::detail::GemmCounts before = tg::detail::gemm_counts();
+  const tg::GemmPathCounts before = tg::gemm_path_counts();
   for (auto _ : s) benchmark::DoNotOptimize(tg::matmul(a, b).raw_data());
-  const tg::detail::GemmCounts after = tg::detail::gemm_counts();
+  const tg::GemmPathCounts after = tg::gemm_path_counts();
   const double flops = 2.0 * double(m) * double(n) * double(k);
   s.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   s.counters["pct_of_peak"] = benchmark::Counter(100 * flops * 1e-9 / (f32 ? peak[0] : peak[1]),
@@ -46,13 +47,10 @@ BENCHMARK(BM_fma_peak)->Iterations(1);
 BENCHMARK(BM_matmul)->Apply(bench::gemm_shapes);
 
 int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  tg::set_num_threads(threads);
-  for (int f = 0; f < 2; ++f)
-    for (int r = 0; r < 5; ++r) peak[f] = std::max(peak[f], bench::measured_fma_peak(f == 0, threads));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  bench::MainOptions o;
+  o.before_initialize = [](int threads) {
+    for (int f = 0; f < 2; ++f)
+      for (int r = 0; r < 5; ++r) peak[f] = std::max(peak[f], bench::measured_fma_peak(f == 0, threads));
+  };
+  return bench::run_main(argc, argv, o);
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "fma_peak.h"
+#include "main.h"
 #include "models.h"
 
 namespace {
@@ -53,14 +54,12 @@ BENCHMARK(BM_fma_peak)->Iterations(1);
 BENCHMARK(BM_cblas_gemm)->Apply(bench::gemm_shapes);
 
 int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  openblas_set_num_threads(threads);
-  for (int f = 0; f < 2; ++f)
-    for (int r = 0; r < 5; ++r) peak[f] = std::max(peak[f], bench::measured_fma_peak(f == 0, threads));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-  benchmark::AddCustomContext("openblas_config", openblas_get_config());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  bench::MainOptions o;
+  o.before_initialize = [](int threads) {
+    openblas_set_num_threads(threads);
+    for (int f = 0; f < 2; ++f)
+      for (int r = 0; r < 5; ++r) peak[f] = std::max(peak[f], bench::measured_fma_peak(f == 0, threads));
+  };
+  o.after_initialize = [](int) { benchmark::AddCustomContext("openblas_config", openblas_get_config()); };
+  return bench::run_main(argc, argv, o);
 }

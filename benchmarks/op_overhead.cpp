@@ -5,7 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include "heap_counter.h"
-#include "loaded_blas.h"
+#include "main.h"
 #include "models.h"
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -205,20 +205,4 @@ BENCHMARK(BM_rosenbrock_tapegrad_compiled);
 BENCHMARK(BM_rosenbrock_libtorch);
 #endif
 
-int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  tg::set_num_threads(threads);
-#ifdef TAPEGRAD_BENCH_TORCH
-  torch::set_num_threads(threads);
-#endif
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-#ifdef TAPEGRAD_BENCH_TORCH
-  // libtorch's BLAS (libblas.so.3) may be OpenBLAS with its own thread pool: pin it too.
-  benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
-  bench::record_blas(benchmark::AddCustomContext);
-#endif
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-}
+int main(int argc, char** argv) { return bench::run_main(argc, argv); }

@@ -6,7 +6,7 @@
 
 #include "gemm_paths.h"
 #include "heap_counter.h"
-#include "loaded_blas.h"
+#include "main.h"
 #include "models.h"
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -69,9 +69,9 @@ void BM_step_tapegrad(benchmark::State& s) {
     opt.step();
   };
   for (int i = 0; i < 5; ++i) step();  // steady state: caches filled
-  const tg::detail::GemmCounts before = tg::detail::gemm_counts();
+  const tg::GemmPathCounts before = tg::gemm_path_counts();
   step();
-  s.SetLabel(bench::gemm_paths(before, tg::detail::gemm_counts()) + " per step");
+  s.SetLabel(bench::gemm_paths(before, tg::gemm_path_counts()) + " per step");
   Counters c{net};
   for (auto _ : s) step();
   c.report(s, "tapegrad");
@@ -144,20 +144,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = bench::take_threads_flag(argc, argv);
-  tg::set_num_threads(threads);
-#ifdef TAPEGRAD_BENCH_TORCH
-  torch::set_num_threads(threads);
-#endif
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(threads));
-#ifdef TAPEGRAD_BENCH_TORCH
-  // libtorch's BLAS (libblas.so.3) may be OpenBLAS with its own thread pool: pin it too.
-  benchmark::AddCustomContext("openblas_threads_set", bench::set_openblas_threads(threads) ? "yes" : "no OpenBLAS");
-  bench::record_blas(benchmark::AddCustomContext);
-#endif
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
+  bench::MainOptions o;
+  o.before_initialize = [](int) { register_all(); };
+  return bench::run_main(argc, argv, o);
 }

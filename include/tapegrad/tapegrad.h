@@ -13,6 +13,7 @@
 #include "tapegrad/autograd/anomaly.h"
 #include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/function.h"
+#include "tapegrad/autograd/gemm_paths.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
 #include "tapegrad/autograd/ops.h"

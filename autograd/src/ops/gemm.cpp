@@ -10,6 +10,7 @@
 #include <libxsmm.h>
 #endif
 
+#include "tapegrad/autograd/gemm_paths.h"
 #include "tapegrad/core/threads.h"
 
 namespace tapegrad::detail {
@@ -21,7 +22,8 @@ constexpr double kParallelWork = double(1 << 23);
 
 // The thread count Eigen was last told on this thread (OpenMP's setting is per thread).
 thread_local int eigen_threads = 0;
-// Process-wide and relaxed: a thread_local in a shared library costs a call per access.
+// Process-wide and relaxed: a thread_local in a shared library costs a call per access. Read by
+// tg::gemm_path_counts (tapegrad/autograd/gemm_paths.h).
 std::atomic<int64_t> xsmm_count{0}, eigen_count{0};
 
 void use_threads(int n) {
@@ -31,10 +33,6 @@ void use_threads(int n) {
   }
 }
 }  // namespace
-
-GemmCounts gemm_counts() {
-  return {xsmm_count.load(std::memory_order_relaxed), eigen_count.load(std::memory_order_relaxed)};
-}
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
 // Products up to a few hundred million multiply-adds go to libxsmm's JIT kernels: 25% less time
@@ -140,3 +138,11 @@ template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const 
                            double*);
 
 }  // namespace tapegrad::detail
+
+namespace tapegrad {
+
+GemmPathCounts gemm_path_counts() {
+  return {detail::xsmm_count.load(std::memory_order_relaxed), detail::eigen_count.load(std::memory_order_relaxed)};
+}
+
+}  // namespace tapegrad

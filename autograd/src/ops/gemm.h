@@ -7,14 +7,6 @@
 
 namespace tapegrad::detail {
 
-// How many products took each path in the process, so that a benchmark can report the path its
-// figures measured instead of assuming it (read before and after the work it measures).
-struct GemmCounts {
-  int64_t libxsmm = 0;
-  int64_t eigen = 0;
-};
-GemmCounts gemm_counts();
-
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
           T* c);
