@@ -75,10 +75,10 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
   TensorImpl* t = impl_of(in);
   if (!t->requires_grad) return;
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
-  if (g.shape() != in.shape()) {
+  if (impl_of(g)->shape != t->shape) {
     // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
-    if (g.numel() == in.numel()) g = pass_.create_graph ? reshape(g, in.shape().vec()) : make_view(g, in.shape());
-    else g = sum_to(g, in.shape());
+    if (impl_of(g)->numel == t->numel) g = pass_.create_graph ? reshape(g, t->shape.vec()) : make_view(g, t->shape);
+    else g = sum_to(g, t->shape);
   }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf

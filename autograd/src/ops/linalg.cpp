@@ -11,8 +11,16 @@ namespace {
 struct Mat2 {
   int64_t rows, cols;
 };
-Mat2 as_left(const Tensor& a) { return a.dim() == 1 ? Mat2{1, a.shape()[0]} : Mat2{a.shape()[0], a.shape()[1]}; }
-Mat2 as_right(const Tensor& b) { return b.dim() == 1 ? Mat2{b.shape()[0], 1} : Mat2{b.shape()[0], b.shape()[1]}; }
+// (Read from the TensorImpl: the operands are an op's inputs, checked defined, and a matmul's
+// forward and backward read them several times.)
+Mat2 as_left(const Tensor& a) {
+  const Shape& s = impl_of(a)->shape;
+  return s.size() == 1 ? Mat2{1, s[0]} : Mat2{s[0], s[1]};
+}
+Mat2 as_right(const Tensor& b) {
+  const Shape& s = impl_of(b)->shape;
+  return s.size() == 1 ? Mat2{s[0], 1} : Mat2{s[0], s[1]};
+}
 }  // namespace
 
 // ---- gemm: C = op(A) op(B), op a transpose or not, for matmul's gradients ----
@@ -53,7 +61,7 @@ static const Op<GemmArgs> kGemm(
      .backward =
          [](BackwardContext& c, const GemmArgs& a) {
            const Tensor &x = c.input(0), &y = c.input(1), &g = c.grad();
-           const bool vx = x.dim() == 1, vy = y.dim() == 1;
+           const bool vx = impl_of(x)->shape.size() == 1, vy = impl_of(y)->shape.size() == 1;
            if (c.needs_grad(0))
              c.accumulate(0, a.ta ? gemm_op({y, g}, {a.k, a.m, a.n, a.tb, true, vx})
                                   : gemm_op({g, y}, {a.m, a.k, a.n, false, !a.tb, vx}));
@@ -84,15 +92,17 @@ static const Op<void> kMatmul(
          [](Inputs in) {
            const Tensor& a = in[0];
            const Tensor& b = in[1];
-           same_dtype("matmul", a, b);
-           if (a.dim() < 1 || a.dim() > 2 || b.dim() < 1 || b.dim() > 2 || (a.dim() == 1 && b.dim() == 1))
+           const TensorImpl &ai = *impl_of(a), &bi = *impl_of(b);
+           if (ai.dtype != bi.dtype) [[unlikely]] same_dtype("matmul", a, b);
+           const size_t ra = ai.shape.size(), rb = bi.shape.size();
+           if (ra < 1 || ra > 2 || rb < 1 || rb > 2 || (ra == 1 && rb == 1))
              throw Error("matmul: expected 2-D x 2-D, 1-D x 2-D or 2-D x 1-D, got " + a.shape().str() + " x " + b.shape().str());
            const Mat2 ma = as_left(a), mb = as_right(b);
            if (ma.cols != mb.rows)
              throw Error("matmul: inner dimensions differ: " + a.shape().str() + " x " + b.shape().str());
-           Shape out_shape = a.dim() == 1 ? Shape{mb.cols} : (b.dim() == 1 ? Shape{ma.rows} : Shape{ma.rows, mb.cols});
-           Tensor out = make_tensor(out_shape, a.dtype());
-           dispatch(a.dtype(), [&](auto tag) {
+           Shape out_shape = ra == 1 ? Shape{mb.cols} : (rb == 1 ? Shape{ma.rows} : Shape{ma.rows, mb.cols});
+           Tensor out = make_tensor(out_shape, ai.dtype);
+           dispatch(ai.dtype, [&](auto tag) {
              using T = decltype(tag);
              gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), ptr<T>(a), ptr<T>(b), T(0), ptr<T>(out));
            });

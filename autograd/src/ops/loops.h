@@ -12,15 +12,18 @@
 
 namespace tapegrad::detail {
 
+// The loops read shapes, dtypes and sizes from the TensorImpl, not through Tensor's checked
+// accessors (out-of-line calls): every op's inputs were checked defined before its forward ran.
+
 // out = f(x) elementwise.
 template <class F>
 Tensor map(const Tensor& x, F f) {
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&](auto tag) {
+  Tensor out = make_tensor(impl_of(x)->shape, impl_of(x)->dtype);
+  dispatch(impl_of(x)->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* p = ptr<T>(x);
     T* q = ptr<T>(out);
-    for (int64_t k = 0, n = x.numel(); k < n; ++k) q[k] = f(p[k]);
+    for (int64_t k = 0, n = impl_of(x)->numel; k < n; ++k) q[k] = f(p[k]);
   });
   return out;
 }
@@ -28,13 +31,13 @@ Tensor map(const Tensor& x, F f) {
 // out = f(a, b) elementwise for two tensors of the same shape and dtype.
 template <class F>
 Tensor zip(const Tensor& a, const Tensor& b, F f) {
-  Tensor out = make_tensor(a.shape(), a.dtype());
-  dispatch(a.dtype(), [&](auto tag) {
+  Tensor out = make_tensor(impl_of(a)->shape, impl_of(a)->dtype);
+  dispatch(impl_of(a)->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* p = ptr<T>(a);
     const T* q = ptr<T>(b);
     T* r = ptr<T>(out);
-    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k]);
+    for (int64_t k = 0, n = impl_of(a)->numel; k < n; ++k) r[k] = f(p[k], q[k]);
   });
   return out;
 }
@@ -42,14 +45,14 @@ Tensor zip(const Tensor& a, const Tensor& b, F f) {
 // out = f(a, b, c) elementwise for three tensors of the same shape and dtype.
 template <class F>
 Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
-  Tensor out = make_tensor(a.shape(), a.dtype());
-  dispatch(a.dtype(), [&](auto tag) {
+  Tensor out = make_tensor(impl_of(a)->shape, impl_of(a)->dtype);
+  dispatch(impl_of(a)->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* p = ptr<T>(a);
     const T* q = ptr<T>(b);
     const T* u = ptr<T>(c);
     T* r = ptr<T>(out);
-    for (int64_t k = 0, n = a.numel(); k < n; ++k) r[k] = f(p[k], q[k], u[k]);
+    for (int64_t k = 0, n = impl_of(a)->numel; k < n; ++k) r[k] = f(p[k], q[k], u[k]);
   });
   return out;
 }
@@ -60,14 +63,14 @@ template <class F>
 Tensor pointwise_grad(const BackwardContext& c, F f) {
   const Tensor& g = c.grad();
   const Tensor& x = c.input(0);
-  Tensor out = make_tensor(x.shape(), x.dtype());
-  dispatch(x.dtype(), [&](auto tag) {
+  Tensor out = make_tensor(impl_of(x)->shape, impl_of(x)->dtype);
+  dispatch(impl_of(x)->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* gp = ptr<T>(g);
     const T* xp = ptr<T>(x);
     const T* yp = c.output_impl().template data<T>();
     T* r = ptr<T>(out);
-    for (int64_t k = 0, n = x.numel(); k < n; ++k) r[k] = f(gp[k], xp[k], yp[k]);
+    for (int64_t k = 0, n = impl_of(x)->numel; k < n; ++k) r[k] = f(gp[k], xp[k], yp[k]);
   });
   return out;
 }
@@ -79,23 +82,23 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
   defined(op, a);
   defined(op, b);
   same_dtype(op, a, b);
-  const Shape& sa = a.shape();
-  const Shape& sb = b.shape();
+  const Shape& sa = impl_of(a)->shape;
+  const Shape& sb = impl_of(b)->shape;
   if (sa == sb) return zip(a, b, f);
   Shape so = broadcast_shapes(op, sa, sb);
-  Tensor out = make_tensor(so, a.dtype());
-  dispatch(a.dtype(), [&](auto tag) {
+  Tensor out = make_tensor(so, impl_of(a)->dtype);
+  dispatch(impl_of(a)->dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* p = ptr<T>(a);
     const T* q = ptr<T>(b);
     T* r = ptr<T>(out);
-    const int64_t n = out.numel();
-    if (b.numel() == 1 && so == sa) {
+    const int64_t n = impl_of(out)->numel;
+    if (impl_of(b)->numel == 1 && so == sa) {
       const T s = q[0];
       for (int64_t k = 0; k < n; ++k) r[k] = f(p[k], s);
       return;
     }
-    if (a.numel() == 1 && so == sb) {
+    if (impl_of(a)->numel == 1 && so == sb) {
       const T s = p[0];
       for (int64_t k = 0; k < n; ++k) r[k] = f(s, q[k]);
       return;
