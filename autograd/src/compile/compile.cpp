@@ -455,7 +455,7 @@ CompiledCache::CompiledCache(TensorFn fn, CompileOptions options, size_t capacit
   if (!fn_) throw Error("CompiledCache: the function is empty");
 }
 
-Tensor CompiledCache::operator()(const std::vector<Tensor>& inputs) {
+Compiled& CompiledCache::step_for(const std::vector<Tensor>& inputs) {
   for (size_t e = entries_.size(); e-- > 0;) {
     Entry& entry = entries_[e];
     bool same = entry.shapes.size() == inputs.size();
@@ -469,7 +469,7 @@ Tensor CompiledCache::operator()(const std::vector<Tensor>& inputs) {
     }
     if (e + 1 != entries_.size()) std::rotate(entries_.begin() + static_cast<ptrdiff_t>(e),
                                               entries_.begin() + static_cast<ptrdiff_t>(e) + 1, entries_.end());
-    return entries_.back().step(inputs);
+    return entries_.back().step;
   }
   Entry entry;
   for (const Tensor& x : inputs) {
@@ -482,7 +482,7 @@ Tensor CompiledCache::operator()(const std::vector<Tensor>& inputs) {
   ++compilations_;
   if (entries_.size() == capacity_) entries_.erase(entries_.begin());
   entries_.push_back(std::move(entry));
-  return entries_.back().step(inputs);
+  return entries_.back().step;
 }
 
 }  // namespace tapegrad

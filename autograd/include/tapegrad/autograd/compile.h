@@ -109,7 +109,10 @@ class CompiledCache {
   /// A cache for `fn`, empty until the first call.
   explicit CompiledCache(TensorFn fn, CompileOptions options = {}, size_t capacity = 4);
   /// Replays the step compiled for these inputs' signature, compiling it first if needed.
-  Tensor operator()(const std::vector<Tensor>& inputs);
+  Tensor operator()(const std::vector<Tensor>& inputs) { return step_for(inputs)(inputs); }
+  /// The step compiled for these inputs' signature (shapes, dtypes, requires_grad), compiled now
+  /// if there is none or if it is stale; valid until the next call of this cache.
+  Compiled& step_for(const std::vector<Tensor>& inputs);
   /// Steps compiled so far and kept.
   size_t size() const { return entries_.size(); }
   /// Times a call had to compile.

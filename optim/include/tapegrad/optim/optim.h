@@ -4,6 +4,7 @@
 #include "tapegrad/optim/adagrad.h"
 #include "tapegrad/optim/adam.h"
 #include "tapegrad/optim/clip.h"
+#include "tapegrad/optim/compile_step.h"
 #include "tapegrad/optim/optimizer.h"
 #include "tapegrad/optim/rmsprop.h"
 #include "tapegrad/optim/scheduler.h"
