@@ -1,7 +1,8 @@
 // Question: what does recording and replaying one node cost? A chain of 1,000 alternating add
 // and mul ops on one-element float32 tensors, and the Rosenbrock function of 1,000 variables
 // written element by element (about 8,000 scalar nodes), forward + backward, in ns per node,
-// with heap calls per iteration in the steady state; the same work in libtorch in this process.
+// with heap calls per iteration in the steady state; the same work in libtorch in this process,
+// and the chain in ADOL-C (its tape re-recorded each time, and its kept tape replayed).
 #include <benchmark/benchmark.h>
 
 #include "heap_counter.h"
@@ -11,16 +12,24 @@
 #ifdef TAPEGRAD_BENCH_TORCH
 #include <torch/torch.h>
 #endif
+#ifdef TAPEGRAD_BENCH_ADOLC
+#include <adolc/adolc.h>
+#endif
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 namespace {
 namespace tg = tapegrad;
 
 constexpr int kChainOps = 1000;
+// The chain's input and constants: y = x, then y = (y + c) * d, kChainOps / 2 times.
+constexpr double kChainX = 0.5, kChainC = 1e-3, kChainD = 0.999;
 constexpr int kRosenVars = 1000;
-// tapegrad's last measured ns per node, by task, for the tapegrad/libtorch ratio counter.
+// tapegrad's last measured ns per node, by task, for the tapegrad/<other library> ratio counter.
 std::map<std::string, double> tapegrad_ns;
 using Clock = std::chrono::steady_clock;
 
@@ -35,7 +44,8 @@ struct HeapDelta {
   }
 };
 
-// Counters: nodes per iteration, ns per node, and for libtorch tapegrad's time over its own.
+// Counters: nodes per iteration, ns per node, and for another library tapegrad's time over its own
+// (tapegrad_over_libtorch, tapegrad_over_adolc).
 void finish(benchmark::State& s, Clock::time_point t0, const std::string& task, const std::string& lib,
             double nodes) {
   const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
@@ -43,7 +53,7 @@ void finish(benchmark::State& s, Clock::time_point t0, const std::string& task, 
   s.counters["nodes"] = nodes;
   s.counters["ns_per_node"] = per_node;
   if (lib == "tapegrad") tapegrad_ns[task] = per_node;
-  else if (tapegrad_ns.count(task)) s.counters["tapegrad_over_libtorch"] = tapegrad_ns[task] / per_node;
+  else if (tapegrad_ns.count(task)) s.counters["tapegrad_over_" + lib] = tapegrad_ns[task] / per_node;
 }
 
 void tg_chain_once(const tg::Tensor& x, const tg::Tensor& c, const tg::Tensor& d) {
@@ -56,8 +66,8 @@ void tg_chain_once(const tg::Tensor& x, const tg::Tensor& c, const tg::Tensor& d
 }
 
 void BM_chain_tapegrad(benchmark::State& s) {
-  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
-  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  tg::Tensor x = tg::full({1}, kChainX).requires_grad(true);
+  tg::Tensor c = tg::full({1}, kChainC), d = tg::full({1}, kChainD);
   for (int i = 0; i < 3; ++i) tg_chain_once(x, c, d);  // warm the caches
   HeapDelta h;
   const auto t0 = Clock::now();
@@ -69,8 +79,8 @@ void BM_chain_tapegrad(benchmark::State& s) {
 // The same chain compiled once (tg::compile) and replayed: forward and backward without
 // recording a node.
 void BM_chain_tapegrad_compiled(benchmark::State& s) {
-  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
-  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  tg::Tensor x = tg::full({1}, kChainX).requires_grad(true);
+  tg::Tensor c = tg::full({1}, kChainC), d = tg::full({1}, kChainD);
   tg::Compiled step = tg::compile(
       [&](const std::vector<tg::Tensor>& in) {
         tg::Tensor y = in[0];
@@ -94,8 +104,8 @@ void BM_chain_tapegrad_compiled(benchmark::State& s) {
 // and infinity. (Off is BM_chain_tapegrad: the recording path then tests one thread-local flag.)
 void BM_chain_tapegrad_anomaly(benchmark::State& s) {
   tg::AnomalyGuard anomaly;
-  tg::Tensor x = tg::full({1}, 0.5).requires_grad(true);
-  tg::Tensor c = tg::full({1}, 1e-3), d = tg::full({1}, 0.999);
+  tg::Tensor x = tg::full({1}, kChainX).requires_grad(true);
+  tg::Tensor c = tg::full({1}, kChainC), d = tg::full({1}, kChainD);
   for (int i = 0; i < 3; ++i) tg_chain_once(x, c, d);
   const auto t0 = Clock::now();
   for (auto _ : s) tg_chain_once(x, c, d);
@@ -159,8 +169,8 @@ void torch_chain_once(const torch::Tensor& x, const torch::Tensor& c, const torc
 }
 
 void BM_chain_libtorch(benchmark::State& s) {
-  torch::Tensor x = torch::full({1}, 0.5).requires_grad_(true);
-  torch::Tensor c = torch::full({1}, 1e-3), d = torch::full({1}, 0.999);
+  torch::Tensor x = torch::full({1}, kChainX).requires_grad_(true);
+  torch::Tensor c = torch::full({1}, kChainC), d = torch::full({1}, kChainD);
   for (int i = 0; i < 3; ++i) torch_chain_once(x, c, d);
   HeapDelta h;
   const auto t0 = Clock::now();
@@ -191,6 +201,90 @@ void BM_rosenbrock_libtorch(benchmark::State& s) {
 }
 #endif
 
+#ifdef TAPEGRAD_BENCH_ADOLC
+// ADOL-C on tapegrad's chain: the same 500 add/mul pairs with the same constants, on one adouble.
+// ADOL-C computes in double, tapegrad's chain in float32. Its tape lives in ADOL-C's buffers,
+// named by a tag.
+constexpr short kAdolcRetapeTag = 1, kAdolcReplayTag = 2;
+
+// Records the chain on `tag` at x (trace_on ... trace_off).
+void adolc_record_chain(short tag, double x) {
+  double y = 0;
+  trace_on(tag);
+  adouble ax;
+  ax <<= x;
+  adouble ay = ax;
+  for (int i = 0; i < kChainOps / 2; ++i) {
+    ay = ay + kChainC;
+    ay = ay * kChainD;
+  }
+  ay >>= y;
+  trace_off();
+}
+
+// ADOL-C's counterpart of eager recording: every iteration tapes the chain anew, then gradient()
+// (a forward sweep and a reverse sweep over that tape).
+void BM_chain_adolc_retape(benchmark::State& s) {
+  double x = kChainX, g = 0;
+  for (int i = 0; i < 3; ++i) {
+    adolc_record_chain(kAdolcRetapeTag, x);
+    gradient(kAdolcRetapeTag, 1, &x, &g);
+  }
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) {
+    adolc_record_chain(kAdolcRetapeTag, x);
+    gradient(kAdolcRetapeTag, 1, &x, &g);
+    benchmark::DoNotOptimize(g);
+  }
+  h.report(s);
+  finish(s, t0, "chain", "adolc", kChainOps);
+}
+
+// ADOL-C's counterpart of a compiled step: the chain taped once, then gradient() on the kept tape
+// (zos_forward + fos_reverse), which is what ADOL-C's interpreter costs per op.
+void BM_chain_adolc_replay(benchmark::State& s) {
+  double x = kChainX, g = 0;
+  adolc_record_chain(kAdolcReplayTag, x);
+  for (int i = 0; i < 3; ++i) gradient(kAdolcReplayTag, 1, &x, &g);
+  HeapDelta h;
+  const auto t0 = Clock::now();
+  for (auto _ : s) {
+    gradient(kAdolcReplayTag, 1, &x, &g);
+    benchmark::DoNotOptimize(g);
+  }
+  h.report(s);
+  finish(s, t0, "chain_compiled", "adolc", kChainOps);
+}
+
+// Both libraries must differentiate the same function for the ratios to mean anything: the
+// gradient (0.999^500, about 0.606) from tapegrad's chain and from ADOL-C's, re-taped and
+// replayed, agree to float32's accumulated rounding over 1,000 ops.
+void check_adolc_chain_matches() {
+  tg::Tensor x = tg::full({1}, kChainX).requires_grad(true);
+  tg::Tensor c = tg::full({1}, kChainC), d = tg::full({1}, kChainD);
+  tg_chain_once(x, c, d);
+  const double want = x.grad().item();
+  double ax = kChainX, retaped = 0, replayed = 0;
+  adolc_record_chain(kAdolcRetapeTag, ax);
+  gradient(kAdolcRetapeTag, 1, &ax, &retaped);
+  adolc_record_chain(kAdolcReplayTag, ax);
+  gradient(kAdolcReplayTag, 1, &ax, &replayed);
+  for (double got : {retaped, replayed}) {
+    if (!(std::fabs(got - want) <= 1e-4 * std::fabs(want))) {
+      std::fprintf(stderr,
+                   "op_overhead: ADOL-C's chain gradient %.9g differs from tapegrad's %.9g (relative tolerance "
+                   "1e-4): the two chains are not the same function, so their timings cannot be compared\n",
+                   got, want);
+      std::exit(1);
+    }
+  }
+  char both[64];
+  std::snprintf(both, sizeof both, "ADOL-C %.9g, tapegrad %.9g", replayed, want);
+  benchmark::AddCustomContext("chain_gradient", both);
+}
+#endif
+
 }  // namespace
 
 BENCHMARK(BM_chain_tapegrad);
@@ -199,10 +293,26 @@ BENCHMARK(BM_chain_tapegrad_anomaly);
 #ifdef TAPEGRAD_BENCH_TORCH
 BENCHMARK(BM_chain_libtorch);
 #endif
+#ifdef TAPEGRAD_BENCH_ADOLC
+BENCHMARK(BM_chain_adolc_retape);
+BENCHMARK(BM_chain_adolc_replay);
+#endif
 BENCHMARK(BM_rosenbrock_tapegrad);
 BENCHMARK(BM_rosenbrock_tapegrad_compiled);
 #ifdef TAPEGRAD_BENCH_TORCH
 BENCHMARK(BM_rosenbrock_libtorch);
 #endif
 
-int main(int argc, char** argv) { return bench::run_main(argc, argv); }
+int main(int argc, char** argv) {
+  bench::MainOptions o;
+  // Recorded either way, so that the report tells "ADOL-C missing" from "op_overhead not run".
+#ifdef TAPEGRAD_BENCH_ADOLC
+  o.after_initialize = [](int) {
+    benchmark::AddCustomContext("adolc", "yes");
+    check_adolc_chain_matches();
+  };
+#else
+  o.after_initialize = [](int) { benchmark::AddCustomContext("adolc", "not built (libadolc-dev missing)"); };
+#endif
+  return bench::run_main(argc, argv, o);
+}

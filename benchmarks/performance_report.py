@@ -14,6 +14,7 @@ res = sys.argv[1]
 OPTIMIZED_BLAS = ("OpenBLAS", "MKL", "BLIS")
 torch_blas = {}  # results file -> the BLAS libtorch ran on there, as the program recorded it
 refused = {}  # results file -> why its libtorch figures are not shown
+contexts = {}  # results file -> the context its program recorded
 
 
 def blas_text(ctx):
@@ -46,6 +47,7 @@ def load(name):
         return []
     with open(path) as f:
         data = json.load(f)
+    contexts[name] = data.get("context", {})
     rows = data["benchmarks"]
     if not any("libtorch" in r["name"] for r in rows):
         return rows
@@ -133,6 +135,10 @@ def refusals(*names):
 def fx(x):
     return f"{f(x)}x" if x is not None else "n/a"
 
+
+def ratio(theirs, ours):
+    return f"{f(theirs / ours)}x" if theirs and ours else ""
+
 p("# Performance\n")
 p("Measured by `benchmarks/run.sh`; regenerate with it (the numbers below are this file's only source).\n")
 p(f"- Machine: {model}, {cpus} CPUs (lscpu); OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
@@ -204,6 +210,46 @@ for t in (1, 2):
         p(f"| {label} | {t} | {f(a['ns_per_node'])} | {f(b and b['ns_per_node'])} | {fx(sp)} | "
           f"{f(a['heap_calls_per_iter'])} | {f(a['tg_sys_allocs_per_iter'])} | {f(b and b['heap_calls_per_iter'])} |")
 refusals("op_overhead_t1.json", "op_overhead_t2.json")
+
+# ADOL-C on the same chain, in the same process: its re-taping beside eager recording, its replay
+# of a kept tape beside the compiled chain.
+adolc_node = {}  # (task, threads) -> ADOL-C's ns per node, task "chain" (re-tape) or "chain_compiled" (replay)
+adolc_missing = {}  # threads -> why op_overhead's results there have no ADOL-C rows
+
+
+def adolc_absent(name):
+    """Why results file `name` holds no ADOL-C rows: the program says whether it was built with them."""
+    built = contexts.get(name, {}).get("adolc")
+    if built is None:
+        return "not measured (results from before the ADOL-C benchmarks)"
+    return "not measured (libadolc-dev missing)" if built != "yes" else "not measured"
+
+
+adolc_rows = []
+for t in (1, 2):
+    name = f"op_overhead_t{t}.json"
+    rows = load(name)
+    if not rows:
+        continue
+    for task, tg_label, lib_label, run_name in (
+            ("chain", "eager", "ADOL-C re-tape (trace_on ... trace_off + gradient)", "BM_chain_adolc_retape"),
+            ("chain_compiled", "compiled", "ADOL-C replay (gradient on the kept tape)", "BM_chain_adolc_replay")):
+        a, ours = median(rows, run_name), per_node.get((task, t))
+        if a:
+            adolc_node[(task, t)] = a["ns_per_node"]
+            adolc_rows.append(f"| {tg_label} beside {lib_label} | {t} | {f(ours)} | {f(a['ns_per_node'])} | "
+                              f"{ratio(ours, a['ns_per_node'])} | {f(a['heap_calls_per_iter'])} |")
+        else:
+            adolc_missing[t] = adolc_absent(name)
+            adolc_rows.append(f"| {tg_label} beside {lib_label} | {t} | {f(ours)} | {adolc_missing[t]} | | |")
+if adolc_rows:
+    p("\nThe chain beside ADOL-C, in the same process (ADOL-C computes in double, tapegrad's chain in float32; the "
+      "program checks once that both give the same gradient). Eager recording is compared with ADOL-C taping the "
+      "chain anew each iteration, the compiled chain with ADOL-C's `gradient()` replaying one kept tape "
+      "(a forward and a reverse sweep of its interpreter).\n")
+    p("| 1,000 add/mul chain | threads | tapegrad ns/node | ADOL-C ns/node | tapegrad / ADOL-C | ADOL-C heap calls/iter |")
+    p("|---|---|---|---|---|---|")
+    out.extend(adolc_rows)
 if node_speedups:
     targets.append(("per-node overhead >= 20x lower than libtorch", min(node_speedups) >= 20,
                     f"{f(min(node_speedups))}x to {f(max(node_speedups))}x"))
@@ -626,10 +672,6 @@ def cell(value, unit, scale=1.0):
     return f"{f(value * scale)} {unit}" if value is not None else "n/a"
 
 
-def ratio(theirs, ours):
-    return f"{f(theirs / ours)}x" if theirs and ours else ""
-
-
 sm = []
 quick = " **A QUICK smoke run: these figures are not measurements.**" if os.environ.get("QUICK") else ""
 sm.append(f"Measured by one `benchmarks/run.sh` run on {date} on {model} ({cpus} CPUs), tapegrad at commit {rev}"
@@ -642,6 +684,13 @@ sm.append("|---|---|---|---|---|")
 ch, chc, cht = per_node.get(("chain", 1)), per_node.get(("chain_compiled", 1)), torch_node.get(("chain", 1))
 sm.append(f"| one recorded op, forward + backward (1,000-op add/mul chain) | {cell(ch, 'ns')} | {cell(chc, 'ns')} | "
           f"{cell(cht, 'ns')} | {ratio(cht, ch)} |")
+if per_node.get(("chain", 1)) is not None or 1 in adolc_missing:
+    ar, ap = adolc_node.get(("chain", 1)), adolc_node.get(("chain_compiled", 1))
+    label = "the same chain in ADOL-C: re-tape + gradient, and gradient on the kept tape (replay)"
+    if ar is None and ap is None:
+        sm.append(f"| {label} | {adolc_missing.get(1, 'not measured')} | | | |")
+    else:
+        sm.append(f"| {label} | {cell(ar, 'ns')} (re-tape) | {cell(ap, 'ns')} (replay) | | |")
 for i, label in ((2, "training step, 2-2-2 sigmoid net, batch 1"), (0, "training step, 784-50-10, batch 100"),
                  (1, "training step, 784-512-512-10, batch 256")):
     a, b = step.get((i, 1), (None, None))

@@ -53,10 +53,11 @@ steps=${QUICK:+20}
 steps=${steps:-1000}
 mkdir -p "$results"
 
-# What the benchmarks need: libtorch to compare with, OpenBLAS for libtorch and gemm_openblas,
-# gnuplot and jq for the plot, the data set of the training runs. Installed only when missing.
+# What the benchmarks need: libtorch and ADOL-C to compare with, OpenBLAS for libtorch and
+# gemm_openblas, gnuplot and jq for the plot, the data set of the training runs. Installed only
+# when missing.
 source "$root/tools/deps.sh"
-packages=("${BUILD_PACKAGES[@]}" libtorch-dev libopenblas-dev gnuplot-nox jq time)
+packages=("${BUILD_PACKAGES[@]}" libtorch-dev libadolc-dev libopenblas-dev gnuplot-nox jq time)
 { wants train || wants dist; } && [ -z "${QUICK:-}" ] && packages+=(dataset-fashion-mnist)
 ensure_packages "${packages[@]}"
 

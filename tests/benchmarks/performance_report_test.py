@@ -84,6 +84,36 @@ for name, ctx, reason in (("reference", reference, "reference BLAS"), ("unrecord
           f"{name}: the report should say why libtorch is left out ({reason})")
     check("step (a) >= 2x faster" not in bad, f"{name}: a target against libtorch was judged")
 
+# ADOL-C beside the chain: its re-tape and replay rows from op_overhead, or why they are missing.
+def chain_report(adolc):
+    """The report of one op_overhead result at 1 thread: the chain 200 ns eager, 100 ns compiled."""
+    node = {"heap_calls_per_iter": 0, "tg_sys_allocs_per_iter": 0, "nodes": 1000}
+    rows = [dict(node, name="BM_chain_tapegrad", run_name="BM_chain_tapegrad", ns_per_node=200.0),
+            dict(node, name="BM_chain_tapegrad_compiled", run_name="BM_chain_tapegrad_compiled", ns_per_node=100.0)]
+    if adolc:
+        rows += [dict(node, name="BM_chain_adolc_retape", run_name="BM_chain_adolc_retape", ns_per_node=50.0),
+                 dict(node, name="BM_chain_adolc_replay", run_name="BM_chain_adolc_replay", ns_per_node=10.0)]
+    context = {"adolc": "yes" if adolc else "not built (libadolc-dev missing)"}
+    with tempfile.TemporaryDirectory(prefix="tg-report-") as res:
+        with open(os.path.join(res, "op_overhead_t1.json"), "w") as f:
+            json.dump({"context": context, "benchmarks": rows}, f)
+        run = subprocess.run([sys.executable, REPORT, res], capture_output=True, text=True,
+                             env=dict(os.environ, QUICK=""))
+    if run.returncode != 0:
+        failures.append(f"report failed: {run.stderr}")
+    return run.stdout
+
+
+with_adolc = chain_report(True)
+check("| eager beside ADOL-C re-tape (trace_on ... trace_off + gradient) | 1 | 200 | 50 | 4x |" in with_adolc,
+      "ADOL-C: the re-tape row should sit beside the eager chain, with tapegrad / ADOL-C")
+check("| compiled beside ADOL-C replay (gradient on the kept tape) | 1 | 100 | 10 | 10x |" in with_adolc,
+      "ADOL-C: the replay row should sit beside the compiled chain")
+check("| 50 ns (re-tape) | 10 ns (replay) |" in summary(with_adolc), "ADOL-C: the summary should show both figures")
+without = chain_report(False)
+check(without.count("not measured (libadolc-dev missing)") == 3,
+      "no ADOL-C: both chain rows and the summary should say libadolc-dev is missing")
+
 # readme_summary.py: copies the page's block into the README, and --check fails until it has.
 with tempfile.TemporaryDirectory(prefix="tg-readme-") as root:
     os.makedirs(os.path.join(root, "docs"))
