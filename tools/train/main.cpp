@@ -220,7 +220,7 @@ int run(TrainOptions o) {
     spdlog::info("the checkpoint already has {} epoch(s) (--epochs {}): nothing to train", state.epochs_done, o.epochs);
 
   // ---- training ----
-  TrainStep step(model, o.compile);
+  TrainStep step(model, *optimizer, o.compile);
   for (int64_t e = state.epochs_done; e < o.epochs; ++e) {
     const auto epoch_start = Clock::now();
     const double epoch_lr = optimizer->lr();
@@ -228,7 +228,7 @@ int run(TrainOptions o) {
     const std::string label = "epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs);
     std::unique_ptr<ProgressBar> bar = tty ? std::make_unique<ProgressBar>(label, loader.size()) : nullptr;
     const EpochTotals t = train_epoch(
-        step, model, *optimizer, loader,
+        step, model, loader,
         [&](int64_t done, int64_t seen, double loss) {
           if (bar) bar->update(done, seen * ranks, loss);
         },

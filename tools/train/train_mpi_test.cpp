@@ -125,6 +125,25 @@ TEST_F(TrainMpi, ResumeUnderMpiGivesTheWeightsOfAnUninterruptedRun) {
   EXPECT_NE(other.text.find("mpirun -np 2"), std::string::npos) << other.text;
 }
 
+// Under MPI too, the compiled step (forward, backward, the average between backward and update,
+// then the update) trains the weights of the eager one, bit for bit. 901 examples make the last
+// global batch a single example: rank 1's share is empty, so it takes the eager path of a rank
+// without a batch (average with weight 0, then update) while rank 0 compiles a step for one row.
+TEST_F(TrainMpi, CompiledAndEagerStepsGiveTheSameWeightsWithAnEmptyShare) {
+  const std::vector<std::string> common{"--epochs", "2", "--limit", "901", "--optimizer", "momentum"};
+  RunOutput compiled = mpirun(2, args("compiled", common));
+  ASSERT_EQ(compiled.exit_code, 0) << compiled.text;
+  std::vector<std::string> eager = args("eager", common);
+  eager.push_back("--no-compile");
+  RunOutput e = mpirun(2, eager);
+  ASSERT_EQ(e.exit_code, 0) << e.text;
+  LoadedRun a = load_run((dir_ / "compiled" / "checkpoint.safetensors").string());
+  LoadedRun b = load_run((dir_ / "eager" / "checkpoint.safetensors").string());
+  EXPECT_TRUE(bit_identical(a.tensors.model, b.tensors.model));
+  EXPECT_TRUE(bit_identical(a.tensors.optimizer, b.tensors.optimizer));
+  expect_same_metrics(dir_ / "compiled", dir_ / "eager", 2);
+}
+
 // Rank 1 cannot load its data (its host lacks the files) while rank 0 goes on to the first
 // collective: the job ends with rank 1's message instead of rank 0 waiting for it forever.
 TEST_F(TrainMpi, ARankThatFailsEndsTheJobWithItsMessage) {

@@ -156,6 +156,26 @@ TEST_F(TrainTool, CompiledAndEagerStepsGiveTheSameWeights) {
   expect_same_metrics(dir_ / "compiled", dir_ / "eager", 2);
 }
 
+// A loss that is no longer finite ends the run with its message. The compiled step has applied
+// that batch's update when the loss is seen (the eager one too): what matters is that nothing is
+// saved after it, so the checkpoint an earlier run left in the same --out stays as it was.
+TEST_F(TrainTool, ALossThatIsNotFiniteEndsTheRunAndSavesNothing) {
+  ASSERT_EQ(train(args("out", {"--epochs", "1"})).exit_code, 0);
+  const fs::path checkpoint = dir_ / "out" / "checkpoint.safetensors";
+  const std::string saved = read_file(checkpoint), csv = read_file(dir_ / "out" / "metrics.csv");
+  for (const bool compiled : {true, false}) {
+    std::vector<std::string> a = args("out", {"--epochs", "2", "--lr", "1e30"});
+    if (!compiled) a.push_back("--no-compile");
+    RunOutput r = train(a);
+    EXPECT_EQ(r.exit_code, 1) << r.text;
+    EXPECT_NE(r.text.find("the loss became"), std::string::npos) << r.text;
+    EXPECT_NE(r.text.find("of the epoch; try a smaller --lr"), std::string::npos) << r.text;
+    EXPECT_EQ(r.text.find("epoch 1/2: train loss"), std::string::npos) << "no epoch may finish\n" << r.text;
+    EXPECT_TRUE(read_file(checkpoint) == saved) << (compiled ? "compiled" : "eager") << ": the checkpoint changed";
+    EXPECT_TRUE(read_file(dir_ / "out" / "metrics.csv") == csv) << (compiled ? "compiled" : "eager");
+  }
+}
+
 TEST_F(TrainTool, MissingDataDirectoryIsAClearError) {
   RunOutput r = train({"--data", (dir_ / "no-such-dir").string(), "--out", (dir_ / "out").string()});
   EXPECT_EQ(r.exit_code, 1) << r.text;

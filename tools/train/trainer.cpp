@@ -26,9 +26,8 @@ int64_t count_correct(const tg::Tensor& logits, const std::vector<int64_t>& labe
 
 }  // namespace
 
-TrainStep::TrainStep(tg::nn::Module& model, bool compile) : model_(model) {
-  if (compile) steps_.emplace([this](const std::vector<tg::Tensor>& in) { return forward(in); });
-}
+TrainStep::TrainStep(tg::nn::Module& model, tg::optim::Optimizer& optimizer, bool compile)
+    : model_(model), optimizer_(optimizer), compile_(compile) {}
 
 tg::Tensor TrainStep::forward(const std::vector<tg::Tensor>& in) {
   tg::Tensor& logits = logits_[in[0].size(0)];
@@ -36,20 +35,44 @@ tg::Tensor TrainStep::forward(const std::vector<tg::Tensor>& in) {
   return tg::softmax_cross_entropy(logits, in[1]);
 }
 
-tg::Tensor TrainStep::loss(const tg::Tensor& images, const tg::Tensor& labels) {
+void TrainStep::average() {
+  if (averager_) averager_->average(weight_);
+}
+
+tg::Tensor TrainStep::train(const tg::Tensor& images, const tg::Tensor& labels, tg::dist::GradientAverager* averager,
+                            double weight) {
   rows_ = images.size(0);
-  return steps_ ? (*steps_)({images, labels}) : forward({images, labels});
+  averager_ = averager;
+  weight_ = weight;
+  if (compile_) {
+    // The hook reads averager_ and weight_ when it runs: this call's, set above.
+    if (!step_.defined())
+      step_ = tg::compile_step([this](const std::vector<tg::Tensor>& in) { return forward(in); }, {images, labels},
+                               optimizer_, {.before_update = [this] { average(); }});
+    return step_({images, labels});
+  }
+  optimizer_.zero_grad();
+  tg::Tensor loss = forward({images, labels});
+  loss.backward();
+  average();
+  optimizer_.step();
+  return loss;
+}
+
+void TrainStep::train_empty_share(tg::dist::GradientAverager* averager) {
+  optimizer_.zero_grad(true);
+  if (averager) averager->average(0);
+  optimizer_.step();
 }
 
 EpochTotals train_epoch(tg::nn::Module& model, tg::optim::Optimizer& optimizer, const tg::data::DataLoader& loader,
                         const ProgressFn& progress) {
-  TrainStep step(model, true);
-  return train_epoch(step, model, optimizer, loader, progress);
+  TrainStep step(model, optimizer, true);
+  return train_epoch(step, model, loader, progress);
 }
 
-EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optimizer& optimizer,
-                        const tg::data::DataLoader& loader, const ProgressFn& progress,
-                        tg::dist::GradientAverager* averager) {
+EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, const tg::data::DataLoader& loader,
+                        const ProgressFn& progress, tg::dist::GradientAverager* averager) {
   // Every rank must take the same number of steps, or one waits in the average forever.
   if (averager) tg::dist::check_loader(loader);
   model.train();
@@ -58,28 +81,26 @@ EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, tg::optim::Optim
   const int64_t batches = loader.size();
   for (int64_t i = 0; i < batches; ++i) {
     const tg::data::Batch batch = loader.batch(i);
-    double l = 0;
-    if (batch.size() > 0) {
-      const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
-      tg::Tensor loss = step.loss(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()));
-      l = loss.item();
-      if (!std::isfinite(l))
-        throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +
-                                 " of the epoch; try a smaller --lr");
-      right += count_correct(step.logits(), batch.labels);
-      optimizer.zero_grad();
-      loss.backward();
-    } else {
+    if (batch.size() == 0) {
       // This rank's share of a short last batch is empty (only when sharded): no gradient, but it
       // still joins the average, with weight 0, and steps with the others.
-      optimizer.zero_grad(true);
+      step.train_empty_share(averager);
+      if (averager) allreduce_seconds += averager->last_seconds();
+      continue;
     }
-    if (averager) {
-      averager->average(static_cast<double>(batch.size()) / static_cast<double>(loader.global_batch_size(i)));
-      allreduce_seconds += averager->last_seconds();
-    }
-    optimizer.step();
-    if (batch.size() == 0) continue;
+    const std::vector<double> classes(batch.labels.begin(), batch.labels.end());
+    const double weight =
+        averager ? static_cast<double>(batch.size()) / static_cast<double>(loader.global_batch_size(i)) : 1;
+    const tg::Tensor loss =
+        step.train(batch.images, tg::from_vector(classes, {batch.size()}, batch.images.dtype()), averager, weight);
+    if (averager) allreduce_seconds += averager->last_seconds();
+    // The update has run: a loss that is not finite leaves weights that are not either, and the
+    // run ends here, before the epoch's checkpoint could save them.
+    const double l = loss.item();
+    if (!std::isfinite(l))
+      throw std::runtime_error("the loss became " + std::to_string(l) + " at batch " + std::to_string(i + 1) +
+                               " of the epoch; try a smaller --lr");
+    right += count_correct(step.logits(), batch.labels);
     loss_sum += l * batch.size();
     seen += batch.size();
     if (progress) progress(i + 1, seen, loss_sum / seen);

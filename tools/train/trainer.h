@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <vector>
 
 #include <tapegrad/tapegrad.h>
@@ -22,37 +21,55 @@ struct EpochTotals {
 /// Called after each batch with (batches done, examples seen, running mean loss).
 using ProgressFn = std::function<void(int64_t, int64_t, double)>;
 
-/// The forward of a training step: the model's logits and their softmax cross-entropy. Compiled
-/// (tg::CompiledCache: once for the full batches, once for a smaller last one) and replayed, or run
-/// eagerly; the weights come out bit for bit the same either way.
+/// A training step on one batch: the model's logits, their softmax cross-entropy, the backward,
+/// the gradient average of a data-parallel job and the optimizer's update. Compiled
+/// (tg::compile_step: one compiled step for the full batches, one for a smaller last one) or run
+/// eagerly; the weights come out bit for bit the same either way. Holds a pointer to itself in
+/// its compiled step, so it is neither copied nor moved.
 class TrainStep {
  public:
-  /// The step of `model`, compiled when `compile` is true.
-  TrainStep(tapegrad::nn::Module& model, bool compile);
-  /// The loss of `images` ([b, features]) against `labels` (b class indices, in the images' dtype).
-  tapegrad::Tensor loss(const tapegrad::Tensor& images, const tapegrad::Tensor& labels);
-  /// The logits of the last loss() (compiled: the step's own tensor, rewritten by the next call).
+  /// The step of `model` updated by `optimizer`, compiled when `compile` is true.
+  TrainStep(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer, bool compile);
+  TrainStep(const TrainStep&) = delete;
+  TrainStep& operator=(const TrainStep&) = delete;
+
+  /// Trains on `images` ([b, features]) against `labels` (b class indices, in the images' dtype)
+  /// and returns the loss before the update (compiled: the step's tensor, rewritten by the next
+  /// call). With an `averager`, the gradients are averaged with this rank's `weight` between the
+  /// backward and the update.
+  tapegrad::Tensor train(const tapegrad::Tensor& images, const tapegrad::Tensor& labels,
+                         tapegrad::dist::GradientAverager* averager = nullptr, double weight = 1);
+  /// The step of a rank whose share of a short last batch is empty: no forward and no gradient,
+  /// but it joins `averager`'s average with weight 0 and updates with the other ranks (eagerly).
+  void train_empty_share(tapegrad::dist::GradientAverager* averager);
+  /// The logits of the last train() (compiled: the step's own tensor, rewritten by the next call).
   const tapegrad::Tensor& logits() const { return logits_.at(rows_); }
-  /// Whether the step replays a compiled tape.
-  bool compiled() const { return steps_.has_value(); }
+  /// Whether the step runs compiled.
+  bool compiled() const { return compile_; }
 
  private:
   tapegrad::Tensor forward(const std::vector<tapegrad::Tensor>& in);
+  void average();
   tapegrad::nn::Module& model_;
+  tapegrad::optim::Optimizer& optimizer_;
+  bool compile_;
   // Each compiled step (one per batch size) computes its own logits tensor, rewritten by its replays.
   std::map<int64_t, tapegrad::Tensor> logits_;
-  int64_t rows_ = 0;  // the batch size of the last loss()
-  std::optional<tapegrad::CompiledCache> steps_;
+  int64_t rows_ = 0;  // the batch size of the last train()
+  // What the compiled step's before_update hook averages with: set by each train() call.
+  tapegrad::dist::GradientAverager* averager_ = nullptr;
+  double weight_ = 1;
+  tapegrad::CompiledStep step_;  // made at the first train(), which gives it its example inputs
 };
 
 /// Trains `model` for one pass over `loader`'s current epoch (the caller calls set_epoch):
 /// forward, softmax cross-entropy, backward, optimizer step, per batch, through `step`. With an
 /// `averager` (data-parallel: `loader` gives this rank's share of each batch), the gradients are
 /// averaged across ranks, each rank weighted by its share, between backward and the step; the
-/// totals are then those of all ranks (the progress callback sees this rank's).
-EpochTotals train_epoch(TrainStep& step, tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
-                        const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {},
-                        tapegrad::dist::GradientAverager* averager = nullptr);
+/// totals are then those of all ranks (the progress callback sees this rank's). A loss that is not
+/// finite throws std::runtime_error after its batch's update: the weights are then not usable.
+EpochTotals train_epoch(TrainStep& step, tapegrad::nn::Module& model, const tapegrad::data::DataLoader& loader,
+                        const ProgressFn& progress = {}, tapegrad::dist::GradientAverager* averager = nullptr);
 /// The same with a compiled step of its own.
 EpochTotals train_epoch(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer,
                         const tapegrad::data::DataLoader& loader, const ProgressFn& progress = {});
