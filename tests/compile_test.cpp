@@ -337,3 +337,45 @@ TEST(CompiledErrors, AResultKeptPastTheStepIsReleasedNotDangling) {
 }
 
 }  // namespace
+
+// backward() on a compiled step's result runs the backward pass traced at compile time, as
+// instructions of the step (every gradient is an op's result), and adds each leaf's gradient
+// into its grad(): bitwise the eager gradients, at new inputs, for inputs and captured tensors.
+TEST(Compiled, BackwardIsPartOfTheStepAndGivesTheEagerGradients) {
+  tg::Generator gen(8);
+  tg::Tensor w = tg::randn({4, 3}, gen).requires_grad(true), b = tg::randn({3}, gen).requires_grad(true);
+  auto f = [&](const std::vector<tg::Tensor>& in) {
+    return tg::sum(tg::sigmoid(tg::add(tg::matmul(in[0], w), b)) * tg::max(in[0], 1, true));
+  };
+  tg::Compiled step = tg::compile(f, {tg::randn({5, 4}, gen).requires_grad(true)});
+  EXPECT_GT(step.backward_ops(), step.ops());  // matmul alone has two products in its backward
+  for (int call = 0; call < 3; ++call) {
+    tg::Tensor x = tg::randn({5, 4}, gen).requires_grad(true), xe = x.detach().clone().requires_grad(true);
+    w.set_grad(tg::Tensor());
+    b.set_grad(tg::Tensor());
+    step({x}).backward();
+    const std::vector<double> gw = w.grad().to_vector<double>(), gb = b.grad().to_vector<double>();
+    w.set_grad(tg::Tensor());
+    b.set_grad(tg::Tensor());
+    f({xe}).backward();
+    EXPECT_EQ(x.grad().to_vector<double>(), xe.grad().to_vector<double>());
+    EXPECT_EQ(gw, w.grad().to_vector<double>());
+    EXPECT_EQ(gb, b.grad().to_vector<double>());
+  }
+}
+
+// A value the traced backward reads, changed in place after the call, is not silently used: the
+// step leaves backward() to the tape, which names the write (as eagerly).
+TEST(Compiled, AValueChangedInPlaceAfterTheCallIsStillRefusedByBackward) {
+  tg::Generator gen(9);
+  tg::Tensor w = tg::randn({3, 2}, gen).requires_grad(true);
+  tg::Compiled step = tg::compile([&](const std::vector<tg::Tensor>& in) { return tg::sum(tg::tanh(tg::matmul(in[0], w))); },
+                                  {tg::randn({4, 3}, gen)});
+  ASSERT_GT(step.backward_ops(), 0u);
+  tg::Tensor loss = step({tg::randn({4, 3}, gen)});
+  {
+    tg::NoGradGuard no_grad;
+    w.mul_(2.0);
+  }
+  EXPECT_NE(message_of([&] { loss.backward(); }).find("modified in place"), std::string::npos);
+}

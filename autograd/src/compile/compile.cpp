@@ -4,6 +4,7 @@
 #include "tapegrad/autograd/compile.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -75,7 +76,7 @@ std::string signature(const Shape& shape, Dtype dtype, bool grad) {
 
 }  // namespace detail
 
-struct Compiled::Impl {
+struct Compiled::Impl final : detail::StepBackward {
   std::unique_ptr<detail::TapeImpl> tape;
   // Inputs first (rebound at each call), then the other tensors in order of first use: captured
   // ones (parameters, constants) and the results of the traced ops. The vector never grows after
@@ -141,7 +142,29 @@ struct Compiled::Impl {
     return {};
   }
 
+  // The backward of the result as a program: the instructions after the first `forward` ones,
+  // traced from one backward pass at compile time, then each leaf's gradient added into its
+  // grad(). Empty when nothing requires gradients, or when the pass could not be traced (the
+  // engine then runs backward() on the tape, as it always can).
+  size_t forward = 0;  // instructions of the forward; the rest are the backward's
+  bool has_backward = false;
+  size_t seed = 0;  // the slot backward() copies its upstream gradient into
+  struct LeafGrad {
+    size_t leaf, grad;  // slots
+  };
+  std::vector<LeafGrad> leaf_grads;
+  // The slots the backward reads or the nodes saved (the forward's results, the inputs, the
+  // captured tensors), with their versions when the call ended: a value changed in place since
+  // then makes backward() leave the pass to the engine, which names the write.
+  std::vector<size_t> backward_reads;
+  std::vector<uint32_t> read_versions;
+
+  // Runs instructions [begin, end). (Defined below: it is the replay.)
+  void replay(size_t begin, size_t end);
+  bool run(const Tensor& root, const Tensor& upstream) override;
+
   ~Impl() {
+    if (tape) tape->step_backward = nullptr;
     instrs.clear();
     if (tape) tape->clear();  // before the slots go: the nodes point at them
   }
@@ -254,10 +277,55 @@ Compiled::Compiled(Compiled&& other) noexcept = default;
 Compiled& Compiled::operator=(Compiled&& other) noexcept = default;
 Compiled::~Compiled() = default;
 
-size_t Compiled::ops() const { return impl_ ? impl_->instrs.size() : 0; }
+size_t Compiled::ops() const { return impl_ ? impl_->forward : 0; }
+size_t Compiled::backward_ops() const { return impl_ && impl_->has_backward ? impl_->instrs.size() - impl_->forward : 0; }
 size_t Compiled::nodes() const { return impl_ ? impl_->tape->size() : 0; }
 std::vector<Shape> Compiled::input_shapes() const { return impl_ ? impl_->shapes : std::vector<Shape>{}; }
 bool Compiled::stale() const { return impl_ && !impl_->stale().empty(); }
+
+namespace detail {
+// Traces one backward pass of `result` into the step's program: every gradient is computed by an
+// op (the backward formulas are made of ops), so each becomes an instruction after the forward's.
+// The leaves are the inputs and the captured tensors that require gradients. A pass that cannot
+// be traced (a user function's backward reading values) leaves the step to the engine.
+void trace_backward_program(Trace& trace, const Tensor& result) {
+  Compiled::Impl& step = trace.step;
+  const size_t refs_before = step.ref_slots.size();
+  std::vector<bool> written(step.slots.size(), false);
+  for (const Instr& instr : step.instrs) written[instr.out_slot] = true;
+  std::vector<Tensor> leaves;
+  std::vector<size_t> leaf_slots;
+  for (size_t k = 0; k < step.slots.size(); ++k)
+    if (impl_of(step.slots[k])->requires_grad && (k < step.inputs || !written[k])) {
+      leaves.push_back(step.slots[k]);
+      leaf_slots.push_back(k);
+    }
+  if (leaves.empty()) return;
+  Tensor seed;
+  {
+    TraceSuspend not_an_op;  // filled by each backward(), not computed by an instruction
+    seed = make_tensor(result.shape(), result.dtype());
+    std::memset(seed.raw_data(), 0, static_cast<size_t>(seed.numel()) * dtype_size(seed.dtype()));
+  }
+  step.seed = static_cast<size_t>(add_slot(trace, seed));
+  std::vector<Tensor> grads;
+  try {
+    grads = trace_backward(result, seed, leaves);
+  } catch (const Error&) {
+    while (step.instrs.size() > step.forward) step.instrs.pop_back();
+    step.ref_slots.resize(refs_before);
+    return;
+  }
+  for (size_t k = 0; k < leaves.size(); ++k) {
+    if (!grads[k].defined()) continue;
+    auto it = trace.slot_of.find(impl_of(grads[k]));
+    const size_t slot = it != trace.slot_of.end() ? static_cast<size_t>(it->second)
+                                                  : static_cast<size_t>(add_slot(trace, grads[k]));  // a constant
+    step.leaf_grads.push_back({leaf_slots[k], slot});
+  }
+  step.has_backward = true;
+}
+}  // namespace detail
 
 Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options) {
   if (!fn) throw Error("compile: the function is empty");
@@ -309,6 +377,8 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     auto it = trace.slot_of.find(impl_of(result));
     computed = detail::is_traced(*impl_of(result)) && it != trace.slot_of.end() &&
                static_cast<size_t>(it->second) >= step->inputs;
+    step->forward = step->instrs.size();
+    if (computed && result.requires_grad() && detail::grad_enabled) detail::trace_backward_program(trace, result);
   }
   if (!computed)
     throw Error("compile: the function returned a " + result.shape().str() +
@@ -329,9 +399,97 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     if (k >= step->inputs && !written[k]) step->captured.push_back({k, grad});
     if (k < step->inputs || !written[k]) step->any_grad |= grad;
   }
+  if (step->has_backward) {
+    std::vector<bool> in_backward(step->slots.size(), false);  // written by a backward instruction
+    for (size_t i = step->forward; i < step->instrs.size(); ++i) in_backward[step->instrs[i].out_slot] = true;
+    // Besides what the backward instructions read, every value a node saved: eagerly, backward()
+    // refuses a pass over a node whose input or output changed in place, read or not.
+    std::vector<bool> listed(step->slots.size(), false);
+    auto list = [&](size_t slot) {
+      if (in_backward[slot] || slot == step->seed || listed[slot]) return;
+      listed[slot] = true;
+      step->backward_reads.push_back(slot);
+    };
+    for (size_t i = 0; i < step->instrs.size(); ++i) {
+      const detail::Instr& instr = step->instrs[i];
+      if (i < step->forward && instr.node < 0) continue;
+      for (uint32_t j = 0; j < instr.count; ++j)
+        list(static_cast<size_t>(&step->refs[instr.first + j].get() - step->slots.data()));
+      if (i < step->forward) list(instr.out_slot);
+    }
+    step->read_versions.assign(step->backward_reads.size(), 0);
+    step->tape->step_backward = step.get();
+  }
   Compiled compiled;
   compiled.impl_ = std::move(step);
   return compiled;
+}
+
+bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
+  if (!has_backward || !root.is_same(slots[result])) return false;
+  for (size_t j = 0; j < backward_reads.size(); ++j)
+    if (impl_of(slots[backward_reads[j]])->storage->version != read_versions[j]) [[unlikely]]
+      return false;
+  const detail::TensorImpl* u = impl_of(upstream);
+  detail::TensorImpl* g = impl_of(slots[seed]);
+  std::memcpy(g->storage->data, u->storage->data, static_cast<size_t>(g->numel) * dtype_size(g->dtype));
+  g->storage->bump(detail::kReplayWriter);
+  replay(forward, instrs.size());
+  detail::GradMode no_recording(false);
+  for (const LeafGrad& l : leaf_grads) detail::add_into_grad(impl_of(slots[l.leaf])->grad, slots[l.grad]);
+  return true;
+}
+
+void Compiled::Impl::replay(size_t begin, size_t end) {
+  detail::TapeImpl& tape = *this->tape;
+  const bool anomaly = detail::anomaly_on;
+  detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
+  detail::Replay replay;
+  detail::HooksScope hooks(&replay);
+  for (size_t i = begin; i < end; ++i) {
+    detail::Instr& instr = instrs[i];
+    // A recorded op runs on its node's arguments: a forward that leaves state there for its
+    // backward (the winners of max along an axis) must leave it where the backward reads it.
+    detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
+    const detail::Inputs in(refs.data() + instr.first, instr.count);
+    // The result's buffer is reused when no other tensor shares it (a view of it, kept).
+    const bool offer = instr.recycle && instr.out->storage->refs.load(std::memory_order_relaxed) == 1;
+    replay.offer = offer ? instr.out : nullptr;
+    replay.taken = false;
+    Tensor out = instr.op->run(in, args);
+    replay.offer = nullptr;
+    detail::TensorImpl* o = impl_of(out);
+    if (o != instr.out && replay.taken) [[unlikely]] {
+      // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
+      // may be held by what the op keeps. Run it again, unoffered, from now on.
+      instr.recycle = false;
+      out = Tensor();
+      out = instr.op->run(in, args);
+      o = impl_of(out);
+    }
+    // The slot's values change: a node recorded outside the step that saved it (an eager op on
+    // the result) must see a new version, as after any in-place write.
+    if (o != instr.out) {
+      if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
+        detail::throw_changed_shape(instr, i, *o);
+      const uint32_t version = instr.out->storage->version;
+      std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
+      detail::Storage* fresh = instr.out->storage;
+      if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
+        fresh->version = version;
+        fresh->bump(detail::kReplayWriter);
+      }
+    } else {
+      instr.out->storage->bump(detail::kReplayWriter);
+    }
+    if (instr.node >= 0) {
+      detail::Node& n = tape.node(static_cast<size_t>(instr.node));
+      for (size_t j = 0; j < n.inputs.size(); ++j) n.inputs.set_version(j, impl_of(n.inputs[j])->storage->version);
+      n.output_version = instr.out->storage->version;
+      if (anomaly) [[unlikely]]
+        detail::check_finite_forward(n.name(), slots[instr.out_slot], static_cast<size_t>(instr.node));
+    }
+  }
 }
 
 Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
@@ -384,55 +542,10 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
   for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, s.slots[u.input]);
   // Until the last instruction ran, the slots mix two calls: a backward() then is refused.
   tape.step_state = detail::TapeImpl::StepState::failed;
-  const bool anomaly = detail::anomaly_on;
   const bool grad_on = detail::grad_enabled;
-  detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
-  detail::Replay replay;
-  detail::HooksScope hooks(&replay);
-  for (size_t i = 0; i < s.instrs.size(); ++i) {
-    detail::Instr& instr = s.instrs[i];
-    // A recorded op runs on its node's arguments: a forward that leaves state there for its
-    // backward (the winners of max along an axis) must leave it where the backward reads it.
-    detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
-    const detail::Inputs in(s.refs.data() + instr.first, instr.count);
-    // The result's buffer is reused when no other tensor shares it (a view of it, kept).
-    const bool offer = instr.recycle && instr.out->storage->refs.load(std::memory_order_relaxed) == 1;
-    replay.offer = offer ? instr.out : nullptr;
-    replay.taken = false;
-    Tensor out = instr.op->run(in, args);
-    replay.offer = nullptr;
-    detail::TensorImpl* o = impl_of(out);
-    if (o != instr.out && replay.taken) [[unlikely]] {
-      // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
-      // may be held by what the op keeps. Run it again, unoffered, from now on.
-      instr.recycle = false;
-      out = Tensor();
-      out = instr.op->run(in, args);
-      o = impl_of(out);
-    }
-    // The slot's values change: a node recorded outside the step that saved it (an eager op on
-    // the result) must see a new version, as after any in-place write.
-    if (o != instr.out) {
-      if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
-        detail::throw_changed_shape(instr, i, *o);
-      const uint32_t version = instr.out->storage->version;
-      std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
-      detail::Storage* fresh = instr.out->storage;
-      if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
-        fresh->version = version;
-        fresh->bump(detail::kReplayWriter);
-      }
-    } else {
-      instr.out->storage->bump(detail::kReplayWriter);
-    }
-    if (instr.node >= 0) {
-      detail::Node& n = tape.node(static_cast<size_t>(instr.node));
-      for (size_t j = 0; j < n.inputs.size(); ++j) n.inputs.set_version(j, impl_of(n.inputs[j])->storage->version);
-      n.output_version = instr.out->storage->version;
-      if (anomaly) [[unlikely]]
-        detail::check_finite_forward(n.name(), s.slots[instr.out_slot], static_cast<size_t>(instr.node));
-    }
-  }
+  s.replay(0, s.forward);
+  for (size_t j = 0; j < s.backward_reads.size(); ++j)
+    s.read_versions[j] = impl_of(s.slots[s.backward_reads[j]])->storage->version;
   tape.step_state = detail::TapeImpl::StepState::ready;
   // Under NoGradGuard the result needs no gradient, as eagerly: a view that is not on the tape.
   if (!grad_on) [[unlikely]] return detail::make_view(s.slots[s.result], s.slots[s.result].shape());

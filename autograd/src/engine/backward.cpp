@@ -44,7 +44,10 @@ std::vector<Tensor>& pending_leaves() {
 namespace {
 // Takes `g` when nothing else can see it; otherwise copies, so that no gradient aliases another
 // tensor's storage. (Under create_graph the copy is a recorded clone: it stays differentiable.)
-Tensor own(Tensor g) {
+// While compile() traces the pass, a gradient is a slot of the program and may alias another:
+// nothing is written in place then, and the program copies the leaves' gradients out at its end.
+Tensor own(Tensor g, bool tracing = false) {
+  if (tracing) return g;
   if (impl_of(g)->refs.load(std::memory_order_relaxed) == 1 &&
       impl_of(g)->storage->refs.load(std::memory_order_relaxed) == 1 && (impl_of(g)->node < 0 || grad_enabled))
     return g;
@@ -54,13 +57,21 @@ Tensor own(Tensor g) {
 // slot += g. Out of place when the pass records (the sum is a node of the gradient's graph) or
 // when the slot already is part of a graph (a create_graph pass left it): changing it in place
 // would corrupt the nodes that read it.
-inline void add_into(Tensor& slot, Tensor g, bool create_graph) {
-  if (!slot.defined()) slot = own(std::move(g));
-  else if (!create_graph && !impl_of(slot)->requires_grad) [[likely]] slot.add_(g);
+// While compile() traces the pass, the sum is the op add (the in-place add_ is not an op, and
+// gives the same bits: a += 1 * b).
+inline void add_into(Tensor& slot, Tensor g, bool create_graph, bool tracing = false) {
+  if (!slot.defined()) slot = own(std::move(g), tracing);
+  else if (!create_graph && !tracing && !impl_of(slot)->requires_grad) [[likely]] slot.add_(g);
   else slot = add(slot, g);
 }
 
 }  // namespace
+
+void add_into_grad(Tensor& grad, const Tensor& g) {
+  if (!grad.defined()) grad = copy_of(g);
+  else if (!impl_of(grad)->requires_grad) grad.add_(g);
+  else grad = add(grad, g);
+}
 
 // Which of tg::grad's targets `t` is, or -1 (always -1 for backward(), which has none).
 int64_t target_index(const std::vector<Tensor>* targets, const TensorImpl* t) {
@@ -77,17 +88,18 @@ void BackwardContext::accumulate(size_t i, Tensor g) {
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
   if (impl_of(g)->shape != t->shape) {
     // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
-    if (impl_of(g)->numel == t->numel) g = pass_.create_graph ? reshape(g, t->shape.vec()) : make_view(g, t->shape);
+    if (impl_of(g)->numel == t->numel)
+      g = pass_.create_graph || pass_.tracing ? reshape(g, t->shape.vec()) : make_view(g, t->shape);
     else g = sum_to(g, t->shape);
   }
   if (t->node < 0) {
     if (t->graph_released) [[unlikely]] throw_released_input(node_, i);  // released: no leaf
     if (pass_.targets && target_index(pass_.targets, t) < 0) [[unlikely]] return;  // tg::grad leaves other leaves alone
     if (!t->pending.defined()) pending_leaves().push_back(in);
-    add_into(t->pending, std::move(g), pass_.create_graph);
+    add_into(t->pending, std::move(g), pass_.create_graph, pass_.tracing);
     return;
   }
-  add_into(t->grad, std::move(g), pass_.create_graph);
+  add_into(t->grad, std::move(g), pass_.create_graph, pass_.tracing);
 }
 
 }  // namespace detail
@@ -128,7 +140,7 @@ void check_versions(const detail::Node& n, size_t position) {
     throw Error(version_error(n, position, "its output of shape " + n.output->shape.str(), s));
 }
 
-void check_root(const Tensor& root, const Tensor& upstream, const std::string& who) {
+void check_root(const Tensor& root, const Tensor& upstream, const std::string& who, bool tracing) {
   if (!root.defined()) throw Error(who + ": the tensor is undefined");
   detail::TensorImpl* r = impl_of(root);
   if (r->graph_released && r->step_released)
@@ -152,7 +164,7 @@ void check_root(const Tensor& root, const Tensor& upstream, const std::string& w
     throw Error(who + ": upstream gradient of shape " + upstream.shape().str() + " " +
                 std::string(dtype_name(upstream.dtype())) + " does not match the tensor's " + r->shape.str() + " " +
                 std::string(dtype_name(r->dtype)));
-  if (detail::active_trace)
+  if (detail::active_trace && !tracing)
     throw Error(who + ": called while compile() records a function; compile the forward and call backward() on "
                 "the compiled step's result");
   if (r->node < 0) return;
@@ -172,18 +184,20 @@ void check_root(const Tensor& root, const Tensor& upstream, const std::string& w
 
 // The backward engine. For backward(), leaves' gradients are added to their grad(); for
 // tg::grad (`targets` set), the targets' gradients are returned in `captured` and no grad() changes.
+// `tracing`: compile() runs the pass to trace it into its program (tape.step_backward is then
+// not set yet).
 void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, const std::vector<Tensor>* targets,
-                  std::vector<Tensor>* captured) {
-  check_root(root, upstream, targets ? "grad" : "backward");
+                  std::vector<Tensor>* captured, bool tracing = false) {
+  check_root(root, upstream, targets ? "grad" : "backward", tracing);
   detail::TensorImpl* r = impl_of(root);
   const bool retain = options.retain_graph || options.create_graph;
   detail::GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
-  const detail::Pass pass{options.create_graph, targets};
+  const detail::Pass pass{options.create_graph, targets, tracing};
 
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (targets) {
       const int64_t k = detail::target_index(targets, r);
-      if (k >= 0) (*captured)[static_cast<size_t>(k)] = detail::own(std::move(upstream));
+      if (k >= 0) (*captured)[static_cast<size_t>(k)] = detail::own(std::move(upstream), tracing);
     } else {
       detail::add_into(r->grad, std::move(upstream), options.create_graph);  // copied only if the caller still holds it
     }
@@ -195,8 +209,13 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     throw Error(std::string(targets ? "grad" : "backward") +
                 ": create_graph through a compiled step is not supported; run the function eagerly for higher "
                 "derivatives");
+  if (tape.step_backward && !targets && !options.create_graph && !detail::anomaly_on &&
+      tape.step_backward->run(root, upstream)) {
+    if (!retain) tape.step_state = detail::TapeImpl::StepState::consumed;
+    return;
+  }
   const bool keep = retain || tape.compiled();
-  detail::add_into(r->grad, std::move(upstream), options.create_graph);
+  detail::add_into(r->grad, std::move(upstream), options.create_graph, tracing);
   const bool anomaly = detail::anomaly_on;
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
@@ -250,7 +269,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     if (targets) {
       (*captured)[static_cast<size_t>(detail::target_index(targets, t))] = std::move(t->pending);
     } else {
-      detail::add_into(t->grad, std::move(t->pending), options.create_graph);
+      detail::add_into(t->grad, std::move(t->pending), options.create_graph, tracing);
     }
     t->pending = Tensor();
   }
@@ -262,6 +281,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
 }
 
 }  // namespace
+
+std::vector<Tensor> detail::trace_backward(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& leaves) {
+  std::vector<Tensor> grads(leaves.size());
+  run_backward(root, seed, {.retain_graph = true}, &leaves, &grads, true);
+  return grads;
+}
 
 void Tensor::backward(BackwardOptions options) const {
   if (!defined()) throw Error("backward: the tensor is undefined");

@@ -11,6 +11,7 @@ namespace tapegrad::detail {
 struct Pass {
   bool create_graph = false;
   const std::vector<Tensor>* targets = nullptr;
+  bool tracing = false;  // compile() traces the pass into its program (trace_backward)
 };
 
 // What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
@@ -45,5 +46,14 @@ class BackwardContext {
   Tensor& grad_;
   const Pass& pass_;
 };
+
+// grad += g for a leaf's gradient (a copy of g when grad is undefined; out of place when grad is
+// itself part of a graph), as a backward pass adds its total into grad().
+void add_into_grad(Tensor& grad, const Tensor& g);
+
+// The backward pass from `root` (upstream `seed`) to `leaves`, run while compile() traces it:
+// every gradient it computes is an op's result, traced into the program. Returns each leaf's
+// gradient (undefined if the root does not depend on it); no grad() changes.
+std::vector<Tensor> trace_backward(const Tensor& root, const Tensor& seed, const std::vector<Tensor>& leaves);
 
 }  // namespace tapegrad::detail

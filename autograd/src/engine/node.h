@@ -143,6 +143,17 @@ struct Node {
   const char* name() const { return op->name(args); }
 };
 
+// A compiled step's own backward pass for its result (compile/compile.cpp), run by backward()
+// instead of the engine: `root` is the tensor backward() was called on. Returns false when it
+// does not apply (another root, values changed in place since the call): the engine then runs.
+class StepBackward {
+ public:
+  virtual bool run(const Tensor& root, const Tensor& upstream) = 0;
+
+ protected:
+  ~StepBackward() = default;
+};
+
 // The tape behind tg::Tape: the flat list of nodes of this thread. Public methods of Tape are
 // implemented on it; the library reaches it directly through TapeImpl::current().
 class TapeImpl : public Tape {
@@ -165,6 +176,8 @@ class TapeImpl : public Tape {
   // half-way (the slots hold values of two calls). Each successful replay makes it `ready`.
   enum class StepState : uint8_t { ready, consumed, failed };
   StepState step_state = StepState::ready;
+  // A compiled step's program for the backward of its result, or null (the engine runs).
+  StepBackward* step_backward = nullptr;
 
   size_t live_nodes() const { return used_ - finished_; }
   size_t size() const { return used_; }

@@ -328,7 +328,10 @@ OpSpec<MaxArgs> along_axis_spec() {
            std::vector<int64_t> at = argmax_along<Max>(x, v);
            Shape rs = reduced_shape(x.shape(), ax, keepdim);
            Tensor out = make_tensor(rs, x.dtype());
-           Tensor idx = make_tensor(rs, x.dtype());
+           // A compiled step replays this forward on the node's arguments, whose argmax its
+           // backward instruction shares: the indices go into that tensor, not a new one.
+           const bool reuse = a.argmax.defined() && impl_of(a.argmax)->shape == rs && impl_of(a.argmax)->dtype == x.dtype();
+           Tensor idx = reuse ? a.argmax : make_tensor(rs, x.dtype());
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
              const T* p = ptr<T>(x);
@@ -398,7 +401,11 @@ OpSpec<MaxArgs> along_axis_backward_spec() {
           .backward =
               [](BackwardContext& c, const MaxArgs& a) {
                 if (!c.needs_grad(0)) return;
-                const Tensor mask = to_argmax<Max>(c.input(1), a, nullptr);
+                // The routing mask is this op again on an upstream of ones (an op, so that a
+                // compiled step computes it at each call's x, not once).
+                const Tensor& g = c.input(0);
+                const Tensor unit = ones(g.shape(), g.dtype());
+                const Tensor mask = along_axis_backward<Max>()({unit, c.input(1)}, a);
                 c.accumulate(0, sum(mask * c.grad(), a.axis, a.keepdim));
               },
           .samples = {{.label = "axis=1",
@@ -690,9 +697,39 @@ Tensor extreme_shares(const Tensor& x, const Tensor& y, const ExtremeArgs& a) {
   });
   return share;
 }
+SampleInputs distinct3();
+}  // namespace
+
+// extreme_backward_shares(x, y): the shares above, for y the max or min of x over the axes.
+// Data, never recorded (piecewise constant in x), but an op, so that a compiled step computes it
+// at each call's values rather than keeping the compile-time shares.
+static const Op<ExtremeArgs> kExtremeShares(
+    {.name = "extreme_backward_shares",
+     .forward =
+         [](Inputs in, ExtremeArgs& a) {
+           const Tensor &x = in[0], &y = in[1];
+           same_dtype("extreme_backward_shares", x, y);
+           if (impl_of(y)->shape != extreme_shape("extreme_backward_shares", impl_of(x)->shape, a))
+             throw Error("extreme_backward_shares: y has shape " + y.shape().str() + ", expected " +
+                         extreme_shape("extreme_backward_shares", x.shape(), a).str() + " for x " + x.shape().str());
+           return extreme_shares(x, y, a);
+         },
+     .backward = [](BackwardContext&, const ExtremeArgs&) {},  // never recorded
+     .samples = {{.label = "axes={1}",
+                  .args = {0b010, false},
+                  .inputs =
+                      [](Dtype d, Generator& g) {
+                        std::vector<OpSample> s = distinct3()(d, g);
+                        for (OpSample& o : s) o.inputs.push_back(max(o.inputs[0], std::vector<int64_t>{1}, false));
+                        return s;
+                      }}},
+     .recorded = false});
+
+namespace {
 void extreme_backward(BackwardContext& c, const ExtremeArgs& a) {
   const Tensor& x = c.input(0);
-  const Tensor share = extreme_shares(x, c.output(), a);
+  const Tensor y = c.output();
+  const Tensor share = kExtremeShares({x, y}, a);
   // The upstream with the reduced axes kept as size 1, to broadcast over each group.
   std::vector<int64_t> kept = x.shape().vec();
   for (size_t d = 0; d < kept.size(); ++d)

@@ -65,8 +65,11 @@ class Compiled {
   Tensor operator()(const std::vector<Tensor>& inputs);
   /// True once compiled.
   bool defined() const { return impl_ != nullptr; }
-  /// Ops replayed per call.
+  /// Ops replayed per call (the forward's).
   size_t ops() const;
+  /// Ops that backward() on the result runs: the backward pass traced at compile time, each
+  /// gradient an op's result (0 when nothing requires gradients; backward() then runs the tape).
+  size_t backward_ops() const;
   /// Nodes on the step's tape (the recorded ops; ops on data alone are replayed, not recorded).
   size_t nodes() const;
   /// The shapes the step was compiled for, one per input.
