@@ -184,12 +184,24 @@ std::string Storage::label() const {
   return it == labels().end() ? "" : it->second;
 }
 
+Storage* Storage::window(Storage* base, size_t offset, size_t bytes) {
+  void* block = pool_alloc(kHeader);
+  auto* s = new (block) Storage();
+  s->bytes = bytes;
+  s->data = static_cast<char*>(base->data) + offset;
+  s->base = base;
+  base->retain();
+  return s;
+}
+
 void Storage::destroy() {
-  const size_t total = kHeader + bytes;
+  Storage* const b = base;
+  const size_t total = kHeader + (b ? 0 : bytes);  // a window's elements are its base's
   if (labelled) [[unlikely]]
     forget_label(this);
   this->~Storage();
   pool_free(this, total);
+  if (b) b->release();
 }
 
 }  // namespace detail

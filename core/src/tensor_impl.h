@@ -33,7 +33,12 @@ struct Storage {
   // lock by a holder of the buffer, so never while the last reference is being dropped.
   bool labelled = false;
 
+  // A window of `bytes` at `offset` into `base`'s buffer (a compiled step's planned arena), holding
+  // a reference to `base`; `offset` keeps the buffer's 64-byte alignment if it is a multiple of 64.
+  Storage* base = nullptr;
+
   static Storage* create(size_t bytes);
+  static Storage* window(Storage* base, size_t offset, size_t bytes);
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();

@@ -159,6 +159,11 @@ struct Compiled::Impl final : detail::StepBackward {
   std::vector<size_t> backward_reads;
   std::vector<uint32_t> read_versions;
 
+  // The planned arena (detail::plan_arena): one buffer holding the values the instructions write,
+  // each at an offset assigned by liveness. Owned: one reference.
+  detail::Storage* arena = nullptr;
+  size_t arena_bytes = 0;
+
   // Runs instructions [begin, end). (Defined below: it is the replay.)
   void replay(size_t begin, size_t end);
   bool run(const Tensor& root, const Tensor& upstream) override;
@@ -167,6 +172,8 @@ struct Compiled::Impl final : detail::StepBackward {
     if (tape) tape->step_backward = nullptr;
     instrs.clear();
     if (tape) tape->clear();  // before the slots go: the nodes point at them
+    slots.clear();
+    if (arena) arena->release();
   }
 };
 
@@ -277,6 +284,7 @@ Compiled::Compiled(Compiled&& other) noexcept = default;
 Compiled& Compiled::operator=(Compiled&& other) noexcept = default;
 Compiled::~Compiled() = default;
 
+size_t Compiled::arena_bytes() const { return impl_ ? impl_->arena_bytes : 0; }
 size_t Compiled::ops() const { return impl_ ? impl_->forward : 0; }
 size_t Compiled::backward_ops() const { return impl_ && impl_->has_backward ? impl_->instrs.size() - impl_->forward : 0; }
 size_t Compiled::nodes() const { return impl_ ? impl_->tape->size() : 0; }
@@ -324,6 +332,72 @@ void trace_backward_program(Trace& trace, const Tensor& result) {
     step.leaf_grads.push_back({leaf_slots[k], slot});
   }
   step.has_backward = true;
+}
+}  // namespace detail
+
+namespace detail {
+// Gives the values the instructions write one buffer, each at an offset assigned by liveness (as
+// TFLite's arena planner: the largest first, each at the lowest offset free for its lifetime), so
+// that a gradient's memory is reused once its last reader ran. The forward's values stay live to
+// the end: the nodes saved them (the tape's backward may still run), and the caller may hold one.
+// A value whose buffer another tensor shares (a view) keeps its own. A replay writes each value
+// where it lies (the op is offered the slot's tensor); an op that allocates anyway takes its value
+// out of the arena, which stays correct.
+void plan_arena(Compiled::Impl& step) {
+  const size_t n = step.slots.size(), end = step.instrs.size();
+  constexpr size_t kUnwritten = SIZE_MAX;
+  std::vector<size_t> first(n, kUnwritten), last(n, 0);
+  for (size_t i = 0; i < end; ++i) {
+    const Instr& instr = step.instrs[i];
+    for (uint32_t j = 0; j < instr.count; ++j) {
+      const size_t slot = static_cast<size_t>(&step.refs[instr.first + j].get() - step.slots.data());
+      last[slot] = std::max(last[slot], i);
+    }
+    first[instr.out_slot] = std::min(first[instr.out_slot], i);
+  }
+  auto pin = [&](size_t slot) { last[slot] = end; };
+  pin(step.result);
+  for (const Compiled::Impl::LeafGrad& l : step.leaf_grads) pin(l.grad);
+  struct Block {
+    size_t slot, bytes, offset, first, last;
+  };
+  std::vector<Block> blocks;
+  for (size_t k = step.inputs; k < n; ++k) {
+    if (first[k] == kUnwritten) continue;
+    if (first[k] < step.forward) pin(k);
+    const TensorImpl* t = impl_of(step.slots[k]);
+    const Storage* st = t->storage;
+    if (st->refs.load(std::memory_order_relaxed) != 1 || st->base || st->bytes == 0) continue;
+    blocks.push_back({k, (st->bytes + 63) / 64 * 64, 0, first[k], std::max(last[k], first[k])});
+  }
+  std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.bytes > b.bytes; });
+  size_t total = 0;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    std::vector<const Block*> live;  // placed blocks whose lifetimes meet this one's
+    for (size_t p = 0; p < b; ++p)
+      if (blocks[p].first <= blocks[b].last && blocks[b].first <= blocks[p].last) live.push_back(&blocks[p]);
+    std::sort(live.begin(), live.end(), [](const Block* x, const Block* y) { return x->offset < y->offset; });
+    size_t offset = 0;
+    for (const Block* p : live) {
+      if (p->offset >= offset + blocks[b].bytes) break;
+      offset = std::max(offset, p->offset + p->bytes);
+    }
+    blocks[b].offset = offset;
+    total = std::max(total, offset + blocks[b].bytes);
+  }
+  if (total == 0) return;
+  step.arena = Storage::create(total);
+  step.arena_bytes = total;
+  for (const Block& b : blocks) {
+    TensorImpl* t = impl_of(step.slots[b.slot]);
+    Storage* old = t->storage;
+    Storage* w = Storage::window(step.arena, b.offset, old->bytes);
+    std::memcpy(w->data, old->data, old->bytes);
+    w->version = old->version;
+    w->last_writer = old->last_writer;
+    t->storage = w;
+    old->release();
+  }
 }
 }  // namespace detail
 
@@ -420,6 +494,7 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     step->read_versions.assign(step->backward_reads.size(), 0);
     step->tape->step_backward = step.get();
   }
+  detail::plan_arena(*step);
   Compiled compiled;
   compiled.impl_ = std::move(step);
   return compiled;

@@ -72,6 +72,10 @@ class Compiled {
   size_t backward_ops() const;
   /// Nodes on the step's tape (the recorded ops; ops on data alone are replayed, not recorded).
   size_t nodes() const;
+  /// Bytes of the step's planned arena: the one buffer that holds the values its instructions
+  /// write, each at an offset assigned by liveness (a gradient's memory is reused once its last
+  /// reader ran; the forward's values live until the next call).
+  size_t arena_bytes() const;
   /// The shapes the step was compiled for, one per input.
   std::vector<Shape> input_shapes() const;
   /// True when a call would throw because something fixed at compile time has changed since: a
