@@ -32,12 +32,13 @@ struct Instr {
   uint32_t out_slot = 0;
   int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
   bool recycle = true;  // the op writes its result into the offered tensor (Replay::reuse)
+  Kernel kernel;        // the call's kernel form (run null: the forward replays)
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
       : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
-        recycle(o.recycle) {
+        recycle(o.recycle), kernel(o.kernel) {
     o.op = nullptr;
   }
   Instr& operator=(Instr&&) = delete;
@@ -166,6 +167,7 @@ struct Compiled::Impl final : detail::StepBackward {
 
   // Runs instructions [begin, end). (Defined below: it is the replay.)
   void replay(size_t begin, size_t end);
+  void refresh_node(const detail::Instr& instr, bool anomaly);
   bool run(const Tensor& root, const Tensor& upstream) override;
 
   ~Impl() {
@@ -495,6 +497,13 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     step->tape->step_backward = step.get();
   }
   detail::plan_arena(*step);
+  // Each call's kernel form, planned once at the traced shapes.
+  for (detail::Instr& instr : step->instrs) {
+    if (instr.count > detail::kKernelInputs) continue;
+    const detail::ArgSlot& args = instr.node >= 0 ? step->tape->node(static_cast<size_t>(instr.node)).args : instr.args;
+    instr.op->kernel(detail::Inputs(step->refs.data() + instr.first, instr.count), args, step->slots[instr.out_slot],
+                     instr.kernel);
+  }
   Compiled compiled;
   compiled.impl_ = std::move(step);
   return compiled;
@@ -523,6 +532,16 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
   detail::HooksScope hooks(&replay);
   for (size_t i = begin; i < end; ++i) {
     detail::Instr& instr = instrs[i];
+    // The kernel form writes the slot's buffer in place, which only the slot may hold (a tensor
+    // kept outside that shares it keeps its values, as below).
+    if (instr.kernel.run && instr.out->storage->refs.load(std::memory_order_relaxed) == 1) [[likely]] {
+      const void* in[detail::kKernelInputs];
+      for (uint32_t j = 0; j < instr.count; ++j) in[j] = impl_of(refs[instr.first + j].get())->storage->data;
+      instr.kernel.run(instr.kernel, in, instr.out->storage->data);
+      instr.out->storage->bump(detail::kReplayWriter);
+      if (instr.node >= 0) refresh_node(instr, anomaly);
+      continue;
+    }
     // A recorded op runs on its node's arguments: a forward that leaves state there for its
     // backward (the winners of max along an axis) must leave it where the backward reads it.
     detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
@@ -557,14 +576,17 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     } else {
       instr.out->storage->bump(detail::kReplayWriter);
     }
-    if (instr.node >= 0) {
-      detail::Node& n = tape.node(static_cast<size_t>(instr.node));
-      for (size_t j = 0; j < n.inputs.size(); ++j) n.inputs.set_version(j, impl_of(n.inputs[j])->storage->version);
-      n.output_version = instr.out->storage->version;
-      if (anomaly) [[unlikely]]
-        detail::check_finite_forward(n.name(), slots[instr.out_slot], static_cast<size_t>(instr.node));
-    }
+    if (instr.node >= 0) refresh_node(instr, anomaly);
   }
+}
+
+// The node of a replayed instruction sees the versions of this call's values.
+void Compiled::Impl::refresh_node(const detail::Instr& instr, bool anomaly) {
+  detail::Node& n = tape->node(static_cast<size_t>(instr.node));
+  for (size_t j = 0; j < n.inputs.size(); ++j) n.inputs.set_version(j, impl_of(n.inputs[j])->storage->version);
+  n.output_version = instr.out->storage->version;
+  if (anomaly) [[unlikely]]
+    detail::check_finite_forward(n.name(), slots[instr.out_slot], static_cast<size_t>(instr.node));
 }
 
 Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {

@@ -16,6 +16,7 @@
 namespace tapegrad::detail {
 
 class BackwardContext;
+struct Kernel;  // ops/kernel.h
 
 // The tensor inputs of an op call, by reference: a braced list `{a, b}` (no reference-count
 // traffic on the hot path) or a vector (user functions, gradcheck replays).
@@ -113,6 +114,8 @@ class OpInfo {
   virtual TensorFn bind(const ArgSlot& args) const = 0;
   // The forward alone, not recorded: a compiled step's replay (`args` as the trace stored them).
   virtual Tensor run(Inputs in, ArgSlot& args) const = 0;
+  // The kernel form of the call that gave `out` (ops/kernel.h), or false if it has none.
+  virtual bool kernel(Inputs in, const ArgSlot& args, const Tensor& out, Kernel& k) const = 0;
   // The node's input elements within `eps` of a kink of the op, as a function of eps, or an
   // empty function for an op without kinks.
   virtual std::function<std::vector<ElementRef>(double)> kinks(const InputList& inputs, const ArgSlot& args) const = 0;

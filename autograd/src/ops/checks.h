@@ -6,15 +6,16 @@
 
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/tensor.h"
+#include "tensor_impl.h"
 
 namespace tapegrad::detail {
 
-// Throws unless `a` and `b` share a dtype.
+[[noreturn]] void throw_dtypes_differ(const char* op, const Tensor& a, const Tensor& b);
+// Throws unless `a` and `b` (defined) share a dtype. Inline, on every binary op's path: the
+// dtypes are read from the TensorImpls and the message is built out of line.
 inline void same_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype())
-    throw Error(std::string(op) + ": dtypes differ: " + a.shape().str() + " " + std::string(dtype_name(a.dtype())) +
-                " and " + b.shape().str() + " " + std::string(dtype_name(b.dtype())) +
-                " (convert one with to(Dtype))");
+  if (impl_of(a)->dtype != impl_of(b)->dtype) [[unlikely]]
+    throw_dtypes_differ(op, a, b);
 }
 
 // Throws if `t` is undefined.

@@ -21,6 +21,11 @@ Shape detail::broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
+void detail::throw_dtypes_differ(const char* op, const Tensor& a, const Tensor& b) {
+  throw Error(std::string(op) + ": dtypes differ: " + a.shape().str() + " " + std::string(dtype_name(a.dtype())) +
+              " and " + b.shape().str() + " " + std::string(dtype_name(b.dtype())) + " (convert one with to(Dtype))");
+}
+
 size_t detail::normalize_axis(const char* op, int64_t axis, const Shape& shape) {
   const int64_t r = static_cast<int64_t>(shape.size());
   if (axis < -r || axis >= r)
@@ -44,42 +49,59 @@ void detail::elements_near_zero(const Tensor& x, double eps, std::vector<Element
     if (std::abs(v[k]) <= eps) out.push_back({0, static_cast<int64_t>(k)});
 }
 
+// The four arithmetic functors, shared by each op's forward and its kernel form.
+#define TG_BINARY_FUNCTOR(Name, expr)                     \
+  struct Name {                                          \
+    Name() = default;                                    \
+    explicit Name(const Kernel&) {}                      \
+    template <class T>                                   \
+    T operator()(T x, T y) const { return expr; }        \
+  };
+TG_BINARY_FUNCTOR(AddF, x + y)
+TG_BINARY_FUNCTOR(SubF, x - y)
+TG_BINARY_FUNCTOR(MulF, x * y)
+TG_BINARY_FUNCTOR(DivF, x / y)
+#undef TG_BINARY_FUNCTOR
+
 // ---- add ----
 static const Op<void> kAdd({.name = "add",
-                            .forward = [](Inputs in) { return broadcast_zip("add", in[0], in[1], [](auto x, auto y) { return x + y; }); },
+                            .forward = [](Inputs in) { return broadcast_zip("add", in[0], in[1], AddF{}); },
                             .backward =
                                 [](BackwardContext& c) {
                                   if (c.needs_grad(1)) c.accumulate(1, c.needs_grad(0) ? Tensor(c.grad()) : c.take_grad());
                                   c.accumulate(0, c.take_grad());
                                 },
-                            .samples = {{.inputs = binary_inputs()}}});
+                            .samples = {{.inputs = binary_inputs()}},
+                            .plan = zip_plan<AddF>});
 Tensor add(const Tensor& a, const Tensor& b) { return kAdd({a, b}); }
 
 // ---- sub ----
 static const Op<void> kSub({.name = "sub",
-                            .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], [](auto x, auto y) { return x - y; }); },
+                            .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], SubF{}); },
                             .backward =
                                 [](BackwardContext& c) {
                                   if (c.needs_grad(1)) c.accumulate(1, neg(c.grad()));
                                   c.accumulate(0, c.take_grad());
                                 },
-                            .samples = {{.inputs = binary_inputs()}}});
+                            .samples = {{.inputs = binary_inputs()}},
+                            .plan = zip_plan<SubF>});
 Tensor sub(const Tensor& a, const Tensor& b) { return kSub({a, b}); }
 
 // ---- mul: each input's gradient is the upstream times the other input ----
 static const Op<void> kMul({.name = "mul",
-                            .forward = [](Inputs in) { return broadcast_zip("mul", in[0], in[1], [](auto x, auto y) { return x * y; }); },
+                            .forward = [](Inputs in) { return broadcast_zip("mul", in[0], in[1], MulF{}); },
                             .backward =
                                 [](BackwardContext& c) {
                                   if (c.needs_grad(0)) c.accumulate(0, mul(c.grad(), c.input(1)));
                                   if (c.needs_grad(1)) c.accumulate(1, mul(c.grad(), c.input(0)));
                                 },
-                            .samples = {{.inputs = binary_inputs()}}});
+                            .samples = {{.inputs = binary_inputs()}},
+                            .plan = zip_plan<MulF>});
 Tensor mul(const Tensor& a, const Tensor& b) { return kMul({a, b}); }
 
 // ---- div: d(a/b) = da / b - (a / b) db / b ----
 static const Op<void> kDiv({.name = "div",
-                            .forward = [](Inputs in) { return broadcast_zip("div", in[0], in[1], [](auto x, auto y) { return x / y; }); },
+                            .forward = [](Inputs in) { return broadcast_zip("div", in[0], in[1], DivF{}); },
                             .backward =
                                 [](BackwardContext& c) {
                                   if (c.needs_grad(0)) c.accumulate(0, div(c.grad(), c.input(1)));
@@ -88,17 +110,25 @@ static const Op<void> kDiv({.name = "div",
                                   // (Library ops, so that a create_graph pass records them.)
                                   if (c.needs_grad(1)) c.accumulate(1, neg(div(mul(c.grad(), c.output()), c.input(1))));
                                 },
-                            .samples = {{.inputs = div_inputs}}});
+                            .samples = {{.inputs = div_inputs}},
+                            .plan = zip_plan<DivF>});
 Tensor div(const Tensor& a, const Tensor& b) { return kDiv({a, b}); }
 
 // ---- scalar forms: one node each, the scalar kept in the node ----
+struct AddScalarF {
+  double s;
+  explicit AddScalarF(double v) : s(v) {}
+  explicit AddScalarF(const Kernel& k) : s(k.scalar) {}
+  template <class T>
+  T operator()(T x) const { return x + static_cast<T>(s); }
+};
 static const Op<Scalar> kAddScalar({.name = "add_scalar",
-                                    .forward =
-                                        [](Inputs in, Scalar& a) {
-                                          return map(in[0], [s = a.s](auto x) { return x + static_cast<decltype(x)>(s); });
-                                        },
+                                    .forward = [](Inputs in, Scalar& a) { return map(in[0], AddScalarF(a.s)); },
                                     .backward = [](BackwardContext& c, const Scalar&) { c.accumulate(0, c.take_grad()); },
-                                    .samples = {{.label = "s=0.7", .args = {0.7}, .inputs = unary_inputs()}}});
+                                    .samples = {{.label = "s=0.7", .args = {0.7}, .inputs = unary_inputs()}},
+                                    .plan = [](Inputs, const Scalar& a, const Tensor& out) {
+                                      return elementwise_plan<MapLoop, AddScalarF, Scalar>(a, out);
+                                    }});
 Tensor add_scalar(const Tensor& a, double s) { return kAddScalar({a}, {s}); }
 
 static const Op kMulScalar(pointwise<Scalar>("mul_scalar",

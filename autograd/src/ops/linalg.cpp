@@ -28,6 +28,25 @@ Mat2 as_right(const Tensor& b) {
 // GEMM each (no transposed copy), and, being an op, are recorded under create_graph and
 // differentiated again. A and B are read as row-major matrices whatever their rank (a matmul
 // vector is one row or one column); `vector` makes C 1-D, as the gradient of a 1-D operand.
+// The kernel form of a product: gemm on the buffers, m, n, k in size[0..2], the transposes in flag.
+template <class T, class>
+struct GemmLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    gemm<T>(k.flag[0], k.flag[1], k.size[0], k.size[1], k.size[2], T(1), static_cast<const T*>(in[0]),
+            static_cast<const T*>(in[1]), T(0), static_cast<T*>(out));
+  }
+};
+Kernel gemm_plan(int64_t m, int64_t n, int64_t k, bool ta, bool tb, Dtype dtype) {
+  Kernel kernel;
+  kernel.size[0] = m;
+  kernel.size[1] = n;
+  kernel.size[2] = k;
+  kernel.flag[0] = ta;
+  kernel.flag[1] = tb;
+  kernel.run = for_dtype<GemmLoop, void>(dtype);
+  return kernel;
+}
+
 struct GemmArgs {
   int64_t m, n, k;  // op(A) is [m, k], op(B) is [k, n], C is [m, n]
   bool ta, tb;
@@ -82,7 +101,10 @@ static const Op<GemmArgs> kGemm(
                                                 sample("A^T B", {2, 4, 3, true, false, false}, {3, 2}, {3, 4}),
                                                 sample("A^T B^T", {2, 4, 3, true, true, false}, {3, 2}, {4, 3}),
                                                 sample("row A^T B, 1-D", {1, 4, 3, true, false, true}, {3}, {3, 4})};
-         }()});
+         }(),
+     .plan = [](Inputs, const GemmArgs& a, const Tensor& out) {
+       return gemm_plan(a.m, a.n, a.k, a.ta, a.tb, impl_of(out)->dtype);
+     }});
 Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
 
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
@@ -122,7 +144,11 @@ static const Op<void> kMatmul(
                                                  {{n({3}), n({3, 4})}, "1-D x 2-D"},
                                                  {{n({2, 3}), n({3})}, "2-D x 1-D"},
                                                  {{n({1, 5}), n({5, 1})}, "row x column"}};
-                  }}}});
+                  }}},
+     .plan = [](Inputs in, const Tensor& out) {
+       const Mat2 ma = as_left(in[0]), mb = as_right(in[1]);
+       return gemm_plan(ma.rows, mb.cols, ma.cols, false, false, impl_of(out)->dtype);
+     }});
 
 // ---- batched matmul: rank >= 3 on either side, the leading (batch) dimensions broadcast as in
 // torch.matmul; one GEMM per batch element, through the same tuned GEMM ----

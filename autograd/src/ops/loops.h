@@ -135,4 +135,17 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
   return out;
 }
 
+// The kernel form of broadcast_zip(a, b, F) at the call that gave `out`: the same loops for the
+// same cases (equal shapes, a one-element b, a one-element a); none for a general broadcast.
+template <class F>
+Kernel zip_plan(Inputs in, const Tensor& out) {
+  const TensorImpl &a = *impl_of(in[0]), &b = *impl_of(in[1]), &o = *impl_of(out);
+  Kernel k;
+  k.size[0] = o.numel;
+  if (a.shape == b.shape) k.run = for_dtype<ZipLoop, F>(o.dtype);
+  else if (b.numel == 1 && o.shape == a.shape) k.run = for_dtype<ZipScalarBLoop, F>(o.dtype);
+  else if (a.numel == 1 && o.shape == b.shape) k.run = for_dtype<ZipScalarALoop, F>(o.dtype);
+  return k;
+}
+
 }  // namespace tapegrad::detail

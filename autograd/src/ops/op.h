@@ -7,15 +7,18 @@
 // ops.h (a copy of ops/elementwise.cpp's, which tools/docs/check_layout.py keeps verbatim):
 //
 //   static const Op<void> kSub({.name = "sub",
-//       .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], [](auto x, auto y) { return x - y; }); },
+//       .forward = [](Inputs in) { return broadcast_zip("sub", in[0], in[1], SubF{}); },
 //       .backward =
 //           [](BackwardContext& c) {
 //             if (c.needs_grad(1)) c.accumulate(1, neg(c.grad()));
 //             c.accumulate(0, c.take_grad());
 //           },
-//       .samples = {{.inputs = binary_inputs()}}});
+//       .samples = {{.inputs = binary_inputs()}},
+//       .plan = zip_plan<SubF>});
 //   Tensor sub(const Tensor& a, const Tensor& b) { return kSub({a, b}); }
 //
+// `.plan`, the kernel form, lets a compiled step run the call as one function on raw pointers
+// (ops/kernel.h); an op without one is replayed through its forward.
 // The pointwise() builder of ops/pointwise.h shortens the common case of y = f(x) further and
 // makes its gradient an op of its own (kTanh in ops/elementwise.cpp); docs/contributing.md
 // shows the three kinds of op.
@@ -27,6 +30,7 @@
 #include "compile/trace.h"
 #include "engine/backward.h"
 #include "engine/record.h"
+#include "ops/kernel.h"
 #include "tapegrad/autograd/testing.h"
 
 namespace tapegrad::detail {
@@ -36,11 +40,13 @@ template <class Args>
 struct OpFunctions {
   using Forward = Tensor (*)(Inputs in, Args& args);  // may canonicalise args (a negative axis)
   using Backward = void (*)(BackwardContext& c, const Args& args);
+  using Plan = Kernel (*)(Inputs in, const Args& args, const Tensor& out);
 };
 template <>
 struct OpFunctions<void> {
   using Forward = Tensor (*)(Inputs in);
   using Backward = void (*)(BackwardContext& c);
+  using Plan = Kernel (*)(Inputs in, const Tensor& out);
 };
 struct NoArgs {};
 template <class Args>
@@ -76,6 +82,9 @@ struct OpSpec {
   // False for ops without a derivative (masks, argmax): never recorded, their results never
   // require gradients, but they are still ops, so that a compiled step replays them.
   bool recorded = true;
+  // The kernel form (ops/kernel.h) of a call at its inputs and result, for compiled steps: the
+  // forward's loop on raw pointers. A Kernel with a null run where the call's shapes have none.
+  typename OpFunctions<Args>::Plan plan = nullptr;
 };
 
 template <class Args>
@@ -128,6 +137,12 @@ class Op final : public OpInfo {
   }
   Tensor run(Inputs in, ArgSlot& slot) const override {
     return run_forward(in, *std::launder(reinterpret_cast<A*>(slot.bytes)));
+  }
+  bool kernel(Inputs in, const ArgSlot& slot, const Tensor& out, Kernel& k) const override {
+    if (!spec_.plan) return false;
+    if constexpr (std::is_void_v<Args>) k = spec_.plan(in, out);
+    else k = spec_.plan(in, *std::launder(reinterpret_cast<const A*>(slot.bytes)), out);
+    return k.run != nullptr;
   }
   void destroy(ArgSlot& slot) const override {
     if constexpr (!std::is_trivially_destructible_v<A>) std::launder(reinterpret_cast<A*>(slot.bytes))->~A();

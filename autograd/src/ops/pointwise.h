@@ -127,12 +127,46 @@ Second apply_second(S s, const Tensor& t, const Tensor& x, const Tensor& y, NoAr
 template <class S>
 Second apply_second(S s, const Tensor& t, const Tensor& x, const Tensor& y, const Scalar& a) { return s(t, x, y, a.s); }
 
+// f and b as the functors of a kernel's loop (ops/kernel.h), the scalar argument read from it.
+template <class Args, class F>
+struct ForwardFunctor {
+  ArgsOrNone<Args> a{};
+  explicit ForwardFunctor(const Kernel& k) {
+    if constexpr (!std::is_void_v<Args>) a.s = k.scalar;
+  }
+  template <class T>
+  T operator()(T x) const { return apply_f(F{}, x, a); }
+};
+template <class Args, class B>
+struct BackwardFunctor {
+  ArgsOrNone<Args> a{};
+  explicit BackwardFunctor(const Kernel& k) {
+    if constexpr (!std::is_void_v<Args>) a.s = k.scalar;
+  }
+  template <class T>
+  T operator()(T g, T x, T y) const { return apply_b(B{}, g, x, y, a); }
+};
+// The kernel of an elementwise op at the call that gave `out`: Loop<T, Functor> over its elements.
+template <template <class, class> class Loop, class Functor, class Args>
+Kernel elementwise_plan(const ArgsOrNone<Args>& a, const Tensor& out) {
+  Kernel k;
+  k.size[0] = impl_of(out)->numel;
+  if constexpr (!std::is_void_v<Args>) k.scalar = a.s;
+  k.run = for_dtype<Loop, Functor>(impl_of(out)->dtype);
+  return k;
+}
+
 // An op's forward and backward as the function pointers OpSpec<Args> takes, from stateless
 // callables written once for both kinds of Args.
 template <class Args, class Fn>
 typename OpFunctions<Args>::Forward forward_of(Fn) {
   if constexpr (std::is_void_v<Args>) return [](Inputs in) { return Fn{}(in, NoArgs{}); };
   else return [](Inputs in, Args& a) { return Fn{}(in, static_cast<const Args&>(a)); };
+}
+template <class Args, class Fn>
+typename OpFunctions<Args>::Plan plan_of(Fn) {
+  if constexpr (std::is_void_v<Args>) return [](Inputs in, const Tensor& out) { return Fn{}(in, NoArgs{}, out); };
+  else return [](Inputs in, const Args& a, const Tensor& out) { return Fn{}(in, a, out); };
 }
 template <class Args, class Fn>
 typename OpFunctions<Args>::Backward backward_of(Fn) {
@@ -169,6 +203,9 @@ OpSpec<Args> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sam
       }),
       .samples = backward_samples<Args>(samples, varies, [](const Tensor& x, const ArgsOrNone<Args>& a) {
         return map(x, [a](auto v) { return apply_f(F{}, v, a); });
+      }),
+      .plan = plan_of<Args>([](Inputs, const ArgsOrNone<Args>& a, const Tensor& out) {
+        return elementwise_plan<Zip3Loop, BackwardFunctor<Args, B>, Args>(a, out);
       })});
   return {.name = name,
           .forward = forward_of<Args>([](Inputs in, const ArgsOrNone<Args>& a) {
@@ -178,7 +215,10 @@ OpSpec<Args> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sam
             const Tensor y = c.output();
             c.accumulate(0, (*Backward::op)({c.grad(), c.input(0), y}, a));
           }),
-          .samples = std::move(samples)};
+          .samples = std::move(samples),
+          .plan = plan_of<Args>([](Inputs, const ArgsOrNone<Args>& a, const Tensor& out) {
+            return elementwise_plan<MapLoop, ForwardFunctor<Args, F>, Args>(a, out);
+          })};
 }
 
 }  // namespace tapegrad::detail

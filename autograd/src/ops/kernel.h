@@ -1,0 +1,86 @@
+#pragma once
+// Private: an op call's kernel form, for compiled steps. At compile time the op plans the call it
+// was traced at (shapes and dtype fixed): a function on raw pointers and the sizes it needs. A
+// replay then calls it with the input and output buffers: no tensor is made, nothing allocated,
+// nothing checked. The kernels run the forward's own loops and functors, element for element in
+// the same order, so a replay stays bitwise the eager result.
+#include <cstdint>
+
+#include "tapegrad/core/dtype.h"
+
+namespace tapegrad::detail {
+
+struct Kernel {
+  using Run = void (*)(const Kernel& k, const void* const* in, void* out);
+  Run run = nullptr;     // null: this call has no kernel form (the step replays its forward)
+  int64_t size[4] = {};  // the sizes the run reads (elements; m, n, k of a product)
+  double scalar = 0;     // an op's scalar argument
+  bool flag[2] = {};     // transposes of a product
+};
+
+// The most inputs a kernel reads.
+inline constexpr size_t kKernelInputs = 4;
+
+// The run function of `Loop<T, F>` for the element type of `dtype` (f32 or f64), or null.
+template <template <class, class> class Loop, class F>
+Kernel::Run for_dtype(Dtype dtype) {
+  if (dtype == Dtype::f32) return &Loop<float, F>::run;
+  if (dtype == Dtype::f64) return &Loop<double, F>::run;
+  return nullptr;
+}
+
+// out[i] = f(a[i]) over size[0] elements.
+template <class T, class F>
+struct MapLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* a = static_cast<const T*>(in[0]);
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i]);
+  }
+};
+// out[i] = f(a[i], b[i]); with a one-element operand, f(a[i], b[0]) or f(a[0], b[i]).
+template <class T, class F>
+struct ZipLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* a = static_cast<const T*>(in[0]);
+    const T* b = static_cast<const T*>(in[1]);
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], b[i]);
+  }
+};
+template <class T, class F>
+struct ZipScalarBLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* a = static_cast<const T*>(in[0]);
+    const T s = static_cast<const T*>(in[1])[0];
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], s);
+  }
+};
+template <class T, class F>
+struct ZipScalarALoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T s = static_cast<const T*>(in[0])[0];
+    const T* b = static_cast<const T*>(in[1]);
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(s, b[i]);
+  }
+};
+// out[i] = f(a[i], b[i], c[i]).
+template <class T, class F>
+struct Zip3Loop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* a = static_cast<const T*>(in[0]);
+    const T* b = static_cast<const T*>(in[1]);
+    const T* c = static_cast<const T*>(in[2]);
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], b[i], c[i]);
+  }
+};
+
+}  // namespace tapegrad::detail
