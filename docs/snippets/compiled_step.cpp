@@ -25,7 +25,7 @@ int main() {
     const tg::Tensor x = tg::randn({4, 3}, gen);
     opt.zero_grad();
     tg::Tensor loss = step({x, labels});  // the forward replayed, nothing recorded
-    loss.backward();                      // the recorded backward, into the parameters' grad()
+    loss.backward();                      // the traced backward, into the parameters' grad()
     opt.step();
     twin_opt.zero_grad();
     tg::Tensor eager = tg::softmax_cross_entropy(twin(x), labels);
