@@ -158,7 +158,11 @@ struct Compiled::Impl final : detail::StepBackward {
   // captured tensors), with their versions when the call ended: a value changed in place since
   // then makes backward() leave the pass to the engine, which names the write.
   std::vector<size_t> backward_reads;
-  std::vector<uint32_t> read_versions;
+  std::vector<uint32_t> call_version;  // per slot, for the slots in backward_reads
+  // With a program backward, a replay leaves the nodes' saved versions to sync_nodes(), which the
+  // engine calls before it runs on the tape (they are call_version: nothing in a compiled forward
+  // writes a value after the op that saved it ran).
+  bool nodes_stale = false;
 
   // The planned arena (detail::plan_arena): one buffer holding the values the instructions write,
   // each at an offset assigned by liveness. Owned: one reference.
@@ -169,6 +173,7 @@ struct Compiled::Impl final : detail::StepBackward {
   void replay(size_t begin, size_t end);
   void refresh_node(const detail::Instr& instr, bool anomaly);
   bool run(const Tensor& root, const Tensor& upstream) override;
+  void sync_nodes() override;
 
   ~Impl() {
     if (tape) tape->step_backward = nullptr;
@@ -493,7 +498,7 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
         list(static_cast<size_t>(&step->refs[instr.first + j].get() - step->slots.data()));
       if (i < step->forward) list(instr.out_slot);
     }
-    step->read_versions.assign(step->backward_reads.size(), 0);
+    step->call_version.assign(step->slots.size(), 0);
     step->tape->step_backward = step.get();
   }
   detail::plan_arena(*step);
@@ -511,8 +516,8 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
 
 bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
   if (!has_backward || !root.is_same(slots[result])) return false;
-  for (size_t j = 0; j < backward_reads.size(); ++j)
-    if (impl_of(slots[backward_reads[j]])->storage->version != read_versions[j]) [[unlikely]]
+  for (size_t slot : backward_reads)
+    if (impl_of(slots[slot])->storage->version != call_version[slot]) [[unlikely]]
       return false;
   const detail::TensorImpl* u = impl_of(upstream);
   detail::TensorImpl* g = impl_of(slots[seed]);
@@ -539,7 +544,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
       for (uint32_t j = 0; j < instr.count; ++j) in[j] = impl_of(refs[instr.first + j].get())->storage->data;
       instr.kernel.run(instr.kernel, in, instr.out->storage->data);
       instr.out->storage->bump(detail::kReplayWriter);
-      if (instr.node >= 0) refresh_node(instr, anomaly);
+      if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
       continue;
     }
     // A recorded op runs on its node's arguments: a forward that leaves state there for its
@@ -576,8 +581,21 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     } else {
       instr.out->storage->bump(detail::kReplayWriter);
     }
-    if (instr.node >= 0) refresh_node(instr, anomaly);
+    if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
   }
+}
+
+void Compiled::Impl::sync_nodes() {
+  if (!nodes_stale) return;
+  for (size_t i = 0; i < forward; ++i) {
+    const detail::Instr& instr = instrs[i];
+    if (instr.node < 0) continue;
+    detail::Node& n = tape->node(static_cast<size_t>(instr.node));
+    for (uint32_t j = 0; j < instr.count; ++j)
+      n.inputs.set_version(j, call_version[static_cast<size_t>(&refs[instr.first + j].get() - slots.data())]);
+    n.output_version = call_version[instr.out_slot];
+  }
+  nodes_stale = false;
 }
 
 // The node of a replayed instruction sees the versions of this call's values.
@@ -641,8 +659,8 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
   tape.step_state = detail::TapeImpl::StepState::failed;
   const bool grad_on = detail::grad_enabled;
   s.replay(0, s.forward);
-  for (size_t j = 0; j < s.backward_reads.size(); ++j)
-    s.read_versions[j] = impl_of(s.slots[s.backward_reads[j]])->storage->version;
+  for (size_t slot : s.backward_reads) s.call_version[slot] = impl_of(s.slots[slot])->storage->version;
+  s.nodes_stale = s.has_backward;
   tape.step_state = detail::TapeImpl::StepState::ready;
   // Under NoGradGuard the result needs no gradient, as eagerly: a view that is not on the tape.
   if (!grad_on) [[unlikely]] return detail::make_view(s.slots[s.result], s.slots[s.result].shape());

@@ -214,6 +214,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     if (!retain) tape.step_state = detail::TapeImpl::StepState::consumed;
     return;
   }
+  if (tape.step_backward) tape.step_backward->sync_nodes();
   const bool keep = retain || tape.compiled();
   detail::add_into(r->grad, std::move(upstream), options.create_graph, tracing);
   const bool anomaly = detail::anomaly_on;

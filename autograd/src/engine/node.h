@@ -152,6 +152,9 @@ struct Node {
 class StepBackward {
  public:
   virtual bool run(const Tensor& root, const Tensor& upstream) = 0;
+  // Brings the tape's nodes up to the last call (the versions of the values they saved), which a
+  // replay leaves to this, before the engine runs on the tape.
+  virtual void sync_nodes() = 0;
 
  protected:
   ~StepBackward() = default;

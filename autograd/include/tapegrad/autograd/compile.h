@@ -3,10 +3,13 @@
 /// Compiled steps: a function's tape recorded once, then replayed at new inputs.
 ///
 /// A training step runs the same ops on new values again and again. tg::compile runs the
-/// function once, keeps its tape and the list of ops it called, and each later call replays
-/// them: the forwards run again on the new values (nothing is recorded, no node is created),
-/// and backward() on the result runs the recorded backward into the leaves' grad(). Values and
-/// gradients are bitwise those of running the function eagerly.
+/// function once and keeps the ops it called as a program: the forward's instructions, then the
+/// instructions of one backward pass of the result, traced at compile time. Each later call runs
+/// the forward's instructions on the new values (nothing is recorded, no node is created; an op
+/// with a kernel form is one function call on the buffers), and backward() on the result runs the
+/// backward's instructions and adds the leaves' gradients into their grad(). The values live in
+/// one arena planned by liveness (arena_bytes()). Values and gradients are bitwise those of
+/// running the function eagerly.
 ///
 /// What a compiled step sees:
 /// - The inputs are the tensors passed at each call, with the example's shapes and dtypes (and
@@ -59,8 +62,8 @@ class Compiled {
   Compiled& operator=(Compiled&& other) noexcept;
   ~Compiled();
 
-  /// Replays the function at `inputs` and returns its result, whose backward() replays the
-  /// recorded backward. Throws tg::Error naming the input when a shape, dtype or requires_grad
+  /// Runs the function's instructions at `inputs` and returns its result, whose backward() runs
+  /// the traced backward. Throws tg::Error naming the input when a shape, dtype or requires_grad
   /// differs from the example's.
   Tensor operator()(const std::vector<Tensor>& inputs);
   /// True once compiled.
