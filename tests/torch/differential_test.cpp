@@ -107,6 +107,8 @@ const std::map<std::string, TorchFn>& torch_ops() {
       {"sum_to|[2,3,4] to [3,1]", [](const V& x) { return x[0].sum(0).sum(1, true); }},
       {"sum_to|[1,2,3] to [2,3]", [](const V& x) { return x[0].reshape({2, 3}); }},
       {"broadcast_to|[3,1] to [2,3,4]", [](const V& x) { return x[0].expand({2, 3, 4}); }},
+      {"broadcast_to|[4] to [3,4]", [](const V& x) { return x[0].expand({3, 4}); }},
+      {"broadcast_to|[] to [2,3]", [](const V& x) { return x[0].expand({2, 3}); }},
       {"sum|all", [](const V& x) { return x[0].sum(); }},
       {"sum|axis=0", [](const V& x) { return x[0].sum(0); }},
       {"sum|axis=-1, keepdim", [](const V& x) { return x[0].sum(-1, true); }},

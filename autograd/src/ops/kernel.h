@@ -70,6 +70,19 @@ struct ZipScalarALoop {
     for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(s, b[i]);
   }
 };
+// out[r, j] = f(a[r, j], b[j]) for size[0] rows of size[1]: a bias added to every row.
+template <class T, class F>
+struct ZipRowBLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* a = static_cast<const T*>(in[0]);
+    const T* b = static_cast<const T*>(in[1]);
+    T* r = static_cast<T*>(out);
+    const F f(k);
+    const int64_t n = k.size[1];
+    for (int64_t row = 0; row < k.size[0]; ++row, a += n, r += n)
+      for (int64_t j = 0; j < n; ++j) r[j] = f(a[j], b[j]);
+  }
+};
 // out[i] = f(a[i], b[i], c[i]).
 template <class T, class F>
 struct Zip3Loop {

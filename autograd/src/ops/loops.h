@@ -136,7 +136,9 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
 }
 
 // The kernel form of broadcast_zip(a, b, F) at the call that gave `out`: the same loops for the
-// same cases (equal shapes, a one-element b, a one-element a); none for a general broadcast.
+// same cases (equal shapes, a one-element b, a one-element a), and b one row repeated over a's
+// rows (a bias), which the general walk computes element for element the same way; none for
+// other broadcasts.
 template <class F>
 Kernel zip_plan(Inputs in, const Tensor& out) {
   const TensorImpl &a = *impl_of(in[0]), &b = *impl_of(in[1]), &o = *impl_of(out);
@@ -145,6 +147,12 @@ Kernel zip_plan(Inputs in, const Tensor& out) {
   if (a.shape == b.shape) k.run = for_dtype<ZipLoop, F>(o.dtype);
   else if (b.numel == 1 && o.shape == a.shape) k.run = for_dtype<ZipScalarBLoop, F>(o.dtype);
   else if (a.numel == 1 && o.shape == b.shape) k.run = for_dtype<ZipScalarALoop, F>(o.dtype);
+  else if (b.shape.size() == 1 && a.shape.size() >= 1 && o.shape == a.shape && a.shape.back() == b.shape[0] &&
+           b.numel > 0) {
+    k.size[0] = o.numel / b.numel;
+    k.size[1] = b.numel;
+    k.run = for_dtype<ZipRowBLoop, F>(o.dtype);
+  }
   return k;
 }
 

@@ -19,7 +19,8 @@ inline SampleInputs binary_inputs(double lo = -2, double hi = 2) {
                    {{u({3, 1}), u({4})}, "broadcast [3,1] with [4]"},
                    {{u({2, 3}), u({})}, "tensor with rank-0"},
                    {{u({}), u({2, 3})}, "rank-0 with tensor"},
-                   {{u({2, 1, 3}), u({1, 4, 1})}, "3-D broadcast both ways"}};
+                   {{u({2, 1, 3}), u({1, 4, 1})}, "3-D broadcast both ways"},
+                   {{u({3, 4}), u({4})}, "rows [3,4] with a row [4]"}};
   };
 }
 // Divisors kept away from zero.

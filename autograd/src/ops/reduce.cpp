@@ -43,6 +43,33 @@ Tensor spread_to(const Tensor& x, const Shape& shape);
 }  // namespace
 Tensor sum_to_forward(Inputs in, ToShape& a);
 Tensor broadcast_to_forward(Inputs in, ToShape& a);
+// The kernel form of broadcast_to where x is repeated whole (one element, as sum's backward
+// spreads its gradient, or x the trailing dimensions of the shape: a row): copies of x.
+template <class T, class>
+struct RepeatLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    const T* x = static_cast<const T*>(in[0]);
+    T* r = static_cast<T*>(out);
+    const int64_t n = k.size[1];
+    for (int64_t row = 0; row < k.size[0]; ++row, r += n)
+      for (int64_t j = 0; j < n; ++j) r[j] = x[j];
+  }
+};
+Kernel broadcast_to_plan(Inputs in, const ToShape&, const Tensor& out) {
+  const Shape &sx = impl_of(in[0])->shape, &so = impl_of(out)->shape;
+  Kernel k;
+  const int64_t n = impl_of(in[0])->numel;
+  bool repeated = n == 1;
+  if (!repeated && sx.size() <= so.size()) {
+    repeated = true;
+    for (size_t d = 0; d < sx.size(); ++d) repeated &= sx[d] == so[so.size() - sx.size() + d];
+  }
+  if (!repeated || n == 0) return k;
+  k.size[0] = impl_of(out)->numel / n;
+  k.size[1] = n;
+  k.run = for_dtype<RepeatLoop, void>(impl_of(out)->dtype);
+  return k;
+}
 static const Op<ToShape> kSumTo(
     {.name = "sum_to",
      .forward = sum_to_forward,
@@ -66,7 +93,18 @@ static const Op<ToShape> kBroadcastTo(
                   .args = {Shape{2, 3, 4}},
                   .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 1}, d, g)}, "2-D"}};
-                  }}}});
+                  }},
+                 {.label = "[4] to [3,4]",
+                  .args = {Shape{3, 4}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({4}, d, g)}, "row"}};
+                  }},
+                 {.label = "[] to [2,3]",
+                  .args = {Shape{2, 3}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({}, d, g)}, "one element"}};
+                  }}},
+     .plan = broadcast_to_plan});
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   defined("sum_to", x);
