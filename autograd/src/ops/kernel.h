@@ -29,45 +29,55 @@ Kernel::Run for_dtype(Dtype dtype) {
   return nullptr;
 }
 
+// The elementwise loops on pointers. The forwards (ops/loops.h) and the kernels below both run
+// these, so a kernel computes its op's forward element for element.
+template <class T, class F>
+inline void map_loop(const T* a, T* r, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) r[i] = f(a[i]);
+}
+template <class T, class F>
+inline void zip_loop(const T* a, const T* b, T* r, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) r[i] = f(a[i], b[i]);
+}
+template <class T, class F>
+inline void zip_scalar_b_loop(const T* a, T s, T* r, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) r[i] = f(a[i], s);
+}
+template <class T, class F>
+inline void zip_scalar_a_loop(T s, const T* b, T* r, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) r[i] = f(s, b[i]);
+}
+template <class T, class F>
+inline void zip3_loop(const T* a, const T* b, const T* c, T* r, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) r[i] = f(a[i], b[i], c[i]);
+}
+
 // out[i] = f(a[i]) over size[0] elements.
 template <class T, class F>
 struct MapLoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T* a = static_cast<const T*>(in[0]);
-    T* r = static_cast<T*>(out);
-    const F f(k);
-    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i]);
+    map_loop(static_cast<const T*>(in[0]), static_cast<T*>(out), k.size[0], F(k));
   }
 };
-// out[i] = f(a[i], b[i]); with a one-element operand, f(a[i], b[0]) or f(a[0], b[i]).
+// out[i] = f(a[i], b[i]) over size[0] elements; with a one-element operand, f(a[i], b[0]) or f(a[0], b[i]).
 template <class T, class F>
 struct ZipLoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T* a = static_cast<const T*>(in[0]);
-    const T* b = static_cast<const T*>(in[1]);
-    T* r = static_cast<T*>(out);
-    const F f(k);
-    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], b[i]);
+    zip_loop(static_cast<const T*>(in[0]), static_cast<const T*>(in[1]), static_cast<T*>(out), k.size[0], F(k));
   }
 };
 template <class T, class F>
 struct ZipScalarBLoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T* a = static_cast<const T*>(in[0]);
-    const T s = static_cast<const T*>(in[1])[0];
-    T* r = static_cast<T*>(out);
-    const F f(k);
-    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], s);
+    zip_scalar_b_loop(static_cast<const T*>(in[0]), static_cast<const T*>(in[1])[0], static_cast<T*>(out), k.size[0],
+                      F(k));
   }
 };
 template <class T, class F>
 struct ZipScalarALoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T s = static_cast<const T*>(in[0])[0];
-    const T* b = static_cast<const T*>(in[1]);
-    T* r = static_cast<T*>(out);
-    const F f(k);
-    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(s, b[i]);
+    zip_scalar_a_loop(static_cast<const T*>(in[0])[0], static_cast<const T*>(in[1]), static_cast<T*>(out), k.size[0],
+                      F(k));
   }
 };
 // out[r, j] = f(a[r, j], b[j]) for size[0] rows of size[1]: a bias added to every row.
@@ -77,22 +87,16 @@ struct ZipRowBLoop {
     const T* a = static_cast<const T*>(in[0]);
     const T* b = static_cast<const T*>(in[1]);
     T* r = static_cast<T*>(out);
-    const F f(k);
     const int64_t n = k.size[1];
-    for (int64_t row = 0; row < k.size[0]; ++row, a += n, r += n)
-      for (int64_t j = 0; j < n; ++j) r[j] = f(a[j], b[j]);
+    for (int64_t row = 0; row < k.size[0]; ++row, a += n, r += n) zip_loop(a, b, r, n, F(k));
   }
 };
 // out[i] = f(a[i], b[i], c[i]).
 template <class T, class F>
 struct Zip3Loop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T* a = static_cast<const T*>(in[0]);
-    const T* b = static_cast<const T*>(in[1]);
-    const T* c = static_cast<const T*>(in[2]);
-    T* r = static_cast<T*>(out);
-    const F f(k);
-    for (int64_t i = 0, n = k.size[0]; i < n; ++i) r[i] = f(a[i], b[i], c[i]);
+    zip3_loop(static_cast<const T*>(in[0]), static_cast<const T*>(in[1]), static_cast<const T*>(in[2]),
+              static_cast<T*>(out), k.size[0], F(k));
   }
 };
 

@@ -21,9 +21,7 @@ Tensor map(const Tensor& x, F f) {
   Tensor out = make_tensor(impl_of(x)->shape, impl_of(x)->dtype);
   dispatch(impl_of(x)->dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* p = ptr<T>(x);
-    T* q = ptr<T>(out);
-    for (int64_t k = 0, n = impl_of(x)->numel; k < n; ++k) q[k] = f(p[k]);
+    map_loop(ptr<T>(x), ptr<T>(out), impl_of(x)->numel, f);
   });
   return out;
 }
@@ -34,10 +32,7 @@ Tensor zip(const Tensor& a, const Tensor& b, F f) {
   Tensor out = make_tensor(impl_of(a)->shape, impl_of(a)->dtype);
   dispatch(impl_of(a)->dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* p = ptr<T>(a);
-    const T* q = ptr<T>(b);
-    T* r = ptr<T>(out);
-    for (int64_t k = 0, n = impl_of(a)->numel; k < n; ++k) r[k] = f(p[k], q[k]);
+    zip_loop(ptr<T>(a), ptr<T>(b), ptr<T>(out), impl_of(a)->numel, f);
   });
   return out;
 }
@@ -48,11 +43,7 @@ Tensor zip3(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
   Tensor out = make_tensor(impl_of(a)->shape, impl_of(a)->dtype);
   dispatch(impl_of(a)->dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* p = ptr<T>(a);
-    const T* q = ptr<T>(b);
-    const T* u = ptr<T>(c);
-    T* r = ptr<T>(out);
-    for (int64_t k = 0, n = impl_of(a)->numel; k < n; ++k) r[k] = f(p[k], q[k], u[k]);
+    zip3_loop(ptr<T>(a), ptr<T>(b), ptr<T>(c), ptr<T>(out), impl_of(a)->numel, f);
   });
   return out;
 }
@@ -66,11 +57,7 @@ Tensor pointwise_grad(const BackwardContext& c, F f) {
   Tensor out = make_tensor(impl_of(x)->shape, impl_of(x)->dtype);
   dispatch(impl_of(x)->dtype, [&](auto tag) {
     using T = decltype(tag);
-    const T* gp = ptr<T>(g);
-    const T* xp = ptr<T>(x);
-    const T* yp = c.output_impl().template data<T>();
-    T* r = ptr<T>(out);
-    for (int64_t k = 0, n = impl_of(x)->numel; k < n; ++k) r[k] = f(gp[k], xp[k], yp[k]);
+    zip3_loop(ptr<T>(g), ptr<T>(x), c.output_impl().template data<T>(), ptr<T>(out), impl_of(x)->numel, f);
   });
   return out;
 }
@@ -93,16 +80,8 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
     const T* q = ptr<T>(b);
     T* r = ptr<T>(out);
     const int64_t n = impl_of(out)->numel;
-    if (impl_of(b)->numel == 1 && so == sa) {
-      const T s = q[0];
-      for (int64_t k = 0; k < n; ++k) r[k] = f(p[k], s);
-      return;
-    }
-    if (impl_of(a)->numel == 1 && so == sb) {
-      const T s = p[0];
-      for (int64_t k = 0; k < n; ++k) r[k] = f(s, q[k]);
-      return;
-    }
+    if (impl_of(b)->numel == 1 && so == sa) return zip_scalar_b_loop(p, q[0], r, n, f);
+    if (impl_of(a)->numel == 1 && so == sb) return zip_scalar_a_loop(p[0], q, r, n, f);
     const size_t rank = so.size();
     int64_t stride_a[16] = {}, stride_b[16] = {}, idx[16] = {};
     if (rank > 16) throw Error(std::string(op) + ": broadcasting supports up to 16 dimensions, got " + so.str());
