@@ -169,6 +169,11 @@ struct Compiled::Impl final : detail::StepBackward {
   detail::Storage* arena = nullptr;
   size_t arena_bytes = 0;
 
+  // The slot that input `j` of `instr` reads (refs point into slots).
+  size_t input_slot(const detail::Instr& instr, uint32_t j) const {
+    return static_cast<size_t>(&refs[instr.first + j].get() - slots.data());
+  }
+
   // Runs instructions [begin, end). (Defined below: it is the replay.)
   void replay(size_t begin, size_t end);
   void refresh_node(const detail::Instr& instr, bool anomaly);
@@ -357,7 +362,7 @@ void plan_arena(Compiled::Impl& step) {
   for (size_t i = 0; i < end; ++i) {
     const Instr& instr = step.instrs[i];
     for (uint32_t j = 0; j < instr.count; ++j) {
-      const size_t slot = static_cast<size_t>(&step.refs[instr.first + j].get() - step.slots.data());
+      const size_t slot = step.input_slot(instr, j);
       last[slot] = std::max(last[slot], i);
     }
     first[instr.out_slot] = std::min(first[instr.out_slot], i);
@@ -495,7 +500,7 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       const detail::Instr& instr = step->instrs[i];
       if (i < step->forward && instr.node < 0) continue;
       for (uint32_t j = 0; j < instr.count; ++j)
-        list(static_cast<size_t>(&step->refs[instr.first + j].get() - step->slots.data()));
+        list(step->input_slot(instr, j));
       if (i < step->forward) list(instr.out_slot);
     }
     step->call_version.assign(step->slots.size(), 0);
@@ -592,7 +597,7 @@ void Compiled::Impl::sync_nodes() {
     if (instr.node < 0) continue;
     detail::Node& n = tape->node(static_cast<size_t>(instr.node));
     for (uint32_t j = 0; j < instr.count; ++j)
-      n.inputs.set_version(j, call_version[static_cast<size_t>(&refs[instr.first + j].get() - slots.data())]);
+      n.inputs.set_version(j, call_version[input_slot(instr, j)]);
     n.output_version = call_version[instr.out_slot];
   }
   nodes_stale = false;
