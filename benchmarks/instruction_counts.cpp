@@ -42,6 +42,19 @@ std::function<void()> mlp_step(std::vector<int64_t> sizes, const char* act, int6
   };
 }
 
+// The same step as one tg::compile_step program; the labels are an input (float class indices).
+std::function<void()> mlp_compiled_step(std::vector<int64_t> sizes, const char* act, int64_t batch) {
+  auto model = std::make_shared<tg::nn::Sequential>(bench::mlp(sizes, act));
+  auto opt = std::make_shared<tg::optim::SGD>(model->parameters(), tg::optim::SGDOptions{.lr = 0.01});
+  const tg::Tensor x = bench::fixed_input(batch, sizes.front());
+  const std::vector<int64_t> lv = bench::fixed_labels(batch, sizes.back());
+  const tg::Tensor labels = tg::from_vector(std::vector<double>(lv.begin(), lv.end()), {batch});
+  auto step = std::make_shared<tg::CompiledStep>(tg::compile_step(
+      [model](const std::vector<tg::Tensor>& in) { return tg::softmax_cross_entropy((*model)(in[0]), in[1]); },
+      {x, labels}, *opt));
+  return [opt, step, x, labels] { (*step)({x, labels}); };  // opt: the step updates it
+}
+
 const std::map<std::string, Workload>& workloads() {
   static const std::map<std::string, Workload> w = {
       {"chain",
@@ -61,6 +74,8 @@ const std::map<std::string, Workload>& workloads() {
       {"step_784_50_10_b100", [] { return mlp_step({784, 50, 10}, "relu", 100); }},
       {"step_784_512_512_10_b256", [] { return mlp_step({784, 512, 512, 10}, "relu", 256); }},
       {"step_2_2_2_sigmoid_b1", [] { return mlp_step({2, 2, 2}, "sigmoid", 1); }},
+      {"compiled_step_2_2_2_sigmoid_b1", [] { return mlp_compiled_step({2, 2, 2}, "sigmoid", 1); }},
+      {"compiled_step_784_50_10_b100", [] { return mlp_compiled_step({784, 50, 10}, "relu", 100); }},
   };
   return w;
 }

@@ -16,13 +16,14 @@ CMAKE_CXX_COMPILER_LAUNCHER=$(command -v ccache || true) cmake -S . -B "$build" 
   -DTAPEGRAD_NATIVE=OFF -DTAPEGRAD_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build "$build" --target instruction_counts -j"$(nproc)" >/dev/null
 program=$(find "$build" -name instruction_counts -type f -executable | head -n 1)
-[ $# -gt 0 ] || set -- chain chain_compiled step_2_2_2_sigmoid_b1 step_784_50_10_b100 step_784_512_512_10_b256
+[ $# -gt 0 ] || set -- chain chain_compiled step_2_2_2_sigmoid_b1 step_784_50_10_b100 step_784_512_512_10_b256 \
+  compiled_step_2_2_2_sigmoid_b1 compiled_step_784_50_10_b100
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for w in "$@"; do
   case $w in
     step_784_512_512_10_b256) n=2 ;;
-    step_784_50_10_b100) n=10 ;;
+    step_784_50_10_b100 | compiled_step_784_50_10_b100) n=10 ;;
     *) n=50 ;;
   esac
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/$w.cg" \

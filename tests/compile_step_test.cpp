@@ -81,6 +81,67 @@ TEST(CompileStep, GradientsAreWrittenNotAddedToWhatGradHeld) {
   EXPECT_EQ(values(b.parameters()), values(a.parameters()));
 }
 
+// CompileOptions::grads_in_program: grad() becomes the program's buffer after zero_grad(true), and
+// a backward() that finds grad() defined still adds to it, even when grad() is that buffer.
+TEST(CompileStep, GradsInProgramAddUpAsEagerAndAreRewrittenByTheNextPass) {
+  tg::nn::Sequential eager = net(7), compiled = net(7);
+  tg::Generator gen(2);
+  const tg::Tensor x1 = tg::randn({6, 4}, gen), x2 = tg::randn({6, 4}, gen);
+  const tg::Tensor labels = tg::tensor({0.0, 1.0, 2.0, 0.0, 1.0, 2.0});
+  auto loss_of = [](tg::nn::Sequential& m) {
+    return [&m](const std::vector<tg::Tensor>& in) { return tg::softmax_cross_entropy(m(in[0]), in[1]); };
+  };
+  tg::Compiled step = tg::compile(loss_of(compiled), {x1, labels}, {.grads_in_program = true});
+  tg::optim::SGD eager_opt(eager.parameters(), {.lr = 0.1}), compiled_opt(compiled.parameters(), {.lr = 0.1});
+  auto grads = [](tg::nn::Sequential& m) {
+    std::vector<tg::Tensor> g;
+    for (const tg::Tensor& p : m.parameters()) g.push_back(p.grad());
+    return g;
+  };
+
+  eager_opt.zero_grad(true);
+  loss_of(eager)({x1, labels}).backward();
+  const auto g1 = values(grads(eager));
+  compiled_opt.zero_grad(true);
+  step({x1, labels}).backward();
+  const std::vector<tg::Tensor> held = grads(compiled);  // the program's buffers
+  ASSERT_EQ(values(held), g1);
+
+  // No zero_grad between: the second pass adds to the first, the program's buffer notwithstanding.
+  loss_of(eager)({x2, labels}).backward();
+  step({x2, labels}).backward();
+  EXPECT_EQ(values(grads(compiled)), values(grads(eager)));
+  for (size_t k = 0; k < held.size(); ++k) EXPECT_FALSE(held[k].is_same(grads(compiled)[k]));
+
+  // After zero_grad(true) the pass hands the buffer back: a grad() kept from it is rewritten.
+  compiled_opt.zero_grad(true);
+  step({x1, labels}).backward();
+  const std::vector<tg::Tensor> kept = grads(compiled);
+  compiled_opt.zero_grad(true);
+  step({x2, labels}).backward();
+  eager_opt.zero_grad(true);
+  loss_of(eager)({x2, labels}).backward();
+  EXPECT_EQ(values(kept), values(grads(eager)));
+}
+
+TEST(CompileStep, WithoutGradsInProgramAKeptGradIsNeverRewritten) {
+  tg::nn::Sequential m = net(7);
+  tg::Generator gen(2);
+  const tg::Tensor x1 = tg::randn({6, 4}, gen), x2 = tg::randn({6, 4}, gen);
+  const tg::Tensor labels = tg::tensor({0.0, 1.0, 2.0, 0.0, 1.0, 2.0});
+  tg::Compiled step = tg::compile(
+      [&](const std::vector<tg::Tensor>& in) { return tg::softmax_cross_entropy(m(in[0]), in[1]); }, {x1, labels});
+  tg::optim::SGD opt(m.parameters(), {.lr = 0.1});
+  opt.zero_grad(true);
+  step({x1, labels}).backward();
+  const tg::Tensor kept = m.parameters()[0].grad();
+  const std::vector<double> before = kept.to_vector<double>();
+  opt.zero_grad(true);
+  step({x2, labels}).backward();
+  EXPECT_EQ(kept.to_vector<double>(), before);
+  EXPECT_NE(m.parameters()[0].grad().to_vector<double>(), before);
+}
+
 TEST(CompileStep, BeforeUpdateSeesTheGradientsAndRunsBeforeTheUpdate) {
   tg::nn::Sequential m = net(2);
   tg::optim::SGD opt(m.parameters(), {.lr = 0.5});

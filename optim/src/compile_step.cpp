@@ -1,6 +1,7 @@
 // A training step compiled once. Each call zeroes nothing: the optimizer's gradients are dropped
 // (set to none) so that the step's backward writes them, exactly as the eager loop's zero_grad()
-// leaves them for its backward, then the update runs on them.
+// leaves them for its backward, then the update runs on them. The gradients it writes are the
+// program's own buffers (CompileOptions::grads_in_program).
 #include "tapegrad/optim/compile_step.h"
 
 #include <string>
@@ -12,7 +13,13 @@ namespace tapegrad {
 
 struct CompiledStep::Impl {
   Impl(TensorFn fn, optim::Optimizer& opt, CompileStepOptions o)
-      : steps(std::move(fn), o.compile, o.capacity), optimizer(opt), options(std::move(o)) {}
+      : steps(std::move(fn), in_program(o.compile), o.capacity), optimizer(opt), options(std::move(o)) {}
+  // The gradients are the program's buffers (CompileOptions::grads_in_program): zero_grad(true)
+  // drops them, and the backward hands them back rewritten, with nothing allocated or copied.
+  static CompileOptions in_program(CompileOptions c) {
+    c.grads_in_program = true;
+    return c;
+  }
   CompiledCache steps;
   optim::Optimizer& optimizer;
   CompileStepOptions options;

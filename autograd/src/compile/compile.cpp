@@ -152,6 +152,9 @@ struct Compiled::Impl final : detail::StepBackward {
   size_t seed = 0;  // the slot backward() copies its upstream gradient into
   struct LeafGrad {
     size_t leaf, grad;  // slots
+    // CompileOptions::grads_in_program, and the slot is the leaf's alone, written by a backward
+    // instruction: it may become the leaf's grad() itself.
+    bool in_program = false;
   };
   std::vector<LeafGrad> leaf_grads;
   // The slots the backward reads or the nodes saved (the forward's results, the inputs, the
@@ -302,6 +305,52 @@ size_t Compiled::backward_ops() const { return impl_ && impl_->has_backward ? im
 size_t Compiled::nodes() const { return impl_ ? impl_->tape->size() : 0; }
 std::vector<Shape> Compiled::input_shapes() const { return impl_ ? impl_->shapes : std::vector<Shape>{}; }
 bool Compiled::stale() const { return impl_ && !impl_->stale().empty(); }
+
+std::string Compiled::program() const {
+  if (!impl_) return {};
+  const Impl& s = *impl_;
+  std::string text;
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on a literal + std::string here.
+  auto name = [&](size_t slot) {
+    text += slot < s.inputs ? "input " : "%";
+    text += std::to_string(slot);
+  };
+  const size_t end = s.has_backward ? s.instrs.size() : s.forward;
+  for (size_t i = 0; i < end; ++i) {
+    const detail::Instr& instr = s.instrs[i];
+    const detail::ArgSlot& args = instr.node >= 0 ? s.tape->node(static_cast<size_t>(instr.node)).args : instr.args;
+    text += std::to_string(i);
+    text += i < s.forward ? " forward  " : " backward ";
+    name(instr.out_slot);
+    text += " = ";
+    text += instr.op->name(args);
+    text += '(';
+    for (uint32_t j = 0; j < instr.count; ++j) {
+      if (j) text += ", ";
+      name(s.input_slot(instr, j));
+    }
+    text += ") ";
+    text += instr.out->shape.str();
+    text += instr.kernel.run ? " kernel " : " op ";
+    const detail::Storage* st = instr.out->storage;
+    if (s.arena && st->base == s.arena) {
+      text += "arena +";
+      text += std::to_string(static_cast<const char*>(st->data) - static_cast<const char*>(s.arena->data));
+    } else {
+      text += "own buffer";
+    }
+    text += '\n';
+  }
+  if (s.has_backward)
+    for (const Impl::LeafGrad& l : s.leaf_grads) {
+      text += "grad of ";
+      name(l.leaf);
+      text += " += ";
+      name(l.grad);
+      text += '\n';
+    }
+  return text;
+}
 
 namespace detail {
 // Traces one backward pass of `result` into the step's program: every gradient is computed by an
@@ -505,6 +554,15 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     }
     step->call_version.assign(step->slots.size(), 0);
     step->tape->step_backward = step.get();
+    if (options.grads_in_program) {
+      std::vector<int> uses(step->slots.size(), 0);
+      for (const Compiled::Impl::LeafGrad& l : step->leaf_grads) ++uses[l.grad];
+      for (Compiled::Impl::LeafGrad& l : step->leaf_grads) {
+        const detail::TensorImpl* g = impl_of(step->slots[l.grad]);
+        l.in_program = in_backward[l.grad] && uses[l.grad] == 1 && !g->requires_grad && g->node < 0 &&
+                       g->shape == impl_of(step->slots[l.leaf])->shape;
+      }
+    }
   }
   detail::plan_arena(*step);
   // Each call's kernel form, planned once at the traced shapes.
@@ -528,9 +586,20 @@ bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
   detail::TensorImpl* g = impl_of(slots[seed]);
   std::memcpy(g->storage->data, u->storage->data, static_cast<size_t>(g->numel) * dtype_size(g->dtype));
   g->storage->bump(detail::kReplayWriter);
-  replay(forward, instrs.size());
   detail::GradMode no_recording(false);
-  for (const LeafGrad& l : leaf_grads) detail::add_into_grad(impl_of(slots[l.leaf])->grad, slots[l.grad]);
+  // A grad() that is still the program's buffer holds the last pass's gradient, which this pass
+  // overwrites: it becomes a copy, to which this pass's is added.
+  for (const LeafGrad& l : leaf_grads) {
+    Tensor& grad = impl_of(slots[l.leaf])->grad;
+    if (l.in_program && grad.is_same(slots[l.grad])) [[unlikely]]
+      grad = detail::copy_of(grad);
+  }
+  replay(forward, instrs.size());
+  for (const LeafGrad& l : leaf_grads) {
+    Tensor& grad = impl_of(slots[l.leaf])->grad;
+    if (l.in_program && !grad.defined()) grad = slots[l.grad];
+    else detail::add_into_grad(grad, slots[l.grad]);
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 // Elementwise ops: each forward beside its backward, then its registry entry.
 #include <cmath>
+#include <cstring>
 
 #include "ops/pointwise.h"
 
@@ -316,7 +317,16 @@ Tensor Tensor::to(Dtype d) const {
 static const Op<void> kClone({.name = "clone",
                               .forward = [](Inputs in) { return copy_of(in[0]); },
                               .backward = [](BackwardContext& c) { c.accumulate(0, c.take_grad()); },
-                              .samples = {{.inputs = unary_inputs()}}});
+                              .samples = {{.inputs = unary_inputs()}},
+                              .plan = [](Inputs in, const Tensor&) {
+                                const TensorImpl& x = *impl_of(in[0]);
+                                Kernel k;
+                                k.size[0] = x.numel * static_cast<int64_t>(dtype_size(x.dtype));
+                                k.run = [](const Kernel& k, const void* const* in, void* out) {
+                                  std::memcpy(out, in[0], static_cast<size_t>(k.size[0]));
+                                };
+                                return k;
+                              }});
 Tensor Tensor::clone() const {
   if (!defined()) throw Error("clone: the tensor is undefined (default-constructed)");
   return kClone({*this});

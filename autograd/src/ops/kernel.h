@@ -8,6 +8,10 @@
 
 #include "tapegrad/core/dtype.h"
 
+namespace tapegrad {
+struct TensorImpl;
+}
+
 namespace tapegrad::detail {
 
 struct Kernel {
@@ -16,6 +20,9 @@ struct Kernel {
   int64_t size[4] = {};  // the sizes the run reads (elements; m, n, k of a product)
   double scalar = 0;     // an op's scalar argument
   bool flag[2] = {};     // transposes of a product
+  // A tensor the call reads besides its inputs: the labels a loss keeps in its arguments. Read
+  // through the tensor at each run (its buffer may move), not through a pointer fixed at planning.
+  const TensorImpl* extra = nullptr;
 };
 
 // The most inputs a kernel reads.

@@ -9,10 +9,21 @@ namespace tapegrad {
 using namespace detail;
 
 namespace detail {
-void softmax_rows(const Tensor& logits, Tensor& probs);
+void softmax_rows(const float* logits, float* probs, int64_t batch, int64_t classes);
+void softmax_rows(const double* logits, double* probs, int64_t batch, int64_t classes);
 }
 
 namespace {
+// Throws unless each of the batch's labels is an integral class index in [0, classes): at every
+// forward, eager or compiled (the values change between a compiled step's calls).
+template <class T>
+void check_class_indices(const T* v, int64_t batch, int64_t classes) {
+  for (int64_t b = 0; b < batch; ++b)
+    if (!(v[b] >= 0 && v[b] < static_cast<T>(classes)) || v[b] != std::floor(v[b])) [[unlikely]]
+      throw Error("softmax_cross_entropy: label " + std::to_string(v[b]) + " at position " + std::to_string(b) +
+                  " is not a class index in [0, " + std::to_string(classes) + ")");
+}
+
 // Checks a label tensor against [batch, classes] logits: rank 1 of integral class indices,
 // or rank 2 of target probabilities with the logits' shape.
 void check_labels(const Tensor& logits, const Tensor& labels) {
@@ -23,11 +34,7 @@ void check_labels(const Tensor& logits, const Tensor& labels) {
                   " entries but logits has batch " + std::to_string(batch));
     dispatch(labels.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T* v = ptr<T>(labels);
-      for (int64_t b = 0; b < batch; ++b)
-        if (!(v[b] >= 0 && v[b] < static_cast<T>(classes)) || v[b] != std::floor(v[b]))
-          throw Error("softmax_cross_entropy: label " + std::to_string(v[b]) + " at position " + std::to_string(b) +
-                      " is not a class index in [0, " + std::to_string(classes) + ")");
+      check_class_indices(ptr<T>(labels), batch, classes);
     });
   } else if (labels.dim() == 2) {
     if (labels.shape() != logits.shape())
@@ -56,33 +63,54 @@ int64_t class_at(const T* t, int64_t b, int64_t classes) {
   return k;
 }
 
-// The loss, mean over the batch of -sum_k t_k log softmax(logits)_k (t one-hot for class indices).
+// The loss, mean over the batch of -sum_k t_k log softmax(x)_k (t one-hot for class indices, whose
+// values were checked): the forward's loop, which its kernel form runs too.
+template <class T>
+T sce_loss(const T* x, const T* t, int64_t batch, int64_t classes, bool indices) {
+  T total = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const T* row = x + b * classes;
+    // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
+    T m;
+    const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
+    if (indices) {
+      total += lse - (row[static_cast<int64_t>(t[b])] - m);
+    } else {
+      for (int64_t k = 0; k < classes; ++k) {
+        const T tk = t[b * classes + k];
+        if (tk != 0) total += tk * (lse - (row[k] - m));
+      }
+    }
+  }
+  return total / static_cast<T>(batch);
+}
+
 Tensor sce_value(const Tensor& logits, const Tensor& labels) {
-  const int64_t batch = logits.shape()[0], classes = logits.shape()[1];
-  const bool indices = labels.dim() == 1;
   Tensor out = make_tensor(Shape{}, logits.dtype());
   dispatch(logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* x = ptr<T>(logits);
-    const T* t = ptr<T>(labels);
-    T total = 0;
-    for (int64_t b = 0; b < batch; ++b) {
-      const T* row = x + b * classes;
-      // -log softmax(row)[k] = lse - (row[k] - m), relative to the maximum m throughout.
-      T m;
-      const T lse = log_sum_exp_rel<T>(classes, [&](int64_t k) { return row[k]; }, m);
-      if (indices) {
-        total += lse - (row[static_cast<int64_t>(t[b])] - m);
-      } else {
-        for (int64_t k = 0; k < classes; ++k) {
-          const T tk = t[b * classes + k];
-          if (tk != 0) total += tk * (lse - (row[k] - m));
-        }
-      }
-    }
-    ptr<T>(out)[0] = total / static_cast<T>(batch);
+    ptr<T>(out)[0] = sce_loss(ptr<T>(logits), ptr<T>(labels), logits.shape()[0], logits.shape()[1], labels.dim() == 1);
   });
   return out;
+}
+
+// The logits' gradient (softmax(x) sum(t) - t) g / batch into gx: the backward op's loop, which
+// its kernel form runs too.
+template <class T>
+void sce_gradient(const T* g, const T* x, const T* t, T* gx, int64_t batch, int64_t classes, bool indices) {
+  softmax_rows(x, gx, batch, classes);
+  const T scale = g[0] / static_cast<T>(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    T* row = gx + b * classes;
+    if (indices) {
+      row[class_at(t, b, classes)] -= T(1);
+    } else {
+      T total = 0;
+      for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
+      for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
+    }
+    for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
+  }
 }
 
 // Throws unless logits is a non-empty [batch, classes] matrix (a mean over an empty batch would
@@ -122,6 +150,38 @@ inline const Tensor& labels_of(Inputs in, size_t variable, Labels& a, const Tens
 }
 }  // namespace
 
+namespace {
+// The kernel forms of both ops: the labels are input `variable` of the call, or the arguments'
+// copy (Kernel::extra), in the logits' dtype (a call that converts them has no kernel form).
+Kernel sce_plan(Inputs in, const Labels& a, Kernel::Run f32, Kernel::Run f64, size_t logits, size_t variable) {
+  const TensorImpl& x = *impl_of(in[logits]);
+  const TensorImpl* t = in.size() > variable ? impl_of(in[variable]) : impl_of(a.labels);
+  Kernel k;
+  if (!t || t->dtype != x.dtype || x.shape.size() != 2) return k;
+  k.size[0] = x.shape[0];
+  k.size[1] = x.shape[1];
+  k.flag[0] = t->shape.size() == 1;
+  if (in.size() <= variable) k.extra = t;
+  k.run = x.dtype == Dtype::f32 ? f32 : x.dtype == Dtype::f64 ? f64 : nullptr;
+  return k;
+}
+template <class T>
+const T* kernel_labels(const Kernel& k, const void* const* in, size_t variable) {
+  return static_cast<const T*>(k.extra ? k.extra->storage->data : in[variable]);
+}
+template <class T>
+void sce_run(const Kernel& k, const void* const* in, void* out) {
+  const T* t = kernel_labels<T>(k, in, 1);
+  if (k.flag[0]) check_class_indices(t, k.size[0], k.size[1]);
+  *static_cast<T*>(out) = sce_loss(static_cast<const T*>(in[0]), t, k.size[0], k.size[1], k.flag[0]);
+}
+template <class T>
+void sce_backward_run(const Kernel& k, const void* const* in, void* out) {
+  sce_gradient(static_cast<const T*>(in[0]), static_cast<const T*>(in[1]), kernel_labels<T>(k, in, 2),
+               static_cast<T*>(out), k.size[0], k.size[1], k.flag[0]);
+}
+}  // namespace
+
 // ---- softmax_cross_entropy_backward(g, logits[, targets]) = (softmax(logits) sum(t) - t) g / batch ----
 // The logits' gradient of the loss for its upstream g, t the one-hot rows of class indices or the
 // target probabilities (sum(t) = 1 for class indices). Linear in g, so its g-gradient is itself at
@@ -149,26 +209,11 @@ static const Op<Labels> kSoftmaxCrossEntropyBackward(
              same_dtype(op, logits, labels);
              same_dtype(op, logits, grad);
            }
-           const int64_t batch = xi.shape[0], classes = xi.shape[1];
-           const bool indices = ti.shape.size() == 1;
            Tensor gx = make_tensor(logits.shape(), logits.dtype());
-           softmax_rows(logits, gx);
            dispatch(logits.dtype(), [&](auto tag) {
              using T = decltype(tag);
-             const T scale = ptr<T>(grad)[0] / static_cast<T>(batch);
-             T* q = ptr<T>(gx);
-             const T* t = ptr<T>(labels);
-             for (int64_t b = 0; b < batch; ++b) {
-               T* row = q + b * classes;
-               if (indices) {
-                 row[class_at(t, b, classes)] -= T(1);
-               } else {
-                 T total = 0;
-                 for (int64_t k = 0; k < classes; ++k) total += t[b * classes + k];
-                 for (int64_t k = 0; k < classes; ++k) row[k] = row[k] * total - t[b * classes + k];
-               }
-               for (int64_t k = 0; k < classes; ++k) row[k] *= scale;
-             }
+             sce_gradient(ptr<T>(grad), ptr<T>(logits), ptr<T>(labels), ptr<T>(gx), xi.shape[0], xi.shape[1],
+                          ti.shape.size() == 1);
            });
            return gx;
          },
@@ -206,7 +251,10 @@ static const Op<Labels> kSoftmaxCrossEntropyBackward(
                   .inputs = [](Dtype d, Generator& g) {
                     Tensor logits = samples::uniform({3, 4}, -3, 3, d, g);
                     return std::vector<OpSample>{{{samples::normal({}, d, g), logits, probabilities(d, g)}, "3x4"}};
-                  }}}});
+                  }}},
+     .plan = [](Inputs in, const Labels& a, const Tensor&) {
+       return sce_plan(in, a, &sce_backward_run<float>, &sce_backward_run<double>, 1, 2);
+     }});
 
 // ---- softmax_cross_entropy(logits[, targets]) ----
 // Data labels are the node's arguments; target probabilities that require gradients (a
@@ -252,7 +300,10 @@ static const Op<Labels> kSoftmaxCrossEntropy(
                   .inputs = [](Dtype d, Generator& g) {
                     Tensor logits = samples::uniform({3, 4}, -3, 3, d, g);
                     return std::vector<OpSample>{{{logits, probabilities(d, g)}, "3x4"}};
-                  }}}});
+                  }}},
+     .plan = [](Inputs in, const Labels& a, const Tensor&) {
+       return sce_plan(in, a, &sce_run<float>, &sce_run<double>, 0, 1);
+     }});
 
 namespace {
 // What both overloads require of the logits before they build the labels.

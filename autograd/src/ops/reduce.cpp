@@ -43,6 +43,60 @@ Tensor spread_to(const Tensor& x, const Shape& shape);
 }  // namespace
 Tensor sum_to_forward(Inputs in, ToShape& a);
 Tensor broadcast_to_forward(Inputs in, ToShape& a);
+namespace {
+// Whether summing x of shape `sx` to `shape` sums x's leading `rows` slices of `n` elements into
+// one (a bias gradient, [batch, n] to [n] or [1, n]; all of x when n is 1): `shape` is 1 or
+// absent up to some axis and equal to sx from there on.
+bool leading_sum(const Shape& sx, const Shape& shape, int64_t& rows, int64_t& n) {
+  const size_t rank = sx.size(), lead = rank - std::min(rank, shape.size());
+  if (shape.size() > rank) return false;
+  auto out_dim = [&](size_t d) { return d < lead ? int64_t{1} : shape[d - lead]; };
+  size_t split = rank;
+  while (split > 0 && out_dim(split - 1) == sx[split - 1]) --split;
+  rows = 1;
+  n = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    if (d < split && out_dim(d) != 1) return false;
+    (d < split ? rows : n) *= sx[d];
+  }
+  return true;
+}
+std::vector<double>& sum_scratch();
+}  // namespace
+// x as [rows, n] summed over its rows, in the order of the general loop in sum_to_forward (each
+// output element adds its terms in x's order), so both give the same bits: float32 through the
+// float64 accumulator above 16 terms, all of x through accurate_sum, one row copied.
+template <class T>
+void sum_rows(const T* p, T* q, int64_t rows, int64_t n) {
+  if (rows == 1) {
+    std::copy(p, p + n, q);
+  } else if (n == 1) {
+    q[0] = static_cast<T>(accurate_sum(p, rows));
+  } else if (std::is_same_v<T, float> && rows > 16) {
+    std::vector<double>& acc = sum_scratch();
+    acc.assign(static_cast<size_t>(n), 0.0);
+    for (int64_t r = 0; r < rows; ++r, p += n)
+      for (int64_t j = 0; j < n; ++j) acc[static_cast<size_t>(j)] += static_cast<double>(p[j]);
+    for (int64_t j = 0; j < n; ++j) q[j] = static_cast<T>(acc[static_cast<size_t>(j)]);
+  } else {
+    std::fill(q, q + n, T(0));
+    for (int64_t r = 0; r < rows; ++r, p += n)
+      for (int64_t j = 0; j < n; ++j) q[j] += p[j];
+  }
+}
+template <class T, class>
+struct SumRowsLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    sum_rows(static_cast<const T*>(in[0]), static_cast<T*>(out), k.size[0], k.size[1]);
+  }
+};
+Kernel sum_to_plan(Inputs in, const ToShape& a, const Tensor& out) {
+  Kernel k;
+  const TensorImpl& x = *impl_of(in[0]);
+  if (x.numel == 0 || !leading_sum(x.shape, a.shape, k.size[0], k.size[1])) return k;
+  k.run = for_dtype<SumRowsLoop, void>(impl_of(out)->dtype);
+  return k;
+}
 // The kernel form of broadcast_to where x is repeated whole (one element, as sum's backward
 // spreads its gradient, or x the trailing dimensions of the shape: a row): copies of x.
 template <class T, class>
@@ -84,7 +138,24 @@ static const Op<ToShape> kSumTo(
                   .args = {Shape{2, 3}},
                   .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({1, 2, 3}, d, g)}, "a leading size-1 axis"}};
-                  }}}});
+                  }},
+                 // A bias gradient: rows summed, in float64 above 16 of them.
+                 {.label = "[20,3] to [3]",
+                  .args = {Shape{3}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({20, 3}, d, g)}, "rows"}};
+                  }},
+                 {.label = "[2,3] to [1,3]",
+                  .args = {Shape{1, 3}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "rows, kept"}};
+                  }},
+                 {.label = "[2,3] to []",
+                  .args = {Shape{}},
+                  .inputs = [](Dtype d, Generator& g) {
+                    return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "all"}};
+                  }}},
+     .plan = sum_to_plan});
 static const Op<ToShape> kBroadcastTo(
     {.name = "broadcast_to",
      .forward = broadcast_to_forward,
@@ -112,12 +183,14 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return kSumTo({x}, {shape});
 }
 
+namespace {
 // The float64 accumulator of sum_to, kept between calls: no allocation per step. (Reached only
 // where it is used: a thread_local's guard is checked wherever it is declared.)
-static std::vector<double>& sum_scratch() {
+std::vector<double>& sum_scratch() {
   thread_local std::vector<double> scratch;
   return scratch;
 }
+}  // namespace
 
 Tensor sum_to_forward(Inputs in, ToShape& a) {
   const Tensor& x = in[0];
@@ -126,6 +199,15 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
   if (broadcast_shapes("sum_to", sx, shape) != sx)
     throw Error("sum_to: shape " + shape.str() + " does not broadcast to the input's " + sx.str());
   if (x.numel() == shape.numel()) return copy_of(make_view(x, shape));  // no two terms meet
+  int64_t rows = 0, row = 0;
+  if (x.numel() > 0 && leading_sum(sx, shape, rows, row)) {  // the kernel form's cases
+    Tensor out = make_tensor(shape, x.dtype());
+    dispatch(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      sum_rows(ptr<T>(x), ptr<T>(out), rows, row);
+    });
+    return out;
+  }
   Tensor out = zeros(shape, x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -133,10 +215,6 @@ Tensor sum_to_forward(Inputs in, ToShape& a) {
     T* q = ptr<T>(out);
     const size_t rank = sx.size();
     const int64_t n = x.numel();
-    if (shape.numel() == 1) {
-      q[0] = static_cast<T>(accurate_sum(p, n));
-      return;
-    }
     // Strides into the output for each input dimension: 0 where the output has size 1 (summed).
     if (rank > 16) throw Error("sum_to: supports up to 16 dimensions, got " + sx.str());
     int64_t stride[16] = {}, idx[16] = {};

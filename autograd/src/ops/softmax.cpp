@@ -178,11 +178,11 @@ namespace detail {
 Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t axis) { return kSoftmaxBackward({g, y}, {axis}); }
 
 // Row-wise softmax of a [batch, classes] matrix, for the fused loss.
-void softmax_rows(const Tensor& logits, Tensor& probs) {
-  dispatch(logits.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    softmax_kernel<T>(ptr<T>(logits), ptr<T>(probs), Lanes{logits.shape()[0], logits.shape()[1], 1}, false);
-  });
+void softmax_rows(const float* logits, float* probs, int64_t batch, int64_t classes) {
+  softmax_kernel<float>(logits, probs, Lanes{batch, classes, 1}, false);
+}
+void softmax_rows(const double* logits, double* probs, int64_t batch, int64_t classes) {
+  softmax_kernel<double>(logits, probs, Lanes{batch, classes, 1}, false);
 }
 }  // namespace detail
 

@@ -48,6 +48,12 @@ struct CompileOptions {
   /// captured tensors while the function is recorded, for functions known to be branch-free (a
   /// replay follows the branches taken at compile time, and keeps the values read then).
   bool allow_host_reads = false;
+  /// backward() on the result makes the program's own buffer the grad() of each leaf whose grad()
+  /// is undefined (after zero_grad(true)), instead of a copy of it: a step then allocates and
+  /// copies no gradient. That grad() is rewritten by the step's next backward() (clone() it to
+  /// keep it); a leaf whose grad() is defined gets the sum, as without the option (a grad() still
+  /// holding the program's buffer is copied out first). tg::compile_step sets it.
+  bool grads_in_program = false;
 };
 
 /// A recorded function, replayed at new inputs of the same shapes and dtypes. Move-only; used
@@ -81,6 +87,12 @@ class Compiled {
   size_t arena_bytes() const;
   /// The shapes the step was compiled for, one per input.
   std::vector<Shape> input_shapes() const;
+  /// The program as text, one instruction per line: its number, whether it belongs to the
+  /// forward or the backward, the op, the shape it writes, whether it runs as a kernel on
+  /// pointers ("kernel") or through the op's forward ("op"), and where its value lies (an offset
+  /// in the arena, or "own buffer"); then the additions into the leaves' grad(). For reading and
+  /// for docs/compiled.md's drawing; the format may change.
+  std::string program() const;
   /// True when a call would throw because something fixed at compile time has changed since: a
   /// captured tensor's requires_grad, a layer's training mode (compile_depends_on), or gradients
   /// are enabled now for a step compiled under NoGradGuard.

@@ -24,10 +24,11 @@ struct CompileStepOptions {
 
 /// A training step: each call computes the loss at its inputs, its gradients with respect to the
 /// optimizer's parameters, and applies the optimizer's update. The gradients are written, not
-/// added to what grad() held, so there is no zero_grad(); the parameters end bit for bit where
-/// the eager loop (zero_grad, forward, backward, step) leaves them. One compiled step is kept
-/// per input signature, so the smaller last batch of an epoch gets its own. Move-only; used on
-/// the thread that made it.
+/// added to what grad() held, so there is no zero_grad(); each parameter's grad() is then the
+/// program's own buffer, rewritten by the next call (clone() it to keep it). The parameters end
+/// bit for bit where the eager loop (zero_grad, forward, backward, step) leaves them. One compiled
+/// step is kept per input signature, so the smaller last batch of an epoch gets its own.
+/// Move-only; used on the thread that made it.
 class CompiledStep {
  public:
   /// An empty step (calling it throws).
