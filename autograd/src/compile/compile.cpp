@@ -4,6 +4,7 @@
 #include "tapegrad/autograd/compile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,13 @@ namespace detail {
 TG_TLS thread_local Trace* active_trace = nullptr;
 TG_TLS thread_local uint32_t compiles_begun = 0;  // numbers each compile() (Trace::serial)
 
+// Counts the times a program's slot changed its buffer (a replay that pointed a view at a new
+// input, or kept an op's result written elsewhere; a call given another input tensor): the
+// buffers an instruction found are valid while the count stands. Global, not per thread: a
+// tensor one thread's program holds may be another's slot.
+std::atomic<uint64_t> storage_moves{0};
+void moved_storage() { storage_moves.fetch_add(1, std::memory_order_relaxed); }
+
 namespace {
 
 // One traced op call: the op, its arguments as the forward left them (canonical), where its
@@ -32,13 +40,24 @@ struct Instr {
   uint32_t out_slot = 0;
   int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
   bool recycle = true;  // the op writes its result into the offered tensor (Replay::reuse)
+  // The input whose buffer the result shares (a reshape, a detach), or -1: a replay points the
+  // result at that input's buffer, where the values already are, and computes nothing.
+  int32_t view_of = -1;
+  // The slots sharing the result's buffer after compile() (views of it): with no other holder,
+  // the buffer may be written in place.
+  int32_t sharers = 1;
   Kernel kernel;        // the call's kernel form (run null: the forward replays)
+  // The kernel's input buffers, as of storage_moves == `resolved`: found once, not through the
+  // slots at every call, while no slot's buffer moves.
+  uint64_t resolved = ~uint64_t(0);
+  const void* in[kKernelInputs] = {};
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
       : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
-        recycle(o.recycle), kernel(o.kernel) {
+        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), resolved(o.resolved) {
+    std::memcpy(in, o.in, sizeof in);
     o.op = nullptr;
   }
   Instr& operator=(Instr&&) = delete;
@@ -238,7 +257,10 @@ void trace_op(Trace& trace, const OpInfo& op, Inputs in, const Tensor& out,
       slot = add_slot(trace, in[k]);
     }
     step.ref_slots.push_back(slot);
-    view |= impl_of(out)->storage == t->storage;
+    if (impl_of(out)->storage == t->storage && !view) {
+      view = true;
+      instr.view_of = static_cast<int32_t>(k);
+    }
   }
   const TensorImpl* o = impl_of(out);
   if (trace.slot_of.count(o))
@@ -331,7 +353,7 @@ std::string Compiled::program() const {
     }
     text += ") ";
     text += instr.out->shape.str();
-    text += instr.kernel.run ? " kernel " : " op ";
+    text += instr.view_of >= 0 ? " view " : instr.kernel.run ? " kernel " : " op ";
     const detail::Storage* st = instr.out->storage;
     if (s.arena && st->base == s.arena) {
       text += "arena +";
@@ -419,18 +441,36 @@ void plan_arena(Compiled::Impl& step) {
   auto pin = [&](size_t slot) { last[slot] = end; };
   pin(step.result);
   for (const Compiled::Impl::LeafGrad& l : step.leaf_grads) pin(l.grad);
+  for (size_t k = step.inputs; k < n; ++k)
+    if (first[k] < step.forward) pin(k);
+  // A buffer and the slots holding it (a value and its views), placed as one: it lives from the
+  // first write of any of them to the last read of any. Only buffers that no tensor outside the
+  // slots holds, and that no input or captured tensor shares, move.
   struct Block {
-    size_t slot, bytes, offset, first, last;
+    Storage* storage;
+    std::vector<size_t> slots;
+    size_t bytes = 0, offset = 0, first = kUnwritten, last = 0;
+    bool movable = true;
   };
   std::vector<Block> blocks;
-  for (size_t k = step.inputs; k < n; ++k) {
-    if (first[k] == kUnwritten) continue;
-    if (first[k] < step.forward) pin(k);
-    const TensorImpl* t = impl_of(step.slots[k]);
-    const Storage* st = t->storage;
-    if (st->refs.load(std::memory_order_relaxed) != 1 || st->base || st->bytes == 0) continue;
-    blocks.push_back({k, (st->bytes + 63) / 64 * 64, 0, first[k], std::max(last[k], first[k])});
+  std::unordered_map<const Storage*, size_t> block_of;
+  for (size_t k = 0; k < n; ++k) {
+    Storage* st = impl_of(step.slots[k])->storage;
+    auto [it, added] = block_of.emplace(st, blocks.size());
+    if (added) blocks.push_back({st, {}, (st->bytes + 63) / 64 * 64});
+    Block& b = blocks[it->second];
+    b.slots.push_back(k);
+    if (k < step.inputs || first[k] == kUnwritten) {
+      b.movable = false;
+      continue;
+    }
+    b.first = std::min(b.first, first[k]);
+    b.last = std::max({b.last, last[k], first[k]});
   }
+  std::erase_if(blocks, [](const Block& b) {
+    return !b.movable || b.storage->base || b.storage->bytes == 0 ||
+           b.storage->refs.load(std::memory_order_relaxed) != static_cast<int32_t>(b.slots.size());
+  });
   std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.bytes > b.bytes; });
   size_t total = 0;
   for (size_t b = 0; b < blocks.size(); ++b) {
@@ -450,14 +490,16 @@ void plan_arena(Compiled::Impl& step) {
   step.arena = Storage::create(total);
   step.arena_bytes = total;
   for (const Block& b : blocks) {
-    TensorImpl* t = impl_of(step.slots[b.slot]);
-    Storage* old = t->storage;
+    Storage* old = b.storage;
     Storage* w = Storage::window(step.arena, b.offset, old->bytes);
     std::memcpy(w->data, old->data, old->bytes);
     w->version = old->version;
     w->last_writer = old->last_writer;
-    t->storage = w;
-    old->release();
+    for (size_t k = 0; k < b.slots.size(); ++k) {
+      if (k > 0) w->retain();
+      impl_of(step.slots[b.slots[k]])->storage = w;
+      old->release();
+    }
   }
 }
 }  // namespace detail
@@ -565,6 +607,11 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     }
   }
   detail::plan_arena(*step);
+  {
+    std::unordered_map<const detail::Storage*, int32_t> holders;
+    for (const Tensor& t : step->slots) ++holders[impl_of(t)->storage];
+    for (detail::Instr& instr : step->instrs) instr.sharers = holders[instr.out->storage];
+  }
   // Each call's kernel form, planned once at the traced shapes.
   for (detail::Instr& instr : step->instrs) {
     if (instr.count > detail::kKernelInputs) continue;
@@ -611,13 +658,28 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
   detail::HooksScope hooks(&replay);
   for (size_t i = begin; i < end; ++i) {
     detail::Instr& instr = instrs[i];
-    // The kernel form writes the slot's buffer in place, which only the slot may hold (a tensor
-    // kept outside that shares it keeps its values, as below).
-    if (instr.kernel.run && instr.out->storage->refs.load(std::memory_order_relaxed) == 1) [[likely]] {
-      const void* in[detail::kKernelInputs];
-      for (uint32_t j = 0; j < instr.count; ++j) in[j] = impl_of(refs[instr.first + j].get())->storage->data;
-      instr.kernel.run(instr.kernel, in, instr.out->storage->data);
+    // The kernel form writes the slot's buffer in place, which only the slot (and its views in
+    // the program) may hold: a tensor kept outside that shares it keeps its values, as below.
+    const int32_t holders = instr.out->storage->refs.load(std::memory_order_relaxed);
+    if (instr.kernel.run && holders == instr.sharers) [[likely]] {
+      const uint64_t moves = detail::storage_moves.load(std::memory_order_relaxed);
+      if (instr.resolved != moves) [[unlikely]] {
+        for (uint32_t j = 0; j < instr.count; ++j) instr.in[j] = impl_of(refs[instr.first + j].get())->storage->data;
+        instr.resolved = moves;
+      }
+      instr.kernel.run(instr.kernel, instr.in, instr.out->storage->data);
       instr.out->storage->bump(detail::kReplayWriter);
+      if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
+      continue;
+    }
+    if (instr.view_of >= 0) {
+      detail::Storage* from = impl_of(refs[instr.first + static_cast<uint32_t>(instr.view_of)].get())->storage;
+      if (instr.out->storage != from) {  // a new input, or a value an op wrote elsewhere
+        from->retain();
+        instr.out->storage->release();
+        instr.out->storage = from;
+        detail::moved_storage();
+      }
       if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
       continue;
     }
@@ -626,7 +688,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
     const detail::Inputs in(refs.data() + instr.first, instr.count);
     // The result's buffer is reused when no other tensor shares it (a view of it, kept).
-    const bool offer = instr.recycle && instr.out->storage->refs.load(std::memory_order_relaxed) == 1;
+    const bool offer = instr.recycle && holders == instr.sharers;
     replay.offer = offer ? instr.out : nullptr;
     replay.taken = false;
     Tensor out = instr.op->run(in, args);
@@ -647,6 +709,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
         detail::throw_changed_shape(instr, i, *o);
       const uint32_t version = instr.out->storage->version;
       std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
+      detail::moved_storage();
       detail::Storage* fresh = instr.out->storage;
       if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
         fresh->version = version;
@@ -723,9 +786,12 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
         throw Error("compiled step: input " + std::to_string(k) + " is one of the step's own results, marked "
                     "requires_grad(true); the replay overwrites it, so pass a copy: x.detach().clone().requires_grad(true)");
       s.slots[k] = detail::copy_of(inputs[k]);
+      detail::moved_storage();
     }
-    else if (!s.slots[k].is_same(inputs[k]))
+    else if (!s.slots[k].is_same(inputs[k])) {
       s.slots[k] = inputs[k];
+      detail::moved_storage();
+    }
   }
   detail::TapeImpl& tape = *s.tape;
   for (const Impl::InputUse& u : s.input_uses) tape.node(u.node).inputs.set(u.position, s.slots[u.input]);

@@ -43,24 +43,45 @@ void use_threads(int n) {
 // operand, so a transposed row-major B is copied transposed first (only when B is small).
 constexpr double kXsmmMaxWork = double(1 << 28);
 
-// Rows [0, rows) of C from the matching rows of op(A); lda is the leading dimension of A's storage.
+// The kernel for rows [0, rows) of C from the matching rows of op(A), or null; lda is the leading
+// dimension of A's storage. Run as f(b, a, c): the kernels are column-major.
 template <class T>
-bool xsmm_rows(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T alpha, const T* a, const T* b,
-               T beta, T* c) {
+using XsmmKernel = std::conditional_t<std::is_same_v<T, float>, libxsmm_smmfunction, libxsmm_dmmfunction>;
+template <class T>
+XsmmKernel<T> xsmm_dispatch(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T alpha, T beta) {
+  static const bool initialised = (libxsmm_init(), true);
+  (void)initialised;
   const libxsmm_blasint M = static_cast<libxsmm_blasint>(n), N = static_cast<libxsmm_blasint>(rows),
                         K = static_cast<libxsmm_blasint>(k);
   const libxsmm_blasint ld_first = M, ld_second = static_cast<libxsmm_blasint>(lda), ldc = M;
   const int flags = trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0;
-  if constexpr (std::is_same_v<T, float>) {
-    libxsmm_smmfunction f = libxsmm_smmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
-    if (!f) return false;
-    f(b, a, c);
-  } else {
-    libxsmm_dmmfunction f = libxsmm_dmmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
-    if (!f) return false;
-    f(b, a, c);
-  }
+  if constexpr (std::is_same_v<T, float>)
+    return libxsmm_smmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
+  else
+    return libxsmm_dmmdispatch(M, N, K, &ld_first, &ld_second, &ldc, &alpha, &beta, &flags, nullptr);
+}
+
+template <class T>
+bool xsmm_rows(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T alpha, const T* a, const T* b,
+               T beta, T* c) {
+  XsmmKernel<T> f = xsmm_dispatch(trans_a, rows, n, k, lda, alpha, beta);
+  if (!f) return false;
+  f(b, a, c);
   return true;
+}
+
+// B^T of a transposed row-major B ([n, k] stored), which the kernels cannot read: a copy in a
+// per-thread buffer, tiled so that both the reads and the writes stay in cache.
+template <class T>
+const T* transposed_b(const T* b, int64_t n, int64_t k) {
+  thread_local std::vector<T> scratch;
+  scratch.resize(static_cast<size_t>(n * k));
+  constexpr int64_t kTile = 32;
+  for (int64_t i0 = 0; i0 < n; i0 += kTile)
+    for (int64_t j0 = 0; j0 < k; j0 += kTile)
+      for (int64_t i = i0; i < std::min(i0 + kTile, n); ++i)
+        for (int64_t j = j0; j < std::min(j0 + kTile, k); ++j) scratch[static_cast<size_t>(j * n + i)] = b[i * k + j];
+  return scratch.data();
 }
 
 // The whole product through libxsmm, its rows split over `threads`; false if a kernel was missing
@@ -68,18 +89,7 @@ bool xsmm_rows(bool trans_a, int64_t rows, int64_t n, int64_t k, int64_t lda, T 
 template <class T>
 bool xsmm_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
                T* c, int threads) {
-  static const bool initialised = (libxsmm_init(), true);
-  (void)initialised;
-  if (trans_b) {
-    thread_local std::vector<T> scratch;
-    scratch.resize(static_cast<size_t>(n * k));
-    constexpr int64_t kTile = 32;  // tiles keep both the reads and the writes in cache
-    for (int64_t i0 = 0; i0 < n; i0 += kTile)
-      for (int64_t j0 = 0; j0 < k; j0 += kTile)
-        for (int64_t i = i0; i < std::min(i0 + kTile, n); ++i)
-          for (int64_t j = j0; j < std::min(j0 + kTile, k); ++j) scratch[static_cast<size_t>(j * n + i)] = b[i * k + j];
-    b = scratch.data();
-  }
+  if (trans_b) b = transposed_b(b, n, k);
   const int64_t lda = trans_a ? m : k;
   if (threads <= 1 || m < 32) return xsmm_rows(trans_a, m, n, k, lda, alpha, a, b, beta, c);
   bool ok = true;
@@ -91,20 +101,48 @@ bool xsmm_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T al
   }
   return ok;
 }
+
+// A transposed B must be copied first; for a large B that copy costs more than libxsmm saves.
+bool cheap_copy(bool trans_b, int64_t n, int64_t k) {
+  return !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
+}
 #endif
+
+template <class T>
+const void* gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+#ifdef TAPEGRAD_HAVE_LIBXSMM
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (m > 0 && n > 0 && k > 0 && work < kParallelWork && cheap_copy(trans_b, n, k))
+    return reinterpret_cast<const void*>(xsmm_dispatch<T>(trans_a, m, n, k, trans_a ? m : k, T(1), T(0)));
+#endif
+  (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k;
+  return nullptr;
+}
+
+template <class T>
+void gemm_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
+               const T* b, T* c) {
+#ifdef TAPEGRAD_HAVE_LIBXSMM
+  (void)trans_a, (void)m;
+  if (trans_b) b = transposed_b(b, n, k);
+  reinterpret_cast<XsmmKernel<T>>(kernel)(b, a, c);
+  xsmm_count.fetch_add(1, std::memory_order_relaxed);
+#else
+  (void)kernel;
+  gemm<T>(trans_a, trans_b, m, n, k, T(1), a, b, T(0), c);
+#endif
+}
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
           T* c) {
 #ifdef TAPEGRAD_HAVE_LIBXSMM
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  // A transposed B must be copied first; for a large B that copy costs more than libxsmm saves.
-  const bool cheap_copy = !trans_b || static_cast<double>(n) * static_cast<double>(k) < 65536;
   // beta = 1 (conv2d's weight gradient, summed image by image) only on one thread: there the
   // kernel is dispatched before anything is written, so a missing kernel leaves C untouched for
   // Eigen; split over threads, one part could be added before another part's dispatch failed.
   const int threads = work < kParallelWork ? 1 : num_threads();
-  if (m > 0 && n > 0 && k > 0 && (beta == T(0) || (beta == T(1) && threads == 1)) && cheap_copy &&
+  if (m > 0 && n > 0 && k > 0 && (beta == T(0) || (beta == T(1) && threads == 1)) && cheap_copy(trans_b, n, k) &&
       work < kXsmmMaxWork && xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, threads)) {
     xsmm_count.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -136,6 +174,11 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, const float*, float, float*);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, const double*, double,
                            double*);
+template const void* gemm_kernel<float>(bool, bool, int64_t, int64_t, int64_t);
+template const void* gemm_kernel<double>(bool, bool, int64_t, int64_t, int64_t);
+template void gemm_with<float>(const void*, bool, bool, int64_t, int64_t, int64_t, const float*, const float*, float*);
+template void gemm_with<double>(const void*, bool, bool, int64_t, int64_t, int64_t, const double*, const double*,
+                                double*);
 
 }  // namespace tapegrad::detail
 

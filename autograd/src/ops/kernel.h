@@ -23,6 +23,8 @@ struct Kernel {
   // A tensor the call reads besides its inputs: the labels a loss keeps in its arguments. Read
   // through the tensor at each run (its buffer may move), not through a pointer fixed at planning.
   const TensorImpl* extra = nullptr;
+  // A function planned for the call: the libxsmm kernel of a product, dispatched once.
+  const void* fn = nullptr;
 };
 
 // The most inputs a kernel reads.

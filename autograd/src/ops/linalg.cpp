@@ -29,11 +29,16 @@ Mat2 as_right(const Tensor& b) {
 // differentiated again. A and B are read as row-major matrices whatever their rank (a matmul
 // vector is one row or one column); `vector` makes C 1-D, as the gradient of a 1-D operand.
 // The kernel form of a product: gemm on the buffers, m, n, k in size[0..2], the transposes in flag.
+// A product gemm() runs on one thread through libxsmm has its kernel dispatched at planning.
 template <class T, class>
 struct GemmLoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    gemm<T>(k.flag[0], k.flag[1], k.size[0], k.size[1], k.size[2], T(1), static_cast<const T*>(in[0]),
-            static_cast<const T*>(in[1]), T(0), static_cast<T*>(out));
+    if (k.fn)
+      gemm_with<T>(k.fn, k.flag[0], k.flag[1], k.size[0], k.size[1], k.size[2], static_cast<const T*>(in[0]),
+                   static_cast<const T*>(in[1]), static_cast<T*>(out));
+    else
+      gemm<T>(k.flag[0], k.flag[1], k.size[0], k.size[1], k.size[2], T(1), static_cast<const T*>(in[0]),
+              static_cast<const T*>(in[1]), T(0), static_cast<T*>(out));
   }
 };
 Kernel gemm_plan(int64_t m, int64_t n, int64_t k, bool ta, bool tb, Dtype dtype) {
@@ -44,6 +49,8 @@ Kernel gemm_plan(int64_t m, int64_t n, int64_t k, bool ta, bool tb, Dtype dtype)
   kernel.flag[0] = ta;
   kernel.flag[1] = tb;
   kernel.run = for_dtype<GemmLoop, void>(dtype);
+  if (dtype == Dtype::f32) kernel.fn = gemm_kernel<float>(ta, tb, m, n, k);
+  if (dtype == Dtype::f64) kernel.fn = gemm_kernel<double>(ta, tb, m, n, k);
   return kernel;
 }
 
