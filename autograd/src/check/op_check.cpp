@@ -226,7 +226,9 @@ OpCheck replay_equals_eager(const OpEntry& e, const OpSample& a, const std::vect
         }))
       return c;
     std::vector<Tensor> example = fresh_inputs(e, a);
-    Compiled step = compile(loss, example);
+    // Blocks of 16 bytes: the op's instructions and the loss's multiplications fuse at the
+    // samples' sizes, with partial last blocks.
+    Compiled step = compile(loss, example, {.fuse_block_bytes = 16});
     Tensor kept = out;  // the op's result: a slot of the step, rewritten by each replay
     std::vector<const OpSample*> order = others;
     order.push_back(&a);

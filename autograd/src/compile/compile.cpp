@@ -51,12 +51,20 @@ struct Instr {
   // slots at every call, while no slot's buffer moves.
   uint64_t resolved = ~uint64_t(0);
   const void* in[kKernelInputs] = {};
+  // The first of a fused run of blockable kernels (Kernel::grain): the index past its last, and
+  // the elements of a block; 0 elsewhere.
+  uint32_t fused_end = 0;
+  int64_t block = 0;
+  // `sharers` if the call runs its kernel when not fused, -1 otherwise: the one comparison the
+  // replay makes before calling the kernel.
+  int32_t kernel_holders = -1;
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
       : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
-        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), resolved(o.resolved) {
+        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), resolved(o.resolved),
+        fused_end(o.fused_end), block(o.block), kernel_holders(o.kernel_holders) {
     std::memcpy(in, o.in, sizeof in);
     o.op = nullptr;
   }
@@ -199,6 +207,9 @@ struct Compiled::Impl final : detail::StepBackward {
   // Runs instructions [begin, end). (Defined below: it is the replay.)
   void replay(size_t begin, size_t end);
   void refresh_node(const detail::Instr& instr, bool anomaly);
+  // Runs the fused run that instrs[begin] starts, block by block; false (nothing run) if one of
+  // its results is held outside the program, and so may not be written in place.
+  bool run_fused(size_t begin, bool anomaly);
   bool run(const Tensor& root, const Tensor& upstream) override;
   void sync_nodes() override;
 
@@ -341,6 +352,15 @@ std::string Compiled::program() const {
   for (size_t i = 0; i < end; ++i) {
     const detail::Instr& instr = s.instrs[i];
     const detail::ArgSlot& args = instr.node >= 0 ? s.tape->node(static_cast<size_t>(instr.node)).args : instr.args;
+    if (instr.fused_end) {
+      text += "fused ";
+      text += std::to_string(i);
+      text += "..";
+      text += std::to_string(instr.fused_end - 1);
+      text += ", in blocks of ";
+      text += std::to_string(instr.block);
+      text += " elements:\n";
+    }
     text += std::to_string(i);
     text += i < s.forward ? " forward  " : " backward ";
     name(instr.out_slot);
@@ -426,6 +446,42 @@ namespace detail {
 // A value whose buffer another tensor shares (a view) keeps its own. A replay writes each value
 // where it lies (the op is offered the slot's tensor); an op that allocates anyway takes its value
 // out of the arena, which stays correct.
+// Fusion: a run of consecutive blockable kernels (Kernel::grain) over results of one size and
+// dtype, in one part (forward or backward), runs block by block, each block through every call
+// of the run while it sits in L1. Every element still goes through the same calls in the same
+// order, so the values are the unfused ones. Only runs longer than one block are fused.
+void fuse(Compiled::Impl& step, int64_t block_bytes) {
+  if (block_bytes <= 0) return;
+  auto blockable = [&](const Instr& instr) {
+    return instr.kernel.run && instr.kernel.grain > 0 && instr.view_of < 0;
+  };
+  const size_t end = step.instrs.size();
+  for (size_t i = 0; i < end;) {
+    const Instr& head = step.instrs[i];
+    if (!blockable(head)) {
+      ++i;
+      continue;
+    }
+    const int64_t numel = head.out->numel;
+    const Dtype dtype = head.out->dtype;
+    int64_t grain = head.kernel.grain;
+    size_t j = i + 1;
+    for (; j < end && j != step.forward; ++j) {
+      const Instr& m = step.instrs[j];
+      if (!blockable(m) || m.out->numel != numel || m.out->dtype != dtype) break;
+      if (m.kernel.grain != 1 && grain != 1 && m.kernel.grain != grain) break;
+      grain = std::max(grain, m.kernel.grain);
+    }
+    const int64_t esize = static_cast<int64_t>(dtype_size(dtype));
+    const int64_t block = std::max<int64_t>(grain, block_bytes / esize / grain * grain);
+    if (j - i >= 2 && numel > block) {
+      step.instrs[i].fused_end = static_cast<uint32_t>(j);
+      step.instrs[i].block = block;
+    }
+    i = j;
+  }
+}
+
 void plan_arena(Compiled::Impl& step) {
   const size_t n = step.slots.size(), end = step.instrs.size();
   constexpr size_t kUnwritten = SIZE_MAX;
@@ -437,6 +493,19 @@ void plan_arena(Compiled::Impl& step) {
       last[slot] = std::max(last[slot], i);
     }
     first[instr.out_slot] = std::min(first[instr.out_slot], i);
+  }
+  // In a fused run, a block of a later call is written before the next block of an earlier one
+  // is read or written: every buffer the run touches stays its own until the run ends.
+  for (size_t i = 0; i < end; ++i) {
+    const size_t run_end = step.instrs[i].fused_end;
+    for (size_t m = i; m < run_end; ++m) {
+      const Instr& instr = step.instrs[m];
+      for (uint32_t j = 0; j < instr.count; ++j) {
+        const size_t slot = step.input_slot(instr, j);
+        last[slot] = std::max(last[slot], run_end - 1);
+      }
+      last[instr.out_slot] = std::max(last[instr.out_slot], run_end - 1);
+    }
   }
   auto pin = [&](size_t slot) { last[slot] = end; };
   pin(step.result);
@@ -606,18 +675,22 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       }
     }
   }
-  detail::plan_arena(*step);
-  {
-    std::unordered_map<const detail::Storage*, int32_t> holders;
-    for (const Tensor& t : step->slots) ++holders[impl_of(t)->storage];
-    for (detail::Instr& instr : step->instrs) instr.sharers = holders[instr.out->storage];
-  }
   // Each call's kernel form, planned once at the traced shapes.
   for (detail::Instr& instr : step->instrs) {
     if (instr.count > detail::kKernelInputs) continue;
     const detail::ArgSlot& args = instr.node >= 0 ? step->tape->node(static_cast<size_t>(instr.node)).args : instr.args;
     instr.op->kernel(detail::Inputs(step->refs.data() + instr.first, instr.count), args, step->slots[instr.out_slot],
                      instr.kernel);
+  }
+  detail::fuse(*step, options.fuse_block_bytes);
+  detail::plan_arena(*step);
+  {
+    std::unordered_map<const detail::Storage*, int32_t> holders;
+    for (const Tensor& t : step->slots) ++holders[impl_of(t)->storage];
+    for (detail::Instr& instr : step->instrs) {
+      instr.sharers = holders[instr.out->storage];
+      instr.kernel_holders = instr.kernel.run && !instr.fused_end && instr.view_of < 0 ? instr.sharers : -1;
+    }
   }
   Compiled compiled;
   compiled.impl_ = std::move(step);
@@ -650,18 +723,52 @@ bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
   return true;
 }
 
+bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
+  const size_t end = instrs[begin].fused_end;
+  const uint64_t moves = detail::storage_moves.load(std::memory_order_relaxed);
+  for (size_t m = begin; m < end; ++m) {
+    detail::Instr& x = instrs[m];
+    if (x.out->storage->refs.load(std::memory_order_relaxed) != x.sharers) return false;
+    if (x.resolved != moves) {
+      for (uint32_t j = 0; j < x.count; ++j) x.in[j] = impl_of(refs[x.first + j].get())->storage->data;
+      x.resolved = moves;
+    }
+  }
+  const int64_t numel = instrs[begin].out->numel, block = instrs[begin].block;
+  const int64_t esize = static_cast<int64_t>(dtype_size(instrs[begin].out->dtype));
+  for (int64_t b = 0; b < numel; b += block) {
+    const int64_t len = std::min(block, numel - b);
+    for (size_t m = begin; m < end; ++m) {
+      const detail::Instr& x = instrs[m];
+      detail::Kernel k = x.kernel;
+      k.size[0] = len / k.grain;
+      const void* in[detail::kKernelInputs];
+      for (uint32_t j = 0; j < x.count; ++j)
+        in[j] = (k.fixed >> j & 1) ? x.in[j] : static_cast<const char*>(x.in[j]) + b * esize;
+      k.run(k, in, static_cast<char*>(x.out->storage->data) + b * esize);
+    }
+  }
+  for (size_t m = begin; m < end; ++m) {
+    detail::Instr& x = instrs[m];
+    x.out->storage->bump(detail::kReplayWriter);
+    if (x.node >= 0 && (!has_backward || anomaly)) refresh_node(x, anomaly);
+  }
+  return true;
+}
+
 void Compiled::Impl::replay(size_t begin, size_t end) {
   detail::TapeImpl& tape = *this->tape;
   const bool anomaly = detail::anomaly_on;
   detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
   detail::Replay replay;
   detail::HooksScope hooks(&replay);
-  for (size_t i = begin; i < end; ++i) {
-    detail::Instr& instr = instrs[i];
+  detail::Instr* const first = instrs.data();
+  for (detail::Instr *at = first + begin, *stop = first + end; at != stop; ++at) {
+    detail::Instr& instr = *at;
     // The kernel form writes the slot's buffer in place, which only the slot (and its views in
     // the program) may hold: a tensor kept outside that shares it keeps its values, as below.
     const int32_t holders = instr.out->storage->refs.load(std::memory_order_relaxed);
-    if (instr.kernel.run && holders == instr.sharers) [[likely]] {
+    auto run_kernel = [&] {
       const uint64_t moves = detail::storage_moves.load(std::memory_order_relaxed);
       if (instr.resolved != moves) [[unlikely]] {
         for (uint32_t j = 0; j < instr.count; ++j) instr.in[j] = impl_of(refs[instr.first + j].get())->storage->data;
@@ -670,7 +777,20 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
       instr.kernel.run(instr.kernel, instr.in, instr.out->storage->data);
       instr.out->storage->bump(detail::kReplayWriter);
       if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
+    };
+    if (holders == instr.kernel_holders) [[likely]] {
+      run_kernel();
       continue;
+    }
+    if (instr.fused_end) {
+      if (run_fused(static_cast<size_t>(at - first), anomaly)) {
+        at = first + instr.fused_end - 1;
+        continue;
+      }
+      if (holders == instr.sharers) {  // the run's first result is the program's alone, a later one is not
+        run_kernel();
+        continue;
+      }
     }
     if (instr.view_of >= 0) {
       detail::Storage* from = impl_of(refs[instr.first + static_cast<uint32_t>(instr.view_of)].get())->storage;
@@ -706,7 +826,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     // the result) must see a new version, as after any in-place write.
     if (o != instr.out) {
       if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
-        detail::throw_changed_shape(instr, i, *o);
+        detail::throw_changed_shape(instr, static_cast<size_t>(at - first), *o);
       const uint32_t version = instr.out->storage->version;
       std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
       detail::moved_storage();

@@ -25,6 +25,13 @@ struct Kernel {
   const TensorImpl* extra = nullptr;
   // A function planned for the call: the libxsmm kernel of a product, dispatched once.
   const void* fn = nullptr;
+  // Blockable: result element i reads only element i of each input, except the inputs flagged in
+  // `fixed` (bit j: input j is read whole at every i, a scalar operand or a bias row). The call
+  // may then run on any block of `grain` * c elements starting at a multiple of `grain`, with
+  // size[0] = c and the other inputs and the result moved to the block: a compiled program runs
+  // a sequence of such calls block by block while each block sits in L1 (fusion). 0: it may not.
+  int64_t grain = 0;
+  uint8_t fixed = 0;
 };
 
 // The most inputs a kernel reads.

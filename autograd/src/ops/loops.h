@@ -123,15 +123,24 @@ Kernel zip_plan(Inputs in, const Tensor& out) {
   const TensorImpl &a = *impl_of(in[0]), &b = *impl_of(in[1]), &o = *impl_of(out);
   Kernel k;
   k.size[0] = o.numel;
-  if (a.shape == b.shape) k.run = for_dtype<ZipLoop, F>(o.dtype);
-  else if (b.numel == 1 && o.shape == a.shape) k.run = for_dtype<ZipScalarBLoop, F>(o.dtype);
-  else if (a.numel == 1 && o.shape == b.shape) k.run = for_dtype<ZipScalarALoop, F>(o.dtype);
-  else if (b.shape.size() == 1 && a.shape.size() >= 1 && o.shape == a.shape && a.shape.back() == b.shape[0] &&
-           b.numel > 0) {
+  k.grain = 1;
+  if (a.shape == b.shape) {
+    k.run = for_dtype<ZipLoop, F>(o.dtype);
+  } else if (b.numel == 1 && o.shape == a.shape) {
+    k.run = for_dtype<ZipScalarBLoop, F>(o.dtype);
+    k.fixed = 2;
+  } else if (a.numel == 1 && o.shape == b.shape) {
+    k.run = for_dtype<ZipScalarALoop, F>(o.dtype);
+    k.fixed = 1;
+  } else if (b.shape.size() == 1 && a.shape.size() >= 1 && o.shape == a.shape && a.shape.back() == b.shape[0] &&
+             b.numel > 0) {
     k.size[0] = o.numel / b.numel;
     k.size[1] = b.numel;
     k.run = for_dtype<ZipRowBLoop, F>(o.dtype);
+    k.grain = b.numel;  // whole rows
+    k.fixed = 2;
   }
+  if (!k.run) k.grain = 0;
   return k;
 }
 

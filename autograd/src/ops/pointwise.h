@@ -154,6 +154,7 @@ Kernel elementwise_plan(const ArgsOrNone<Args>& a, const Tensor& out) {
   k.size[0] = impl_of(out)->numel;
   if constexpr (!std::is_void_v<Args>) k.scalar = a.s;
   k.run = for_dtype<Loop, Functor>(impl_of(out)->dtype);
+  k.grain = k.run ? 1 : 0;  // MapLoop and Zip3Loop: element i from element i
   return k;
 }
 

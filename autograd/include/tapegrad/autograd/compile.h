@@ -54,6 +54,11 @@ struct CompileOptions {
   /// keep it); a leaf whose grad() is defined gets the sum, as without the option (a grad() still
   /// holding the program's buffer is copied out first). tg::compile_step sets it.
   bool grads_in_program = false;
+  /// Fusion: consecutive elementwise instructions over results of one size run block by block,
+  /// each block of this many bytes going through all of them while it sits in the L1 cache (the
+  /// values are those of the unfused instructions, bit for bit). 0 turns fusion off; runs no
+  /// longer than one block are not fused.
+  int64_t fuse_block_bytes = 8192;
 };
 
 /// A recorded function, replayed at new inputs of the same shapes and dtypes. Move-only; used
