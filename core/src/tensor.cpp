@@ -185,7 +185,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     const T s = static_cast<T>(alpha);
     for (int64_t k = 0, n = numel(); k < n; ++k) a[k] += s * b[k];
   });
-  impl_->storage->bump("add_");
+  impl_->storage->bump_in_place("add_");
   return *this;
 }
 
@@ -196,7 +196,7 @@ Tensor& Tensor::mul_(double s) {
     T* a = data<T>();
     for (int64_t k = 0, n = numel(); k < n; ++k) a[k] *= static_cast<T>(s);
   });
-  impl_->storage->bump("mul_");
+  impl_->storage->bump_in_place("mul_");
   return *this;
 }
 
@@ -207,7 +207,7 @@ Tensor& Tensor::fill_(double v) {
     T* a = data<T>();
     std::fill(a, a + numel(), static_cast<T>(v));
   });
-  impl_->storage->bump("fill_");
+  impl_->storage->bump_in_place("fill_");
   return *this;
 }
 
@@ -223,7 +223,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
       for (int64_t k = 0, n = numel(); k < n; ++k) a[k] = static_cast<T>(b[k]);
     });
   });
-  impl_->storage->bump("copy_");
+  impl_->storage->bump_in_place("copy_");
   return *this;
 }
 

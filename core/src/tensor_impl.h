@@ -21,6 +21,12 @@ void pool_init();  // constructs this thread's cache early, so it outlives the t
 void* pool_alloc(size_t bytes);
 void pool_free(void* p, size_t bytes);
 
+// In-place writes to any buffer, counted process-wide: the tensor methods and optimizers count
+// theirs (Storage::bump_in_place), and each replay of a compiled step counts one. A compiled
+// step's backward checks in one load that nothing was written since its call, instead of the
+// version of every value it reads.
+inline std::atomic<uint64_t> in_place_writes{0};
+
 // Refcounted element buffer, shared by tensors that alias it (reshape, detach).
 struct Storage {
   std::atomic<int32_t> refs{1};
@@ -46,6 +52,11 @@ struct Storage {
   void bump(const char* writer) {
     ++version;
     last_writer = writer;
+  }
+  // A write outside the ops (a tensor method, an optimizer's update): also counted in in_place_writes.
+  void bump_in_place(const char* writer) {
+    bump(writer);
+    in_place_writes.fetch_add(1, std::memory_order_relaxed);
   }
   // Labels the buffer once; later labels (the same tensor reached from another module) are ignored.
   void set_label(const std::string& name);

@@ -67,7 +67,7 @@ void Optimizer::step() {
     ++steps_[i];
     // update() writes through data<T>() in one fused loop; this marks the write, as an in-place
     // method would, so a graph that saved the old value refuses to use it.
-    impl_of(p)->storage->bump(name_);
+    impl_of(p)->storage->bump_in_place(name_);
   }
 }
 

@@ -58,13 +58,16 @@ struct Instr {
   // `sharers` if the call runs its kernel when not fused, -1 otherwise: the one comparison the
   // replay makes before calling the kernel.
   int32_t kernel_holders = -1;
+  // The version of the result's buffer when this call's replay wrote it (or, for a view, found it).
+  uint32_t version_after = 0;
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
       : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
         recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), resolved(o.resolved),
-        fused_end(o.fused_end), block(o.block), kernel_holders(o.kernel_holders) {
+        fused_end(o.fused_end), block(o.block), kernel_holders(o.kernel_holders),
+        version_after(o.version_after) {
     std::memcpy(in, o.in, sizeof in);
     o.op = nullptr;
   }
@@ -188,7 +191,17 @@ struct Compiled::Impl final : detail::StepBackward {
   // captured tensors), with their versions when the call ended: a value changed in place since
   // then makes backward() leave the pass to the engine, which names the write.
   std::vector<size_t> backward_reads;
-  std::vector<uint32_t> call_version;  // per slot, for the slots in backward_reads
+  // Their versions when the call ended: a slot the forward writes has the version its instruction
+  // left (Instr::version_after; no instruction writes a slot another wrote); the others (inputs,
+  // captured tensors) are noted in call_version at the end of each call.
+  std::vector<int32_t> writer_of;      // per slot: the forward instruction writing it, or -1
+  std::vector<size_t> outside_reads;   // the slots of backward_reads no forward instruction writes
+  std::vector<uint32_t> call_version;  // per slot, for the slots in outside_reads
+  uint64_t writes_at_call = 0;         // detail::in_place_writes when the call ended
+  uint32_t version_at_call(size_t slot) const {
+    const int32_t w = writer_of[slot];
+    return w >= 0 ? instrs[static_cast<size_t>(w)].version_after : call_version[slot];
+  }
   // With a program backward, a replay leaves the nodes' saved versions to sync_nodes(), which the
   // engine calls before it runs on the tape (they are call_version: nothing in a compiled forward
   // writes a value after the op that saved it ran).
@@ -664,6 +677,10 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       if (i < step->forward) list(instr.out_slot);
     }
     step->call_version.assign(step->slots.size(), 0);
+    step->writer_of.assign(step->slots.size(), -1);
+    for (size_t i = 0; i < step->forward; ++i) step->writer_of[step->instrs[i].out_slot] = static_cast<int32_t>(i);
+    for (size_t slot : step->backward_reads)
+      if (step->writer_of[slot] < 0) step->outside_reads.push_back(slot);
     step->tape->step_backward = step.get();
     if (options.grads_in_program) {
       std::vector<int> uses(step->slots.size(), 0);
@@ -699,9 +716,11 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
 
 bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
   if (!has_backward || !root.is_same(slots[result])) return false;
-  for (size_t slot : backward_reads)
-    if (impl_of(slots[slot])->storage->version != call_version[slot]) [[unlikely]]
-      return false;
+  // A write since the call (or another step's replay, which may write a tensor this one reads)
+  // sends the pass through the versions of what it reads.
+  if (detail::in_place_writes.load(std::memory_order_relaxed) != writes_at_call) [[unlikely]]
+    for (size_t slot : backward_reads)
+      if (impl_of(slots[slot])->storage->version != version_at_call(slot)) return false;
   const detail::TensorImpl* u = impl_of(upstream);
   detail::TensorImpl* g = impl_of(slots[seed]);
   std::memcpy(g->storage->data, u->storage->data, static_cast<size_t>(g->numel) * dtype_size(g->dtype));
@@ -751,6 +770,7 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
   for (size_t m = begin; m < end; ++m) {
     detail::Instr& x = instrs[m];
     x.out->storage->bump(detail::kReplayWriter);
+    x.version_after = x.out->storage->version;
     if (x.node >= 0 && (!has_backward || anomaly)) refresh_node(x, anomaly);
   }
   return true;
@@ -762,6 +782,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
   detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
   detail::Replay replay;
   detail::HooksScope hooks(&replay);
+  detail::in_place_writes.fetch_add(1, std::memory_order_relaxed);  // this replay's writes
   detail::Instr* const first = instrs.data();
   for (detail::Instr *at = first + begin, *stop = first + end; at != stop; ++at) {
     detail::Instr& instr = *at;
@@ -776,6 +797,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
       }
       instr.kernel.run(instr.kernel, instr.in, instr.out->storage->data);
       instr.out->storage->bump(detail::kReplayWriter);
+      instr.version_after = instr.out->storage->version;
       if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
     };
     if (holders == instr.kernel_holders) [[likely]] {
@@ -800,6 +822,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
         instr.out->storage = from;
         detail::moved_storage();
       }
+      instr.version_after = from->version;
       if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
       continue;
     }
@@ -838,6 +861,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     } else {
       instr.out->storage->bump(detail::kReplayWriter);
     }
+    instr.version_after = instr.out->storage->version;
     if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
   }
 }
@@ -849,8 +873,8 @@ void Compiled::Impl::sync_nodes() {
     if (instr.node < 0) continue;
     detail::Node& n = tape->node(static_cast<size_t>(instr.node));
     for (uint32_t j = 0; j < instr.count; ++j)
-      n.inputs.set_version(j, call_version[input_slot(instr, j)]);
-    n.output_version = call_version[instr.out_slot];
+      n.inputs.set_version(j, version_at_call(input_slot(instr, j)));
+    n.output_version = version_at_call(instr.out_slot);
   }
   nodes_stale = false;
 }
@@ -919,7 +943,8 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
   tape.step_state = detail::TapeImpl::StepState::failed;
   const bool grad_on = detail::grad_enabled;
   s.replay(0, s.forward);
-  for (size_t slot : s.backward_reads) s.call_version[slot] = impl_of(s.slots[slot])->storage->version;
+  for (size_t slot : s.outside_reads) s.call_version[slot] = impl_of(s.slots[slot])->storage->version;
+  s.writes_at_call = detail::in_place_writes.load(std::memory_order_relaxed);
   s.nodes_stale = s.has_backward;
   tape.step_state = detail::TapeImpl::StepState::ready;
   // Under NoGradGuard the result needs no gradient, as eagerly: a view that is not on the tape.
