@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the benchmarks (Release, build/bench), runs every program at 1 and 2 threads with
-# repetitions (medians reported), measures peak RSS of 1,000 training steps per library, the
-# library's from-scratch build time on 2 cores and its size, and writes the report.
+# repetitions (medians reported), measures peak RSS of 1,000 training steps per library (tapegrad's
+# eager and compiled), the library's from-scratch build time on 2 cores and its size, and writes
+# the report.
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
 #   --only NAME  run only these: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss,
@@ -133,10 +134,13 @@ for t in 1 2; do
       --benchmark_min_time="$min_time" --benchmark_out="$results/${prog}_t$t.json" --benchmark_out_format=json
   done
   wants rss || continue
-  for lib in tapegrad libtorch; do
+  # tapegrad_compiled: the same program with the step compiled (tg::compile_step), against the eager peak.
+  for run in tapegrad tapegrad_compiled libtorch; do
+    lib=${run%_compiled} mode=""
+    [ "$run" = "$lib" ] || mode=compiled
     [ -x "$bin/rss_step_$lib" ] || continue
-    echo "== peak RSS, $steps steps of (b), $lib, $t thread(s)"
-    "${bench_env[@]}" /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" 2> "$results/rss_${lib}_t$t.txt"
+    echo "== peak RSS, $steps steps of (b), $lib${mode:+, compiled step}, $t thread(s)"
+    "${bench_env[@]}" /usr/bin/time -v "$bin/rss_step_$lib" "$t" "$steps" $mode 2> "$results/rss_${run}_t$t.txt"
   done
 done
 if wants backprop_vs_numeric; then

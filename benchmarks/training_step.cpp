@@ -1,7 +1,9 @@
 // Question: how long does one float32 training step take (forward, softmax cross-entropy,
-// backward, SGD update), and does it call malloc in the steady state? Nets: (a) 784-50-10 ReLU
-// batch 100, (b) 784-512-512-10 ReLU batch 256, (c) 2-2-2 sigmoid batch 1; the same steps in
-// libtorch in this process, with tapegrad's time over libtorch's as a counter.
+// backward, SGD update), eager, with its forward compiled, and compiled whole (tg::compile_step),
+// how close does the whole compiled step come to the time of its matrix products alone, and does
+// it call malloc in the steady state? Nets: (a) 784-50-10 ReLU batch 100, (b) 784-512-512-10 ReLU
+// batch 256, (c) 2-2-2 sigmoid batch 1; the same steps in libtorch in this process, with
+// tapegrad's time over libtorch's as a counter.
 #include <benchmark/benchmark.h>
 
 #include "gemm_paths.h"
@@ -77,6 +79,13 @@ void BM_step_tapegrad(benchmark::State& s) {
   c.report(s, "tapegrad");
 }
 
+// The labels as the float tensor a compiled step takes as an input (a std::vector would be
+// captured, not passed at each call).
+tg::Tensor label_tensor(const Net& net) {
+  const std::vector<int64_t> lv = bench::fixed_labels(net.batch, net.sizes.back());
+  return tg::from_vector(std::vector<double>(lv.begin(), lv.end()), {net.batch});
+}
+
 // The same step with its forward compiled once (tg::compile) and replayed; backward replays the
 // recorded nodes.
 void BM_step_tapegrad_compiled(benchmark::State& s) {
@@ -84,8 +93,7 @@ void BM_step_tapegrad_compiled(benchmark::State& s) {
   tg::nn::Sequential model = bench::mlp(net.sizes, net.act);
   tg::optim::SGD opt(model.parameters(), {.lr = kLr});
   const tg::Tensor x = bench::fixed_input(net.batch, net.sizes.front());
-  const std::vector<int64_t> lv = bench::fixed_labels(net.batch, net.sizes.back());
-  const tg::Tensor labels = tg::from_vector(std::vector<double>(lv.begin(), lv.end()), {net.batch});
+  const tg::Tensor labels = label_tensor(net);
   tg::Compiled forward = tg::compile(
       [&](const std::vector<tg::Tensor>& in) { return tg::softmax_cross_entropy(model(in[0]), in[1]); }, {x, labels});
   const std::vector<tg::Tensor> in{x, labels};
@@ -98,6 +106,67 @@ void BM_step_tapegrad_compiled(benchmark::State& s) {
   Counters c{net};
   for (auto _ : s) step();
   c.report(s, "tapegrad_compiled");
+}
+
+// The whole step compiled once (tg::compile_step): each call replays the forward, the traced
+// backward and the SGD update, with no zero_grad.
+void BM_step_tapegrad_compile_step(benchmark::State& s) {
+  const Net& net = kNets[s.range(0)];
+  tg::nn::Sequential model = bench::mlp(net.sizes, net.act);
+  tg::optim::SGD opt(model.parameters(), {.lr = kLr});
+  const std::vector<tg::Tensor> in{bench::fixed_input(net.batch, net.sizes.front()), label_tensor(net)};
+  tg::CompiledStep step = tg::compile_step(
+      [&](const std::vector<tg::Tensor>& v) { return tg::softmax_cross_entropy(model(v[0]), v[1]); }, in, opt);
+  for (int i = 0; i < 5; ++i) step(in);
+  Counters c{net};
+  for (auto _ : s) step(in);
+  c.report(s, "tapegrad_compile_step");
+}
+
+// The floor a step's time is judged against: its matrix products alone, at the step's shapes.
+// Per layer in->out at batch b: the forward X W ([b,in]x[in,out]), dW = X^T dY ([in,b]x[b,out])
+// and, past the first layer, dX = dY W^T ([b,out]x[out,in]); the input needs no gradient, so the
+// step computes no dX for the first layer. Compiled (tg::compile) on operands that need no
+// gradient, so a call runs the products as direct kernel calls and nothing else. The step reads
+// X^T and W^T through the GEMM's transpose flags; here they are copies made beforehand, so that
+// the timed program holds no transpose.
+void BM_step_gemm_alone(benchmark::State& s) {
+  const Net& net = kNets[s.range(0)];
+  const size_t layers = net.sizes.size() - 1;
+  std::vector<tg::Tensor> in;  // per layer: X, W, X^T, dY, then W^T past the first layer
+  uint64_t seed = 1;
+  for (size_t l = 0; l < layers; ++l) {
+    const tg::Tensor x = bench::fixed_input(net.batch, net.sizes[l], tg::Dtype::f32, seed++);
+    const tg::Tensor w = bench::fixed_input(net.sizes[l], net.sizes[l + 1], tg::Dtype::f32, seed++);
+    const tg::Tensor dy = bench::fixed_input(net.batch, net.sizes[l + 1], tg::Dtype::f32, seed++);
+    in.insert(in.end(), {x, w, tg::transpose(x), dy});
+    if (l > 0) in.push_back(tg::transpose(w));
+  }
+  tg::Compiled products = tg::compile(
+      [layers](const std::vector<tg::Tensor>& v) {
+        tg::Tensor last;
+        size_t i = 0;
+        for (size_t l = 0; l < layers; ++l) {
+          const tg::Tensor &x = v[i], &w = v[i + 1], &xt = v[i + 2], &dy = v[i + 3];
+          i += 4;
+          tg::matmul(x, w);  // kept by the program though unused: every computed tensor is a slot
+          last = tg::matmul(xt, dy);
+          if (l > 0) last = tg::matmul(dy, v[i++]);
+        }
+        return last;
+      },
+      in);
+  // Only the products are timed: one op per product, no backward.
+  const size_t expected = 3 * layers - 1;
+  if (products.ops() != expected || products.backward_ops() != 0) {
+    s.SkipWithError(("the compiled products hold " + std::to_string(products.ops()) + " ops, expected " +
+                     std::to_string(expected) + ":\n" + products.program()).c_str());
+    return;
+  }
+  for (int i = 0; i < 5; ++i) products(in);
+  Counters c{net};
+  for (auto _ : s) products(in);
+  c.report(s, "tapegrad_gemm_alone");
 }
 
 #ifdef TAPEGRAD_BENCH_TORCH
@@ -135,6 +204,8 @@ void register_all() {
   for (int i = 0; i < 3; ++i) {
     benchmark::RegisterBenchmark("BM_step_tapegrad", BM_step_tapegrad)->Arg(i);
     benchmark::RegisterBenchmark("BM_step_tapegrad_compiled", BM_step_tapegrad_compiled)->Arg(i);
+    benchmark::RegisterBenchmark("BM_step_tapegrad_compile_step", BM_step_tapegrad_compile_step)->Arg(i);
+    benchmark::RegisterBenchmark("BM_step_gemm_alone", BM_step_gemm_alone)->Arg(i);
 #ifdef TAPEGRAD_BENCH_TORCH
     benchmark::RegisterBenchmark("BM_step_libtorch", BM_step_libtorch)->Arg(i);
 #endif
