@@ -194,9 +194,16 @@ Storage* Storage::window(Storage* base, size_t offset, size_t bytes) {
   return s;
 }
 
+Storage* Storage::hollow(size_t bytes) {
+  void* block = pool_alloc(kHeader);
+  auto* s = new (block) Storage();
+  s->bytes = bytes;
+  return s;
+}
+
 void Storage::destroy() {
   Storage* const b = base;
-  const size_t total = kHeader + (b ? 0 : bytes);  // a window's elements are its base's
+  const size_t total = kHeader + (b || !data ? 0 : bytes);  // a window's elements are its base's
   if (labelled) [[unlikely]]
     forget_label(this);
   this->~Storage();

@@ -2,8 +2,12 @@
 // the tape it recorded; a call replays the traced forwards into the same tensors, so the tape's
 // nodes see the new values and backward() runs them again.
 #include "tapegrad/autograd/compile.h"
+#include "tapegrad/core/memory.h"
 
 #include <algorithm>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -245,7 +249,43 @@ struct Trace final : CaptureChecks {
   std::unordered_map<const TensorImpl*, int32_t> slot_of;
   std::unordered_set<const Storage*> fresh;  // buffers the traced ops allocated
   Tensor detach(const Tensor& t) override;
+  // While the backward is traced: its values that may have died. A value only its slot holds can
+  // be read by no later op; its elements (computed from a zero seed, never needed) are freed at
+  // once, as the engine frees them eagerly, so that the trace takes no more memory than an eager
+  // backward. The slot keeps a hollow buffer, given its place in the arena later.
+  bool in_backward = false;
+  std::vector<size_t> maybe_dead;
+  void free_dead_values();
 };
+
+// This thread's cached blocks back to malloc, and malloc's free memory back to the system.
+void release_cached() {
+  empty_cache();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+void Trace::free_dead_values() {
+  bool large = false;
+  std::erase_if(maybe_dead, [&](size_t slot) {
+    TensorImpl* t = impl_of(step.slots[slot]);
+    Storage* st = t->storage;
+    if (t->refs.load(std::memory_order_relaxed) != 1 || st->refs.load(std::memory_order_relaxed) != 1 || st->base)
+      return false;
+    Storage* h = Storage::hollow(st->bytes);
+    h->version = st->version;
+    h->last_writer = st->last_writer;
+    fresh.erase(st);
+    fresh.insert(h);
+    t->storage = h;
+    large |= st->bytes >= (size_t{1} << 16);
+    st->release();
+    return true;
+  });
+  // Uncached, the freed elements leave the process: the trace's memory peaks at what it holds.
+  if (large) release_cached();
+}
 
 namespace {
 int32_t add_slot(Trace& trace, const Tensor& t) {
@@ -294,6 +334,10 @@ void trace_op(Trace& trace, const OpInfo& op, Inputs in, const Tensor& out,
   set_traced(*impl_of(out), trace.serial());
   if (!view) trace.fresh.insert(o->storage);
   instr.out = impl_of(out);
+  if (trace.in_backward) {
+    trace.free_dead_values();
+    if (!view) trace.maybe_dead.push_back(instr.out_slot);
+  }
   if (o->node >= 0 && o->tape == step.tape.get()) {
     instr.node = o->node;
     for (uint32_t j = 0; j < instr.count; ++j) {
@@ -434,8 +478,11 @@ void trace_backward_program(Trace& trace, const Tensor& result) {
   step.seed = static_cast<size_t>(add_slot(trace, seed));
   std::vector<Tensor> grads;
   try {
+    trace.in_backward = true;
     grads = trace_backward(result, seed, leaves);
+    trace.in_backward = false;
   } catch (const Error&) {
+    trace.in_backward = false;
     while (step.instrs.size() > step.forward) step.instrs.pop_back();
     step.ref_slots.resize(refs_before);
     return;
@@ -569,19 +616,30 @@ void plan_arena(Compiled::Impl& step) {
     total = std::max(total, offset + blocks[b].bytes);
   }
   if (total == 0) return;
+  // The arena's pages become resident as they are written. The traced buffers go back to the
+  // system as they move, so that they and the arena are not resident together (a compiled step's
+  // peak memory is its trace's, not the trace's plus the arena): first the backward's, whose
+  // values (computed from a zero seed) need no copy, then the forward's, copied (a tensor kept
+  // from the trace shows the traced values until the first call).
   step.arena = Storage::create(total);
   step.arena_bytes = total;
-  for (const Block& b : blocks) {
-    Storage* old = b.storage;
-    Storage* w = Storage::window(step.arena, b.offset, old->bytes);
-    std::memcpy(w->data, old->data, old->bytes);
-    w->version = old->version;
-    w->last_writer = old->last_writer;
-    for (size_t k = 0; k < b.slots.size(); ++k) {
-      if (k > 0) w->retain();
-      impl_of(step.slots[b.slots[k]])->storage = w;
-      old->release();
+  for (const bool backward_part : {true, false}) {
+    for (const Block& b : blocks) {
+      if ((b.first >= step.forward) != backward_part) continue;
+      Storage* old = b.storage;
+      Storage* w = Storage::window(step.arena, b.offset, old->bytes);
+      if (!backward_part) std::memcpy(w->data, old->data, old->bytes);
+      w->version = old->version;
+      w->last_writer = old->last_writer;
+      const bool large = old->bytes >= (size_t{1} << 16);
+      for (size_t k = 0; k < b.slots.size(); ++k) {
+        if (k > 0) w->retain();
+        impl_of(step.slots[b.slots[k]])->storage = w;
+        old->release();
+      }
+      if (large) release_cached();  // before the next copy makes more of the arena resident
     }
+    release_cached();
   }
 }
 }  // namespace detail
@@ -701,6 +759,14 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
   }
   detail::fuse(*step, options.fuse_block_bytes);
   detail::plan_arena(*step);
+  for (const Tensor& t : step->slots) {  // a value freed while traced that has no place in the arena
+    detail::Storage*& st = impl_of(t)->storage;
+    if (!st->is_hollow()) continue;
+    detail::Storage* real = detail::Storage::create(st->bytes);
+    real->version = st->version;
+    st->release();
+    st = real;
+  }
   {
     std::unordered_map<const detail::Storage*, int32_t> holders;
     for (const Tensor& t : step->slots) ++holders[impl_of(t)->storage];
