@@ -194,16 +194,29 @@ Storage* Storage::window(Storage* base, size_t offset, size_t bytes) {
   return s;
 }
 
+namespace {
+// The base of every hollow buffer: it holds no elements, and its first reference is never
+// dropped, so it is never destroyed.
+Storage& hollow_base() {
+  static Storage base;
+  return base;
+}
+}  // namespace
+
 Storage* Storage::hollow(size_t bytes) {
   void* block = pool_alloc(kHeader);
   auto* s = new (block) Storage();
   s->bytes = bytes;
+  s->base = &hollow_base();
+  s->base->retain();
   return s;
 }
 
+bool Storage::is_hollow() const { return base == &hollow_base(); }
+
 void Storage::destroy() {
   Storage* const b = base;
-  const size_t total = kHeader + (b || !data ? 0 : bytes);  // a window's elements are its base's
+  const size_t total = kHeader + (b ? 0 : bytes);  // a window's elements are its base's
   if (labelled) [[unlikely]]
     forget_label(this);
   this->~Storage();

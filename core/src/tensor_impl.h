@@ -45,10 +45,11 @@ struct Storage {
 
   static Storage* create(size_t bytes);
   static Storage* window(Storage* base, size_t offset, size_t bytes);
-  // A buffer of `bytes` with no elements yet (data null): what compile() leaves a traced value
-  // whose elements it freed early, to be placed in the step's arena (or allocated) later.
+  // A buffer of `bytes` with no elements yet (data null; a window of a shared empty base, so that
+  // destroy() frees its header alone): what compile() leaves a traced value whose elements it
+  // freed early, to be placed in the step's arena (or allocated) later.
   static Storage* hollow(size_t bytes);
-  bool is_hollow() const { return !data && bytes > 0; }
+  bool is_hollow() const;
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();

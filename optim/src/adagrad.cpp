@@ -22,9 +22,9 @@ void Adagrad::update(Slot& s) {
   const double clr = lr() / (1.0 + static_cast<double>(s.step - 1) * o.lr_decay);
   detail::dispatch(s.param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = s.param.data<T>();
-    const T* grad = s.grad.data<T>();
-    T* sum = s.buffers[0].data<T>();
+    T* p = detail::ptr<T>(s.param);
+    const T* grad = detail::ptr<T>(s.grad);
+    T* sum = detail::ptr<T>(s.buffers[0]);
     const T step = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
     for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {
       const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];

@@ -75,11 +75,11 @@ void Adam::update(Slot& s) {
                         static_cast<T>(o.weight_decay),    static_cast<T>(o.eps),
                         static_cast<T>(1.0 - lr() * o.weight_decay), static_cast<T>(bias2_sqrt),
                         static_cast<T>(step_size)};
-    T* p = s.param.data<T>();
-    const T* g = s.grad.data<T>();
-    T* m = s.buffers[0].data<T>();
-    T* v = s.buffers[1].data<T>();
-    T* vmax = o.amsgrad ? s.buffers[2].data<T>() : nullptr;
+    T* p = detail::ptr<T>(s.param);
+    const T* g = detail::ptr<T>(s.grad);
+    T* m = detail::ptr<T>(s.buffers[0]);
+    T* v = detail::ptr<T>(s.buffers[1]);
+    T* vmax = o.amsgrad ? detail::ptr<T>(s.buffers[2]) : nullptr;
     const int64_t n = s.param.numel();
     if (o.amsgrad) {
       if (l2) adam_loop<T, true, false, true>(p, g, m, v, vmax, n, c);

@@ -41,7 +41,7 @@ Tensor CompiledStep::operator()(const std::vector<Tensor>& inputs) {
   if (loss.numel() != 1)
     throw Error("compiled training step: the loss function returned a " + loss.shape().str() +
                 " tensor; it must return the loss, one element");
-  loss.backward();
+  step.backward_from_one(loss);
   if (impl_->options.before_update) impl_->options.before_update();
   impl_->optimizer.step();
   return loss.detach();

@@ -9,6 +9,7 @@
 
 #include "tapegrad/autograd/tape.h"
 #include "show.h"
+#include "tensor_hooks.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
@@ -58,14 +59,17 @@ void Optimizer::set_lr(double lr) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  // The updates write through detail::ptr (no check per tensor): refused once here inside a
+  // function being compiled, as each data() would refuse it.
+  detail::check_write(name_);
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
-    if (!p.has_grad()) continue;
-    const Tensor g = p.grad();
+    const Tensor& g = impl_of(p)->grad;
+    if (!g.defined()) continue;
     Slot slot{p, g, buffers_[i], steps_[i] + 1};
     update(slot);
     ++steps_[i];
-    // update() writes through data<T>() in one fused loop; this marks the write, as an in-place
+    // update() writes through the pointers in one fused loop; this marks the write, as an in-place
     // method would, so a graph that saved the old value refuses to use it.
     impl_of(p)->storage->bump_in_place(name_);
   }

@@ -29,11 +29,11 @@ void RMSprop::update(Slot& s) {
   const bool use_momentum = o.momentum > 0.0;
   detail::dispatch(s.param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = s.param.data<T>();
-    const T* grad = s.grad.data<T>();
-    T* sq = s.buffers[0].data<T>();
-    T* buf = use_momentum ? s.buffers[1].data<T>() : nullptr;
-    T* gavg = o.centered ? s.buffers[use_momentum ? 2 : 1].data<T>() : nullptr;
+    T* p = detail::ptr<T>(s.param);
+    const T* grad = detail::ptr<T>(s.grad);
+    T* sq = detail::ptr<T>(s.buffers[0]);
+    T* buf = use_momentum ? detail::ptr<T>(s.buffers[1]) : nullptr;
+    T* gavg = o.centered ? detail::ptr<T>(s.buffers[use_momentum ? 2 : 1]) : nullptr;
     const T rate = static_cast<T>(lr()), wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
     const T alpha = static_cast<T>(o.alpha), rest = static_cast<T>(1.0 - o.alpha), mom = static_cast<T>(o.momentum);
     for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {

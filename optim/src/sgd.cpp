@@ -29,15 +29,15 @@ void SGD::update(Slot& s) {
   const SGDOptions& o = options_;
   detail::dispatch(s.param.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* p = s.param.data<T>();
-    const T* grad = s.grad.data<T>();
+    T* p = detail::ptr<T>(s.param);
+    const T* grad = detail::ptr<T>(s.grad);
     const int64_t n = s.param.numel();
     const T rate = static_cast<T>(lr()), wd = static_cast<T>(o.weight_decay);
     if (o.momentum == 0.0) {
       for (int64_t k = 0; k < n; ++k) p[k] -= rate * (wd != 0 ? grad[k] + wd * p[k] : grad[k]);
       return;
     }
-    T* buf = s.buffers[0].data<T>();
+    T* buf = detail::ptr<T>(s.buffers[0]);
     const T mom = static_cast<T>(o.momentum), keep = static_cast<T>(1.0 - o.dampening);
     const bool first = s.step == 1;
     for (int64_t k = 0; k < n; ++k) {

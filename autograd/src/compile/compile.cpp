@@ -228,6 +228,10 @@ struct Compiled::Impl final : detail::StepBackward {
   // its results is held outside the program, and so may not be written in place.
   bool run_fused(size_t begin, bool anomaly);
   bool run(const Tensor& root, const Tensor& upstream) override;
+  // backward() with the upstream gradient 1 (a loss), for tg::compile_step; false as run().
+  bool run_from_one();
+  bool unchanged_since_call() const;
+  void run_backward_part();  // after the seed is written
   void sync_nodes() override;
 
   ~Impl() {
@@ -597,7 +601,7 @@ void plan_arena(Compiled::Impl& step) {
     b.last = std::max({b.last, last[k], first[k]});
   }
   std::erase_if(blocks, [](const Block& b) {
-    return !b.movable || b.storage->base || b.storage->bytes == 0 ||
+    return !b.movable || (b.storage->base && !b.storage->is_hollow()) || b.storage->bytes == 0 ||
            b.storage->refs.load(std::memory_order_relaxed) != static_cast<int32_t>(b.slots.size());
   });
   std::stable_sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.bytes > b.bytes; });
@@ -628,7 +632,7 @@ void plan_arena(Compiled::Impl& step) {
       if ((b.first >= step.forward) != backward_part) continue;
       Storage* old = b.storage;
       Storage* w = Storage::window(step.arena, b.offset, old->bytes);
-      if (!backward_part) std::memcpy(w->data, old->data, old->bytes);
+      if (!backward_part && !old->is_hollow()) std::memcpy(w->data, old->data, old->bytes);
       w->version = old->version;
       w->last_writer = old->last_writer;
       const bool large = old->bytes >= (size_t{1} << 16);
@@ -780,17 +784,35 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
   return compiled;
 }
 
-bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
-  if (!has_backward || !root.is_same(slots[result])) return false;
+bool Compiled::Impl::unchanged_since_call() const {
   // A write since the call (or another step's replay, which may write a tensor this one reads)
   // sends the pass through the versions of what it reads.
   if (detail::in_place_writes.load(std::memory_order_relaxed) != writes_at_call) [[unlikely]]
     for (size_t slot : backward_reads)
       if (impl_of(slots[slot])->storage->version != version_at_call(slot)) return false;
+  return true;
+}
+
+bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
+  if (!has_backward || !root.is_same(slots[result]) || !unchanged_since_call()) return false;
   const detail::TensorImpl* u = impl_of(upstream);
   detail::TensorImpl* g = impl_of(slots[seed]);
   std::memcpy(g->storage->data, u->storage->data, static_cast<size_t>(g->numel) * dtype_size(g->dtype));
-  g->storage->bump(detail::kReplayWriter);
+  run_backward_part();
+  return true;
+}
+
+bool Compiled::Impl::run_from_one() {
+  if (!has_backward || !unchanged_since_call()) return false;
+  detail::TensorImpl* g = impl_of(slots[seed]);
+  if (g->dtype == Dtype::f32) std::fill_n(static_cast<float*>(g->storage->data), g->numel, 1.0f);
+  else std::fill_n(static_cast<double*>(g->storage->data), g->numel, 1.0);
+  run_backward_part();
+  return true;
+}
+
+void Compiled::Impl::run_backward_part() {
+  impl_of(slots[seed])->storage->bump(detail::kReplayWriter);
   detail::GradMode no_recording(false);
   // A grad() that is still the program's buffer holds the last pass's gradient, which this pass
   // overwrites: it becomes a copy, to which this pass's is added.
@@ -805,7 +827,18 @@ bool Compiled::Impl::run(const Tensor& root, const Tensor& upstream) {
     if (l.in_program && !grad.defined()) grad = slots[l.grad];
     else detail::add_into_grad(grad, slots[l.grad]);
   }
-  return true;
+}
+
+void Compiled::backward_from_one(const Tensor& result) {
+  Impl& s = *impl_;
+  // The program where Tensor::backward() would run it (and as it would leave the step); the
+  // engine, through backward(), wherever else.
+  if (!result.is_same(s.slots[s.result]) || detail::anomaly_on ||
+      s.tape->step_state != detail::TapeImpl::StepState::ready || !s.run_from_one()) {
+    result.backward();
+    return;
+  }
+  s.tape->step_state = detail::TapeImpl::StepState::consumed;
 }
 
 bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
@@ -1038,9 +1071,10 @@ Compiled& CompiledCache::step_for(const std::vector<Tensor>& inputs) {
   for (size_t e = entries_.size(); e-- > 0;) {
     Entry& entry = entries_[e];
     bool same = entry.shapes.size() == inputs.size();
-    for (size_t k = 0; same && k < inputs.size(); ++k)
-      same = inputs[k].defined() && inputs[k].shape() == entry.shapes[k] && inputs[k].dtype() == entry.dtypes[k] &&
-             inputs[k].requires_grad() == entry.grads[k];
+    for (size_t k = 0; same && k < inputs.size(); ++k) {
+      const detail::TensorImpl* t = impl_of(inputs[k]);
+      same = t && t->shape == entry.shapes[k] && t->dtype == entry.dtypes[k] && t->requires_grad == entry.grads[k];
+    }
     if (!same) continue;
     if (entry.step.stale()) {  // a captured tensor's requires_grad or a layer's mode changed: again
       entries_.erase(entries_.begin() + static_cast<ptrdiff_t>(e));

@@ -107,6 +107,10 @@ class Compiled {
 
  private:
   std::unique_ptr<Impl> impl_;
+  // result.backward() for tg::compile_step, `result` being this step's last result: the program's
+  // backward with the seed 1, without the engine's entry (a seed tensor, the root's checks).
+  void backward_from_one(const Tensor& result);
+  friend class CompiledStep;
   friend Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options);
 };
 
