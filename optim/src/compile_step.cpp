@@ -37,7 +37,7 @@ Tensor CompiledStep::operator()(const std::vector<Tensor>& inputs) {
   if (!impl_) throw Error("compiled training step: it is empty (default-constructed or moved from); make it with tg::compile_step");
   Compiled& step = impl_->steps.step_for(inputs);
   impl_->optimizer.zero_grad(true);
-  Tensor loss = step(inputs);
+  Tensor loss = step.call(inputs, true);
   if (loss.numel() != 1)
     throw Error("compiled training step: the loss function returned a " + loss.shape().str() +
                 " tensor; it must return the loss, one element");

@@ -77,7 +77,7 @@ void Optimizer::step() {
 
 void Optimizer::zero_grad(bool set_to_none) {
   for (Tensor& p : params_) {
-    if (set_to_none) p.set_grad(Tensor());
+    if (set_to_none) impl_of(p)->grad = Tensor();  // the parameters are defined leaves (checked when kept)
     else p.zero_grad();
   }
 }

@@ -987,7 +987,9 @@ void Compiled::Impl::refresh_node(const detail::Instr& instr, bool anomaly) {
     detail::check_finite_forward(n.name(), slots[instr.out_slot], static_cast<size_t>(instr.node));
 }
 
-Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
+Tensor Compiled::operator()(const std::vector<Tensor>& inputs) { return call(inputs, false); }
+
+Tensor Compiled::call(const std::vector<Tensor>& inputs, bool known_fresh) {
   if (!impl_) throw Error("compiled step: it is empty (default-constructed or moved from); make it with tg::compile");
   Impl& s = *impl_;
   if (detail::active_trace) throw Error("compiled step: called while compile() records a function on this thread");
@@ -1016,12 +1018,13 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
       throw Error("compiled step: input " + std::to_string(k) + ", a " + t->shape.str() +
                   " tensor, is the result of a recorded op; a compiled step's inputs are leaves (pass x.detach())");
   }
-  if (!s.captured.empty() || !s.guards.empty() || !s.recorded) [[unlikely]] {
+  if (!known_fresh && (!s.captured.empty() || !s.guards.empty() || !s.recorded)) [[unlikely]] {
     const std::string why = s.stale();
     if (!why.empty()) throw Error("compiled step: " + why);
   }
   for (size_t k = 0; k < s.inputs; ++k) {
     const detail::TensorImpl* t = impl_of(inputs[k]);
+    if (s.slots[k].is_same(inputs[k])) continue;  // the last call's input, checked then
     // An input that is one of the step's own results (x = step({x})): the replay would overwrite
     // it while the ops still read it, so the step reads a copy (which its nodes save, too).
     if (std::binary_search(s.written.begin(), s.written.end(), t)) [[unlikely]] {
@@ -1031,7 +1034,7 @@ Tensor Compiled::operator()(const std::vector<Tensor>& inputs) {
       s.slots[k] = detail::copy_of(inputs[k]);
       detail::moved_storage();
     }
-    else if (!s.slots[k].is_same(inputs[k])) {
+    else {
       s.slots[k] = inputs[k];
       detail::moved_storage();
     }

@@ -110,7 +110,10 @@ class Compiled {
   // result.backward() for tg::compile_step, `result` being this step's last result: the program's
   // backward with the seed 1, without the engine's entry (a seed tensor, the root's checks).
   void backward_from_one(const Tensor& result);
+  // operator(), where the caller has just checked stale() (CompiledCache::step_for).
+  Tensor call(const std::vector<Tensor>& inputs, bool known_fresh);
   friend class CompiledStep;
+  friend class CompiledCache;
   friend Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, CompileOptions options);
 };
 
@@ -140,7 +143,7 @@ class CompiledCache {
   /// A cache for `fn`, empty until the first call.
   explicit CompiledCache(TensorFn fn, CompileOptions options = {}, size_t capacity = 4);
   /// Replays the step compiled for these inputs' signature, compiling it first if needed.
-  Tensor operator()(const std::vector<Tensor>& inputs) { return step_for(inputs)(inputs); }
+  Tensor operator()(const std::vector<Tensor>& inputs) { return step_for(inputs).call(inputs, true); }
   /// The step compiled for these inputs' signature (shapes, dtypes, requires_grad), compiled now
   /// if there is none or if it is stale; valid until the next call of this cache.
   Compiled& step_for(const std::vector<Tensor>& inputs);
