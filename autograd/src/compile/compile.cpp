@@ -26,11 +26,11 @@ TG_TLS thread_local Trace* active_trace = nullptr;
 TG_TLS thread_local uint32_t compiles_begun = 0;  // numbers each compile() (Trace::serial)
 
 // Counts the times a program's slot changed its buffer (a replay that pointed a view at a new
-// input, or kept an op's result written elsewhere; a call given another input tensor): the
-// buffers an instruction found are valid while the count stands. Global, not per thread: a
-// tensor one thread's program holds may be another's slot.
+// input, or kept an op's result written elsewhere; a call given another input tensor). A program
+// keeps its instructions' input buffers current through its own moves; a count that moved
+// otherwise (another program's move of a tensor this one captures) makes it find them all again.
+// Global, not per thread: a tensor one thread's program holds may be another's slot.
 std::atomic<uint64_t> storage_moves{0};
-void moved_storage() { storage_moves.fetch_add(1, std::memory_order_relaxed); }
 
 namespace {
 
@@ -51,10 +51,12 @@ struct Instr {
   // the buffer may be written in place.
   int32_t sharers = 1;
   Kernel kernel;        // the call's kernel form (run null: the forward replays)
-  // The kernel's input buffers, as of storage_moves == `resolved`: found once, not through the
-  // slots at every call, while no slot's buffer moves.
-  uint64_t resolved = ~uint64_t(0);
+  // The kernel's input buffers: found once, not through the slots at every call, and kept current
+  // when a slot's buffer moves (Compiled::Impl::moved).
   const void* in[kKernelInputs] = {};
+  // Bit 0: its node sees each call's versions (a step without a program backward); bit 1: it has
+  // a node (refreshed under anomaly mode, which checks each value).
+  uint8_t refresh = 0;
   // The first of a fused run of blockable kernels (Kernel::grain): the index past its last, and
   // the elements of a block; 0 elsewhere.
   uint32_t fused_end = 0;
@@ -69,7 +71,7 @@ struct Instr {
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
       : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
-        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), resolved(o.resolved),
+        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), refresh(o.refresh),
         fused_end(o.fused_end), block(o.block), kernel_holders(o.kernel_holders),
         version_after(o.version_after) {
     std::memcpy(in, o.in, sizeof in);
@@ -227,6 +229,22 @@ struct Compiled::Impl final : detail::StepBackward {
   // Runs the fused run that instrs[begin] starts, block by block; false (nothing run) if one of
   // its results is held outside the program, and so may not be written in place.
   bool run_fused(size_t begin, bool anomaly);
+  // Per slot, the kernel inputs that read it (instruction, input): kept current by moved().
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> readers;
+  uint64_t known_moves = ~uint64_t(0);  // detail::storage_moves when every kernel input was current
+  // The slot's buffer changed: the kernels reading it follow, and the move is counted.
+  void moved(size_t slot) {
+    const void* data = impl_of(slots[slot])->storage->data;
+    for (const auto& [i, j] : readers[slot]) instrs[i].in[j] = data;
+    const uint64_t before = detail::storage_moves.fetch_add(1, std::memory_order_relaxed);
+    if (before == known_moves) known_moves = before + 1;  // else a move elsewhere too: find them all
+  }
+  void resolve_all() {
+    const uint64_t now = detail::storage_moves.load(std::memory_order_relaxed);
+    for (detail::Instr& x : instrs)
+      for (uint32_t j = 0; x.kernel.run && j < x.count; ++j) x.in[j] = impl_of(refs[x.first + j].get())->storage->data;
+    known_moves = now;
+  }
   bool run(const Tensor& root, const Tensor& upstream) override;
   // backward() with the upstream gradient 1 (a loss), for tg::compile_step; false as run().
   bool run_from_one();
@@ -777,7 +795,12 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     for (detail::Instr& instr : step->instrs) {
       instr.sharers = holders[instr.out->storage];
       instr.kernel_holders = instr.kernel.run && !instr.fused_end && instr.view_of < 0 ? instr.sharers : -1;
+      instr.refresh = static_cast<uint8_t>((instr.node >= 0 ? 2 : 0) | (instr.node >= 0 && !step->has_backward ? 1 : 0));
     }
+    step->readers.resize(step->slots.size());
+    for (size_t i = 0; i < step->instrs.size(); ++i)
+      for (uint32_t j = 0; step->instrs[i].kernel.run && j < step->instrs[i].count; ++j)
+        step->readers[step->input_slot(step->instrs[i], j)].emplace_back(static_cast<uint32_t>(i), j);
   }
   Compiled compiled;
   compiled.impl_ = std::move(step);
@@ -843,15 +866,8 @@ void Compiled::backward_from_one(const Tensor& result) {
 
 bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
   const size_t end = instrs[begin].fused_end;
-  const uint64_t moves = detail::storage_moves.load(std::memory_order_relaxed);
-  for (size_t m = begin; m < end; ++m) {
-    detail::Instr& x = instrs[m];
-    if (x.out->storage->refs.load(std::memory_order_relaxed) != x.sharers) return false;
-    if (x.resolved != moves) {
-      for (uint32_t j = 0; j < x.count; ++j) x.in[j] = impl_of(refs[x.first + j].get())->storage->data;
-      x.resolved = moves;
-    }
-  }
+  for (size_t m = begin; m < end; ++m)
+    if (instrs[m].out->storage->refs.load(std::memory_order_relaxed) != instrs[m].sharers) return false;
   const int64_t numel = instrs[begin].out->numel, block = instrs[begin].block;
   const int64_t esize = static_cast<int64_t>(dtype_size(instrs[begin].out->dtype));
   for (int64_t b = 0; b < numel; b += block) {
@@ -870,7 +886,7 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
     detail::Instr& x = instrs[m];
     x.out->storage->bump(detail::kReplayWriter);
     x.version_after = x.out->storage->version;
-    if (x.node >= 0 && (!has_backward || anomaly)) refresh_node(x, anomaly);
+    if (x.refresh & (anomaly ? 2 : 1)) refresh_node(x, anomaly);
   }
   return true;
 }
@@ -882,6 +898,8 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
   detail::Replay replay;
   detail::HooksScope hooks(&replay);
   detail::in_place_writes.fetch_add(1, std::memory_order_relaxed);  // this replay's writes
+  if (detail::storage_moves.load(std::memory_order_relaxed) != known_moves) [[unlikely]] resolve_all();
+  const uint8_t refresh_when = anomaly ? 2 : 1;
   detail::Instr* const first = instrs.data();
   for (detail::Instr *at = first + begin, *stop = first + end; at != stop; ++at) {
     detail::Instr& instr = *at;
@@ -889,15 +907,10 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     // the program) may hold: a tensor kept outside that shares it keeps its values, as below.
     const int32_t holders = instr.out->storage->refs.load(std::memory_order_relaxed);
     auto run_kernel = [&] {
-      const uint64_t moves = detail::storage_moves.load(std::memory_order_relaxed);
-      if (instr.resolved != moves) [[unlikely]] {
-        for (uint32_t j = 0; j < instr.count; ++j) instr.in[j] = impl_of(refs[instr.first + j].get())->storage->data;
-        instr.resolved = moves;
-      }
       instr.kernel.run(instr.kernel, instr.in, instr.out->storage->data);
       instr.out->storage->bump(detail::kReplayWriter);
       instr.version_after = instr.out->storage->version;
-      if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
+      if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
     };
     if (holders == instr.kernel_holders) [[likely]] {
       run_kernel();
@@ -919,10 +932,10 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
         from->retain();
         instr.out->storage->release();
         instr.out->storage = from;
-        detail::moved_storage();
+        moved(instr.out_slot);
       }
       instr.version_after = from->version;
-      if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
+      if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
       continue;
     }
     // A recorded op runs on its node's arguments: a forward that leaves state there for its
@@ -951,7 +964,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
         detail::throw_changed_shape(instr, static_cast<size_t>(at - first), *o);
       const uint32_t version = instr.out->storage->version;
       std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
-      detail::moved_storage();
+      moved(instr.out_slot);
       detail::Storage* fresh = instr.out->storage;
       if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
         fresh->version = version;
@@ -961,7 +974,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
       instr.out->storage->bump(detail::kReplayWriter);
     }
     instr.version_after = instr.out->storage->version;
-    if (instr.node >= 0 && (!has_backward || anomaly)) refresh_node(instr, anomaly);
+    if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
   }
 }
 
@@ -1032,11 +1045,11 @@ Tensor Compiled::call(const std::vector<Tensor>& inputs, bool known_fresh) {
         throw Error("compiled step: input " + std::to_string(k) + " is one of the step's own results, marked "
                     "requires_grad(true); the replay overwrites it, so pass a copy: x.detach().clone().requires_grad(true)");
       s.slots[k] = detail::copy_of(inputs[k]);
-      detail::moved_storage();
+      s.moved(k);
     }
     else {
       s.slots[k] = inputs[k];
-      detail::moved_storage();
+      s.moved(k);
     }
   }
   detail::TapeImpl& tape = *s.tape;
