@@ -128,7 +128,7 @@ static const Op<Scalar> kAddScalar({.name = "add_scalar",
                                     .backward = [](BackwardContext& c, const Scalar&) { c.accumulate(0, c.take_grad()); },
                                     .samples = {{.label = "s=0.7", .args = {0.7}, .inputs = unary_inputs()}},
                                     .plan = [](Inputs, const Scalar& a, const Tensor& out) {
-                                      return elementwise_plan<MapLoop, AddScalarF, Scalar>(a, out);
+                                      return elementwise_plan<MapLoop, MapOne, AddScalarF, Scalar>(a, out);
                                     }});
 Tensor add_scalar(const Tensor& a, double s) { return kAddScalar({a}, {s}); }
 

@@ -96,6 +96,28 @@ struct ZipScalarALoop {
                       F(k));
   }
 };
+// The same on one element (a scalar graph's every op): the loops' set-up costs more than the
+// element, so a one-element call is planned to these.
+template <class T, class F>
+struct MapOne {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    *static_cast<T*>(out) = F(k)(*static_cast<const T*>(in[0]));
+  }
+};
+template <class T, class F>
+struct ZipOne {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    *static_cast<T*>(out) = F(k)(*static_cast<const T*>(in[0]), *static_cast<const T*>(in[1]));
+  }
+};
+template <class T, class F>
+struct Zip3One {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    *static_cast<T*>(out) =
+        F(k)(*static_cast<const T*>(in[0]), *static_cast<const T*>(in[1]), *static_cast<const T*>(in[2]));
+  }
+};
+
 // out[r, j] = f(a[r, j], b[j]) for size[0] rows of size[1]: a bias added to every row.
 template <class T, class F>
 struct ZipRowBLoop {

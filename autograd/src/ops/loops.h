@@ -125,7 +125,7 @@ Kernel zip_plan(Inputs in, const Tensor& out) {
   k.size[0] = o.numel;
   k.grain = 1;
   if (a.shape == b.shape) {
-    k.run = for_dtype<ZipLoop, F>(o.dtype);
+    k.run = o.numel == 1 ? for_dtype<ZipOne, F>(o.dtype) : for_dtype<ZipLoop, F>(o.dtype);
   } else if (b.numel == 1 && o.shape == a.shape) {
     k.run = for_dtype<ZipScalarBLoop, F>(o.dtype);
     k.fixed = 2;
@@ -140,7 +140,7 @@ Kernel zip_plan(Inputs in, const Tensor& out) {
     k.grain = b.numel;  // whole rows
     k.fixed = 2;
   }
-  if (!k.run) k.grain = 0;
+  if (!k.run || k.run == for_dtype<ZipOne, F>(o.dtype)) k.grain = 0;  // a one-element kernel runs whole
   return k;
 }
 

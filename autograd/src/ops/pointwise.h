@@ -148,13 +148,13 @@ struct BackwardFunctor {
   T operator()(T g, T x, T y) const { return apply_b(B{}, g, x, y, a); }
 };
 // The kernel of an elementwise op at the call that gave `out`: Loop<T, Functor> over its elements.
-template <template <class, class> class Loop, class Functor, class Args>
+template <template <class, class> class Loop, template <class, class> class One, class Functor, class Args>
 Kernel elementwise_plan(const ArgsOrNone<Args>& a, const Tensor& out) {
   Kernel k;
   k.size[0] = impl_of(out)->numel;
   if constexpr (!std::is_void_v<Args>) k.scalar = a.s;
-  k.run = for_dtype<Loop, Functor>(impl_of(out)->dtype);
-  k.grain = k.run ? 1 : 0;  // MapLoop and Zip3Loop: element i from element i
+  k.run = k.size[0] == 1 ? for_dtype<One, Functor>(impl_of(out)->dtype) : for_dtype<Loop, Functor>(impl_of(out)->dtype);
+  k.grain = k.run && k.size[0] != 1 ? 1 : 0;  // MapLoop and Zip3Loop: element i from element i
   return k;
 }
 
@@ -207,7 +207,7 @@ OpSpec<Args> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sam
         return map(x, [a](auto v) { return apply_f(F{}, v, a); });
       }),
       .plan = plan_of<Args>([](Inputs, const ArgsOrNone<Args>& a, const Tensor& out) {
-        return elementwise_plan<Zip3Loop, BackwardFunctor<Args, B>, Args>(a, out);
+        return elementwise_plan<Zip3Loop, Zip3One, BackwardFunctor<Args, B>, Args>(a, out);
       })});
   return {.name = name,
           .forward = forward_of<Args>([](Inputs in, const ArgsOrNone<Args>& a) {
@@ -219,7 +219,7 @@ OpSpec<Args> pointwise(const char* name, F, B, S, Varies varies, std::vector<Sam
           }),
           .samples = std::move(samples),
           .plan = plan_of<Args>([](Inputs, const ArgsOrNone<Args>& a, const Tensor& out) {
-            return elementwise_plan<MapLoop, ForwardFunctor<Args, F>, Args>(a, out);
+            return elementwise_plan<MapLoop, MapOne, ForwardFunctor<Args, F>, Args>(a, out);
           })};
 }
 
