@@ -36,11 +36,27 @@ namespace {
 
 // One traced op call: the op, its arguments as the forward left them (canonical), where its
 // inputs come from (a range of Compiled::Impl::refs), and the tensor it writes.
-struct Instr {
+struct alignas(64) Instr {
+  // What a replay reads for a kernel call, first, in one cache line with the start of `kernel`:
+  // a scalar graph's program is thousands of instructions, one element each.
+  TensorImpl* out = nullptr;
+  Storage* out_storage = nullptr;  // out->storage, kept by the replay: one pointer less to follow
+  // The kernel's input buffers: found once, not through the slots at every call, and kept current
+  // when a slot's buffer moves (Compiled::Impl::moved).
+  const void* in[kKernelInputs] = {};
+  // `sharers` if the call runs its kernel when not fused, -1 otherwise: the one comparison the
+  // replay makes before calling the kernel.
+  int32_t kernel_holders = -1;
+  // The version of the result's buffer when this call's replay wrote it (or, for a view, found it).
+  uint32_t version_after = 0;
+  // Bit 0: its node sees each call's versions (a step without a program backward); bit 1: it has
+  // a node (refreshed under anomaly mode, which checks each value).
+  uint8_t refresh = 0;
+  Kernel kernel;  // the call's kernel form (run null: the forward replays)
+
   const OpInfo* op = nullptr;  // set once `args` holds arguments
   ArgSlot args;
   uint32_t first = 0, count = 0;
-  TensorImpl* out = nullptr;
   uint32_t out_slot = 0;
   int64_t node = -1;  // its node on the step's tape, or -1 (no input required gradients)
   bool recycle = true;  // the op writes its result into the offered tensor (Replay::reuse)
@@ -50,30 +66,17 @@ struct Instr {
   // The slots sharing the result's buffer after compile() (views of it): with no other holder,
   // the buffer may be written in place.
   int32_t sharers = 1;
-  Kernel kernel;        // the call's kernel form (run null: the forward replays)
-  // The kernel's input buffers: found once, not through the slots at every call, and kept current
-  // when a slot's buffer moves (Compiled::Impl::moved).
-  const void* in[kKernelInputs] = {};
-  // Bit 0: its node sees each call's versions (a step without a program backward); bit 1: it has
-  // a node (refreshed under anomaly mode, which checks each value).
-  uint8_t refresh = 0;
   // The first of a fused run of blockable kernels (Kernel::grain): the index past its last, and
   // the elements of a block; 0 elsewhere.
   uint32_t fused_end = 0;
   int64_t block = 0;
-  // `sharers` if the call runs its kernel when not fused, -1 otherwise: the one comparison the
-  // replay makes before calling the kernel.
-  int32_t kernel_holders = -1;
-  // The version of the result's buffer when this call's replay wrote it (or, for a view, found it).
-  uint32_t version_after = 0;
 
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
-      : op(o.op), args(o.args), first(o.first), count(o.count), out(o.out), out_slot(o.out_slot), node(o.node),
-        recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), kernel(o.kernel), refresh(o.refresh),
-        fused_end(o.fused_end), block(o.block), kernel_holders(o.kernel_holders),
-        version_after(o.version_after) {
+      : out(o.out), out_storage(o.out_storage), kernel_holders(o.kernel_holders), version_after(o.version_after),
+        refresh(o.refresh), kernel(o.kernel), op(o.op), args(o.args), first(o.first), count(o.count),
+        out_slot(o.out_slot), node(o.node), recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), fused_end(o.fused_end), block(o.block) {
     std::memcpy(in, o.in, sizeof in);
     o.op = nullptr;
   }
@@ -793,6 +796,7 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
     std::unordered_map<const detail::Storage*, int32_t> holders;
     for (const Tensor& t : step->slots) ++holders[impl_of(t)->storage];
     for (detail::Instr& instr : step->instrs) {
+      instr.out_storage = instr.out->storage;
       instr.sharers = holders[instr.out->storage];
       instr.kernel_holders = instr.kernel.run && !instr.fused_end && instr.view_of < 0 ? instr.sharers : -1;
       instr.refresh = static_cast<uint8_t>((instr.node >= 0 ? 2 : 0) | (instr.node >= 0 && !step->has_backward ? 1 : 0));
@@ -905,11 +909,12 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     detail::Instr& instr = *at;
     // The kernel form writes the slot's buffer in place, which only the slot (and its views in
     // the program) may hold: a tensor kept outside that shares it keeps its values, as below.
-    const int32_t holders = instr.out->storage->refs.load(std::memory_order_relaxed);
+    detail::Storage* const st = instr.out_storage;
+    const int32_t holders = st->refs.load(std::memory_order_relaxed);
     auto run_kernel = [&] {
-      instr.kernel.run(instr.kernel, instr.in, instr.out->storage->data);
-      instr.out->storage->bump(detail::kReplayWriter);
-      instr.version_after = instr.out->storage->version;
+      instr.kernel.run(instr.kernel, instr.in, st->data);
+      st->bump(detail::kReplayWriter);
+      instr.version_after = st->version;
       if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
     };
     if (holders == instr.kernel_holders) [[likely]] {
@@ -932,6 +937,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
         from->retain();
         instr.out->storage->release();
         instr.out->storage = from;
+        instr.out_storage = from;
         moved(instr.out_slot);
       }
       instr.version_after = from->version;
@@ -973,6 +979,7 @@ void Compiled::Impl::replay(size_t begin, size_t end) {
     } else {
       instr.out->storage->bump(detail::kReplayWriter);
     }
+    instr.out_storage = instr.out->storage;
     instr.version_after = instr.out->storage->version;
     if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
   }
