@@ -447,21 +447,31 @@ p("![numeric/backprop time ratio](images/backprop_vs_numeric.png)\n")
 
 # ---- notes ----
 p("## Notes on these measurements\n")
-p("- Compiled tapes (docs/compiled.md): the replay halves the per-node cost of one-element ops against eager "
-  "recording, but stays far above 20 ns per node. Its profile (perf, flat, on the compiled chain) is spread over "
-  "many small costs: make_tensor (the offered tensor's shape check included) 11%, the replay loop 10%, the add and "
-  "mul forward kernels with their checks 14%, reference-count releases 9%, the backward engine and accumulate 14%, "
-  "the backward's new gradient tensors 11%. The next step is backward formulas that write into preallocated "
-  "gradient buffers; eager mode's atomic reference counts were not changed. On matrix-sized steps (a), (b) the "
-  "products dominate and compiling changes little.")
+p("- Compiled programs (docs/compiled.md): a call runs the forward's instructions, `backward()` the backward's, "
+  "each a direct kernel call on planned buffers, elementwise runs fused in 8 KiB blocks. What is left per "
+  "instruction on the scalar chain, counted by callgrind (`benchmarks/instruction_counts.sh`, 45,246 instructions "
+  "per 1,000-op chain of 1,500 program instructions on 2026-12-07): about 22 in the replay loop (the check that no "
+  "tensor outside the program shares the buffer it writes, the indirect call, the version bump that eager in-place "
+  "checks on a kept result rely on) and about 6 in the one-element kernel. ADOL-C's replay interprets its own "
+  "compact scalar opcodes with none of that bookkeeping; closing the rest needs a scalar interpreter for "
+  "one-element runs, not done. On matrix-sized steps the products dominate: compile_step of (a) and (b) run "
+  "within 1.1x of their products alone (the Training step table).")
+p("- The eager chain against twice ADOL-C's re-taping: eager recording costs about 1,347 instructions per op "
+  "including its backward (callgrind, `chain`), spread over making the result tensor (make_tensor 12%, the "
+  "per-thread pool's alloc and free 15%, Storage create/destroy 3%), recording the node (12%), releasing the tape "
+  "(8%), the backward engine and accumulate (12%) and the elementwise op's checks and dispatch (10%). Halving it "
+  "needs recording without a TensorImpl and Storage per value (Stan Math's arena of varis), not done.")
 p("- Matrix products: libxsmm's JIT kernels for small and medium shapes, Eigen's GEMM beyond, unchanged. oneDNN's "
   "dnnl_sgemm reached 94% of the peak at large shapes in ../shared/perf/GEMM.md, against the 58% of Eigen at "
   "1024^3 here; it is not integrated yet: its 36 ms first call has to move out of the first step, and its OpenMP "
   "pool has to follow --threads beside our own threads. Bias and ReLU are not fused into the products' epilogues.")
 p("- The main job: Fashion-MNIST loads through libdeflate (one call per well-formed gzip file; zlib for the rest), "
-  "0.33 s here against 0.56 s through zlib (measured by hand on this machine, `tapegrad-train` log line). The first "
-  "epoch takes no longer than the later ones on this machine, so no warm-up cost was found to move. The ten epochs "
-  "of training and evaluation alone take about 1.6 s here, so the 1.5 s target needs the step itself faster.")
+  "0.33-0.37 s here against 0.56 s through zlib (measured by hand on this machine, `tapegrad-train` log line). The "
+  "first epoch takes no longer than the later ones, so no warm-up cost was found to move. An epoch takes about 0.17 s "
+  "(600 compile_step calls of about 0.2 ms, the step being about 1.08x its matrix products alone, then the test "
+  "set's evaluation); ten of them about 1.7 s, so neither the 1.5 s nor the 1.0 s target is reachable on one "
+  "thread without faster products (the products alone take about 1.1 s of the ten epochs): that is the "
+  "products issue's work (oneDNN, both cores).")
 p("- The compiled-tape issue's absolute targets were set from figures of an AMD EPYC (Zen 5) machine (the eager "
   f"chain: 103 ns per node there); {model} here: {f(per_node.get(('chain', 1)))} ns.")
 p("- libtorch 1.13 (Debian) calls BLAS through `libblas.so.3`, which Debian's alternatives resolve to the reference "
