@@ -25,7 +25,9 @@ function(tapegrad_module name)
   if(M_LIBS)
     target_link_libraries(${target} PRIVATE ${M_LIBS})
   endif()
-  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ${TAPEGRAD_SHARED})
+  # Inline functions (the kernels' run functions, every in-class member) are not exported: a
+  # caller compiles its own copy of one, so exporting it only grows the library's symbol tables.
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ${TAPEGRAD_SHARED} VISIBILITY_INLINES_HIDDEN ON)
   target_compile_features(${target} PUBLIC cxx_std_20)
   tapegrad_warnings(${target})
   # -fno-math-errno: the library never reads errno, and without it GCC will not vectorize loops
