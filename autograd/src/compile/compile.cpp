@@ -2,12 +2,8 @@
 // the tape it recorded; a call replays the traced forwards into the same tensors, so the tape's
 // nodes see the new values and backward() runs them again.
 #include "tapegrad/autograd/compile.h"
-#include "tapegrad/core/memory.h"
 
 #include <algorithm>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -15,8 +11,13 @@
 #include <unordered_set>
 #include <utility>
 
+#ifdef __GLIBC__
+#include <malloc.h>  // malloc_trim
+#endif
+
 #include "compile/capture.h"
 #include "ops/op.h"
+#include "tapegrad/core/memory.h"
 
 namespace tapegrad {
 
@@ -76,7 +77,8 @@ struct alignas(64) Instr {
   Instr(Instr&& o) noexcept
       : out(o.out), out_storage(o.out_storage), kernel_holders(o.kernel_holders), version_after(o.version_after),
         refresh(o.refresh), kernel(o.kernel), op(o.op), args(o.args), first(o.first), count(o.count),
-        out_slot(o.out_slot), node(o.node), recycle(o.recycle), view_of(o.view_of), sharers(o.sharers), fused_end(o.fused_end), block(o.block) {
+        out_slot(o.out_slot), node(o.node), recycle(o.recycle), view_of(o.view_of), sharers(o.sharers),
+        fused_end(o.fused_end), block(o.block) {
     std::memcpy(in, o.in, sizeof in);
     o.op = nullptr;
   }
@@ -799,7 +801,8 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       instr.out_storage = instr.out->storage;
       instr.sharers = holders[instr.out->storage];
       instr.kernel_holders = instr.kernel.run && !instr.fused_end && instr.view_of < 0 ? instr.sharers : -1;
-      instr.refresh = static_cast<uint8_t>((instr.node >= 0 ? 2 : 0) | (instr.node >= 0 && !step->has_backward ? 1 : 0));
+      const bool has_node = instr.node >= 0;
+      instr.refresh = static_cast<uint8_t>((has_node ? 2 : 0) | (has_node && !step->has_backward ? 1 : 0));
     }
     step->readers.resize(step->slots.size());
     for (size_t i = 0; i < step->instrs.size(); ++i)
@@ -871,7 +874,7 @@ void Compiled::backward_from_one(const Tensor& result) {
 bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
   const size_t end = instrs[begin].fused_end;
   for (size_t m = begin; m < end; ++m)
-    if (instrs[m].out->storage->refs.load(std::memory_order_relaxed) != instrs[m].sharers) return false;
+    if (instrs[m].out_storage->refs.load(std::memory_order_relaxed) != instrs[m].sharers) return false;
   const int64_t numel = instrs[begin].out->numel, block = instrs[begin].block;
   const int64_t esize = static_cast<int64_t>(dtype_size(instrs[begin].out->dtype));
   for (int64_t b = 0; b < numel; b += block) {
@@ -883,13 +886,13 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
       const void* in[detail::kKernelInputs];
       for (uint32_t j = 0; j < x.count; ++j)
         in[j] = (k.fixed >> j & 1) ? x.in[j] : static_cast<const char*>(x.in[j]) + b * esize;
-      k.run(k, in, static_cast<char*>(x.out->storage->data) + b * esize);
+      k.run(k, in, static_cast<char*>(x.out_storage->data) + b * esize);
     }
   }
   for (size_t m = begin; m < end; ++m) {
     detail::Instr& x = instrs[m];
-    x.out->storage->bump(detail::kReplayWriter);
-    x.version_after = x.out->storage->version;
+    x.out_storage->bump(detail::kReplayWriter);
+    x.version_after = x.out_storage->version;
     if (x.refresh & (anomaly ? 2 : 1)) refresh_node(x, anomaly);
   }
   return true;
