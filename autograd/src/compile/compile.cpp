@@ -38,9 +38,9 @@ namespace {
 // One traced op call: the op, its arguments as the forward left them (canonical), where its
 // inputs come from (a range of Compiled::Impl::refs), and the tensor it writes.
 struct alignas(64) Instr {
-  // What a replay reads for a kernel call, first, in one cache line with the start of `kernel`:
-  // a scalar graph's program is thousands of instructions, one element each.
-  TensorImpl* out = nullptr;
+  // What a replay reads for a kernel call, first, in one cache line: a scalar graph's program is
+  // thousands of instructions, one element each, and each line more is one more from L2.
+  Kernel::Run run = nullptr;       // kernel.run
   Storage* out_storage = nullptr;  // out->storage, kept by the replay: one pointer less to follow
   // The kernel's input buffers: found once, not through the slots at every call, and kept current
   // when a slot's buffer moves (Compiled::Impl::moved).
@@ -53,6 +53,7 @@ struct alignas(64) Instr {
   // Bit 0: its node sees each call's versions (a step without a program backward); bit 1: it has
   // a node (refreshed under anomaly mode, which checks each value).
   uint8_t refresh = 0;
+  TensorImpl* out = nullptr;
   Kernel kernel;  // the call's kernel form (run null: the forward replays)
 
   const OpInfo* op = nullptr;  // set once `args` holds arguments
@@ -75,8 +76,8 @@ struct alignas(64) Instr {
   Instr() = default;
   // The arguments move as bytes: the vector relocates them, and the source no longer owns them.
   Instr(Instr&& o) noexcept
-      : out(o.out), out_storage(o.out_storage), kernel_holders(o.kernel_holders), version_after(o.version_after),
-        refresh(o.refresh), kernel(o.kernel), op(o.op), args(o.args), first(o.first), count(o.count),
+      : run(o.run), out_storage(o.out_storage), kernel_holders(o.kernel_holders), version_after(o.version_after),
+        refresh(o.refresh), out(o.out), kernel(o.kernel), op(o.op), args(o.args), first(o.first), count(o.count),
         out_slot(o.out_slot), node(o.node), recycle(o.recycle), view_of(o.view_of), sharers(o.sharers),
         fused_end(o.fused_end), block(o.block) {
     std::memcpy(in, o.in, sizeof in);
@@ -230,6 +231,13 @@ struct Compiled::Impl final : detail::StepBackward {
 
   // Runs instructions [begin, end). (Defined below: it is the replay.)
   void replay(size_t begin, size_t end);
+  // The replay's loop: kernel calls inline, every other instruction through replay_other, which
+  // returns the last instruction it ran (a fused run's last).
+  template <bool kRefresh>
+  void replay_loop(detail::Instr* at, detail::Instr* stop, detail::Replay& hooks_replay, bool anomaly);
+  detail::Instr* replay_other(detail::Instr* at, detail::Replay& replay, bool anomaly);
+  // The Instr::refresh bits of any instruction: whether a replay may have nodes to refresh.
+  uint8_t refreshes = 0;
   void refresh_node(const detail::Instr& instr, bool anomaly);
   // Runs the fused run that instrs[begin] starts, block by block; false (nothing run) if one of
   // its results is held outside the program, and so may not be written in place.
@@ -801,8 +809,10 @@ Compiled compile(const TensorFn& fn, const std::vector<Tensor>& example_inputs, 
       instr.out_storage = instr.out->storage;
       instr.sharers = holders[instr.out->storage];
       instr.kernel_holders = instr.kernel.run && !instr.fused_end && instr.view_of < 0 ? instr.sharers : -1;
+      instr.run = instr.kernel.run;
       const bool has_node = instr.node >= 0;
       instr.refresh = static_cast<uint8_t>((has_node ? 2 : 0) | (has_node && !step->has_backward ? 1 : 0));
+      step->refreshes |= instr.refresh;
     }
     step->readers.resize(step->slots.size());
     for (size_t i = 0; i < step->instrs.size(); ++i)
@@ -899,93 +909,115 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
 }
 
 void Compiled::Impl::replay(size_t begin, size_t end) {
-  detail::TapeImpl& tape = *this->tape;
   const bool anomaly = detail::anomaly_on;
   detail::GradMode no_recording(false);  // ops a forward calls inside itself record nothing
-  detail::Replay replay;
-  detail::HooksScope hooks(&replay);
+  detail::Replay hooks_replay;
+  detail::HooksScope hooks(&hooks_replay);
   detail::in_place_writes.fetch_add(1, std::memory_order_relaxed);  // this replay's writes
   if (detail::storage_moves.load(std::memory_order_relaxed) != known_moves) [[unlikely]] resolve_all();
-  const uint8_t refresh_when = anomaly ? 2 : 1;
   detail::Instr* const first = instrs.data();
-  for (detail::Instr *at = first + begin, *stop = first + end; at != stop; ++at) {
-    detail::Instr& instr = *at;
+  // Nodes to refresh are the exception (a step without a program backward, anomaly mode): the
+  // loop without the test is the one a scalar graph's thousands of instructions run through.
+  if (refreshes & (anomaly ? 2 : 1)) [[unlikely]]
+    replay_loop<true>(first + begin, first + end, hooks_replay, anomaly);
+  else
+    replay_loop<false>(first + begin, first + end, hooks_replay, anomaly);
+}
+
+template <bool kRefresh>
+void Compiled::Impl::replay_loop(detail::Instr* at, detail::Instr* const stop, detail::Replay& hooks_replay,
+                                 bool anomaly) {
+  const char* const writer = detail::kReplayWriter;
+  const uint8_t refresh_when = anomaly ? 2 : 1;
+  for (; at != stop; ++at) {
     // The kernel form writes the slot's buffer in place, which only the slot (and its views in
-    // the program) may hold: a tensor kept outside that shares it keeps its values, as below.
-    detail::Storage* const st = instr.out_storage;
-    const int32_t holders = st->refs.load(std::memory_order_relaxed);
-    auto run_kernel = [&] {
-      instr.kernel.run(instr.kernel, instr.in, st->data);
-      st->bump(detail::kReplayWriter);
-      instr.version_after = st->version;
-      if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
-    };
-    if (holders == instr.kernel_holders) [[likely]] {
-      run_kernel();
+    // the program) may hold: a tensor kept outside that shares it keeps its values (replay_other).
+    detail::Storage* const st = at->out_storage;
+    if (st->refs.load(std::memory_order_relaxed) == at->kernel_holders) [[likely]] {
+      at->run(at->kernel, at->in, st->data);
+      const uint32_t version = st->version + 1;  // Storage::bump, its version kept for version_after
+      st->version = version;
+      st->last_writer = writer;
+      at->version_after = version;
+      if constexpr (kRefresh)
+        if (at->refresh & refresh_when) refresh_node(*at, anomaly);
       continue;
     }
-    if (instr.fused_end) {
-      if (run_fused(static_cast<size_t>(at - first), anomaly)) {
-        at = first + instr.fused_end - 1;
-        continue;
-      }
-      if (holders == instr.sharers) {  // the run's first result is the program's alone, a later one is not
-        run_kernel();
-        continue;
-      }
-    }
-    if (instr.view_of >= 0) {
-      detail::Storage* from = impl_of(refs[instr.first + static_cast<uint32_t>(instr.view_of)].get())->storage;
-      if (instr.out->storage != from) {  // a new input, or a value an op wrote elsewhere
-        from->retain();
-        instr.out->storage->release();
-        instr.out->storage = from;
-        instr.out_storage = from;
-        moved(instr.out_slot);
-      }
-      instr.version_after = from->version;
-      if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
-      continue;
-    }
-    // A recorded op runs on its node's arguments: a forward that leaves state there for its
-    // backward (the winners of max along an axis) must leave it where the backward reads it.
-    detail::ArgSlot& args = instr.node >= 0 ? tape.node(static_cast<size_t>(instr.node)).args : instr.args;
-    const detail::Inputs in(refs.data() + instr.first, instr.count);
-    // The result's buffer is reused when no other tensor shares it (a view of it, kept).
-    const bool offer = instr.recycle && holders == instr.sharers;
-    replay.offer = offer ? instr.out : nullptr;
-    replay.taken = false;
-    Tensor out = instr.op->run(in, args);
-    replay.offer = nullptr;
-    detail::TensorImpl* o = impl_of(out);
-    if (o != instr.out && replay.taken) [[unlikely]] {
-      // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
-      // may be held by what the op keeps. Run it again, unoffered, from now on.
-      instr.recycle = false;
-      out = Tensor();
-      out = instr.op->run(in, args);
-      o = impl_of(out);
-    }
-    // The slot's values change: a node recorded outside the step that saved it (an eager op on
-    // the result) must see a new version, as after any in-place write.
-    if (o != instr.out) {
-      if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
-        detail::throw_changed_shape(instr, static_cast<size_t>(at - first), *o);
-      const uint32_t version = instr.out->storage->version;
-      std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
-      moved(instr.out_slot);
-      detail::Storage* fresh = instr.out->storage;
-      if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
-        fresh->version = version;
-        fresh->bump(detail::kReplayWriter);
-      }
-    } else {
-      instr.out->storage->bump(detail::kReplayWriter);
-    }
-    instr.out_storage = instr.out->storage;
-    instr.version_after = instr.out->storage->version;
-    if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
+    at = replay_other(at, hooks_replay, anomaly);
   }
+}
+
+detail::Instr* Compiled::Impl::replay_other(detail::Instr* at, detail::Replay& replay, bool anomaly) {
+  detail::Instr* const first = instrs.data();
+  detail::Instr& instr = *at;
+  const uint8_t refresh_when = anomaly ? 2 : 1;
+  detail::Storage* const st = instr.out_storage;
+  const int32_t holders = st->refs.load(std::memory_order_relaxed);
+  auto run_kernel = [&] {
+    instr.kernel.run(instr.kernel, instr.in, st->data);
+    st->bump(detail::kReplayWriter);
+    instr.version_after = st->version;
+    if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
+  };
+  if (instr.fused_end) {
+    if (run_fused(static_cast<size_t>(at - first), anomaly)) return first + instr.fused_end - 1;
+    if (holders == instr.sharers) {  // the run's first result is the program's alone, a later one is not
+      run_kernel();
+      return at;
+    }
+  }
+  if (instr.view_of >= 0) {
+    detail::Storage* from = impl_of(refs[instr.first + static_cast<uint32_t>(instr.view_of)].get())->storage;
+    if (instr.out->storage != from) {  // a new input, or a value an op wrote elsewhere
+      from->retain();
+      instr.out->storage->release();
+      instr.out->storage = from;
+      instr.out_storage = from;
+      moved(instr.out_slot);
+    }
+    instr.version_after = from->version;
+    if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
+    return at;
+  }
+  // A recorded op runs on its node's arguments: a forward that leaves state there for its
+  // backward (the winners of max along an axis) must leave it where the backward reads it.
+  detail::ArgSlot& args = instr.node >= 0 ? tape->node(static_cast<size_t>(instr.node)).args : instr.args;
+  const detail::Inputs in(refs.data() + instr.first, instr.count);
+  // The result's buffer is reused when no other tensor shares it (a view of it, kept).
+  const bool offer = instr.recycle && holders == instr.sharers;
+  replay.offer = offer ? instr.out : nullptr;
+  replay.taken = false;
+  Tensor out = instr.op->run(in, args);
+  replay.offer = nullptr;
+  detail::TensorImpl* o = impl_of(out);
+  if (o != instr.out && replay.taken) [[unlikely]] {
+    // The op took the offer for a temporary: its result is elsewhere, and the offered tensor
+    // may be held by what the op keeps. Run it again, unoffered, from now on.
+    instr.recycle = false;
+    out = Tensor();
+    out = instr.op->run(in, args);
+    o = impl_of(out);
+  }
+  // The slot's values change: a node recorded outside the step that saved it (an eager op on
+  // the result) must see a new version, as after any in-place write.
+  if (o != instr.out) {
+    if (o->shape != instr.out->shape || o->dtype != instr.out->dtype) [[unlikely]]
+      detail::throw_changed_shape(instr, static_cast<size_t>(at - first), *o);
+    const uint32_t version = instr.out->storage->version;
+    std::swap(o->storage, instr.out->storage);  // the old buffer goes with `out`
+    moved(instr.out_slot);
+    detail::Storage* fresh = instr.out->storage;
+    if (fresh->refs.load(std::memory_order_relaxed) == 1) {  // not a view of another slot's buffer
+      fresh->version = version;
+      fresh->bump(detail::kReplayWriter);
+    }
+  } else {
+    instr.out->storage->bump(detail::kReplayWriter);
+  }
+  instr.out_storage = instr.out->storage;
+  instr.version_after = instr.out->storage->version;
+  if (instr.refresh & refresh_when) refresh_node(instr, anomaly);
+  return at;
 }
 
 void Compiled::Impl::sync_nodes() {
