@@ -12,6 +12,7 @@
 //                             reshaped (errors_shapes)
 //   from-pytorch.md           load_torch_state_dict refuses a mis-shaped model, changing nothing
 //                             (from_pytorch_interop)
+#include <cmath>
 #include <gtest/gtest.h>
 
 #include <tapegrad/autograd/testing.h>
@@ -33,7 +34,7 @@ constexpr bool has_retain_grad = requires(T& t) { t.retain_grad(); };
 template <class T>
 constexpr bool has_device = requires(T& t) { t.device(); };
 template <class D>
-constexpr bool has_integer_dtype = requires { D::i64; } || requires { D::i32; } || requires { D::int64; };
+constexpr bool has_other_integer_dtype = requires { D::i32; } || requires { D::int32; } || requires { D::i16; };
 template <class D>
 constexpr bool has_integer_dtype_u8 = requires { D::u8; } || requires { D::i8; } || requires { D::boolean; };
 
@@ -91,25 +92,40 @@ TEST(DocsClaims, FromPytorchWhichShapeOpsShareAndWhichCopy) {
   EXPECT_FALSE(shares(x, tg::broadcast_to(x, tg::Shape({4, 2, 3}))));
 }
 
-// from-pytorch.md: "Dense, contiguous, CPU, float32/float64 only ... No devices, no integer
-// tensors"; "a float in tapegrad (which has no integer tensors)".
-TEST(DocsClaims, FromPytorchNoDevicesNoIntegerTensors) {
+// from-pytorch.md: "No devices. tg::Dtype::i64 tensors hold indices and labels ... an op that
+// computes refuses one with an error naming the op, and requires_grad(true) on one is an error
+// ... there are no other integer or boolean dtypes".
+TEST(DocsClaims, FromPytorchNoDevicesInt64OnlyIndexes) {
   static_assert(!has_device<tg::Tensor>, "Tensor::device exists now: update docs/from-pytorch.md");
-  static_assert(!has_integer_dtype<tg::Dtype> && !has_integer_dtype_u8<tg::Dtype>,
-                "an integer Dtype exists now: update docs/from-pytorch.md");
+  static_assert(!has_integer_dtype_u8<tg::Dtype> && !has_other_integer_dtype<tg::Dtype>,
+                "another integer Dtype exists now: update docs/from-pytorch.md");
   EXPECT_EQ(tg::dtype_name(tg::Dtype::f32), "float32");
   EXPECT_EQ(tg::dtype_name(tg::Dtype::f64), "float64");
+  EXPECT_EQ(tg::dtype_name(tg::Dtype::i64), "int64");
+  const tg::Tensor idx = tg::tensor({1, 2}, tg::Dtype::i64);
+  const std::string what = message_of([&] { tg::exp(idx); });
+  EXPECT_TRUE(contains(what, "exp") && contains(what, "int64")) << what;
+  const std::string grad = message_of([&] { idx.requires_grad(true); });
+  EXPECT_TRUE(contains(grad, "requires_grad") && contains(grad, "int64")) << grad;
+  const std::string nan = message_of([&] { tg::tensor({std::nan("")}).to(tg::Dtype::i64); });
+  EXPECT_TRUE(contains(nan, "no int64 value")) << nan;
 }
 
-// from-pytorch.md: "tg::io::load_safetensors reads only float tensors, and num_batches_tracked is I64".
-TEST(DocsClaims, FromPytorchLoadSafetensorsReadsOnlyFloatTensors) {
+// from-pytorch.md: "tg::io::load_safetensors reads F32, F64 and I64 tensors, and gives
+// num_batches_tracked as an int64 tensor".
+TEST(DocsClaims, FromPytorchLoadSafetensorsReadsI64AsInt64) {
   tapegrad_test::TestDir dir("docs_claims_");
   tg::nn::Sequential net{tg::nn::BatchNorm1d(2)};
   const std::string path = dir.file("bn.safetensors");
   tg::io::save_torch_state_dict(net, path);  // num_batches_tracked as I64, as PyTorch writes it
-  const std::string what = message_of([&] { tg::io::load_safetensors(path); });
-  EXPECT_TRUE(contains(what, "I64")) << what;
-  EXPECT_NO_THROW(tg::io::load_torch_state_dict(net, path)) << "the torch reader is the way to read it";
+  bool found = false;
+  for (const auto& [name, t] : tg::io::load_safetensors(path))
+    if (name == "0.num_batches_tracked") {
+      found = true;
+      EXPECT_EQ(t.dtype(), tg::Dtype::i64);
+    }
+  EXPECT_TRUE(found);
+  EXPECT_NO_THROW(tg::io::load_torch_state_dict(net, path));
 }
 
 // activations.md: step "has no tapegrad op because it cannot be trained by gradients".

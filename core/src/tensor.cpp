@@ -41,6 +41,23 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
   return adopt(impl);
 }
 
+void throw_not_floating(Dtype d) {
+  throw Error("expected a float32 or float64 tensor, got " + std::string(dtype_name(d)) +
+              " (int64 tensors hold indices: convert with .to(tg::Dtype::f32) to compute with them)");
+}
+
+void throw_int64_input(const char* op, size_t input) {
+  throw Error(std::string(op) + ": input " + std::to_string(input) +
+              " is an int64 tensor; it takes float32 or float64 (int64 tensors hold indices and labels: "
+              "convert with .to(tg::Dtype::f32) to compute with them)");
+}
+
+void throw_no_int64_value(const char* op, int64_t k, double v) {
+  std::ostringstream os;
+  os << op << ": element " << k << " is " << v << ", which has no int64 value";
+  throw Error(os.str());
+}
+
 Tensor make_view(const Tensor& base, const Shape& shape) {
   auto* impl = new TensorImpl();
   impl->dtype = base.dtype();
@@ -55,6 +72,7 @@ Tensor make_view(const Tensor& base, const Shape& shape) {
 }  // namespace detail
 
 using detail::dispatch;
+using detail::dispatch_any;
 using detail::TensorImpl;
 
 namespace {
@@ -103,26 +121,29 @@ T* Tensor::data() {
 }
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
+template const int64_t* Tensor::data<int64_t>() const;
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
+template int64_t* Tensor::data<int64_t>();
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   detail::check_read(impl_, "to_vector");
   std::vector<T> out(static_cast<size_t>(numel()));
-  dispatch(dtype(), [&](auto tag) {
+  dispatch_any(dtype(), [&](auto tag) {
     using S = decltype(tag);
     const S* p = static_cast<const S*>(raw_data());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = detail::convert_element<T>(p[i], "to_vector", static_cast<int64_t>(i));
   });
   return out;
 }
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
 namespace {
 double element(const Tensor& t, int64_t flat) {
-  return dispatch(t.dtype(), [&](auto tag) -> double {
+  return dispatch_any(t.dtype(), [&](auto tag) -> double {
     using T = decltype(tag);
     return static_cast<const T*>(t.raw_data())[flat];
   });
@@ -178,6 +199,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   if (other.shape() != shape() || other.dtype() != dtype())
     throw Error("add_: expected " + shape().str() + " " + std::string(dtype_name(dtype())) + ", got " +
                 other.shape().str() + " " + std::string(dtype_name(other.dtype())));
+  detail::need_floating("add_", dtype());
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
@@ -191,6 +213,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double s) {
   detail::check_write("mul_");
+  detail::need_floating("mul_", dtype());
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
@@ -202,10 +225,10 @@ Tensor& Tensor::mul_(double s) {
 
 Tensor& Tensor::fill_(double v) {
   detail::check_write("fill_");
-  dispatch(dtype(), [&](auto tag) {
+  dispatch_any(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
-    std::fill(a, a + numel(), static_cast<T>(v));
+    std::fill(a, a + numel(), detail::convert_element<T>(v, "fill_", 0));
   });
   impl_->storage->bump_in_place("fill_");
   return *this;
@@ -214,13 +237,13 @@ Tensor& Tensor::fill_(double v) {
 Tensor& Tensor::copy_(const Tensor& src) {
   detail::check_write("copy_");
   if (src.shape() != shape()) throw Error("copy_: expected shape " + shape().str() + ", got " + src.shape().str());
-  dispatch(dtype(), [&](auto tag) {
+  dispatch_any(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* a = data<T>();
-    dispatch(src.dtype(), [&](auto stag) {
+    dispatch_any(src.dtype(), [&](auto stag) {
       using S = decltype(stag);
       const S* b = src.data<S>();
-      for (int64_t k = 0, n = numel(); k < n; ++k) a[k] = static_cast<T>(b[k]);
+      for (int64_t k = 0, n = numel(); k < n; ++k) a[k] = detail::convert_element<T>(b[k], "copy_", k);
     });
   });
   impl_->storage->bump_in_place("copy_");
@@ -237,7 +260,8 @@ std::string Tensor::str() const {
   const int64_t n = numel();
   os << "tensor(";
   if (s.empty()) {
-    os << v[0];
+    if (dtype() == Dtype::i64) os << static_cast<int64_t>(v[0]);
+    else os << v[0];
   } else {
     // block[d]: elements in one slice from dimension d inward; a bracket opens where k is a
     // multiple of it and closes after its last element.
@@ -252,7 +276,8 @@ std::string Tensor::str() const {
       }
       for (size_t d = 0; d < s.size(); ++d)
         if (k % block[d] == 0) os << "[";
-      os << v[static_cast<size_t>(k)];
+      if (dtype() == Dtype::i64) os << static_cast<int64_t>(v[static_cast<size_t>(k)]);
+      else os << v[static_cast<size_t>(k)];
       size_t closes = 0;
       for (size_t d = 0; d < s.size(); ++d)
         if ((k + 1) % block[d] == 0) ++closes;
@@ -276,10 +301,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 namespace {
 Tensor from_doubles(const double* v, const Shape& shape, Dtype dtype) {
   Tensor t = detail::make_tensor(shape, dtype);
-  dispatch(dtype, [&](auto tag) {
+  dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (int64_t k = 0, n = t.numel(); k < n; ++k) p[k] = static_cast<T>(v[k]);
+    for (int64_t k = 0, n = t.numel(); k < n; ++k) p[k] = detail::convert_element<T>(v[k], "tensor", k);
   });
   return t;
 }
@@ -329,10 +354,10 @@ Tensor from_any_vector(const std::vector<V>& values, const Shape& shape, Dtype d
     throw Error("from_vector: " + std::to_string(values.size()) + " values do not fill shape " + shape.str() + " (" +
                 std::to_string(shape.numel()) + " elements)");
   Tensor t = detail::make_tensor(shape, dtype, "from_vector");
-  dispatch(dtype, [&](auto tag) {
+  dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (size_t k = 0; k < values.size(); ++k) p[k] = static_cast<T>(values[k]);
+    for (size_t k = 0; k < values.size(); ++k) p[k] = detail::convert_element<T>(values[k], "from_vector", static_cast<int64_t>(k));
   });
   return t;
 }
@@ -344,14 +369,17 @@ Tensor from_vector(const std::vector<double>& values, const Shape& shape, Dtype 
 Tensor from_vector(const std::vector<float>& values, const Shape& shape, Dtype dtype) {
   return from_any_vector(values, shape, dtype);
 }
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape, Dtype dtype) {
+  return from_any_vector(values, shape, dtype);
+}
 
 Tensor empty(const Shape& shape, Dtype dtype) { return detail::make_tensor(shape, dtype, "empty"); }
 namespace {
 Tensor filled(const Shape& shape, double value, Dtype dtype, const char* op) {
   Tensor t = detail::make_tensor(shape, dtype, op);
-  dispatch(dtype, [&](auto tag) {
+  dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
-    std::fill(t.data<T>(), t.data<T>() + t.numel(), static_cast<T>(value));
+    std::fill(t.data<T>(), t.data<T>() + t.numel(), detail::convert_element<T>(value, op, 0));
   });
   return t;
 }

@@ -137,11 +137,38 @@ Tensor copy_of(const Tensor& t);
 // A new tensor sharing `storage` (which must hold enough bytes).
 Tensor make_view(const Tensor& base, const Shape& shape);
 
-// Calls f(float{}) or f(double{}) for the dtype, so a kernel is written once as a template.
+[[noreturn]] void throw_not_floating(Dtype d);
+// `op` takes float32 or float64 tensors: an int64 one is an error naming it and the dtype.
+[[noreturn]] void throw_int64_input(const char* op, size_t input);
+inline void need_floating(const char* op, Dtype d) {
+  if (d == Dtype::i64) [[unlikely]] throw_int64_input(op, 0);
+}
+[[noreturn]] void throw_no_int64_value(const char* op, int64_t k, double v);
+// Calls f(float{}) or f(double{}) for the dtype, so a kernel is written once as a template. An
+// int64 tensor is an error here: ops refuse it by name before (Op::call), this is the backstop.
 template <class F>
 decltype(auto) dispatch(Dtype d, F&& f) {
   if (d == Dtype::f32) return f(float{});
+  if (d != Dtype::f64) [[unlikely]] throw_not_floating(d);
   return f(double{});
+}
+// The same over every dtype, int64 included (creation, conversion, element access, printing).
+template <class F>
+decltype(auto) dispatch_any(Dtype d, F&& f) {
+  if (d == Dtype::f32) return f(float{});
+  if (d == Dtype::i64) return f(int64_t{});
+  return f(double{});
+}
+// Converts one element to T: a float that has no int64 value (NaN, infinite, out of range) is an
+// error naming `op` and the element, never a number (a C++ cast of it is undefined behaviour).
+template <class T, class S>
+inline T convert_element(S v, const char* op, int64_t k) {
+  if constexpr (std::is_same_v<T, int64_t> && !std::is_same_v<S, int64_t>) {
+    // 2^63 is exact in float and double; every value in [-2^63, 2^63) truncates into range.
+    if (!(v >= S(-9223372036854775808.0) && v < S(9223372036854775808.0))) [[unlikely]]
+      throw_no_int64_value(op, k, static_cast<double>(v));
+  }
+  return static_cast<T>(v);
 }
 
 }  // namespace detail

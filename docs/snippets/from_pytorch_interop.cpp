@@ -29,8 +29,8 @@ int main() {
   tg::io::save_torch_state_dict(model, "cnn.safetensors");
 
   // The file as PyTorch's side reads it: an 8-byte little-endian header length, then a JSON
-  // header naming each tensor's dtype, shape and byte range. (tg::io::load_safetensors reads
-  // only F32 and F64, and num_batches_tracked is I64, as in PyTorch.)
+  // header naming each tensor's dtype, shape and byte range (num_batches_tracked is I64, as in
+  // PyTorch; tg::io::load_safetensors would give it as an int64 tensor).
   std::ifstream in("cnn.safetensors", std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   uint64_t n = 0;

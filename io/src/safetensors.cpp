@@ -52,12 +52,13 @@ uint64_t le64(const uint8_t* p) {
   return v;
 }
 
-const char* dtype_code(Dtype d) { return d == Dtype::f32 ? "F32" : "F64"; }
+const char* dtype_code(Dtype d) { return d == Dtype::f32 ? "F32" : d == Dtype::f64 ? "F64" : "I64"; }
+Dtype dtype_of_code(const std::string& code) { return code == "F32" ? Dtype::f32 : code == "F64" ? Dtype::f64 : Dtype::i64; }
 
-// Bytes per element of a dtype code this reader accepts (I64 only when `allow_i64`), or 0.
-size_t code_size(const std::string& code, bool allow_i64) {
+// Bytes per element of a dtype code this reader accepts, or 0.
+size_t code_size(const std::string& code) {
   if (code == "F32") return 4;
-  if (code == "F64" || (allow_i64 && code == "I64")) return 8;
+  if (code == "F64" || code == "I64") return 8;
   return 0;
 }
 
@@ -123,7 +124,7 @@ nlohmann::json parse_json(const uint8_t* p, size_t n, const std::string& file) {
   }
 }
 
-FileEntry parse_entry(const std::string& tname, const nlohmann::json& v, const std::string& file, bool allow_i64) {
+FileEntry parse_entry(const std::string& tname, const nlohmann::json& v, const std::string& file) {
   FileEntry e;
   e.name = tname;
   if (!v.is_object()) fail_tensor(file, tname, 8, "entry is not a JSON object");
@@ -132,11 +133,8 @@ FileEntry parse_entry(const std::string& tname, const nlohmann::json& v, const s
   const auto dt = v.find("dtype");
   if (dt == v.end() || !dt->is_string()) fail_tensor(file, tname, 8, "missing string field 'dtype'");
   const std::string code = dt->get<std::string>();
-  const size_t element_size = code_size(code, allow_i64);
-  if (element_size == 0)
-    fail_tensor(file, tname, 8,
-                "unsupported dtype '" + code + "'; tapegrad reads F32 and F64" +
-                    (allow_i64 ? " (and I64, for PyTorch's num_batches_tracked)" : ""));
+  const size_t element_size = code_size(code);
+  if (element_size == 0) fail_tensor(file, tname, 8, "unsupported dtype '" + code + "'; tapegrad reads F32, F64 and I64");
   e.code = code;
   const auto sh = v.find("shape");
   if (sh == v.end() || !sh->is_array()) fail_tensor(file, tname, 8, "missing array field 'shape'");
@@ -204,8 +202,7 @@ std::vector<detail::EntryBytes> entries_of(const NamedTensors& tensors) {
   return out;
 }
 
-FileHeader parse_header(const uint8_t* bytes, size_t size, uint64_t file_size, const std::string& name,
-                        bool allow_i64) {
+FileHeader parse_header(const uint8_t* bytes, size_t size, uint64_t file_size, const std::string& name) {
   if (file_size < 8)
     fail(name, 0, "file is " + std::to_string(file_size) + " bytes, too short for the 8-byte header length");
   if (bytes == nullptr || size < 8) throw Error("safetensors: " + name + ": parse_safetensors_header needs at least 8 bytes");
@@ -231,7 +228,7 @@ FileHeader parse_header(const uint8_t* bytes, size_t size, uint64_t file_size, c
       }
       continue;
     }
-    h.entries.push_back(parse_entry(key, value, name, allow_i64));
+    h.entries.push_back(parse_entry(key, value, name));
   }
   std::stable_sort(h.entries.begin(), h.entries.end(), [](const FileEntry& a, const FileEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
@@ -260,25 +257,18 @@ FileHeader parse_header(const uint8_t* bytes, size_t size, uint64_t file_size, c
   return h;
 }
 
-// The tensor of entry `e`, whose `nbytes` bytes `read` copies into the buffer it is given; I64
-// values become a float64 Tensor.
+// The tensor of entry `e`, whose `nbytes` bytes `read` copies into the buffer it is given.
 template <class Read>
 Tensor tensor_of(const FileEntry& e, Read read) {
   const size_t nbytes = static_cast<size_t>(e.end - e.begin);
-  if (e.code == "I64") {
-    std::vector<int64_t> ints(nbytes / 8);
-    if (nbytes > 0) read(ints.data(), nbytes);
-    std::vector<double> values(ints.begin(), ints.end());
-    return from_vector(values, Shape(e.shape), Dtype::f64);
-  }
-  Tensor t = empty(Shape(e.shape), e.code == "F32" ? Dtype::f32 : Dtype::f64);
+  Tensor t = empty(Shape(e.shape), dtype_of_code(e.code));
   if (nbytes > 0) read(t.raw_data(), nbytes);
   return t;
 }
 
 // Reads the file at `path`, validating its header (see parse_safetensors_header) before
 // allocating any tensor.
-std::vector<detail::LoadedEntry> load_file(const std::string& path, bool allow_i64, Metadata* metadata) {
+std::vector<detail::LoadedEntry> load_file(const std::string& path, Metadata* metadata) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) throw Error("safetensors: " + sys_error(path + ": cannot open"));
   struct stat st;
@@ -294,7 +284,7 @@ std::vector<detail::LoadedEntry> load_file(const std::string& path, bool allow_i
     head.resize(8 + n);
     if (std::fread(head.data() + 8, 1, n, f.get()) != n) fail(path, 8, "cannot read the " + std::to_string(n) + "-byte header");
   }
-  FileHeader h = parse_header(head.data(), head.size(), file_size, path, allow_i64);
+  FileHeader h = parse_header(head.data(), head.size(), file_size, path);
   if (metadata) *metadata = std::move(h.metadata);
   std::vector<detail::LoadedEntry> out;
   // Entries are sorted, contiguous and cover the data section, so one sequential pass reads them.
@@ -331,24 +321,24 @@ void save_safetensors_entries(const std::string& path, const std::vector<EntryBy
   logger()->debug("{}: {} ({} tensors)", op, path, entries.size());
 }
 
-std::vector<LoadedEntry> load_safetensors_entries(const std::string& path) { return load_file(path, true, nullptr); }
+std::vector<LoadedEntry> load_safetensors_entries(const std::string& path) { return load_file(path, nullptr); }
 
 }  // namespace detail
 
 SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, uint64_t file_size,
                                            const std::string& name) {
-  const FileHeader fh = parse_header(bytes, size, file_size, name, false);
+  const FileHeader fh = parse_header(bytes, size, file_size, name);
   SafetensorsHeader h;
   h.data_start = fh.data_start;
   h.metadata = fh.metadata;
   for (const FileEntry& e : fh.entries)
-    h.entries.push_back({e.name, e.code == "F32" ? Dtype::f32 : Dtype::f64, e.shape, e.begin, e.end});
+    h.entries.push_back({e.name, dtype_of_code(e.code), e.shape, e.begin, e.end});
   return h;
 }
 
 SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::string& name) {
   if (size < 8) fail(name, 0, "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
-  const FileHeader h = parse_header(bytes, size, size, name, false);
+  const FileHeader h = parse_header(bytes, size, size, name);
   SafetensorsFile out;
   out.metadata = h.metadata;
   for (const FileEntry& e : h.entries) {
@@ -381,7 +371,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 
 SafetensorsFile load_safetensors_with_metadata(const std::string& path) {
   SafetensorsFile out;
-  for (detail::LoadedEntry& e : load_file(path, false, &out.metadata)) out.tensors.emplace_back(e.name, std::move(e.value));
+  for (detail::LoadedEntry& e : load_file(path, &out.metadata)) out.tensors.emplace_back(e.name, std::move(e.value));
   return out;
 }
 

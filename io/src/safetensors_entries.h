@@ -1,7 +1,7 @@
 #pragma once
-// safetensors entries as the file stores them, for writers and readers whose dtypes are not a
-// Tensor's: PyTorch's state dicts hold BatchNorm's num_batches_tracked as I64 (torch.cpp). The
-// public save_safetensors and load_safetensors are these with F32 and F64 only.
+// safetensors entries as the file stores them, with the file's dtype code beside each tensor, for
+// the PyTorch state dict reader and writer (torch.cpp), which convert BatchNorm's float
+// num_batches_tracked to and from PyTorch's I64.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,15 +29,14 @@ EntryBytes entry_of(const std::string& name, const Tensor& t);
 void save_safetensors_entries(const std::string& path, const std::vector<EntryBytes>& entries,
                               const Metadata& metadata, const std::string& op);
 
-// One tensor read from a file, with the dtype code the file gives it; an I64 tensor's values are
-// converted to a float64 Tensor (exact up to 2^53).
+// One tensor read from a file, with the dtype code the file gives it (I64: an int64 Tensor).
 struct LoadedEntry {
   std::string name;
   std::string dtype;
   Tensor value;
 };
 
-// load_safetensors that accepts I64 besides F32 and F64, with the same validation.
+// load_safetensors, keeping each entry's dtype code.
 std::vector<LoadedEntry> load_safetensors_entries(const std::string& path);
 
 }  // namespace tapegrad::io::detail

@@ -27,6 +27,9 @@ Tensor Tensor::requires_grad(bool on) const {
   if (i.node >= 0)
     throw Error("requires_grad: only leaf tensors can be marked; this one is the output of " +
                 std::string(detail::impl_of(*i.tape).node(static_cast<size_t>(i.node)).name()) + " (use detach() first)");
+  if (on && !is_floating(i.dtype))  // as PyTorch: only floating-point tensors have gradients
+    throw Error("requires_grad: an " + std::string(dtype_name(i.dtype)) + " tensor of shape " + i.shape.str() +
+                " cannot require gradients; only float32 and float64 tensors can");
   i.requires_grad = on;
   i.graph_released = false;  // marked explicitly: from now on a leaf
   i.tape_exited = false;

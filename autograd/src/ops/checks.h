@@ -3,6 +3,7 @@
 // axis in range), each throwing a tg::Error that names the op and what came.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/tensor.h"
@@ -22,6 +23,9 @@ inline void same_dtype(const char* op, const Tensor& a, const Tensor& b) {
 inline void defined(const char* op, const Tensor& t) {
   if (!t.defined()) throw Error(std::string(op) + ": an input tensor is undefined (default-constructed)");
 }
+
+// The values of `indices`, which must be a rank-1 int64 tensor (ops/index.cpp).
+std::vector<int64_t> indices_of(const char* op, const Tensor& indices);
 
 // NumPy broadcasting of two shapes; throws naming `op` when they are incompatible.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);

@@ -285,8 +285,16 @@ static const Op<ToDtypeArgs> kToDtype(
     {.name = "to_dtype",
      .forward =
          [](Inputs in, ToDtypeArgs& a) {
-           Tensor out = make_tensor(in[0].shape(), a.dtype);
-           out.copy_(in[0]);
+           Tensor out = make_tensor(in[0].shape(), a.dtype, "to_dtype");
+           dispatch_any(a.dtype, [&](auto tag) {
+             using T = decltype(tag);
+             T* o = ptr<T>(out);
+             dispatch_any(in[0].dtype(), [&](auto stag) {
+               using S = decltype(stag);
+               const S* x = ptr<S>(in[0]);
+               for (int64_t k = 0, n = out.numel(); k < n; ++k) o[k] = convert_element<T>(x[k], "to_dtype", k);
+             });
+           });
            return out;
          },
      .backward = [](BackwardContext& c, const ToDtypeArgs&) { c.accumulate(0, c.grad().to(c.input(0).dtype())); },
@@ -300,17 +308,23 @@ static const Op<ToDtypeArgs> kToDtype(
                     const Dtype mine = in[0].defined() ? in[0].dtype() : Dtype::f32;
                     const Tensor there = to_dtype(in[0], mine == Dtype::f32 ? Dtype::f64 : Dtype::f32);
                     return to_dtype(there, mine);
-                  }}}});
+                  }}},
+     .int64_inputs = 1});
 // Always a copy, as documented, even to the same dtype (a write into it must not reach x);
 // Tensor::to shares the tensor instead, as its documentation and PyTorch's .to() say.
+// An int64 result carries no gradient (as in PyTorch): the conversion is not recorded.
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
   defined("to_dtype", x);
+  if (dtype == Dtype::i64 && x.requires_grad()) {
+    GradMode no_recording(false);
+    return kToDtype({x}, {dtype});
+  }
   return kToDtype({x}, {dtype});
 }
 Tensor Tensor::to(Dtype d) const {
   detail::defined("to_dtype", *this);
   if (dtype() == d) return *this;
-  return kToDtype({*this}, {d});
+  return to_dtype(*this, d);
 }
 
 // ---- clone: a copy with its own storage, through which the gradient passes unchanged ----
@@ -326,7 +340,8 @@ static const Op<void> kClone({.name = "clone",
                                   std::memcpy(out, in[0], static_cast<size_t>(k.size[0]));
                                 };
                                 return k;
-                              }});
+                              },
+                              .int64_inputs = 1});  // a copy of indices
 Tensor Tensor::clone() const {
   if (!defined()) throw Error("clone: the tensor is undefined (default-constructed)");
   return kClone({*this});

@@ -247,6 +247,9 @@ static const Op<IndexArgs> kIndexSelect(
 Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) {
   return kIndexSelect({x}, {axis, indices});
 }
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& indices) {
+  return kIndexSelect({x}, {axis, indices_of("index_select", indices)});
+}
 
 // ---- gather_backward: gather's gradient, a [lanes, n] (axis 1) or [n, lanes] (axis 0) matrix
 // of zeros with g's elements added at the indices. Linear in g, so its own backward is the gather
@@ -334,5 +337,17 @@ static const Op<IndexArgs> kGather(
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "one index per column"}};
                   }}}});
 Tensor gather(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices) { return kGather({x}, {axis, indices}); }
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& indices) {
+  return kGather({x}, {axis, indices_of("gather", indices)});
+}
+
+// The values of a rank-1 int64 tensor of indices, for the ops that take them as arguments.
+std::vector<int64_t> detail::indices_of(const char* op, const Tensor& indices) {
+  defined(op, indices);
+  if (indices.dtype() != Dtype::i64 || indices.dim() != 1)
+    throw Error(std::string(op) + ": expected indices as a rank-1 int64 tensor, got " + indices.shape().str() + " " +
+                std::string(dtype_name(indices.dtype())));
+  return indices.to_vector<int64_t>();
+}
 
 }  // namespace tapegrad

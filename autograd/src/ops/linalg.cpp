@@ -375,7 +375,8 @@ static const Op<ToShape> kReshape(
                   .args = {Shape{3, 2}},
                   .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
-                  }}}});
+                  }}},
+     .int64_inputs = 1});  // a view of indices: [N, T] token ids flattened for a lookup
 
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
   defined("reshape", x);

@@ -318,6 +318,9 @@ void check_logits(const Tensor& logits) {
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   check_logits(logits);
   defined("softmax_cross_entropy", labels);
+  if (labels.dtype() == Dtype::i64 && labels.dim() != 1)  // probabilities are floats, as in PyTorch
+    throw Error("softmax_cross_entropy: int64 labels must be rank 1 (one class index per row), got shape " +
+                labels.shape().str());
   if (labels.dim() == 2 && labels.requires_grad()) {
     same_dtype("softmax_cross_entropy", logits, labels);
     return kSoftmaxCrossEntropy({logits, labels});
@@ -447,6 +450,10 @@ static const Op<void> kBce(
          },
      .samples = {{.inputs = bce_samples}}});
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) { return kBce({logits, target}); }
+
+Tensor one_hot(const Tensor& labels, int64_t classes, Dtype dtype) {
+  return one_hot(indices_of("one_hot", labels), classes, dtype);
+}
 
 Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype) {
   Tensor out = zeros(Shape{static_cast<int64_t>(labels.size()), classes}, dtype);

@@ -85,6 +85,9 @@ struct OpSpec {
   // The kernel form (ops/kernel.h) of a call at its inputs and result, for compiled steps: the
   // forward's loop on raw pointers. A Kernel with a null run where the call's shapes have none.
   typename OpFunctions<Args>::Plan plan = nullptr;
+  // Bit i: input i may be an int64 tensor (indices, labels, a dtype conversion's source). Every
+  // other input of every op must be float32 or float64: an int64 one is an error naming the op.
+  uint8_t int64_inputs = 0;
 };
 
 template <class Args>
@@ -152,17 +155,27 @@ class Op final : public OpInfo {
   Tensor call(Inputs in, A args) const {
     // One pass over the inputs, on the hot path: all defined, and does any require gradients?
     bool any = false;
+    uint8_t dtypes = 0;  // the inputs' dtypes or'ed: bit 1 is set by an int64 one
     for (size_t i = 0; i < in.size(); ++i) {
       const TensorImpl* t = impl_of(in[i]);
       if (!t) [[unlikely]]
         throw_undefined_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
+      dtypes |= static_cast<uint8_t>(t->dtype);
       any |= t->requires_grad;
     }
+    static_assert(static_cast<uint8_t>(Dtype::i64) == 2 && static_cast<uint8_t>(Dtype::f64) == 1);
+    if (dtypes & 2) [[unlikely]] check_int64_inputs(in, args);
     any &= spec_.recorded;
     if (active_trace) [[unlikely]] return call_traced(in, std::move(args), any);
     Tensor out = run_forward(in, args);
     if (!any || !grad_enabled) return out;
     return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
+  }
+  // An int64 input where the op takes floats is an error naming the op and the input.
+  [[gnu::cold]] void check_int64_inputs(Inputs in, const A& args) const {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (in[i].dtype() == Dtype::i64 && !(spec_.int64_inputs >> i & 1))
+        throw_int64_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
   }
   // While compile() records: the call also becomes an instruction of the compiled step, recorded
   // or not (an op on the labels alone replays too). Ops the forward calls are its own business.

@@ -174,9 +174,13 @@ Tensor select(const Tensor& x, int64_t axis, int64_t index);
 /// The positions `indices` along `axis`, in that order; repeats allowed, and their gradients add
 /// up (a copy).
 Tensor index_select(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices);
+/// The same with `indices` a rank-1 int64 tensor (as torch.index_select).
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& indices);
 /// For a 2-D x, one element per lane: along axis 1, x[i, indices[i]] for each row i (how a loss
 /// picks each row's class); along axis 0, x[indices[j], j] for each column j. Returns a 1-D tensor.
 Tensor gather(const Tensor& x, int64_t axis, const std::vector<int64_t>& indices);
+/// The same with `indices` a rank-1 int64 tensor.
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& indices);
 /// The tensors joined along an existing `axis`; all other dimensions must match (a copy).
 Tensor cat(const std::vector<Tensor>& tensors, int64_t axis);
 /// The tensors, all of one shape, joined along a new `axis` (a copy).
@@ -253,7 +257,7 @@ Tensor log_softmax(const Tensor& x, int64_t axis);
 /// Mean cross-entropy of softmax(logits) ([batch, classes]) against class indices, as one fused
 /// node whose backward is (softmax(logits) - onehot(labels)) / batch.
 Tensor softmax_cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels);
-/// Same, with `labels` a tensor: rank 1 holds class indices (integral values), rank 2
+/// Same, with `labels` a tensor: rank 1 holds class indices (int64, or integral float values), rank 2
 /// ([batch, classes]) holds target probabilities; targets that require gradients get
 /// -log_softmax(logits) / batch times the upstream, as in PyTorch.
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
@@ -319,5 +323,7 @@ Tensor greater(const Tensor& a, double s);
 Tensor less(const Tensor& a, double s);
 /// Rows of one-hot vectors: [labels.size(), classes].
 Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes, Dtype dtype = Dtype::f32);
+/// The same with `labels` a rank-1 int64 tensor.
+Tensor one_hot(const Tensor& labels, int64_t classes, Dtype dtype = Dtype::f32);
 
 }  // namespace tapegrad

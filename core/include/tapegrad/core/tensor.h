@@ -1,6 +1,6 @@
 #pragma once
 /// \file tensor.h
-/// The Tensor handle: a dense row-major array of float or double that can record itself on the tape.
+/// The Tensor handle: a dense row-major array of float, double or int64 that can record itself on the tape.
 #include <cstdint>
 #include <initializer_list>
 #include <ostream>
@@ -77,7 +77,8 @@ class Tensor {
   double at(std::initializer_list<int64_t> index) const;
   /// The element at a full index, as double.
   double at(const std::vector<int64_t>& index) const;
-  /// Copy of the elements converted to T (float or double), row-major.
+  /// Copy of the elements converted to T (float, double or int64_t), row-major. A float that has
+  /// no int64 value (NaN, infinite, out of range) is an error, never a number.
   template <class T>
   std::vector<T> to_vector() const;
   /// Pointer to the elements; T must match dtype().
@@ -185,6 +186,8 @@ Tensor tensor(List3 values, Dtype dtype = Dtype::f32);
 Tensor from_vector(const std::vector<double>& values, const Shape& shape, Dtype dtype = Dtype::f32);
 /// A tensor of `shape` from row-major float `values`.
 Tensor from_vector(const std::vector<float>& values, const Shape& shape, Dtype dtype = Dtype::f32);
+/// A tensor of `shape` from row-major integer `values` (indices, labels): int64 unless `dtype` says otherwise.
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape, Dtype dtype = Dtype::i64);
 /// Uninitialised tensor of `shape` (for kernels that overwrite every element).
 Tensor empty(const Shape& shape, Dtype dtype = Dtype::f32);
 /// All zeros.

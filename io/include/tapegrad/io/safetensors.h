@@ -3,7 +3,7 @@
 /// Reading and writing tensors in the safetensors format (checkpoints are in checkpoint.h).
 ///
 /// Layout: an 8-byte little-endian header length N, N bytes of JSON
-/// `{"name": {"dtype": "F32"|"F64", "shape": [...], "data_offsets": [begin, end]}, ...,
+/// `{"name": {"dtype": "F32"|"F64"|"I64", "shape": [...], "data_offsets": [begin, end]}, ...,
 /// "__metadata__": {"key": "value"}}` padded with spaces so the data starts 8-byte aligned,
 /// then the raw little-endian tensor data; offsets are relative to the start of the data.
 #include <cstddef>
@@ -36,7 +36,7 @@ struct SafetensorsFile {
 struct SafetensorsEntry {
   /// The tensor's name.
   std::string name;
-  /// Element type (F32 or F64 in the file).
+  /// Element type (F32, F64 or I64 in the file).
   Dtype dtype = Dtype::f32;
   /// Dimension sizes.
   std::vector<int64_t> shape;
