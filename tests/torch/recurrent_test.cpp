@@ -88,26 +88,20 @@ void compare(const Config& cfg) {
       h = s.h;
       c = s.c;
     }
-  } else if (cfg.kind == Kind::gru) {
-    auto* l = new tg::nn::GRU(I, H, o);
-    layer.reset(l);
-    if (cfg.lengths) {
-      auto [p, s] = (*l)(tg::nn::pack_padded_sequence(x, lengths, true), h0);
-      out = tg::nn::pad_packed_sequence(p, true);
-      h = s;
-    } else {
-      std::tie(out, h) = (*l)(x, h0);
-    }
   } else {
-    auto* l = new tg::nn::RNN(I, H, o);
-    layer.reset(l);
-    if (cfg.lengths) {
-      auto [p, s] = (*l)(tg::nn::pack_padded_sequence(x, lengths, true), h0);
-      out = tg::nn::pad_packed_sequence(p, true);
-      h = s;
-    } else {
-      std::tie(out, h) = (*l)(x, h0);
-    }
+    // RNN and GRU: the same calls, h alone for a state.
+    auto run = [&](auto* l) {
+      layer.reset(l);
+      if (cfg.lengths) {
+        auto [p, s] = (*l)(tg::nn::pack_padded_sequence(x, lengths, true), h0);
+        out = tg::nn::pad_packed_sequence(p, true);
+        h = s;
+      } else {
+        std::tie(out, h) = (*l)(x, h0);
+      }
+    };
+    if (cfg.kind == Kind::gru) run(new tg::nn::GRU(I, H, o));
+    else run(new tg::nn::RNN(I, H, o));
   }
   tg::Tensor loss = tg::sum(out * wo) + tg::sum(h * wh);
   if (c.defined()) loss = loss + tg::sum(c * wh);
@@ -158,24 +152,18 @@ void compare(const Config& cfg) {
       th = std::get<0>(s);
       tc = std::get<1>(s);
     }
-  } else if (cfg.kind == Kind::gru) {
-    auto* m = dynamic_cast<torch::nn::GRUImpl*>(tm.get());
-    if (cfg.lengths) {
-      auto [p, s] = m->forward_with_packed_input(packed, th0);
-      tout = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(p, true, 0.0, T));
-      th = s;
-    } else {
-      std::tie(tout, th) = m->forward(tx, th0);
-    }
   } else {
-    auto* m = dynamic_cast<torch::nn::RNNImpl*>(tm.get());
-    if (cfg.lengths) {
-      auto [p, s] = m->forward_with_packed_input(packed, th0);
-      tout = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(p, true, 0.0, T));
-      th = s;
-    } else {
-      std::tie(tout, th) = m->forward(tx, th0);
-    }
+    auto run = [&](auto* m) {
+      if (cfg.lengths) {
+        auto [p, s] = m->forward_with_packed_input(packed, th0);
+        tout = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(p, true, 0.0, T));
+        th = s;
+      } else {
+        std::tie(tout, th) = m->forward(tx, th0);
+      }
+    };
+    if (cfg.kind == Kind::gru) run(dynamic_cast<torch::nn::GRUImpl*>(tm.get()));
+    else run(dynamic_cast<torch::nn::RNNImpl*>(tm.get()));
   }
   torch::Tensor tloss = (tout * two).sum() + (th * twh).sum();
   if (tc.defined()) tloss = tloss + (tc * twh).sum();
