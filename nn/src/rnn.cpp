@@ -202,10 +202,15 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
   const Tensor zero = zeros({N, H}, options_.dtype);
   const bool drop = options_.dropout != 0.0 && L > 1;
   if (drop) compile_depends_on_mode();
+  // The layers pass their outputs on step by step: a step's input is its own tensor, so each
+  // step's gradient reaches only that tensor (a select() from one [T, N, F] tensor would give
+  // every step a gradient of the whole sequence's size, T times).
+  std::vector<Tensor> steps(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) steps[static_cast<size_t>(t)] = select(seq, 0, t);
   std::vector<Tensor> h_n, c_n;
   size_t p = 0;
   for (int64_t l = 0; l < L; ++l) {
-    std::vector<Tensor> directions;
+    std::vector<std::vector<Tensor>> directions;
     for (int64_t d = 0; d < D; ++d) {
       const Tensor& w_ih = params_[p++].second;
       const Tensor& w_hh = params_[p++].second;
@@ -214,21 +219,18 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
         b_ih = params_[p++].second;
         b_hh = params_[p++].second;
       }
-      // The input projection of every step at once, one product; then one per step for h.
-      const int64_t F = seq.size(2), G = gates_ * H;
-      Tensor xp = matmul(reshape(seq, {T * N, F}), transpose(w_ih));
-      if (b_ih.defined()) xp = xp + b_ih;
-      xp = reshape(xp, {T, N, G});
-      const Tensor w_hh_t = transpose(w_hh);
+      const Tensor w_ih_t = transpose(w_ih), w_hh_t = transpose(w_hh);
       const int64_t k = l * D + d;
       Tensor h = h_init.defined() ? select(h_init, 0, k) : zero;
       Tensor c = cell == Cell::lstm ? (c_init.defined() ? select(c_init, 0, k) : zero) : Tensor();
       std::vector<Tensor> outputs(static_cast<size_t>(T));
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;
+        Tensor gi = matmul(steps[static_cast<size_t>(t)], w_ih_t);
+        if (b_ih.defined()) gi = gi + b_ih;
         Tensor gh = matmul(h, w_hh_t);
         if (b_hh.defined()) gh = gh + b_hh;
-        State next = cell_step(cell, select(xp, 0, t), gh, h, c, H);
+        State next = cell_step(cell, gi, gh, h, c, H);
         const Tensor& m = masks[static_cast<size_t>(t)];
         if (m.defined()) {
           outputs[static_cast<size_t>(t)] = where(m, next.h, zero);
@@ -240,13 +242,17 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
           c = next.c;
         }
       }
-      directions.push_back(stack(outputs, 0));
+      directions.push_back(std::move(outputs));
       h_n.push_back(h);
       if (cell == Cell::lstm) c_n.push_back(c);
     }
-    seq = D == 1 ? directions[0] : cat(directions, 2);
-    if (drop && l + 1 < L && is_training()) seq = dropout_(seq);
+    for (int64_t t = 0; t < T; ++t) {
+      const size_t i = static_cast<size_t>(t);
+      steps[i] = D == 1 ? directions[0][i] : cat({directions[0][i], directions[1][i]}, 1);
+      if (drop && l + 1 < L && is_training()) steps[i] = dropout_(steps[i]);
+    }
   }
+  seq = stack(steps, 0);
   Result r;
   r.output = unbatched ? squeeze(seq, 1) : batch_first ? permute(seq, {1, 0, 2}) : seq;
   r.h = stack(h_n, 0);

@@ -95,10 +95,10 @@ LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
   // Written since --model exists; every checkpoint before it holds an MLP.
   s.model = m.count("model") ? m.at("model") : "mlp";
   if (!is_model_name(s.model))
-    throw std::runtime_error("checkpoint '" + path + "': metadata 'model' is '" + s.model + "', expected mlp or cnn");
-  if (s.model == "cnn" && !entry(m, "hidden", path).empty())
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'model' is '" + s.model + "', expected mlp, cnn, lstm or gru");
+  if (s.model != "mlp" && !entry(m, "hidden", path).empty())
     throw std::runtime_error("checkpoint '" + path + "': metadata 'hidden' is '" + m.at("hidden") +
-                             "', expected it empty: the cnn has no hidden widths");
+                             "', expected it empty: the " + s.model + " has no hidden widths");
   try {
     s.seed = std::stoull(entry(m, "seed", path));
     s.hidden = parse_sizes(entry(m, "hidden", path));

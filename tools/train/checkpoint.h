@@ -16,8 +16,8 @@ namespace tapegrad_train {
 struct RunState {
   int64_t epochs_done = 0;           ///< completed epochs
   uint64_t seed = 0;                 ///< seed of the weights and of the shuffle
-  std::string model = "mlp";         ///< mlp or cnn; checkpoints from before --model have no entry and are mlp
-  std::vector<int64_t> hidden;       ///< hidden layer widths of the mlp (cnn: empty)
+  std::string model = "mlp";         ///< mlp, cnn, lstm or gru; checkpoints from before --model have no entry and are mlp
+  std::vector<int64_t> hidden;       ///< hidden layer widths of the mlp (empty for the others)
   int64_t inputs = 0;                ///< features per example
   int64_t classes = 0;               ///< output width
   std::string optimizer;             ///< optimizer name (see make_optimizer)

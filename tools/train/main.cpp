@@ -1,4 +1,5 @@
-// tapegrad-train: trains a multilayer perceptron or (--model cnn) a small convolutional net on an
+// tapegrad-train: trains a multilayer perceptron, (--model cnn) a small convolutional net or
+// (--model lstm, gru) a recurrent net reading each image's rows as a sequence, on an
 // MNIST-format dataset (by default Fashion-MNIST) and writes a checkpoint, a metrics CSV and a plot
 // of the curves after every epoch.
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -20,6 +21,7 @@
 #include <tapegrad/io/atomic_file.h>
 #include "checkpoint.h"
 #include "cnn.h"
+#include "rnn.h"
 #include "dataset.h"
 #include "metrics.h"
 #include "mlp.h"
@@ -78,8 +80,8 @@ void adopt_settings(TrainOptions& o, const RunState& saved, const std::string& p
                              (saved.ranks == 1 ? std::string("one process") : "mpirun -np " + std::to_string(saved.ranks)) +
                              ", or start a new run with another --out");
   adopt(o, "model", o.model, saved.model);
-  if (o.model == "cnn" && o.given.count("hidden"))
-    throw std::runtime_error("--hidden applies to --model mlp, but the checkpoint '" + path + "' holds a cnn");
+  if (o.model != "mlp" && o.given.count("hidden"))
+    throw std::runtime_error("--hidden applies to --model mlp, but the checkpoint '" + path + "' holds a " + o.model);
   adopt(o, "hidden", o.hidden, saved.hidden);
   adopt(o, "optimizer", o.optimizer, saved.optimizer);
   adopt(o, "lr", o.lr, saved.lr);
@@ -160,15 +162,17 @@ int run(TrainOptions o) {
                              "images have " + std::to_string(inputs));
   spdlog::info("data: {} ({} training, {} test examples, {} features, {} classes) loaded in {:.2f} s", o.data_dir,
                train.size(), test.size(), inputs, classes, seconds_since(load_start));
-  const bool cnn = o.model == "cnn";
-  if (cnn && inputs != kCnnInputs)
-    throw std::runtime_error("--model cnn takes " + std::to_string(kCnnImageSide) + "x" +
+  const bool cnn = o.model == "cnn", recurrent = o.model == "lstm" || o.model == "gru";
+  if ((cnn || recurrent) && inputs != kCnnInputs)
+    throw std::runtime_error("--model " + o.model + " takes " + std::to_string(kCnnImageSide) + "x" +
                              std::to_string(kCnnImageSide) + " images (" + std::to_string(kCnnInputs) +
                              " features), but the images in '" + o.data_dir + "' have " + std::to_string(inputs) +
                              " features");
 
   // ---- model and optimizer ----
-  tg::nn::Sequential model = cnn ? build_cnn(classes, o.seed) : build_mlp(inputs, o.hidden, classes, o.seed);
+  tg::nn::Sequential model = cnn         ? build_cnn(classes, o.seed)
+                             : recurrent ? build_recurrent(o.model, classes, o.seed)
+                                         : build_mlp(inputs, o.hidden, classes, o.seed);
   auto optimizer = make_optimizer(o.optimizer, model.parameters(), o.lr);
   RunState state{.seed = o.seed, .model = o.model, .hidden = o.hidden, .inputs = inputs, .classes = classes,
                  .optimizer = o.optimizer, .lr = o.lr, .lr_schedule = o.lr_schedule, .total_epochs = o.epochs,
@@ -196,12 +200,15 @@ int run(TrainOptions o) {
   // After the restore, which set the lr the checkpoint saved: this sets the lr of the next epoch.
   const std::unique_ptr<tg::optim::LRScheduler> scheduler =
       make_lr_scheduler(o.lr_schedule, *optimizer, o.lr, o.epochs, state.epochs_done);
-  const std::string arch = cnn ? describe_cnn(classes) : describe_mlp(inputs, o.hidden, classes);
+  const std::string arch = cnn         ? describe_cnn(classes)
+                           : recurrent ? describe_recurrent(o.model, classes)
+                                       : describe_mlp(inputs, o.hidden, classes);
   // "lr 0.05 cosine"; a constant lr shows as the bare number, as it did before --lr-schedule.
   const std::string lr_text = lr_string(o.lr) + (scheduler ? " " + o.lr_schedule : "");
   const std::string batch_text =
       std::to_string(o.batch_size) + (distributed ? " x " + std::to_string(ranks) + " ranks" : "");
-  const std::string title = arch + (cnn ? " CNN, " : " MLP, ") + o.optimizer + " lr " + lr_text + ", batch " +
+  const std::string kind = cnn ? " CNN, " : o.model == "lstm" ? " LSTM, " : o.model == "gru" ? " GRU, " : " MLP, ";
+  const std::string title = arch + kind + o.optimizer + " lr " + lr_text + ", batch " +
                             batch_text + ", seed " + std::to_string(o.seed);
   spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s){}", arch, model.parameter_count(),
                o.optimizer, lr_text, batch_text, o.seed, o.threads, distributed ? " per rank" : "");

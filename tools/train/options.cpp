@@ -64,7 +64,7 @@ std::string optimizer_names() {
 }
 
 const std::vector<std::string>& model_name_list() {
-  static const std::vector<std::string> names{"mlp", "cnn"};
+  static const std::vector<std::string> names{"mlp", "cnn", "lstm", "gru"};
   return names;
 }
 
@@ -91,7 +91,8 @@ ParseResult parse_options(int argc, char** argv) {
       "Trains a multilayer perceptron (ReLU hidden layers, softmax cross-entropy) on an MNIST-format\n"
       "dataset, by default Fashion-MNIST with the classic 784-50-10 net and SGD (lr 0.1, batch 100);\n"
       "--model cnn trains a small convolutional net instead (SGD with momentum, lr 0.05 annealed to 0\n"
-      "along a cosine, batch 64).\n"
+      "along a cosine, batch 64); --model lstm and --model gru read each image as a sequence of its 28\n"
+      "rows (Adam, lr 0.001, batch 64).\n"
       "Writes checkpoint.safetensors, metrics.csv, curves.png and curves.gp (the gnuplot script\n"
       "that drew it) to the output directory after every epoch; --resume continues from that\n"
       "checkpoint and ends with the same weights, bit for bit, as an uninterrupted run. train_loss\n"
@@ -109,13 +110,16 @@ ParseResult parse_options(int argc, char** argv) {
                  "mlp: Linear layers of the --hidden widths, each followed by ReLU, then one to the classes. "
                  "cnn: for 28x28 images, Conv2d(1->32, 3x3, padding 1), ReLU, MaxPool2d(2), Conv2d(32->64, 3x3, "
                  "padding 1), ReLU, MaxPool2d(2), Flatten, Linear(3136->128), ReLU, Linear(128->classes); "
-                 "its defaults are --optimizer momentum, --lr 0.05, --batch-size 64, --lr-schedule cosine")
+                 "its defaults are --optimizer momentum, --lr 0.05, --batch-size 64, --lr-schedule cosine. "
+                 "lstm, gru: for 28x28 images, each a sequence of 28 rows of 28 pixels, LSTM (or GRU) (28->128), "
+                 "its last step, Linear(128->classes); their defaults are --optimizer adam, --lr 0.001, "
+                 "--batch-size 64")
       ->check(CLI::IsMember(model_name_list()))
       ->capture_default_str();
   app.add_option("--hidden", hidden,
                  "hidden layer widths of --model mlp, comma-separated ('none' for a linear model)")
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer, "optimizer [default: sgd; momentum with --model cnn]")
+  app.add_option("--optimizer", o.optimizer, "optimizer [default: sgd; momentum with --model cnn; adam with lstm and gru]")
       ->check(CLI::IsMember(optimizer_name_list()));
   app.add_option("--lr", lr, "learning rate [default: 0.1 sgd, 0.05 momentum, 0.01 adagrad, 0.001 adam/adamw/rmsprop]")
       ->check(CLI::PositiveNumber);
@@ -127,7 +131,7 @@ ParseResult parse_options(int argc, char** argv) {
   app.add_option("--epochs", o.epochs, "total number of epochs (a resumed run counts the ones already done)")
       ->check(CLI::Range(int64_t{1}, kMaxEpochs))
       ->capture_default_str();
-  app.add_option("--batch-size", o.batch_size, "examples per mini-batch [default: 100; 64 with --model cnn]")
+  app.add_option("--batch-size", o.batch_size, "examples per mini-batch [default: 100; 64 with --model cnn, lstm and gru]")
       ->check(CLI::Range(int64_t{1}, kMaxBatchSize));
   app.add_option("--seed", o.seed, "seed of the initial weights and of the shuffle order")->capture_default_str();
   app.add_option("--threads", o.threads, "threads per large matrix product (0: all cores); results are bit-identical run after run for a given count, but differ in the last bits between counts")
@@ -159,20 +163,25 @@ ParseResult parse_options(int argc, char** argv) {
   for (const char* name :
        {"data", "model", "hidden", "optimizer", "lr", "lr-schedule", "epochs", "batch-size", "seed", "limit"})
     if (app.get_option(std::string("--") + name)->count() > 0) o.given.insert(name);
-  if (o.model == "cnn") {
+  if (o.model != "mlp") {
     if (o.given.count("hidden")) {
-      std::cerr << "--hidden applies to --model mlp; the layers of --model cnn are fixed\n"
+      std::cerr << "--hidden applies to --model mlp; the layers of --model " << o.model << " are fixed\n"
                    "Run with --help for more information.\n";
       return {std::nullopt, 2};
     }
-    // The CNN's own defaults (the --lr default follows the optimizer: 0.05); a flag given still wins.
     o.hidden.clear();
-    if (!o.given.count("optimizer")) o.optimizer = "momentum";
     if (!o.given.count("batch-size")) o.batch_size = 64;
+  }
+  if (o.model == "cnn") {
+    // The CNN's own defaults (the --lr default follows the optimizer: 0.05); a flag given still wins.
+    if (!o.given.count("optimizer")) o.optimizer = "momentum";
     // At a constant lr the CNN overfits after about 5 epochs of Fashion-MNIST (test loss rising,
     // accuracy falling back); annealing the lr to 0 lets the last epochs settle instead.
     if (!o.given.count("lr-schedule")) o.lr_schedule = "cosine";
   }
+  // The recurrent nets' defaults (the --lr default follows the optimizer: 0.001): plain SGD
+  // crawls through 28 steps of saturating gates, Adam does not.
+  if ((o.model == "lstm" || o.model == "gru") && !o.given.count("optimizer")) o.optimizer = "adam";
   o.lr = o.given.count("lr") ? lr : default_lr(o.optimizer);
   if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.plot = !no_plot;

@@ -22,7 +22,7 @@ bool is_optimizer_name(const std::string& name);
 /// "sgd, momentum, adam, adamw, adagrad or rmsprop".
 std::string optimizer_names();
 
-/// The models the tool builds: "mlp" (build_mlp, shaped by --hidden) and "cnn" (build_cnn).
+/// The models the tool builds: "mlp" (build_mlp, shaped by --hidden), "cnn" (build_cnn), "lstm" and "gru" (build_recurrent).
 const std::vector<std::string>& model_name_list();
 /// True if `name` is in model_name_list().
 bool is_model_name(const std::string& name);
@@ -35,11 +35,11 @@ bool is_lr_schedule_name(const std::string& name);
 
 /// Everything a run needs to know; defaults give the classic 784-50-10 net on Fashion-MNIST.
 /// With --model cnn, the optimizer, batch size and schedule not given default to momentum, 64 and
-/// cosine instead.
+/// cosine instead; with --model lstm and gru, the optimizer and batch size to adam and 64.
 struct TrainOptions {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";  ///< MNIST-format directory
-  std::string model = "mlp";           ///< mlp or cnn
-  std::vector<int64_t> hidden = {50};  ///< hidden layer widths of the mlp, each followed by ReLU (cnn: empty)
+  std::string model = "mlp";           ///< mlp, cnn, lstm or gru
+  std::vector<int64_t> hidden = {50};  ///< hidden layer widths of the mlp, each followed by ReLU (empty for the others)
   std::string optimizer = "sgd";       ///< sgd, momentum, adam, adamw, adagrad or rmsprop
   double lr = 0.1;                     ///< learning rate (default depends on the optimizer)
   std::string lr_schedule = "constant";  ///< constant or cosine (the default with --model cnn)

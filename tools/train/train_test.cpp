@@ -555,3 +555,70 @@ TEST_F(TrainCnn, ImagesOtherThan28x28AreAClearError) {
             std::string::npos)
       << r.text;
 }
+
+// ---- --model lstm and --model gru ----
+
+// The recurrent nets on 28x28 synthetic images read row by row: 256 to train on, 64 to test.
+class TrainRecurrent : public TrainTool {
+ protected:
+  void SetUp() override {
+    TrainTool::SetUp();
+    images_ = dir_ / "images";
+    write_dataset(images_, 256, 64, 28);
+  }
+  std::vector<std::string> args(const std::string& model, const std::string& out, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a{"--data", images_.string(), "--model", model, "--seed", "3", "--no-plot",
+                               "--threads", "1", "--out", (dir_ / out).string()};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  fs::path images_;
+};
+
+TEST_F(TrainRecurrent, LstmAndGruTrainWithTheirDefaultsAndCheckpointPyTorchsNames) {
+  for (const std::string model : {"lstm", "gru"}) {
+    SCOPED_TRACE(model);
+    RunOutput r = train(args(model, model, {"--epochs", "2"}));
+    ASSERT_EQ(r.exit_code, 0) << r.text;
+    const std::string gates = model == "lstm" ? "512" : "384";
+    EXPECT_NE(r.text.find("model: rows28-" + model + "128-10"), std::string::npos) << r.text;
+    EXPECT_NE(r.text.find("adam lr 0.001, batch 64, seed 3"), std::string::npos) << r.text;
+    std::vector<EpochMetrics> rows = metrics_from_csv(read_file(dir_ / model / "metrics.csv"));
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_LT(rows[1].train_loss, rows[0].train_loss);
+    LoadedRun run = load_run((dir_ / model / "checkpoint.safetensors").string());
+    EXPECT_EQ(run.state.model, model);
+    EXPECT_TRUE(run.state.hidden.empty());
+    // Sequential(Unflatten, LSTM, Select, Linear): the recurrent layer's parameters under PyTorch's names.
+    const std::vector<std::pair<std::string, tg::Shape>> expected{
+        {"1.weight_ih_l0", {std::stoll(gates), 28}}, {"1.weight_hh_l0", {std::stoll(gates), 128}},
+        {"1.bias_ih_l0", {std::stoll(gates)}},       {"1.bias_hh_l0", {std::stoll(gates)}},
+        {"3.weight", {128, 10}},                     {"3.bias", {10}}};
+    ASSERT_EQ(run.tensors.model.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(run.tensors.model[i].first, expected[i].first);
+      EXPECT_EQ(run.tensors.model[i].second.shape(), expected[i].second) << expected[i].first;
+    }
+  }
+}
+
+TEST_F(TrainRecurrent, ResumingAnLstmAfterEpochOneGivesBitIdenticalWeights) {
+  ASSERT_EQ(train(args("lstm", "whole", {"--epochs", "2"})).exit_code, 0);
+  ASSERT_EQ(train(args("lstm", "split", {"--epochs", "1"})).exit_code, 0);
+  RunOutput second = train({"--out", (dir_ / "split").string(), "--resume", "--epochs", "2", "--no-plot", "--threads", "1"});
+  ASSERT_EQ(second.exit_code, 0) << second.text;
+  EXPECT_NE(second.text.find("LSTM, adam lr 0.001, batch 64"), std::string::npos) << second.text;
+  LoadedRun a = load_run((dir_ / "whole" / "checkpoint.safetensors").string());
+  LoadedRun b = load_run((dir_ / "split" / "checkpoint.safetensors").string());
+  EXPECT_TRUE(bit_identical(a.tensors.model, b.tensors.model));
+  EXPECT_TRUE(bit_identical(a.tensors.optimizer, b.tensors.optimizer));
+}
+
+// The compiled step (the default) and the eager one train the same LSTM, bit for bit.
+TEST_F(TrainRecurrent, CompiledAndEagerLstmTrainIdenticalWeights) {
+  ASSERT_EQ(train(args("lstm", "compiled", {"--epochs", "1"})).exit_code, 0);
+  ASSERT_EQ(train(args("lstm", "eager", {"--epochs", "1", "--no-compile"})).exit_code, 0);
+  LoadedRun a = load_run((dir_ / "compiled" / "checkpoint.safetensors").string());
+  LoadedRun b = load_run((dir_ / "eager" / "checkpoint.safetensors").string());
+  EXPECT_TRUE(bit_identical(a.tensors.model, b.tensors.model));
+}

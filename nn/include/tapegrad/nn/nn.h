@@ -12,5 +12,6 @@
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/pool.h"
 #include "tapegrad/nn/rnn.h"
+#include "tapegrad/nn/select.h"
 #include "tapegrad/nn/sequential.h"
 #include "tapegrad/nn/unflatten.h"
