@@ -173,7 +173,7 @@ p("  /usr/bin/time -v build/bench/benchmarks/rss_step_tapegrad N 1000 compiled  
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
 p("  ```")
 p("- To rerun one benchmark without touching this page, its figure or the README: `benchmarks/run.sh --only NAME "
-  "--out DIR` (NAME: op_overhead, training_step, cnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
+  "--out DIR` (NAME: op_overhead, training_step, cnn_step, rnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
   "dist, build; only NAME's programs are built; DIR receives the JSON, a partial report and the plot). `QUICK=1` "
   "makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its figures are not measurements, so it never "
   "writes docs/ either. Before measuring, run.sh waits (printing the load) until the 1-minute load average is "
@@ -357,6 +357,39 @@ if 1 in cnn:
     if c:
         targets.append(("conv2d fwd+bwd of the net's two layers >= 60% of the FMA peak", c["pct_of_peak"] >= 60,
                         f"{f(c['pct_of_peak'])}%"))
+
+# ---- recurrent step ----
+p("\n## Recurrent layers (rnn_step)\n")
+p("`nn::LSTM(28, 128)` with `batch_first`, float32, batch 64, 28 steps: forward over the sequence and backward of "
+  "its outputs (upstream all ones), one and two layers, beside libtorch's `torch::nn::LSTM` with the same options; "
+  "and the whole training step of `tapegrad-train --model lstm` (LSTM, its last step, Linear(128, 10), softmax "
+  "cross-entropy, Adam; tapegrad's through `tg::compile_step`, as the tool runs it).\n")
+p("| work | threads | tapegrad ms | libtorch ms | libtorch / tapegrad | tapegrad heap calls/step |")
+p("|---|---|---|---|---|---|")
+lstm = {}
+for t in (1, 2):
+    rows = load(f"rnn_step_t{t}.json")
+    for label, mine, theirs in (("LSTM fwd+bwd, 1 layer", "BM_lstm_tapegrad/1/real_time", "BM_lstm_libtorch/1/real_time"),
+                                ("LSTM fwd+bwd, 2 layers", "BM_lstm_tapegrad/2/real_time", "BM_lstm_libtorch/2/real_time"),
+                                ("`--model lstm` training step", "BM_lstm_train_step_tapegrad/real_time",
+                                 "BM_lstm_train_step_libtorch/real_time")):
+        a, b = median(rows, mine), median(rows, theirs)
+        if not a:
+            continue
+        lstm[(t, label)] = (a, b)
+        p(f"| {label} | {t} | {f(a['ms_per_step'])} | {f(b and b['ms_per_step'])} | "
+          f"{fx(b and b['ms_per_step'] / a['ms_per_step'])} | {f(a['heap_calls_per_step'])} |")
+refusals("rnn_step_t1.json", "rnn_step_t2.json")
+p("\nHow the layers run today: the gates and the state update are written with the ops (docs/rnn.md), so every "
+  "step is some twenty op calls on [64, 128] to [64, 512] tensors, and the elementwise sigmoid and tanh call libm "
+  "per element. The fused gate kernel the recurrent-networks issue asks for (forward and backward, as cuDNN's and "
+  "oneDNN's LSTMs do) and the comparison with libxsmm's and oneDNN's RNN cells are not done.")
+for label, need in (("LSTM fwd+bwd, 1 layer", 1.5), ("LSTM fwd+bwd, 2 layers", 1.5)):
+    if (1, label) in lstm and lstm[(1, label)][1]:
+        a, b = lstm[(1, label)]
+        r = b["ms_per_step"] / a["ms_per_step"]
+        targets.append((f"nn::LSTM(28, 128) {label.split(', ')[1]}, b64, 28 steps: >= {need}x faster than libtorch (1 thread)",
+                        r >= need, f"{f(a['ms_per_step'])} vs {f(b['ms_per_step'])} ms ({fx(r)})"))
 
 # ---- GEMM ----
 p("\n## GEMM (gemm, gemm_openblas)\n")

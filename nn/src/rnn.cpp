@@ -24,11 +24,9 @@ State cell_step(Cell kind, const Tensor& gi, const Tensor& gh, const Tensor& h, 
   switch (kind) {
     case Cell::rnn_tanh: return {tanh(gi + gh), {}};
     case Cell::rnn_relu: return {relu(gi + gh), {}};
-    case Cell::lstm: {
-      const Tensor g = gi + gh;
-      const Tensor i = sigmoid(part(g, 0)), f = sigmoid(part(g, 1)), cand = tanh(part(g, 2)), o = sigmoid(part(g, 3));
-      const Tensor c2 = f * c + i * cand;
-      return {o * tanh(c2), c2};
+    case Cell::lstm: {  // the gates and the update in one op, forward and backward
+      const Tensor hc = lstm_cell(gi + gh, c);
+      return {part(hc, 0), part(hc, 1)};
     }
     case Cell::gru: {
       const Tensor r = sigmoid(part(gi, 0) + part(gh, 0));

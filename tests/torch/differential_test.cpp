@@ -47,6 +47,11 @@ const std::map<std::string, TorchFn>& torch_ops() {
       {"square|", [](const V& x) { return torch::square(x[0]); }},
       {"abs|away from 0", [](const V& x) { return torch::abs(x[0]); }},
       {"sigmoid|", [](const V& x) { return torch::sigmoid(x[0]); }},
+      {"lstm_cell|", [](const V& x) {
+         const std::vector<torch::Tensor> g = x[0].chunk(4, 1);
+         const torch::Tensor c2 = torch::sigmoid(g[1]) * x[1] + torch::sigmoid(g[0]) * torch::tanh(g[2]);
+         return torch::cat({torch::sigmoid(g[3]) * torch::tanh(c2), c2}, 1);
+       }},
       {"log_sigmoid|", [](const V& x) { return torch::log_sigmoid(x[0]); }},
       {"tanh|", [](const V& x) { return torch::tanh(x[0]); }},
       {"relu|away from 0", [](const V& x) { return torch::relu(x[0]); }},

@@ -249,6 +249,15 @@ Tensor max(const Tensor& x);
 /// to the NaNs, where amax's is NaN).
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim = false);
 
+// ---- recurrent ----
+/// One LSTM step as one op: `gates` [N, 4H] (x W_ih^T + b_ih + h W_hh^T + b_hh, PyTorch's order
+/// i, f, g, o) and the cell state `c` [N, H] give [h', c'] side by side, [N, 2H]:
+/// c' = sigmoid(f) * c + sigmoid(i) * tanh(g), h' = sigmoid(o) * tanh(c'). nn::LSTM runs on it.
+Tensor lstm_cell(const Tensor& gates, const Tensor& c);
+/// lstm_cell's gradient: for the upstream `grad` [N, 2H] (of h' and c'), [d gates, d c] side by
+/// side, [N, 5H]. Differentiable again (its own backward is written with the ops).
+Tensor lstm_cell_backward(const Tensor& grad, const Tensor& gates, const Tensor& c);
+
 // ---- softmax family and losses ----
 /// exp(x) / sum(exp(x)) over `axis`, with the maximum subtracted first (no overflow).
 Tensor softmax(const Tensor& x, int64_t axis);
