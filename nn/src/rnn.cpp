@@ -174,8 +174,10 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
                                               : Cell::rnn_tanh;
   const bool unbatched = x.dim() == 2;
   const bool batch_first = options_.batch_first && !time_major_in && !unbatched;
-  Tensor seq = unbatched ? unsqueeze(x, 1) : batch_first ? permute(x, {1, 0, 2}) : x;  // [T, N, F]
-  const int64_t T = seq.size(0), N = seq.size(1), H = hidden_size_, L = options_.num_layers;
+  // The time axis of x: steps are taken from it where they lie, and stacked back there.
+  const int64_t time_axis = batch_first ? 1 : 0;
+  Tensor seq = unbatched ? unsqueeze(x, 1) : x;
+  const int64_t T = seq.size(time_axis), N = seq.size(1 - time_axis), H = hidden_size_, L = options_.num_layers;
   const int64_t D = options_.bidirectional ? 2 : 1;
   auto initial = [&](const Tensor& s, const char* what) {
     if (!s.defined()) return Tensor();
@@ -204,7 +206,7 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
   // step's gradient reaches only that tensor (a select() from one [T, N, F] tensor would give
   // every step a gradient of the whole sequence's size, T times).
   std::vector<Tensor> steps(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) steps[static_cast<size_t>(t)] = select(seq, 0, t);
+  for (int64_t t = 0; t < T; ++t) steps[static_cast<size_t>(t)] = select(seq, time_axis, t);
   std::vector<Tensor> h_n, c_n;
   size_t p = 0;
   for (int64_t l = 0; l < L; ++l) {
@@ -218,6 +220,12 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
         b_hh = params_[p++].second;
       }
       const Tensor w_ih_t = transpose(w_ih), w_hh_t = transpose(w_hh);
+      // RNN and LSTM add the two biases anyway: once per call, not twice per step. (GRU's n gate
+      // multiplies h W_hn^T + b_hn by r, so it keeps them apart.)
+      if (b_ih.defined() && cell != Cell::gru) {
+        b_hh = b_ih + b_hh;
+        b_ih = Tensor();
+      }
       const int64_t k = l * D + d;
       Tensor h = h_init.defined() ? select(h_init, 0, k) : zero;
       Tensor c = cell == Cell::lstm ? (c_init.defined() ? select(c_init, 0, k) : zero) : Tensor();
@@ -250,9 +258,9 @@ RecurrentBase::Result RecurrentBase::run(const Tensor& x, const Tensor& h0, cons
       if (drop && l + 1 < L && is_training()) steps[i] = dropout_(steps[i]);
     }
   }
-  seq = stack(steps, 0);
+  seq = stack(steps, time_axis);
   Result r;
-  r.output = unbatched ? squeeze(seq, 1) : batch_first ? permute(seq, {1, 0, 2}) : seq;
+  r.output = unbatched ? squeeze(seq, 1) : seq;
   r.h = stack(h_n, 0);
   if (cell == Cell::lstm) r.c = stack(c_n, 0);
   if (unbatched) {
