@@ -12,13 +12,29 @@ using namespace detail;
 namespace {
 // Copies, for every lane along the axis, element pick(j) of x's lane into element j of out's lane
 // (or, with add, adds element j of out's lane into element pick(j) of x's: the backward).
+// `first` >= 0 says pick(j) = first + j (a slice with step 1, a select): then each outer block
+// is one contiguous run, copied or added whole (an LSTM's gates and states are sliced so, every
+// step).
 template <class Pick>
-void along_axis(const Tensor& x, const Tensor& out, size_t axis, Pick pick, bool scatter_add) {
+void along_axis(const Tensor& x, const Tensor& out, size_t axis, Pick pick, bool scatter_add, int64_t first = -1) {
   const Lanes lx = lanes(x.shape(), axis), lo = lanes(out.shape(), axis);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = ptr<T>(x);
     T* q = ptr<T>(out);
+    if (first >= 0) {
+      const int64_t run = lo.n * lx.inner;
+      for (int64_t o = 0; o < lx.outer; ++o) {
+        T* src = p + o * lx.n * lx.inner + first * lx.inner;
+        T* dst = q + o * run;
+        if (scatter_add) {
+          for (int64_t k = 0; k < run; ++k) src[k] += dst[k];
+        } else {
+          std::copy(src, src + run, dst);
+        }
+      }
+      return;
+    }
     for (int64_t o = 0; o < lx.outer; ++o)
       for (int64_t i = 0; i < lx.inner; ++i) {
         const int64_t xo = o * lx.n * lx.inner + i, oo = o * lo.n * lo.inner + i;
@@ -79,7 +95,8 @@ static const Op<SliceBackwardArgs> kSliceBackward(
                          std::to_string(a.slice.step) + " of an axis of size " + std::to_string(a.n) + " takes " +
                          std::to_string(count));
            Tensor gx = zeros(with_size(g.shape(), ax, a.n), g.dtype());
-           along_axis(gx, g, ax, [&](int64_t j) { return a.slice.begin + j * a.slice.step; }, true);
+           along_axis(gx, g, ax, [&](int64_t j) { return a.slice.begin + j * a.slice.step; }, true,
+                      a.slice.step == 1 ? a.slice.begin : -1);
            return gx;
          },
      .backward =
@@ -105,7 +122,7 @@ static const Op<SliceArgs> kSlice(
            a.axis = static_cast<int64_t>(ax);
            const int64_t count = resolve_slice("slice", a, x.shape()[ax], x.shape());
            Tensor out = make_tensor(with_size(x.shape(), ax, count), x.dtype(), "slice");
-           along_axis(x, out, ax, [&](int64_t j) { return a.begin + j * a.step; }, false);
+           along_axis(x, out, ax, [&](int64_t j) { return a.begin + j * a.step; }, false, a.step == 1 ? a.begin : -1);
            return out;
          },
      .backward =
@@ -140,7 +157,8 @@ static const Op<SelectArgs> kSelect(
            a.axis = static_cast<int64_t>(ax);
            if (a.index < 0) a.index += n;
            Tensor out = make_tensor(reduced_shape(x.shape(), ax, false), x.dtype(), "select");
-           along_axis(x, make_view(out, with_size(x.shape(), ax, 1)), ax, [&](int64_t) { return a.index; }, false);
+           along_axis(x, make_view(out, with_size(x.shape(), ax, 1)), ax, [&](int64_t) { return a.index; }, false,
+                      a.index);
            return out;
          },
      .backward =
