@@ -380,10 +380,13 @@ for t in (1, 2):
         p(f"| {label} | {t} | {f(a['ms_per_step'])} | {f(b and b['ms_per_step'])} | "
           f"{fx(b and b['ms_per_step'] / a['ms_per_step'])} | {f(a['heap_calls_per_step'])} |")
 refusals("rnn_step_t1.json", "rnn_step_t2.json")
-p("\nHow the layers run today: the gates and the state update are written with the ops (docs/rnn.md), so every "
-  "step is some twenty op calls on [64, 128] to [64, 512] tensors, and the elementwise sigmoid and tanh call libm "
-  "per element. The fused gate kernel the recurrent-networks issue asks for (forward and backward, as cuDNN's and "
-  "oneDNN's LSTMs do) and the comparison with libxsmm's and oneDNN's RNN cells are not done.")
+p("\nHow the layers run: per step, the step's input and the carried h each go through one matrix product, and an "
+  "LSTM's gates and state update are one op (`tg::lstm_cell`, forward and backward; float32's sigmoid and tanh are "
+  "Eigen's vectorised approximations), so a step is about eight op calls each way. What the profile of the 1-layer "
+  "case still shows (perf, 2026-12-07): the products' share (Eigen's for h's gradient, g W_hh, whose transposed "
+  "operand is too large for the copy libxsmm would need), slicing h and c out of the cell's [h', c'], and the "
+  "per-op recording. The input projection of all steps in one product, the comparison with libxsmm's and oneDNN's "
+  "RNN cells, and fused GRU and RNN steps are not done.")
 for label, need in (("LSTM fwd+bwd, 1 layer", 1.5), ("LSTM fwd+bwd, 2 layers", 1.5)):
     if (1, label) in lstm and lstm[(1, label)][1]:
         a, b = lstm[(1, label)]
