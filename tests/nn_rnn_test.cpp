@@ -5,6 +5,7 @@
 // is tests/torch/recurrent_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -206,4 +207,22 @@ TEST(NnRecurrent, TorchStateDictRoundTrip) {
   for (size_t k = 0; k < s.size(); ++k) EXPECT_EQ(s[k].second.to_vector<float>(), l[k].second.to_vector<float>()) << s[k].first;
   const tg::NamedTensors file = tg::io::load_safetensors(path);
   EXPECT_EQ(file.size(), 8u);
+}
+
+// gradient_norms and gradient_norms_along: the norms of tg::grad's gradients, whole and per
+// position along an axis, leaving grad() alone.
+TEST(NnRecurrent, GradientNormsAreTheNormsOfTheGradients) {
+  const tg::Tensor x = tg::tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}}, tg::Dtype::f64).requires_grad(true);
+  const tg::Tensor w = tg::tensor({{3.0, 0.0, 1.0}, {4.0, 2.0, 0.0}}, tg::Dtype::f64);
+  const tg::Tensor v = tg::tensor({2.0}, tg::Dtype::f64).requires_grad(true);
+  const tg::Tensor loss = tg::sum(x * w) + tg::sum(v * v);  // d/dx = w, d/dv = 2v = 4
+  const std::vector<double> whole = tg::gradient_norms(loss, {x, v});
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_DOUBLE_EQ(whole[0], std::sqrt(9.0 + 1.0 + 16.0 + 4.0));
+  EXPECT_DOUBLE_EQ(whole[1], 4.0);
+  const tg::Tensor loss2 = tg::sum(x * w);
+  EXPECT_EQ(tg::gradient_norms_along(loss2, x, 1), (std::vector<double>{5.0, 2.0, 1.0}));
+  EXPECT_FALSE(x.has_grad());
+  const tg::Tensor loss3 = tg::sum(x * w);
+  EXPECT_TRUE(contains(message_of([&] { tg::gradient_norms_along(loss3, x, 2); }), "axis"));
 }

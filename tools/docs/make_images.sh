@@ -15,7 +15,7 @@ done
 build=${BUILD_DIR:-build/docs-images}
 cmake -S tools/docs -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target docs_snippet_tape_to_dot docs_snippet_activations_curves \
-  docs_snippet_optimizers_compare docs_figure_network_222 docs_figure_im2col
+  docs_snippet_optimizers_compare docs_snippet_rnn_vanishing docs_figure_network_222 docs_figure_im2col
 data="$build/image-data"
 mkdir -p "$data" docs/images
 "$build/docs/docs_snippet_tape_to_dot" > "$data/tape.dot"
@@ -28,4 +28,7 @@ dot -Tpng -Gdpi=96 "$data/im2col.dot" -o docs/images/im2col.png
 gnuplot -e "datafile='$data/activations.dat'; outdir='docs/images'" tools/docs/activations.gp
 "$build/docs/docs_snippet_optimizers_compare" "$data" >/dev/null
 gnuplot -e "datafile='$data/optimizers.dat'; outdir='docs/images'" tools/docs/optimizers.gp
-echo "make_images.sh: wrote docs/images/tape.png, network_222.png, im2col.png, activation_*.png, optimizers.png"
+"$build/docs/docs_snippet_rnn_vanishing" "$data" >/dev/null
+gnuplot -e "datafile_mlp='$data/vanishing_mlp.dat'; datafile_rnn='$data/vanishing_rnn.dat'; outdir='docs/images'" \
+  tools/docs/vanishing.gp
+echo "make_images.sh: wrote docs/images/tape.png, network_222.png, im2col.png, activation_*.png, optimizers.png, vanishing_*.png"

@@ -1,4 +1,6 @@
-// The functional helpers over a TensorFn: jacobian, hessian and hvp, all by tg::grad.
+// The functional helpers over a TensorFn: jacobian, hessian and hvp, all by tg::grad; and the
+// gradient norms that show a gradient vanishing layer by layer or step by step.
+#include <cmath>
 #include <string>
 
 #include "tapegrad/autograd/grad.h"
@@ -52,6 +54,28 @@ Tensor rows_of(const Tensor& out, const std::vector<Tensor>& in) {
 }
 
 }  // namespace
+
+namespace {
+double norm_of(const Tensor& g) {
+  double sum = 0;
+  for (double v : g.to_vector<double>()) sum += v * v;
+  return std::sqrt(sum);
+}
+}  // namespace
+
+std::vector<double> gradient_norms(const Tensor& output, const std::vector<Tensor>& inputs) {
+  std::vector<double> norms;
+  for (const Tensor& g : grad(output, inputs)) norms.push_back(norm_of(g));
+  return norms;
+}
+
+std::vector<double> gradient_norms_along(const Tensor& output, const Tensor& x, int64_t axis) {
+  const Tensor g = grad(output, {x})[0];
+  const int64_t n = g.size(axis);  // names a bad axis
+  std::vector<double> norms;
+  for (int64_t i = 0; i < n; ++i) norms.push_back(norm_of(select(g, axis, i)));
+  return norms;
+}
 
 Tensor jacobian(const TensorFn& fn, const std::vector<Tensor>& inputs) {
   std::vector<Tensor> in = leaves("jacobian", inputs);

@@ -28,6 +28,15 @@ struct GradOptions {
 /// tg::Error naming it, unless `allow_unused`.
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradOptions& options = {});
 
+/// The L2 norm of the gradient of the one-element `output` with respect to each of `inputs` (as
+/// tg::grad computes it; no grad() changes): how the gradient's size changes layer by layer, the
+/// vanishing gradient of a deep sigmoid net made visible (docs/rnn.md).
+std::vector<double> gradient_norms(const Tensor& output, const std::vector<Tensor>& inputs);
+
+/// The L2 norm of d output / d x at each position along `axis` of x: a sequence's gradient step
+/// by step (how far back through time a recurrent net's gradient reaches, docs/rnn.md).
+std::vector<double> gradient_norms_along(const Tensor& output, const Tensor& x, int64_t axis);
+
 /// The Jacobian of `fn` at `inputs`: [outputs, N], where N counts every input's elements,
 /// flattened and concatenated in input order. One backward pass per output element.
 Tensor jacobian(const TensorFn& fn, const std::vector<Tensor>& inputs);
