@@ -85,16 +85,22 @@ class RecurrentBase : public Module {
   const RNNOptions& options() const { return options_; }
 
  protected:
+  /// The layer's step: RNN's with tanh or relu, LSTM's or GRU's.
   enum class Kind { rnn_tanh, rnn_relu, lstm, gru };
+  /// Makes the parameters of every layer and direction (for RNN, LSTM and GRU).
   RecurrentBase(Kind kind, int64_t input_size, int64_t hidden_size, RNNOptions options);
-  // Runs every layer and direction over `x` ([T, N, F] or [N, T, F]; [T, F] unbatched) from
-  // `h0` (and `c0` for an LSTM; undefined: zeros). `lengths`: null, or one per sequence.
+  /// What run() returns: the output sequence and the final h (and c, for an LSTM).
   struct Result {
-    Tensor output;
-    Tensor h, c;
+    Tensor output;  ///< [T, N, D * H] or [N, T, D * H]
+    Tensor h;       ///< [layers * D, N, H]
+    Tensor c;       ///< [layers * D, N, H]; undefined but for an LSTM
   };
+  /// Runs every layer and direction over `x` ([T, N, F] or [N, T, F]; [T, F] unbatched) from
+  /// `h0` (and `c0` for an LSTM; undefined: zeros). `lengths`: null, or one per sequence;
+  /// `time_major_in`: x is [T, N, F] whatever batch_first says (a PackedSequence's data).
   Result run(const Tensor& x, const Tensor& h0, const Tensor& c0, const std::vector<int64_t>* lengths,
              bool time_major_in) const;
+  /// The layer's step.
   Kind kind_;
 
  private:
@@ -162,14 +168,19 @@ class RecurrentCellBase : public Module {
   int64_t hidden_size() const { return hidden_size_; }
 
  protected:
+  /// Makes the parameters of a cell named `kind` ("LSTMCell") with `gates` gates.
   RecurrentCellBase(const char* kind, int gates, int64_t input_size, int64_t hidden_size, const RNNCellOptions& options);
-  // The gates' pre-activations from the input and from h: x W_ih^T + b_ih, h W_hh^T + b_hh.
+  /// The gates' pre-activations from the input: x W_ih^T + b_ih.
   Tensor input_part(const Tensor& x) const;
+  /// The gates' pre-activations from the state: h W_hh^T + b_hh.
   Tensor hidden_part(const Tensor& h) const;
-  // h, or zeros [N, H] when undefined, checked against x's batch.
+  /// `s`, or zeros [N, H] when undefined; throws tg::Error naming `what` unless it is [N, H] of x's dtype.
   Tensor state_or_zeros(const Tensor& s, const Tensor& x, const char* what) const;
+  /// Throws tg::Error naming the cell unless x is [N, input_size] of the parameters' dtype.
   void check_input(const Tensor& x) const;
+  /// The cell's name, "LSTMCell".
   std::string kind_;
+  /// RNNCell with nonlinearity "relu".
   bool relu_ = false;
 
  private:
