@@ -6,8 +6,10 @@
 //   lstm_cell_backward(grad [N, 2H], gates, c) = [d gates, d c] ([N, 5H])
 // Its own backward (the second derivative) is written with the ops, so higher orders follow.
 // GCC 12 warns inside Eigen's AVX-512 packet math (the pass-through operand of the masked min/max
-// intrinsics its tanh and logistic inline here), a false positive: off for this file.
+// intrinsics its tanh and logistic inline here; "maybe" when optimising, "is used" under the
+// sanitizers' flags), a false positive: off for this file.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Core>
 #include <cmath>
 #include <type_traits>
