@@ -255,13 +255,19 @@ std::string Tensor::str() const {
   std::ostringstream os;
   os << std::setprecision(6);
   const Shape& s = shape();
-  std::vector<double> v = to_vector<double>();
+  // int64 elements print from their own values: a double holds them exactly only up to 2^53.
+  const bool ints = dtype() == Dtype::i64;
+  const std::vector<double> v = ints ? std::vector<double>() : to_vector<double>();
+  const std::vector<int64_t> iv = ints ? to_vector<int64_t>() : std::vector<int64_t>();
+  auto put = [&](int64_t k) {
+    if (ints) os << iv[static_cast<size_t>(k)];
+    else os << v[static_cast<size_t>(k)];
+  };
   // Print nested brackets row-major; large tensors show their first and last elements only.
   const int64_t n = numel();
   os << "tensor(";
   if (s.empty()) {
-    if (dtype() == Dtype::i64) os << static_cast<int64_t>(v[0]);
-    else os << v[0];
+    put(0);
   } else {
     // block[d]: elements in one slice from dimension d inward; a bracket opens where k is a
     // multiple of it and closes after its last element.
@@ -276,8 +282,7 @@ std::string Tensor::str() const {
       }
       for (size_t d = 0; d < s.size(); ++d)
         if (k % block[d] == 0) os << "[";
-      if (dtype() == Dtype::i64) os << static_cast<int64_t>(v[static_cast<size_t>(k)]);
-      else os << v[static_cast<size_t>(k)];
+      put(k);
       size_t closes = 0;
       for (size_t d = 0; d < s.size(); ++d)
         if ((k + 1) % block[d] == 0) ++closes;
