@@ -173,7 +173,7 @@ p("  /usr/bin/time -v build/bench/benchmarks/rss_step_tapegrad N 1000 compiled  
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
 p("  ```")
 p("- To rerun one benchmark without touching this page, its figure or the README: `benchmarks/run.sh --only NAME "
-  "--out DIR` (NAME: op_overhead, training_step, cnn_step, rnn_step, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
+  "--out DIR` (NAME: op_overhead, training_step, cnn_step, rnn_step, rnn_vendor, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
   "dist, build; only NAME's programs are built; DIR receives the JSON, a partial report and the plot). `QUICK=1` "
   "makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its figures are not measurements, so it never "
   "writes docs/ either. Before measuring, run.sh waits (printing the load) until the 1-minute load average is "
@@ -383,10 +383,55 @@ refusals("rnn_step_t1.json", "rnn_step_t2.json")
 p("\nHow the layers run: per step, the step's input and the carried h each go through one matrix product, and an "
   "LSTM's gates and state update are one op (`tg::lstm_cell`, forward and backward; float32's sigmoid and tanh are "
   "Eigen's vectorised approximations), so a step is about eight op calls each way. What the profile of the 1-layer "
-  "case still shows (perf, 2026-12-07): the products' share (Eigen's for h's gradient, g W_hh, whose transposed "
-  "operand is too large for the copy libxsmm would need), slicing h and c out of the cell's [h', c'], and the "
-  "per-op recording. The input projection of all steps in one product, the comparison with libxsmm's and oneDNN's "
-  "RNN cells, and fused GRU and RNN steps are not done.")
+  "case still shows (perf, 2026-12-07): the products, about half the time (libxsmm's JIT kernels, and Eigen's for "
+  "h's gradient g W_hh, whose transposed operand is too large for the copy libxsmm would need), memory copies "
+  "(14%: the step's slices and h and c out of the cell's [h', c']), the cell's own kernels (8%), and the per-op "
+  "recording.\n")
+p("The input projection of all steps as one product ([T N, F] x [F, 4H], each step selecting its rows; select's "
+  "gradients of one tensor are joined by one stack in the engine, not added T times) was built and measured on "
+  "2026-12-07 (AMD EPYC, one thread, same run): 1 layer 15.2 ms against 13.6 ms per step, 2 layers 37.1 against "
+  "33.4, the training step 16.0 against 12.2. The products themselves got faster (alone: 1.8 against 2.8 ms for "
+  "the 28-wide input, 9.4 against 14.8 for the 128-wide one), but the per-step selects of a 3.7 MB projection, "
+  "the stack that joins their gradients and the time-major permutes cost more than that at this size, so the "
+  "layers keep the per-step product. (`tests/backward_parts_test.cpp` holds the joined gradients to exactness.)")
+
+# ---- vendor RNN primitives ----
+p("\n## LSTM in oneDNN and libxsmm (rnn_vendor)\n")
+p("The same LSTM(28, 128), batch 64, 28 steps, float32, forward + backward with the input's gradient too, one "
+  "thread, in one process: oneDNN 2.6's `lstm_forward` + `lstm_backward` and libxsmm 1.17's `libxsmm_dnn_rnncell`, "
+  "each checked against tapegrad's output and gradients (1e-4) before timing, primitives created before the "
+  "timed loop. tapegrad's figure here includes dL/dx, so it is above rnn_step's.\n")
+p("| work | threads | tapegrad ms | oneDNN ms | libxsmm ms | tapegrad / oneDNN | tapegrad / libxsmm |")
+p("|---|---|---|---|---|---|---|")
+vendor = {}
+for t in (1, 2):
+    rows = load(f"rnn_vendor_t{t}.json")
+    for layers in (1, 2):
+        a = median(rows, f"BM_lstm_tapegrad/{layers}/real_time")
+        o = median(rows, f"BM_lstm_onednn/{layers}/real_time")
+        x = median(rows, f"BM_lstm_libxsmm/{layers}/real_time")
+        if not a:
+            continue
+        vendor[(t, layers)] = (a, o, x)
+        p(f"| LSTM fwd+bwd, {layers} layer{'s' if layers > 1 else ''} | {t} | {f(a['ms_per_step'])} | "
+          f"{f(o and o['ms_per_step'])} | {f(x and x['ms_per_step'])} | "
+          f"{fx(o and a['ms_per_step'] / o['ms_per_step'])} | {fx(x and a['ms_per_step'] / x['ms_per_step'])} |")
+if not vendor:
+    p("| (not measured: rnn_vendor was not built; it needs libdnnl-dev or libxsmm-dev) | | | | | | |")
+p("\nThe decision, and why:\n")
+p("| path | float32 speed (1 thread, above) | float64 | double backward | compiled programs | taken |")
+p("|---|---|---|---|---|---|")
+p("| tapegrad's ops (per-step products + `tg::lstm_cell`) | reference | yes | yes (the cell's backward is an op) | yes | **yes** |")
+p("| oneDNN 2.6 LSTM primitive | faster than tapegrad by the ratio above | no (no f64 data type in 2.6's "
+  "`dnnl_data_type_t`) | no (`lstm_backward` takes only `prop_kind::backward`) | would need a new kind of "
+  "instruction | no |")
+p("| libxsmm 1.17 `rnncell` | slower: Debian's build runs the gate activations as scalar libm calls (60% of its "
+  "profile in `__expm1_fma`, `__ieee754_exp_fma`, `tanh`) | no (f32 and bf16 kernels only) | no | no | no |")
+p("\noneDNN is the faster float32 LSTM here, but it can serve only the float32, first-order, eager case, and the "
+  "library's gradients must be the same function in every dtype and order (gradcheck runs in float64, and "
+  "gradgradcheck differentiates the backward). Taking it would mean a second LSTM whose float64 and second-order "
+  "twin is another code path; the gap is recorded as a target for the oneDNN work of issue 30 (primitives planned "
+  "once, float32 only), not taken now.")
 for label, need in (("LSTM fwd+bwd, 1 layer", 1.5), ("LSTM fwd+bwd, 2 layers", 1.5)):
     if (1, label) in lstm and lstm[(1, label)][1]:
         a, b = lstm[(1, label)]

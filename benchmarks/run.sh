@@ -5,7 +5,7 @@
 # the report.
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
-#   --only NAME  run only these: op_overhead, training_step, cnn_step, rnn_step, gemm, gemm_openblas, rss,
+#   --only NAME  run only these: op_overhead, training_step, cnn_step, rnn_step, rnn_vendor, gemm, gemm_openblas, rss,
 #                backprop_vs_numeric, train, dist, build (repeatable, or comma-separated); only
 #                their programs are built
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
@@ -20,7 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-all="op_overhead training_step cnn_step rnn_step gemm gemm_openblas rss backprop_vs_numeric train dist build"
+all="op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas rss backprop_vs_numeric train dist build"
 only="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,7 +58,7 @@ mkdir -p "$results"
 # gemm_openblas, gnuplot and jq for the plot, the data set of the training runs. Installed only
 # when missing.
 source "$root/tools/deps.sh"
-packages=("${BUILD_PACKAGES[@]}" libtorch-dev libadolc-dev libopenblas-dev gnuplot-nox jq time)
+packages=("${BUILD_PACKAGES[@]}" libtorch-dev libadolc-dev libdnnl-dev libopenblas-dev gnuplot-nox jq time)
 { wants train || wants dist; } && [ -z "${QUICK:-}" ] && packages+=(dataset-fashion-mnist)
 ensure_packages "${packages[@]}"
 
@@ -126,7 +126,7 @@ uptime > "$results/load_before.txt"
 { git -C "$root" rev-parse --short HEAD
   git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo dirty || echo clean; } > "$results/tree.txt"
 for t in 1 2; do
-  for prog in op_overhead training_step cnn_step rnn_step gemm gemm_openblas; do
+  for prog in op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas; do
     wants "$prog" || continue
     [ -x "$bin/$prog" ] || { echo "== $prog: not built (missing dependency), skipped"; continue; }
     echo "== $prog, $t thread(s)"

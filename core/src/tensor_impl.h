@@ -85,6 +85,7 @@ struct TensorImpl {
   bool graph_released = false;  // its node was freed (by backward(), or by the tape at thread exit)
   bool tape_exited = false;     // freed because the recording thread ended, not by a backward()
   bool step_released = false;   // freed because the compiled step that recorded it was destroyed
+  bool grad_in_parts = false;   // its gradient of the pass under way is held in parts (engine/backward.cpp)
   // Left to the TensorHooks in force when it was made (tensor_hooks.h); core never reads it.
   uint32_t hook_mark = 0;
   Shape shape;

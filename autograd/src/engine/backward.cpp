@@ -1,5 +1,8 @@
 // The backward engine: replays the tape in reverse from a root, one node at a time.
+#include <algorithm>
+
 #include "check/anomaly.h"
+#include "ops/lanes.h"
 #include "ops/op.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/ops.h"
@@ -81,11 +84,89 @@ int64_t target_index(const std::vector<Tensor>* targets, const TensorImpl* t) {
   return -1;
 }
 
+// ---- gradients in parts ----
+// The parts of one tensor's gradient, each at an index along one axis (accumulate_part), until
+// the gradient is read. Per thread; a pass's entries are dropped when it ends.
+struct GradParts {
+  TensorImpl* owner;
+  size_t axis;
+  std::vector<std::pair<int64_t, Tensor>> parts;
+};
+namespace {
+thread_local std::vector<GradParts> grad_parts;
+
+GradParts* parts_of(const TensorImpl* t) {
+  for (GradParts& p : grad_parts)
+    if (p.owner == t) return &p;
+  return nullptr;
+}
+
+// The parts as one tensor: one stack, with zeros where no part came and the sum where several
+// came at one index (added in their order of arrival, as accumulate would have). A lone part is
+// put in place as select's gradient always was.
+Tensor joined(GradParts& p) {
+  const TensorImpl& t = *p.owner;
+  if (p.parts.size() == 1) return place_along(p.parts[0].second, t.shape, p.axis, p.parts[0].first);
+  std::stable_sort(p.parts.begin(), p.parts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const int64_t n = t.shape[p.axis];
+  std::vector<Tensor> rows(static_cast<size_t>(n));
+  Tensor zero;
+  for (auto& [index, g] : p.parts) {
+    Tensor& r = rows[static_cast<size_t>(index)];
+    r = r.defined() ? add(r, g) : std::move(g);
+  }
+  for (Tensor& r : rows)
+    if (!r.defined()) {
+      if (!zero.defined()) zero = zeros(reduced_shape(t.shape, p.axis, false), t.dtype);
+      r = zero;
+    }
+  return stack(rows, static_cast<int64_t>(p.axis));
+}
+
+// Moves t's parts into its gradient slot (its pending one for a leaf), which is then undefined:
+// the parts arrive only while the slot is, and a whole gradient joins them before it is added.
+void join_parts(TensorImpl* t) {
+  auto it = std::find_if(grad_parts.begin(), grad_parts.end(), [t](const GradParts& p) { return p.owner == t; });
+  (t->node < 0 ? t->pending : t->grad) = joined(*it);
+  grad_parts.erase(it);
+  t->grad_in_parts = false;
+}
+
+// Ends the pass's parts from `first` on (joined ones are gone already): on an error, or for
+// outputs of nodes the pass never reached.
+void drop_parts(size_t first) {
+  for (size_t k = first; k < grad_parts.size(); ++k) grad_parts[k].owner->grad_in_parts = false;
+  grad_parts.resize(first);
+}
+}  // namespace
+
+void BackwardContext::accumulate_part(size_t i, Tensor g, size_t axis, int64_t index) {
+  const Tensor& in = node_.inputs[i];
+  TensorImpl* t = impl_of(in);
+  if (!t->requires_grad) return;
+  const bool leaf = t->node < 0;
+  GradParts* p = t->grad_in_parts ? parts_of(t) : nullptr;
+  // A whole gradient is there already, or the parts lie along another axis, or anomaly mode checks
+  // each gradient as it is added: the part is put in place and added whole.
+  if ((leaf ? t->pending : t->grad).defined() || (p && p->axis != axis) || anomaly_on ||
+      (leaf && (t->graph_released || (pass_.targets && target_index(pass_.targets, t) < 0)))) {
+    accumulate(i, place_along(g, t->shape, axis, index));
+    return;
+  }
+  if (!p) {
+    if (leaf) pending_leaves().push_back(in);
+    t->grad_in_parts = true;
+    p = &grad_parts.emplace_back(GradParts{t, axis, {}});
+  }
+  p->parts.emplace_back(index, std::move(g));
+}
+
 void BackwardContext::accumulate(size_t i, Tensor g) {
   const Tensor& in = node_.inputs[i];
   TensorImpl* t = impl_of(in);
   if (!t->requires_grad) return;
   if (!g.defined()) throw Error(std::string(node_.name()) + ": backward produced no gradient for input " + std::to_string(i));
+  if (t->grad_in_parts) [[unlikely]] join_parts(t);
   if (impl_of(g)->shape != t->shape) {
     // Only size-1 axes differ (a bias at batch 1): the same values, seen in the input's shape.
     if (impl_of(g)->numel == t->numel)
@@ -221,6 +302,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
   const size_t first_leaf = pending.size();
+  const size_t first_parts = detail::grad_parts.size();
   if (options.create_graph) tape.hold_collection(true);
   struct Hold {
     detail::TapeImpl& tape;
@@ -232,7 +314,11 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
-      if (n.finished || !n.output || !n.output->grad.defined()) continue;
+      if (n.finished || !n.output) continue;
+      if (!n.output->grad.defined()) {
+        if (!n.output->grad_in_parts) continue;
+        detail::join_parts(n.output);
+      }
       check_versions(n, i);
       Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
       n.output->grad = Tensor();
@@ -263,10 +349,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     }
     for (size_t k = first_leaf; k < pending.size(); ++k) impl_of(pending[k])->pending = Tensor();
     pending.resize(first_leaf);
+    detail::drop_parts(first_parts);
     throw;
   }
   for (size_t k = first_leaf; k < pending.size(); ++k) {
     detail::TensorImpl* t = impl_of(pending[k]);
+    if (t->grad_in_parts) detail::join_parts(t);
     if (targets) {
       (*captured)[static_cast<size_t>(detail::target_index(targets, t))] = std::move(t->pending);
     } else {
@@ -275,6 +363,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     t->pending = Tensor();
   }
   pending.resize(first_leaf);
+  detail::drop_parts(first_parts);  // outputs of nodes the pass did not reach, whose gradients go unread
   // As eagerly, a backward() without retain_graph uses the graph up: the step's nodes stay for its
   // next replay, but until then a second pass through them is refused.
   if (tape.compiled() && !retain) tape.step_state = detail::TapeImpl::StepState::consumed;

@@ -40,12 +40,19 @@ class BackwardContext {
   const Node& node() const { return node_; }
   // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
   void accumulate(size_t i, Tensor g);
+  // Adds `g` as the gradient of input `i` at `index` along `axis` (select's backward, g without
+  // the axis). Parts of one input are kept apart and stacked once when its gradient is read, so
+  // that T selects of one tensor (an RNN's steps of one product) cost one tensor's size, not T.
+  void accumulate_part(size_t i, Tensor g, size_t axis, int64_t index);
 
  private:
   Node& node_;
   Tensor& grad_;
   const Pass& pass_;
 };
+
+// g in a tensor of `shape` at `index` along `axis`, zeros elsewhere (select's gradient; ops/index.cpp).
+Tensor place_along(const Tensor& g, const Shape& shape, size_t axis, int64_t index);
 
 // grad += g for a leaf's gradient (a copy of g when grad is undefined; out of place when grad is
 // itself part of a graph), as a backward pass adds its total into grad().

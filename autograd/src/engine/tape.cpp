@@ -77,7 +77,7 @@ void TapeImpl::release(size_t index) {
   // callers sweep in reverse order, so those are reached later in the same loop.
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     TensorImpl* t = impl_of(n.inputs[k]);
-    if (t->node >= 0 && t->tape == this && t->grad.defined()) nodes_[static_cast<size_t>(t->node)].pin = n.inputs[k];
+    if (t->node >= 0 && t->tape == this && (t->grad.defined() || t->grad_in_parts)) nodes_[static_cast<size_t>(t->node)].pin = n.inputs[k];
   }
   n.inputs.clear();
   if (!n.op->trivial_args()) n.op->destroy(n.args);

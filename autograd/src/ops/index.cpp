@@ -163,10 +163,7 @@ static const Op<SelectArgs> kSelect(
          },
      .backward =
          [](BackwardContext& c, const SelectArgs& a) {
-           const Shape& s = c.input(0).shape();
-           const size_t ax = static_cast<size_t>(a.axis);
-           const Tensor g = reshape(c.grad(), with_size(s, ax, 1).vec());
-           c.accumulate(0, kSliceBackward({g}, {{a.axis, a.index, a.index + 1, 1}, s[ax]}));
+           c.accumulate_part(0, c.take_grad(), static_cast<size_t>(a.axis), a.index);
          },
      .samples = {{.label = "axis=1, index=-1", .args = {1, -1}, .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({3, 4}, d, g)}, "matrix"}};
@@ -174,6 +171,11 @@ static const Op<SelectArgs> kSelect(
                  {.label = "axis=0, index=1", .args = {0, 1}, .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({2, 3, 2}, d, g)}, "3-D"}};
                   }}}});
+Tensor detail::place_along(const Tensor& g, const Shape& shape, size_t axis, int64_t index) {
+  const Tensor g1 = reshape(g, with_size(shape, axis, 1).vec());
+  return kSliceBackward({g1}, {{static_cast<int64_t>(axis), index, index + 1, 1}, shape[axis]});
+}
+
 Tensor select(const Tensor& x, int64_t axis, int64_t index) {
   defined("select", x);
   return kSelect({x}, {axis, index});

@@ -1,0 +1,91 @@
+// select's gradients of one tensor arrive in parts (a recurrent net's steps taken from one
+// tensor) and are joined by one stack when the tensor's gradient is read, not each added into a
+// tensor of the whole size. The joined gradient must be exactly the sum of the parts, whatever
+// mix of parts, repeats, gaps and whole gradients comes in.
+#include <gtest/gtest.h>
+
+#include <tapegrad/tapegrad.h>
+
+namespace tg = tapegrad;
+
+namespace {
+tg::Tensor iota(int64_t rows, int64_t cols) {
+  std::vector<double> v(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.5 + static_cast<double>(i);
+  return tg::from_vector(v, {rows, cols}, tg::Dtype::f64);
+}
+}  // namespace
+
+// Rows 0 and 2 taken once each, row 1 twice, row 3 never: the gradient has each row's total and
+// zeros where nothing was taken.
+TEST(BackwardParts, RepeatsAndGapsSumAsAccumulationWould) {
+  const tg::Tensor x = iota(4, 3).requires_grad(true);
+  const tg::Tensor y = x * 2.0;  // a non-leaf, held only by the selects' nodes
+  const tg::Tensor loss = tg::sum(tg::select(y, 0, 0) * 1.0) + tg::sum(tg::select(y, 0, 1) * 3.0) +
+                          tg::sum(tg::select(y, 0, 2) * 5.0) + tg::sum(tg::select(y, 0, -3) * 7.0);
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{2, 2, 2, 20, 20, 20, 10, 10, 10, 0, 0, 0}));
+}
+
+// Parts along axis 1 of a leaf, then a whole gradient of the same leaf: both are in its grad().
+TEST(BackwardParts, PartsAndWholeGradientsOfALeafAddUp) {
+  const tg::Tensor x = iota(2, 3).requires_grad(true);
+  const tg::Tensor loss =
+      tg::sum(tg::select(x, 1, 0)) + tg::sum(tg::select(x, 1, 2) * 4.0) + tg::sum(x * 10.0) + tg::sum(tg::select(x, 0, 1));
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{11, 10, 14, 12, 11, 15}));
+  EXPECT_THROW(loss.backward(), tg::Error);  // released graph: refused, and the first gradient is untouched
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{11, 10, 14, 12, 11, 15}));
+}
+
+// Parts along two different axes of one tensor: the second axis's part is added whole.
+TEST(BackwardParts, PartsAlongTwoAxesOfOneTensor) {
+  const tg::Tensor x = iota(3, 3).requires_grad(true);
+  tg::Tensor y = x + 0.0;
+  tg::sum(tg::select(y, 0, 1) * 2.0 + tg::select(y, 1, 2) * 3.0).backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0, 3, 2, 2, 5, 0, 0, 3}));
+}
+
+// tg::grad returns the joined gradient of a target; a leaf that is not a target keeps no parts.
+TEST(BackwardParts, GradOfTargetsWithParts) {
+  const tg::Tensor x = iota(3, 2).requires_grad(true), w = iota(3, 2).requires_grad(true);
+  const tg::Tensor loss = tg::sum(tg::select(x, 0, 0) * tg::select(w, 0, 2)) + tg::sum(tg::select(x, 0, 2));
+  const std::vector<tg::Tensor> g = tg::grad(loss, {x});
+  EXPECT_EQ(g[0].to_vector<double>(), (std::vector<double>{4.5, 5.5, 0, 0, 1, 1}));
+  EXPECT_FALSE(w.has_grad());
+}
+
+// The point of the parts: under create_graph, T selects' gradients are one recorded stack, not T
+// placements and T - 1 additions; and that stack differentiates again (second order).
+TEST(BackwardParts, TStepsJoinInOneRecordedNodeAndDifferentiateTwice) {
+  constexpr int64_t T = 50;
+  const tg::Tensor x = iota(T, 2).requires_grad(true);
+  tg::Tensor y = x * x;
+  tg::Tensor loss = tg::zeros({2}, tg::Dtype::f64);
+  for (int64_t t = 0; t < T; ++t) loss = loss + tg::select(y, 0, t);
+  loss = tg::sum(loss);
+  const size_t before = tg::Tape::current().size();
+  const std::vector<tg::Tensor> g = tg::grad(loss, {x}, {.create_graph = true});
+  const size_t recorded = tg::Tape::current().size() - before;
+  // The stack, and mul's backward (two products and their sum): a few nodes, not 2 T.
+  EXPECT_LT(recorded, 10u) << recorded << " nodes recorded by the backward of " << T << " selects";
+  EXPECT_EQ(g[0].to_vector<double>(), (x * 2.0).detach().to_vector<double>());
+  const std::vector<tg::Tensor> gg = tg::grad(tg::sum(g[0]), {x});
+  EXPECT_EQ(gg[0].to_vector<double>(), std::vector<double>(2 * T, 2.0));
+}
+
+// gradcheck over every node of a select-heavy function, first and second order.
+TEST(BackwardParts, GradcheckThroughManySelects) {
+  tg::Generator gen(5);
+  const tg::Tensor x = tg::randn({4, 4}, gen, tg::Dtype::f64).requires_grad(true);
+  auto fn = [](const std::vector<tg::Tensor>& in) {
+    const tg::Tensor y = tg::tanh(in[0]);
+    tg::Tensor acc = tg::select(y, 0, 3);
+    for (int64_t t = 0; t < 3; ++t) acc = acc * tg::select(y, 0, t) + tg::select(y, 1, t % 2);
+    return tg::sum(acc * acc);
+  };
+  const tg::GradcheckReport first = tg::gradcheck(fn, {x});
+  EXPECT_TRUE(first.ok) << first.str();
+  const tg::GradcheckReport second = tg::gradgradcheck(fn, {x});
+  EXPECT_TRUE(second.ok) << second.str();
+}
