@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -225,4 +226,68 @@ TEST(NnRecurrent, GradientNormsAreTheNormsOfTheGradients) {
   EXPECT_FALSE(x.has_grad());
   const tg::Tensor loss3 = tg::sum(x * w);
   EXPECT_TRUE(contains(message_of([&] { tg::gradient_norms_along(loss3, x, 2); }), "axis"));
+}
+
+namespace {
+// The adding problem (Hochreiter & Schmidhuber 1997): [N, T, 2] sequences of a value in [0, 1)
+// and a marker that is 1 at one step of each half of the sequence; the target is the sum of the
+// two marked values. Predicting the mean (1.0) scores 1/6 in mean squared error; solving it takes
+// carrying the first value across at least T/2 steps.
+struct AddingBatch {
+  tg::Tensor x, y;
+};
+AddingBatch adding_problem(int64_t n, int64_t steps, tg::Generator& gen) {
+  std::vector<double> x(static_cast<size_t>(n * steps * 2), 0.0), y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t half = steps / 2;
+    const int64_t a = static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(half));
+    const int64_t b = half + static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(steps - half));
+    for (int64_t t = 0; t < steps; ++t) x[static_cast<size_t>((i * steps + t) * 2)] = gen.uniform();
+    for (int64_t t : {a, b}) x[static_cast<size_t>((i * steps + t) * 2 + 1)] = 1.0;
+    y[static_cast<size_t>(i)] = x[static_cast<size_t>((i * steps + a) * 2)] + x[static_cast<size_t>((i * steps + b) * 2)];
+  }
+  return {tg::from_vector(x, {n, steps, 2}, tg::Dtype::f64), tg::from_vector(y, {n, 1}, tg::Dtype::f64)};
+}
+
+// Trains `layer` (hidden 16) with a linear head on its last step, Adam lr 0.01, batches of 32,
+// as one compiled step; returns the mean squared error on 256 held-out sequences.
+template <class Layer>
+double adding_problem_error(Layer& layer, tg::Generator& gen, int64_t steps, int iterations) {
+  nn::Sequential model{layer, nn::Select(1, -1), nn::Linear(16, 1, {.dtype = tg::Dtype::f64, .generator = &gen})};
+  tg::optim::Adam opt(model.parameters(), {.lr = 0.01});
+  AddingBatch batch = adding_problem(32, steps, gen);
+  tg::CompiledStep step = tg::compile_step(
+      [&](const std::vector<tg::Tensor>& in) { return tg::mse_loss(model(in[0]), in[1]); }, {batch.x, batch.y}, opt);
+  for (int i = 0; i < iterations; ++i) {
+    batch = adding_problem(32, steps, gen);
+    step({batch.x, batch.y});
+  }
+  const AddingBatch test = adding_problem(256, steps, gen);
+  tg::NoGradGuard no_grad;
+  return tg::mse_loss(model(test.x), test.y).item();
+}
+}  // namespace
+
+// The LSTM learns the adding problem at 30 steps where the tanh RNN, trained the same way, stays
+// at the mean's error: its gradient does not reach back 15 steps (docs/rnn.md has the norms).
+// The LSTM's forget gates start with bias 1 (Jozefowicz et al. 2015), as users train LSTMs on long
+// dependencies. Probes over 8 seeds (2026-12-07): the LSTM ended at 0.0004-0.003 in every one,
+// the RNN at 0.16-0.19; the bounds sit an order of magnitude from both.
+TEST(NnRecurrent, LstmLearnsTheAddingProblemWhereTheRnnDoesNot) {
+  constexpr int64_t kSteps = 30, kHidden = 16;
+  constexpr int kIterations = 1500;
+  tg::Generator lstm_gen(1), rnn_gen(1);
+  nn::LSTM lstm(2, kHidden, {.batch_first = true, .dtype = tg::Dtype::f64, .generator = &lstm_gen});
+  {
+    tg::NoGradGuard no_grad;
+    for (auto& [name, p] : lstm.named_parameters())
+      if (name == "bias_hh_l0") p.copy_(tg::cat({tg::slice(p, 0, 0, kHidden), tg::full({kHidden}, 1.0, tg::Dtype::f64),
+                                                 tg::slice(p, 0, 2 * kHidden, 4 * kHidden)}, 0));
+  }
+  nn::RNN rnn(2, kHidden, {.batch_first = true, .dtype = tg::Dtype::f64, .generator = &rnn_gen});
+  const double lstm_error = adding_problem_error(lstm, lstm_gen, kSteps, kIterations);
+  const double rnn_error = adding_problem_error(rnn, rnn_gen, kSteps, kIterations);
+  std::printf("adding problem, %d steps: LSTM %.5f, RNN %.5f\n", static_cast<int>(kSteps), lstm_error, rnn_error);
+  EXPECT_LT(lstm_error, 0.02) << "the LSTM did not learn the adding problem at " << kSteps << " steps";
+  EXPECT_GT(rnn_error, 0.1) << "the tanh RNN learned the adding problem at " << kSteps << " steps";
 }
