@@ -102,6 +102,34 @@ TEST_F(TrainMpi, TwoRanksOfBatchBTrainTheWeightsOfOneProcessOfBatch2B) {
   }
 }
 
+// The same for --model lstm: 2 ranks of batch 32 take the steps of one process of batch 64. SGD
+// (lr 0.1), so that a rounding difference in a gradient moves a weight by lr times that difference,
+// as in the test above (Adam would divide a near-zero gradient by its own size). The LSTM's
+// gradients sum 64 examples' terms over 28 steps, each bounded as above: 1e-4 still leaves
+// margin, while a wrong average moves weights by about 1e-2.
+TEST_F(TrainMpi, TwoRanksTrainTheLstmOfOneProcessOfTwiceTheBatch) {
+  const fs::path images = dir_ / "images28";  // the model reads 28 rows of 28 pixels
+  write_dataset(images, 300, 64, 28);
+  auto lstm_args = [&](const std::string& out, const std::string& batch) {
+    return std::vector<std::string>{"--data", images.string(), "--model", "lstm", "--optimizer", "sgd", "--lr", "0.1",
+                                    "--batch-size", batch, "--epochs", "1", "--limit", "300", "--seed", "7",
+                                    "--no-plot", "--threads", "1", "--out", (dir_ / out).string()};
+  };
+  RunOutput one = train(lstm_args("one", "64"));
+  ASSERT_EQ(one.exit_code, 0) << one.text;
+  RunOutput two = mpirun(2, lstm_args("two", "32"));
+  ASSERT_EQ(two.exit_code, 0) << two.text;
+  EXPECT_NE(two.text.find("batch 32 x 2 ranks"), std::string::npos) << two.text;
+  LoadedRun r1 = load_run((dir_ / "one" / "checkpoint.safetensors").string());
+  LoadedRun r2 = load_run((dir_ / "two" / "checkpoint.safetensors").string());
+  EXPECT_EQ(r2.state.model, "lstm");
+  EXPECT_EQ(r2.state.ranks, 2);
+  ASSERT_EQ(r1.tensors.model.size(), r2.tensors.model.size());
+  const double diff = max_difference(r1.tensors.model, r2.tensors.model);
+  EXPECT_LE(diff, 1e-4) << "largest LSTM weight difference between 2 ranks x 32 and 1 x 64";
+  RecordProperty("max_weight_difference", std::to_string(diff));
+}
+
 // Resuming a 2-rank run after epoch 1 gives the weights of an uninterrupted 2-rank run, bit for bit
 // (the same ranks do the same arithmetic in the same order).
 TEST_F(TrainMpi, ResumeUnderMpiGivesTheWeightsOfAnUninterruptedRun) {
