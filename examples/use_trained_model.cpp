@@ -74,6 +74,22 @@ tg::nn::Sequential build_cnn(int64_t inputs, int64_t classes) {
                         nn::Flatten(), nn::Linear(64 * 7 * 7, 128), nn::ReLU(), nn::Linear(128, classes)};
 }
 
+// tapegrad-train's --model lstm and --model gru (tools/train/rnn.cpp): each image read as a
+// sequence of its 28 rows of 28 pixels, one recurrent layer of 128 (batch first), its last step,
+// and a Linear head. PyTorch names the recurrent layer's parameters "1.weight_ih_l0" and so on.
+tg::nn::Sequential build_rnn(const std::string& kind, int64_t inputs, int64_t classes) {
+  namespace nn = tg::nn;
+  if (inputs != 28 * 28)
+    throw std::runtime_error("the " + kind + " reads 28 rows of 28 pixels (784 inputs), but the checkpoint says " +
+                             std::to_string(inputs) + " inputs");
+  nn::Sequential net{nn::Unflatten(1, {28, 28})};
+  if (kind == "lstm") net.push_back(nn::LSTM(28, 128, {.batch_first = true}));
+  else net.push_back(nn::GRU(28, 128, {.batch_first = true}));
+  net.push_back(nn::Select(1, -1));
+  net.push_back(nn::Linear(128, classes));
+  return net;
+}
+
 // The network the checkpoint was trained as: its metadata's "model" names it (checkpoints written
 // before tapegrad-train had --model have no such entry, and hold an MLP).
 tg::nn::Sequential build_model(const tg::io::Checkpoint& ck, const std::string& path) {
@@ -82,8 +98,9 @@ tg::nn::Sequential build_model(const tg::io::Checkpoint& ck, const std::string& 
   const int64_t inputs = std::stoll(setting(ck, path, "inputs")), classes = std::stoll(setting(ck, path, "classes"));
   if (kind == "mlp") return build_mlp(inputs, sizes_of(setting(ck, path, "hidden")), classes);
   if (kind == "cnn") return build_cnn(inputs, classes);
+  if (kind == "lstm" || kind == "gru") return build_rnn(kind, inputs, classes);
   throw std::runtime_error(path + ": the checkpoint's metadata says model '" + kind +
-                           "', but this program builds only tapegrad-train's mlp and cnn");
+                           "', but this program builds only tapegrad-train's mlp, cnn, lstm and gru");
 }
 
 // One PNG chunk: length, type, data, and the CRC of type and data (zlib computes the CRC).

@@ -10,7 +10,9 @@
 #      model kind from the metadata, rebuild the CNN (nn::Unflatten first), load it and classify;
 #      what it prints up to the network's "Total:" line must be examples/use_trained_model_cnn.out
 #      (shown on the same page);
-#   4. on a missing file: a one-line error naming the file, exit status 1.
+#   4. on checkpoints of --model lstm and --model gru: it must rebuild the sequence model
+#      (Unflatten to 28 rows, the recurrent layer, its last step, Linear), load it and classify;
+#   5. on a missing file: a one-line error naming the file, exit status 1.
 # With TAPEGRAD_DOCS_BLESS=1, cases 1 and 3 write examples/use_trained_model.out and
 # examples/use_trained_model_cnn.out instead of comparing.
 # Usage: check.sh EXAMPLE TAPEGRAD_TRAIN SOURCE_DIR
@@ -63,8 +65,18 @@ done
 if grep -qE "error|\?" cnn.txt; then echo "the cnn's printout has an unknown shape or an error:"; cat cnn.txt; exit 1; fi
 png_ok cnn.png || { echo "cnn.png is not a PNG"; exit 1; }
 
+for model in lstm gru; do
+  "$train" --data images --model $model --epochs 1 --seed 3 --threads 1 --no-plot --out $model > $model.log 2>&1 ||
+    { cat $model.log; exit 1; }
+  "$example" $model/checkpoint.safetensors images $model.png > $model.txt
+  for want in "model.1.weight_hh_l0" "model.3.weight" "Select(dim=1, index=-1)" "test accuracy: " "wrote $model.png (360x360)"; do
+    grep -qF "$want" $model.txt || { echo "on a $model checkpoint, no '$want' in:"; cat $model.txt; exit 1; }
+  done
+  if grep -qE "error|\?" $model.txt; then echo "the $model's printout has an unknown shape or an error:"; cat $model.txt; exit 1; fi
+done
+
 if "$example" missing.safetensors data > missing.txt 2> missing.err; then
   echo "a missing checkpoint did not fail"; exit 1
 fi
 grep -q "^use_trained_model: .*missing.safetensors" missing.err || { echo "unclear error:"; cat missing.err; exit 1; }
-echo "use_trained_model: the committed checkpoint, a fresh mlp, a fresh cnn and a missing one all behave"
+echo "use_trained_model: the committed checkpoint, a fresh mlp, cnn, lstm and gru, and a missing one all behave"
