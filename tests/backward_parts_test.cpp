@@ -89,3 +89,35 @@ TEST(BackwardParts, GradcheckThroughManySelects) {
   const tg::GradcheckReport second = tg::gradgradcheck(fn, {x});
   EXPECT_TRUE(second.ok) << second.str();
 }
+
+// Slices' gradients are added whole (placing each in a tensor of zeros), beside select's parts:
+// gaps are zeros, repeats and overlaps add. (Joining slices' gradients as parts, like select's,
+// was measured slower for an LSTM's [h', c'] split: docs/performance.md.)
+TEST(BackwardParts, SlicesAddWholeBesideSelectsParts) {
+  const tg::Tensor x = iota(2, 6).requires_grad(true);
+  const tg::Tensor y = x * 1.0;
+  const tg::Tensor loss = tg::sum(tg::slice(y, 1, 0, 2) * 2.0) + tg::sum(tg::slice(y, 1, 0, 2)) +
+                          tg::sum(tg::slice(y, 1, 3, 5) * 10.0) + tg::sum(tg::slice(y, 1, 0, 6, 5) * 100.0);
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{103, 3, 0, 10, 10, 100, 103, 3, 0, 10, 10, 100}));
+  const tg::Tensor z = iota(1, 4).requires_grad(true);
+  (tg::sum(tg::slice(z, 1, 0, 3)) + tg::sum(tg::slice(z, 1, 1, 4) * 2.0)).backward();  // overlapping
+  EXPECT_EQ(z.grad().to_vector<double>(), (std::vector<double>{1, 3, 3, 2}));
+  const tg::Tensor u = iota(3, 2).requires_grad(true);
+  (tg::sum(tg::slice(u, 0, 0, 1)) + tg::sum(tg::select(u, 0, 2) * 4.0)).backward();  // a slice's and a select's parts
+  EXPECT_EQ(u.grad().to_vector<double>(), (std::vector<double>{1, 1, 0, 0, 4, 4}));
+}
+
+TEST(BackwardParts, SlicesGradcheckFirstAndSecondOrder) {
+  tg::Generator gen(6);
+  const tg::Tensor x = tg::randn({3, 4}, gen, tg::Dtype::f64).requires_grad(true);
+  auto fn = [](const std::vector<tg::Tensor>& in) {
+    const tg::Tensor y = tg::sin(in[0]);
+    const tg::Tensor a = tg::slice(y, 1, 0, 2), b = tg::slice(y, 1, 2, 4), c = tg::slice(y, 1, 1, 3);
+    return tg::sum(a * b * c) + tg::sum(tg::slice(y, 0, 1, 3) * tg::slice(y, 0, 0, 2));
+  };
+  const tg::GradcheckReport first = tg::gradcheck(fn, {x});
+  EXPECT_TRUE(first.ok) << first.str();
+  const tg::GradcheckReport second = tg::gradgradcheck(fn, {x});
+  EXPECT_TRUE(second.ok) << second.str();
+}

@@ -115,6 +115,15 @@ static const Op<GemmArgs> kGemm(
 Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
 
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
+namespace {
+// When B is transpose(W), recorded on this tape from a W unchanged since, the W that dY B^T
+// reads as stored (dY W: one product without transposed operands), else null. Our transposes are
+// copies, not strided views: without this, dY B^T reads B transposed, which costs a copy (or
+// Eigen's path, for a B too large to copy) per product, as in a recurrent step's g W_hh. (A
+// copy of the handle: the product records a node, which may move the tape's nodes.)
+Tensor transposed_from(const Tensor& b);
+}  // namespace
+
 static const Op<void> kMatmul(
     {.name = "matmul",
      .forward =
@@ -142,7 +151,11 @@ static const Op<void> kMatmul(
            const Tensor &a = c.input(0), &b = c.input(1);
            const Mat2 ma = as_left(a), mb = as_right(b);
            const bool va = impl_of(a)->shape.size() == 1, vb = impl_of(b)->shape.size() == 1;
-           if (c.needs_grad(0)) c.accumulate(0, kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va}));
+           if (c.needs_grad(0)) {
+             const Tensor w = vb ? Tensor() : transposed_from(b);
+             c.accumulate(0, w.defined() ? kGemm({c.grad(), w}, {ma.rows, ma.cols, mb.cols, false, false, va})
+                               : kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va}));
+           }
            if (c.needs_grad(1)) c.accumulate(1, kGemm({a, c.grad()}, {mb.rows, mb.cols, ma.rows, true, false, vb}));
          },
      .samples = {{.inputs = [](Dtype d, Generator& g) {
@@ -356,6 +369,17 @@ static const Op<void> kTranspose(
                     return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
                   }}}});
 Tensor transpose(const Tensor& x) { return kTranspose({x}); }
+
+namespace {
+Tensor transposed_from(const Tensor& b) {
+  const TensorImpl* t = impl_of(b);
+  if (t->node < 0 || !t->tape) return {};
+  const Node& n = impl_of(*t->tape).node(static_cast<size_t>(t->node));
+  if (n.op != &kTranspose || n.finished || n.output != t || n.inputs.size() != 1) return {};
+  const Tensor& w = n.inputs[0];
+  return impl_of(w)->storage->version == n.inputs.version(0) ? w : Tensor();
+}
+}  // namespace
 
 // ---- reshape: shares storage; the gradient is reshaped back ----
 // The target shape, with any -1 resolved.
