@@ -93,10 +93,20 @@ struct GradParts {
   std::vector<std::pair<int64_t, Tensor>> parts;
 };
 namespace {
-thread_local std::vector<GradParts> grad_parts;
+// Reached through an initial-exec pointer, as pending_list: every backward pass reads its size,
+// and a thread_local vector would cost a guarded TLS call each time.
+TG_TLS thread_local std::vector<GradParts>* parts_list = nullptr;
+std::vector<GradParts>& grad_parts() {
+  if (!parts_list) [[unlikely]] {
+    thread_local std::vector<GradParts> owner;
+    parts_list = &owner;
+  }
+  return *parts_list;
+}
+size_t parts_in_use() { return parts_list ? parts_list->size() : 0; }
 
 GradParts* parts_of(const TensorImpl* t) {
-  for (GradParts& p : grad_parts)
+  for (GradParts& p : grad_parts())
     if (p.owner == t) return &p;
   return nullptr;
 }
@@ -126,17 +136,20 @@ Tensor joined(GradParts& p) {
 // Moves t's parts into its gradient slot (its pending one for a leaf), which is then undefined:
 // the parts arrive only while the slot is, and a whole gradient joins them before it is added.
 void join_parts(TensorImpl* t) {
-  auto it = std::find_if(grad_parts.begin(), grad_parts.end(), [t](const GradParts& p) { return p.owner == t; });
+  std::vector<GradParts>& list = grad_parts();
+  auto it = std::find_if(list.begin(), list.end(), [t](const GradParts& p) { return p.owner == t; });
   (t->node < 0 ? t->pending : t->grad) = joined(*it);
-  grad_parts.erase(it);
+  list.erase(it);
   t->grad_in_parts = false;
 }
 
 // Ends the pass's parts from `first` on (joined ones are gone already): on an error, or for
 // outputs of nodes the pass never reached.
 void drop_parts(size_t first) {
-  for (size_t k = first; k < grad_parts.size(); ++k) grad_parts[k].owner->grad_in_parts = false;
-  grad_parts.resize(first);
+  if (parts_in_use() <= first) return;
+  std::vector<GradParts>& list = grad_parts();
+  for (size_t k = first; k < list.size(); ++k) list[k].owner->grad_in_parts = false;
+  list.resize(first);
 }
 }  // namespace
 
@@ -156,7 +169,7 @@ void BackwardContext::accumulate_part(size_t i, Tensor g, size_t axis, int64_t i
   if (!p) {
     if (leaf) pending_leaves().push_back(in);
     t->grad_in_parts = true;
-    p = &grad_parts.emplace_back(GradParts{t, axis, {}});
+    p = &grad_parts().emplace_back(GradParts{t, axis, {}});
   }
   p->parts.emplace_back(index, std::move(g));
 }
@@ -302,7 +315,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
   const size_t first_leaf = pending.size();
-  const size_t first_parts = detail::grad_parts.size();
+  const size_t first_parts = detail::parts_in_use();
   if (options.create_graph) tape.hold_collection(true);
   struct Hold {
     detail::TapeImpl& tape;
