@@ -382,11 +382,13 @@ for t in (1, 2):
 refusals("rnn_step_t1.json", "rnn_step_t2.json")
 p("\nHow the layers run: per step, the step's input and the carried h each go through one matrix product, and an "
   "LSTM's gates and state update are one op (`tg::lstm_cell`, forward and backward; float32's sigmoid and tanh are "
-  "Eigen's vectorised approximations), so a step is about eight op calls each way. What the profile of the 1-layer "
-  "case still shows (perf, 2026-12-07): the products, about half the time (libxsmm's JIT kernels, and Eigen's for "
-  "h's gradient g W_hh, whose transposed operand is too large for the copy libxsmm would need), memory copies "
-  "(14%: the step's slices and h and c out of the cell's [h', c']), the cell's own kernels (8%), and the per-op "
-  "recording.\n")
+  "Eigen's vectorised approximations), so a step is about eight op calls each way. h's gradient g W_hh reads W_hh as "
+  "stored (matmul's backward sees that its operand is transpose(W_hh)), so every product of the step runs through "
+  "libxsmm's JIT kernels without a transposed copy; before that, this product fell to Eigen (7% of the 1-layer "
+  "step, 11% of the training step). What the profile of the 1-layer case still shows (perf, 2026-12-07): the "
+  "products, about half the time, memory copies (14%: the step's slices and h and c out of the cell's [h', c']), "
+  "the cell's own kernels (8%), and the per-op recording. Joining the gradients of h's and c's slices in one copy, "
+  "as select's are joined, was measured slower (13.9 against 12.7 ms) and not kept.\n")
 p("The input projection of all steps as one product ([T N, F] x [F, 4H], each step selecting its rows; select's "
   "gradients of one tensor are joined by one stack in the engine, not added T times) was built and measured on "
   "2026-12-07 (AMD EPYC, one thread, same run): 1 layer 15.2 ms against 13.6 ms per step, 2 layers 37.1 against "
