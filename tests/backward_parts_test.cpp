@@ -4,6 +4,8 @@
 // mix of parts, repeats, gaps and whole gradients comes in.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <tapegrad/tapegrad.h>
 
 namespace tg = tapegrad;
@@ -120,4 +122,42 @@ TEST(BackwardParts, SlicesGradcheckFirstAndSecondOrder) {
   EXPECT_TRUE(first.ok) << first.str();
   const tg::GradcheckReport second = tg::gradgradcheck(fn, {x});
   EXPECT_TRUE(second.ok) << second.str();
+}
+
+// An error part-way through a pass (an in-place change the backward detects) drops the parts
+// collected so far, their owner included (held only by the released selects): the next pass
+// over a fresh graph of the same leaf gets exactly its own gradient.
+TEST(BackwardParts, AnErrorMidPassLeavesNoPartsBehind) {
+  const tg::Tensor x = iota(4, 3).requires_grad(true);
+  const tg::Tensor w = iota(3, 3).requires_grad(true);
+  {
+    tg::Tensor h = tg::zeros({3}, tg::Dtype::f64);
+    const tg::Tensor projected = tg::matmul(x, w);  // held by the selects' nodes only, below
+    tg::Tensor loss;
+    for (int64_t t = 0; t < 4; ++t) h = tg::tanh(tg::select(projected, 0, t) + h * tg::select(w, 0, t % 3));
+    loss = tg::sum(h);
+    {
+      tg::NoGradGuard no_grad;
+      w.detach().mul_(0.5);  // as an optimizer's step() before backward()
+    }
+    EXPECT_THROW(loss.backward(), tg::Error);
+  }
+  EXPECT_FALSE(x.has_grad());
+  const tg::Tensor loss = tg::sum(tg::select(x, 0, 1) * 2.0) + tg::sum(tg::select(x, 0, 3));
+  loss.backward();
+  EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 0, 0, 2, 2, 2, 0, 0, 0, 1, 1, 1}));
+}
+
+// Two rows of a long axis (a table's): placed and added, not stacked with thousands of zeros;
+// under create_graph that is a few recorded nodes, not one node of 10,000 inputs.
+TEST(BackwardParts, FewPartsOfALongAxisArePlacedAndAdded) {
+  const tg::Tensor table = tg::zeros({10000, 2}, tg::Dtype::f64).requires_grad(true);
+  const tg::Tensor y = table * 3.0;
+  const tg::Tensor loss = tg::sum(tg::select(y, 0, 7)) + tg::sum(tg::select(y, 0, 9000) * 2.0);
+  const std::vector<tg::Tensor> g = tg::grad(loss, {table}, {.create_graph = true});
+  for (const tg::NodeView& n : tg::Tape::current().nodes_of(g[0])) EXPECT_LT(n.inputs.size(), 10u) << n.op;
+  const std::vector<double> v = g[0].detach().to_vector<double>();
+  EXPECT_EQ(v[14], 3.0);
+  EXPECT_EQ(v[18001], 6.0);
+  EXPECT_EQ(std::count(v.begin(), v.end(), 0.0), 20000 - 4);
 }

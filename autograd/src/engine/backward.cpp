@@ -89,6 +89,7 @@ int64_t target_index(const std::vector<Tensor>* targets, const TensorImpl* t) {
 // the gradient is read. Per thread; a pass's entries are dropped when it ends.
 struct GradParts {
   TensorImpl* owner;
+  uint32_t pass;  // the pass that collects them (Pass::id)
   size_t axis;
   std::vector<std::pair<int64_t, Tensor>> parts;
 };
@@ -103,7 +104,7 @@ std::vector<GradParts>& grad_parts() {
   }
   return *parts_list;
 }
-size_t parts_in_use() { return parts_list ? parts_list->size() : 0; }
+TG_TLS thread_local uint32_t last_pass_id = 0;
 
 GradParts* parts_of(const TensorImpl* t) {
   for (GradParts& p : grad_parts())
@@ -116,9 +117,18 @@ GradParts* parts_of(const TensorImpl* t) {
 // put in place as select's gradient always was.
 Tensor joined(GradParts& p) {
   const TensorImpl& t = *p.owner;
-  if (p.parts.size() == 1) return place_along(p.parts[0].second, t.shape, p.axis, p.parts[0].first);
-  std::stable_sort(p.parts.begin(), p.parts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   const int64_t n = t.shape[p.axis];
+  // A few parts of a long axis (two rows of a table): each in place and added, rather than a
+  // stack of mostly zeros.
+  if (p.parts.size() == 1 || static_cast<int64_t>(p.parts.size()) * 8 < n) {
+    Tensor total;
+    for (auto& [index, g] : p.parts) {
+      Tensor placed = place_along(g, t.shape, p.axis, index);
+      total = total.defined() ? add(total, placed) : std::move(placed);
+    }
+    return total;
+  }
+  std::stable_sort(p.parts.begin(), p.parts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Tensor> rows(static_cast<size_t>(n));
   Tensor zero;
   for (auto& [index, g] : p.parts) {
@@ -138,18 +148,24 @@ Tensor joined(GradParts& p) {
 void join_parts(TensorImpl* t) {
   std::vector<GradParts>& list = grad_parts();
   auto it = std::find_if(list.begin(), list.end(), [t](const GradParts& p) { return p.owner == t; });
+  if (it == list.end())
+    throw Error("backward: the gradient of a " + t->shape.str() +
+                " tensor is being collected by another thread's backward pass; tapes are per thread, and a tensor "
+                "cannot take gradients from two threads' passes at once");
   (t->node < 0 ? t->pending : t->grad) = joined(*it);
   list.erase(it);
   t->grad_in_parts = false;
 }
 
-// Ends the pass's parts from `first` on (joined ones are gone already): on an error, or for
-// outputs of nodes the pass never reached.
-void drop_parts(size_t first) {
-  if (parts_in_use() <= first) return;
-  std::vector<GradParts>& list = grad_parts();
-  for (size_t k = first; k < list.size(); ++k) list[k].owner->grad_in_parts = false;
-  list.resize(first);
+// Ends the parts of pass `id` (joined ones are gone already): on an error, or for outputs of
+// nodes the pass never reached. By pass, not by position: a nested pass may join an outer one's.
+void drop_parts(uint32_t id) {
+  if (!parts_list || parts_list->empty()) return;
+  std::erase_if(*parts_list, [id](const GradParts& p) {
+    if (p.pass != id) return false;
+    p.owner->grad_in_parts = false;
+    return true;
+  });
 }
 }  // namespace
 
@@ -169,7 +185,7 @@ void BackwardContext::accumulate_part(size_t i, Tensor g, size_t axis, int64_t i
   if (!p) {
     if (leaf) pending_leaves().push_back(in);
     t->grad_in_parts = true;
-    p = &grad_parts().emplace_back(GradParts{t, axis, {}});
+    p = &grad_parts().emplace_back(GradParts{t, pass_.id, axis, {}});
   }
   p->parts.emplace_back(index, std::move(g));
 }
@@ -286,7 +302,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   detail::TensorImpl* r = impl_of(root);
   const bool retain = options.retain_graph || options.create_graph;
   detail::GradMode mode(options.create_graph);  // backward formulas are recorded only for create_graph
-  const detail::Pass pass{options.create_graph, targets, tracing};
+  const detail::Pass pass{options.create_graph, targets, tracing, ++detail::last_pass_id};
 
   if (r->node < 0) {  // a leaf: its gradient is the upstream itself
     if (targets) {
@@ -315,7 +331,6 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   const size_t root_node = static_cast<size_t>(r->node);
   std::vector<Tensor>& pending = detail::pending_leaves();
   const size_t first_leaf = pending.size();
-  const size_t first_parts = detail::parts_in_use();
   if (options.create_graph) tape.hold_collection(true);
   struct Hold {
     detail::TapeImpl& tape;
@@ -326,12 +341,16 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
   } hold{tape, options.create_graph};
   try {
     for (size_t i = root_node + 1; i-- > 0;) {
-      detail::Node& n = tape.node(i);
-      if (n.finished || !n.output) continue;
-      if (!n.output->grad.defined()) {
-        if (!n.output->grad_in_parts) continue;
-        detail::join_parts(n.output);
+      {
+        const detail::Node& at = tape.node(i);
+        if (at.finished || !at.output) continue;
+        // Joining records nodes under create_graph, which may move the tape's: before the reference below.
+        if (!at.output->grad.defined()) {
+          if (!at.output->grad_in_parts) continue;
+          detail::join_parts(at.output);
+        }
       }
+      detail::Node& n = tape.node(i);
       check_versions(n, i);
       Tensor g = std::move(n.output->grad);  // a non-leaf keeps no gradient after its node ran
       n.output->grad = Tensor();
@@ -353,8 +372,12 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
       if (anomaly) check_finite_backward(done, i);
       if (!keep) tape.release(i);
     }
+    for (size_t k = first_leaf; k < pending.size(); ++k)
+      if (impl_of(pending[k])->grad_in_parts) detail::join_parts(impl_of(pending[k]));
   } catch (...) {
-    // Leave no half-propagated gradients behind: a later backward must not pick them up.
+    // Leave no half-propagated gradients behind: a later backward must not pick them up. The parts
+    // first, while the pins and the pending list still hold their owners.
+    detail::drop_parts(pass.id);
     for (size_t i = root_node + 1; i-- > 0;) {
       detail::Node& n = tape.node(i);
       if (n.output) n.output->grad = Tensor();
@@ -362,12 +385,10 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     }
     for (size_t k = first_leaf; k < pending.size(); ++k) impl_of(pending[k])->pending = Tensor();
     pending.resize(first_leaf);
-    detail::drop_parts(first_parts);
     throw;
   }
   for (size_t k = first_leaf; k < pending.size(); ++k) {
     detail::TensorImpl* t = impl_of(pending[k]);
-    if (t->grad_in_parts) detail::join_parts(t);
     if (targets) {
       (*captured)[static_cast<size_t>(detail::target_index(targets, t))] = std::move(t->pending);
     } else {
@@ -376,7 +397,7 @@ void run_backward(const Tensor& root, Tensor upstream, BackwardOptions options, 
     t->pending = Tensor();
   }
   pending.resize(first_leaf);
-  detail::drop_parts(first_parts);  // outputs of nodes the pass did not reach, whose gradients go unread
+  detail::drop_parts(pass.id);  // outputs of nodes the pass did not reach, whose gradients go unread
   // As eagerly, a backward() without retain_graph uses the graph up: the step's nodes stay for its
   // next replay, but until then a second pass through them is refused.
   if (tape.compiled() && !retain) tape.step_state = detail::TapeImpl::StepState::consumed;

@@ -12,6 +12,7 @@ struct Pass {
   bool create_graph = false;
   const std::vector<Tensor>* targets = nullptr;
   bool tracing = false;  // compile() traces the pass into its program (trace_backward)
+  uint32_t id = 0;       // this thread's passes are numbered: gradients in parts belong to one
 };
 
 // What a node's backward sees: the upstream gradient, the inputs, the output, and a way to add
@@ -28,6 +29,8 @@ class BackwardContext {
   // Input `i` as recorded.
   const Tensor& input(size_t i) const { return node_.inputs[i]; }
   size_t inputs() const { return node_.inputs.size(); }
+  // True when the pass records the backward (create_graph): its gradients are differentiated again.
+  bool recording() const { return pass_.create_graph; }
   // True if input `i` needs a gradient.
   bool needs_grad(size_t i) const { return impl_of(node_.inputs[i])->requires_grad; }
   // The node's output value, without taking a reference (for kernels that only read it).

@@ -152,7 +152,9 @@ static const Op<void> kMatmul(
            const Mat2 ma = as_left(a), mb = as_right(b);
            const bool va = impl_of(a)->shape.size() == 1, vb = impl_of(b)->shape.size() == 1;
            if (c.needs_grad(0)) {
-             const Tensor w = vb || impl_of(b)->node < 0 ? Tensor() : transposed_from(b);
+             // Not when the pass records: the recorded gradient must still depend on B itself,
+             // for a gradient of it with respect to B.
+             const Tensor w = vb || impl_of(b)->node < 0 || c.recording() ? Tensor() : transposed_from(b);
              c.accumulate(0, w.defined() ? kGemm({c.grad(), w}, {ma.rows, ma.cols, mb.cols, false, false, va})
                                : kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va}));
            }
