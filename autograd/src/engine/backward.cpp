@@ -87,13 +87,14 @@ int64_t target_index(const std::vector<Tensor>* targets, const TensorImpl* t) {
 // ---- gradients in parts ----
 // The parts of one tensor's gradient, each at an index along one axis (accumulate_part), until
 // the gradient is read. Per thread; a pass's entries are dropped when it ends.
+namespace {
 struct GradParts {
   TensorImpl* owner;
   uint32_t pass;  // the pass that collects them (Pass::id)
   size_t axis;
   std::vector<std::pair<int64_t, Tensor>> parts;
 };
-namespace {
+
 // Reached through an initial-exec pointer, as pending_list: every backward pass reads its size,
 // and a thread_local vector would cost a guarded TLS call each time.
 TG_TLS thread_local std::vector<GradParts>* parts_list = nullptr;
@@ -113,8 +114,8 @@ GradParts* parts_of(const TensorImpl* t) {
 }
 
 // The parts as one tensor: one stack, with zeros where no part came and the sum where several
-// came at one index (added in their order of arrival, as accumulate would have). A lone part is
-// put in place as select's gradient always was.
+// came at one index (added in their order of arrival, as accumulate would have). A lone part, or
+// a few of a long axis, are each put in place (as select's gradient always was) and added.
 Tensor joined(GradParts& p) {
   const TensorImpl& t = *p.owner;
   const int64_t n = t.shape[p.axis];
@@ -146,14 +147,13 @@ Tensor joined(GradParts& p) {
 // Moves t's parts into its gradient slot (its pending one for a leaf), which is then undefined:
 // the parts arrive only while the slot is, and a whole gradient joins them before it is added.
 void join_parts(TensorImpl* t) {
-  std::vector<GradParts>& list = grad_parts();
-  auto it = std::find_if(list.begin(), list.end(), [t](const GradParts& p) { return p.owner == t; });
-  if (it == list.end())
+  GradParts* p = parts_of(t);
+  if (!p)
     throw Error("backward: the gradient of a " + t->shape.str() +
                 " tensor is being collected by another thread's backward pass; tapes are per thread, and a tensor "
                 "cannot take gradients from two threads' passes at once");
-  (t->node < 0 ? t->pending : t->grad) = joined(*it);
-  list.erase(it);
+  (t->node < 0 ? t->pending : t->grad) = joined(*p);
+  grad_parts().erase(grad_parts().begin() + (p - grad_parts().data()));
   t->grad_in_parts = false;
 }
 

@@ -44,8 +44,8 @@ class BackwardContext {
   // Adds `g` into input `i`'s gradient, summing over broadcast dimensions first.
   void accumulate(size_t i, Tensor g);
   // Adds `g` as the gradient of input `i` at `index` along `axis` (select's backward, g without
-  // the axis). Parts of one input are kept apart and stacked once when its gradient is read, so
-  // that T selects of one tensor (an RNN's steps of one product) cost one tensor's size, not T.
+  // the axis). Parts of one input are kept apart and joined once when its gradient is read (one
+  // stack), so that T selects of one tensor (an RNN's steps) cost one tensor's size, not T.
   void accumulate_part(size_t i, Tensor g, size_t axis, int64_t index);
 
  private:

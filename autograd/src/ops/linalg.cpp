@@ -117,7 +117,7 @@ Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
 namespace {
 // When B is transpose(W), recorded on this tape from a W unchanged since, the W that dY B^T
-// reads as stored (dY W: one product without transposed operands), else null. Our transposes are
+// reads as stored (dY W: one product without transposed operands), else undefined. Our transposes are
 // copies, not strided views: without this, dY B^T reads B transposed, which costs a copy (or
 // Eigen's path, for a B too large to copy) per product, as in a recurrent step's g W_hh. (A
 // copy of the handle: the product records a node, which may move the tape's nodes.)
