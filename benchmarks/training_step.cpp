@@ -35,6 +35,7 @@ const Net kNets[] = {
 };
 constexpr double kLr = 0.01;
 std::map<std::string, double> tapegrad_us;  // last tapegrad time per net, for the ratio
+std::map<std::string, double> float32_us;   // last time per variant and net, for bf16's speedup
 
 struct Counters {
   const Net& net;
@@ -50,6 +51,11 @@ struct Counters {
     s.counters["heap_calls_per_step"] = double(bench::heap_calls.load() - heap0) / it;
     if (lib.rfind("tapegrad", 0) == 0) {
       s.counters["tg_sys_allocs_per_step"] = double(tg::memory_stats().system_allocations - sys0) / it;
+      const std::string key = lib + "/" + net.name;
+      const size_t bf16 = lib.rfind("_bf16");
+      if (bf16 == std::string::npos) float32_us[key] = us;
+      else if (float32_us.count(lib.substr(0, bf16) + "/" + net.name))
+        s.counters["bf16_speedup"] = float32_us[lib.substr(0, bf16) + "/" + net.name] / us;
       if (lib == "tapegrad") tapegrad_us[net.name] = us;
     } else if (tapegrad_us.count(net.name)) {
       s.counters["tapegrad_over_libtorch"] = tapegrad_us[net.name] / us;
@@ -58,7 +64,9 @@ struct Counters {
   }
 };
 
-void BM_step_tapegrad(benchmark::State& s) {
+// `precision` bf16: the forward under tg::AutocastGuard (mixed precision: bfloat16 operands of the
+// products, float32 weights, gradients and update), the "_bf16" variant.
+void eager_step(benchmark::State& s, tg::Dtype precision) {
   const Net& net = kNets[s.range(0)];
   tg::nn::Sequential model = bench::mlp(net.sizes, net.act);
   tg::optim::SGD opt(model.parameters(), {.lr = kLr});
@@ -66,7 +74,11 @@ void BM_step_tapegrad(benchmark::State& s) {
   const std::vector<int64_t> labels = bench::fixed_labels(net.batch, net.sizes.back());
   auto step = [&] {
     opt.zero_grad();
-    tg::Tensor loss = tg::softmax_cross_entropy(model(x), labels);
+    tg::Tensor loss;
+    {
+      tg::AutocastGuard autocast(precision);
+      loss = tg::softmax_cross_entropy(model(x), labels);
+    }
     loss.backward();
     opt.step();
   };
@@ -76,8 +88,11 @@ void BM_step_tapegrad(benchmark::State& s) {
   s.SetLabel(bench::gemm_paths(before, tg::gemm_path_counts()) + " per step");
   Counters c{net};
   for (auto _ : s) step();
-  c.report(s, "tapegrad");
+  c.report(s, precision == tg::Dtype::bf16 ? "tapegrad_bf16" : "tapegrad");
+  if (precision == tg::Dtype::bf16) s.SetLabel(std::string(net.name) + ", bf16 products: " + tg::bf16_path());
 }
+void BM_step_tapegrad(benchmark::State& s) { eager_step(s, tg::Dtype::f32); }
+void BM_step_tapegrad_bf16(benchmark::State& s) { eager_step(s, tg::Dtype::bf16); }
 
 // The labels as the float tensor a compiled step takes as an input (a std::vector would be
 // captured, not passed at each call).
@@ -110,18 +125,25 @@ void BM_step_tapegrad_compiled(benchmark::State& s) {
 
 // The whole step compiled once (tg::compile_step): each call replays the forward, the traced
 // backward and the SGD update, with no zero_grad.
-void BM_step_tapegrad_compile_step(benchmark::State& s) {
+void compiled_step(benchmark::State& s, tg::Dtype precision) {
   const Net& net = kNets[s.range(0)];
   tg::nn::Sequential model = bench::mlp(net.sizes, net.act);
   tg::optim::SGD opt(model.parameters(), {.lr = kLr});
   const std::vector<tg::Tensor> in{bench::fixed_input(net.batch, net.sizes.front()), label_tensor(net)};
   tg::CompiledStep step = tg::compile_step(
-      [&](const std::vector<tg::Tensor>& v) { return tg::softmax_cross_entropy(model(v[0]), v[1]); }, in, opt);
+      [&](const std::vector<tg::Tensor>& v) {
+        tg::AutocastGuard autocast(precision);
+        return tg::softmax_cross_entropy(model(v[0]), v[1]);
+      },
+      in, opt);
   for (int i = 0; i < 5; ++i) step(in);
   Counters c{net};
   for (auto _ : s) step(in);
-  c.report(s, "tapegrad_compile_step");
+  c.report(s, precision == tg::Dtype::bf16 ? "tapegrad_compile_step_bf16" : "tapegrad_compile_step");
+  if (precision == tg::Dtype::bf16) s.SetLabel(std::string(net.name) + ", bf16 products: " + tg::bf16_path());
 }
+void BM_step_tapegrad_compile_step(benchmark::State& s) { compiled_step(s, tg::Dtype::f32); }
+void BM_step_tapegrad_compile_step_bf16(benchmark::State& s) { compiled_step(s, tg::Dtype::bf16); }
 
 // The floor a step's time is judged against: its matrix products alone, at the step's shapes.
 // Per layer in->out at batch b: the forward X W ([b,in]x[in,out]), dW = X^T dY ([in,b]x[b,out])
@@ -205,6 +227,10 @@ void register_all() {
     benchmark::RegisterBenchmark("BM_step_tapegrad", BM_step_tapegrad)->Arg(i);
     benchmark::RegisterBenchmark("BM_step_tapegrad_compiled", BM_step_tapegrad_compiled)->Arg(i);
     benchmark::RegisterBenchmark("BM_step_tapegrad_compile_step", BM_step_tapegrad_compile_step)->Arg(i);
+    if (i < 2) {  // the 2-2-2 net has no product worth rounding
+      benchmark::RegisterBenchmark("BM_step_tapegrad_bf16", BM_step_tapegrad_bf16)->Arg(i);
+      benchmark::RegisterBenchmark("BM_step_tapegrad_compile_step_bf16", BM_step_tapegrad_compile_step_bf16)->Arg(i);
+    }
     benchmark::RegisterBenchmark("BM_step_gemm_alone", BM_step_gemm_alone)->Arg(i);
 #ifdef TAPEGRAD_BENCH_TORCH
     benchmark::RegisterBenchmark("BM_step_libtorch", BM_step_libtorch)->Arg(i);

@@ -111,7 +111,7 @@ TEST(DocsClaims, FromPytorchNoDevicesInt64OnlyIndexes) {
   EXPECT_TRUE(contains(nan, "no int64 value")) << nan;
 }
 
-// from-pytorch.md: "tg::io::load_safetensors reads F32, F64 and I64 tensors, and gives
+// from-pytorch.md: "tg::io::load_safetensors reads F32, F64, BF16 and I64 tensors, and gives
 // num_batches_tracked as an int64 tensor".
 TEST(DocsClaims, FromPytorchLoadSafetensorsReadsI64AsInt64) {
   tapegrad_test::TestDir dir("docs_claims_");

@@ -141,7 +141,7 @@ TEST(IoSafetensors, MalformedHeadersGiveSpecificErrors) {
       {image("{" + ok + "}", Bytes(4)),
        "tensor 't': " + at("{" + ok + "}", 0) + ": data_offsets [0, 8] run past the data section of 4 bytes"},
       {image(R"({"t":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", Bytes(4)),
-       "tensor 't': offset 8: unsupported dtype 'F16'; tapegrad reads F32, F64 and I64"},
+       "tensor 't': offset 8: unsupported dtype 'F16'; tapegrad reads F32, F64, BF16 and I64"},
       {image(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", Bytes(8)),
        "tensor 't': offset 8: shape [3] of F32 needs 12 bytes but data_offsets [0, 8] span 8"},
       {image(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", Bytes(8)),

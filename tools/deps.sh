@@ -16,4 +16,4 @@ ensure_packages() {
 
 # What building the library, its tests and its tools needs.
 BUILD_PACKAGES=(g++ cmake make libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libeigen3-dev libcli11-dev
-  nlohmann-json3-dev zlib1g-dev libdeflate-dev libxsmm-dev libopenmpi-dev openmpi-bin)
+  nlohmann-json3-dev zlib1g-dev libdeflate-dev libxsmm-dev libdnnl-dev libopenmpi-dev openmpi-bin)

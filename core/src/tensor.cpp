@@ -43,7 +43,15 @@ Tensor make_tensor(const Shape& shape, Dtype dtype, const char* op) {
 
 void throw_not_floating(Dtype d) {
   throw Error("expected a float32 or float64 tensor, got " + std::string(dtype_name(d)) +
-              " (int64 tensors hold indices: convert with .to(tg::Dtype::f32) to compute with them)");
+              (d == Dtype::bf16 ? " (bfloat16 tensors are storage: convert with .to(tg::Dtype::f32), or compute under "
+                                  "tg::AutocastGuard, whose products take bfloat16 operands)"
+                                : " (int64 tensors hold indices: convert with .to(tg::Dtype::f32) to compute with them)"));
+}
+
+void throw_bf16_input(const char* op, size_t input) {
+  throw Error(std::string(op) + ": input " + std::to_string(input) +
+              " is a bfloat16 tensor; it takes float32 or float64 (bfloat16 tensors are storage: convert with "
+              ".to(tg::Dtype::f32), or compute under tg::AutocastGuard, whose products take bfloat16 operands)");
 }
 
 void throw_int64_input(const char* op, size_t input) {
@@ -122,6 +130,8 @@ T* Tensor::data() {
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const int64_t* Tensor::data<int64_t>() const;
+template const bfloat16* Tensor::data<bfloat16>() const;
+template bfloat16* Tensor::data<bfloat16>();
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template int64_t* Tensor::data<int64_t>();
@@ -145,7 +155,7 @@ namespace {
 double element(const Tensor& t, int64_t flat) {
   return dispatch_any(t.dtype(), [&](auto tag) -> double {
     using T = decltype(tag);
-    return static_cast<const T*>(t.raw_data())[flat];
+    return detail::convert_element<double>(static_cast<const T*>(t.raw_data())[flat], "item", flat);
   });
 }
 }  // namespace

@@ -141,8 +141,12 @@ Tensor make_view(const Tensor& base, const Shape& shape);
 [[noreturn]] void throw_not_floating(Dtype d);
 // `op` takes float32 or float64 tensors: an int64 one is an error naming it and the dtype.
 [[noreturn]] void throw_int64_input(const char* op, size_t input);
+// `op` takes float32 or float64 tensors: a bfloat16 one is an error naming it (bfloat16 tensors
+// are storage; autocast's products convert float32 operands themselves).
+[[noreturn]] void throw_bf16_input(const char* op, size_t input);
 inline void need_floating(const char* op, Dtype d) {
   if (d == Dtype::i64) [[unlikely]] throw_int64_input(op, 0);
+  if (d == Dtype::bf16) [[unlikely]] throw_bf16_input(op, 0);
 }
 [[noreturn]] void throw_no_int64_value(const char* op, int64_t k, double v);
 // Calls f(float{}) or f(double{}) for the dtype, so a kernel is written once as a template. An
@@ -153,23 +157,34 @@ decltype(auto) dispatch(Dtype d, F&& f) {
   if (d != Dtype::f64) [[unlikely]] throw_not_floating(d);
   return f(double{});
 }
-// The same over every dtype, int64 included (creation, conversion, element access, printing).
+// The same over every dtype, int64 and bfloat16 included (creation, conversion, element access,
+// printing).
 template <class F>
 decltype(auto) dispatch_any(Dtype d, F&& f) {
   if (d == Dtype::f32) return f(float{});
   if (d == Dtype::i64) return f(int64_t{});
+  if (d == Dtype::bf16) return f(bfloat16{});
   return f(double{});
 }
 // Converts one element to T: a float that has no int64 value (NaN, infinite, out of range) is an
 // error naming `op` and the element, never a number (a C++ cast of it is undefined behaviour).
+// A bfloat16 is rounded to nearest even from the source in one rounding, and read through float
+// (exactly).
 template <class T, class S>
 inline T convert_element(S v, const char* op, int64_t k) {
+  if constexpr (std::is_same_v<S, bfloat16>) {
+    return convert_element<T>(static_cast<float>(v), op, k);
+  } else if constexpr (std::is_same_v<T, bfloat16>) {
+    if constexpr (std::is_same_v<S, float>) return bfloat16(v);
+    else return bfloat16(static_cast<double>(v));
+  } else {
   if constexpr (std::is_same_v<T, int64_t> && !std::is_same_v<S, int64_t>) {
     // 2^63 is exact in float and double; every value in [-2^63, 2^63) truncates into range.
     if (!(v >= S(-9223372036854775808.0) && v < S(9223372036854775808.0))) [[unlikely]]
       throw_no_int64_value(op, k, static_cast<double>(v));
   }
   return static_cast<T>(v);
+  }
 }
 
 }  // namespace detail

@@ -11,6 +11,7 @@
 #include "tapegrad/core/tensor.h"
 #include "tapegrad/core/threads.h"
 #include "tapegrad/autograd/anomaly.h"
+#include "tapegrad/autograd/autocast.h"
 #include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/function.h"
 #include "tapegrad/autograd/gemm_paths.h"

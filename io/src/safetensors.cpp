@@ -52,12 +52,17 @@ uint64_t le64(const uint8_t* p) {
   return v;
 }
 
-const char* dtype_code(Dtype d) { return d == Dtype::f32 ? "F32" : d == Dtype::f64 ? "F64" : "I64"; }
-Dtype dtype_of_code(const std::string& code) { return code == "F32" ? Dtype::f32 : code == "F64" ? Dtype::f64 : Dtype::i64; }
+const char* dtype_code(Dtype d) {
+  return d == Dtype::f32 ? "F32" : d == Dtype::f64 ? "F64" : d == Dtype::bf16 ? "BF16" : "I64";
+}
+Dtype dtype_of_code(const std::string& code) {
+  return code == "F32" ? Dtype::f32 : code == "F64" ? Dtype::f64 : code == "BF16" ? Dtype::bf16 : Dtype::i64;
+}
 
 // Bytes per element of a dtype code this reader accepts, or 0.
 size_t code_size(const std::string& code) {
   if (code == "F32") return 4;
+  if (code == "BF16") return 2;
   if (code == "F64" || code == "I64") return 8;
   return 0;
 }
@@ -134,7 +139,7 @@ FileEntry parse_entry(const std::string& tname, const nlohmann::json& v, const s
   if (dt == v.end() || !dt->is_string()) fail_tensor(file, tname, 8, "missing string field 'dtype'");
   const std::string code = dt->get<std::string>();
   const size_t element_size = code_size(code);
-  if (element_size == 0) fail_tensor(file, tname, 8, "unsupported dtype '" + code + "'; tapegrad reads F32, F64 and I64");
+  if (element_size == 0) fail_tensor(file, tname, 8, "unsupported dtype '" + code + "'; tapegrad reads F32, F64, BF16 and I64");
   e.code = code;
   const auto sh = v.find("shape");
   if (sh == v.end() || !sh->is_array()) fail_tensor(file, tname, 8, "missing array field 'shape'");

@@ -114,7 +114,10 @@ void load_torch_state_dict(nn::Module& module, const std::string& path) {
                   " (the module has no parameter or buffer of that name)");
   NoGradGuard no_grad;
   for (TorchTensor& t : targets) {
-    const Tensor& v = in_file.at(t.name)->value;
+    // A bfloat16 file (a model PyTorch trained or saved in bfloat16) fills float tensors: widened
+    // first, exactly, since transpose computes in float32 and float64 only.
+    const Tensor& stored = in_file.at(t.name)->value;
+    const Tensor v = stored.dtype() == Dtype::bf16 ? stored.to(t.tensor.dtype()) : stored;
     t.tensor.copy_(t.layout == Layout::transposed ? transpose(v) : v);
   }
 }

@@ -58,6 +58,7 @@ void save_run(const std::string& path, const tg::nn::Module& model, const tg::op
       {"ranks", std::to_string(s.ranks)},
       {"limit", std::to_string(s.limit)},
       {"data", s.data_dir},
+      {"precision", s.precision},
       {"metrics_csv", metrics_to_csv(s.history)},
   };
   tg::io::save_checkpoint(path, model.state_dict(), optimizer.state_dict(), meta);
@@ -128,6 +129,11 @@ LoadedRun read_run(tg::io::Checkpoint tensors, const std::string& path) {
   s.ranks = m.count("ranks") ? integer(m, "ranks", path, 1, kMaxRanks) : 1;
   s.limit = integer(m, "limit", path, 0, std::numeric_limits<int64_t>::max());
   s.data_dir = entry(m, "data", path);
+  // Written since --precision exists; every checkpoint before it trained in float32.
+  s.precision = m.count("precision") ? m.at("precision") : "f32";
+  if (s.precision != "f32" && s.precision != "bf16")
+    throw std::runtime_error("checkpoint '" + path + "': metadata 'precision' is '" + s.precision +
+                             "', expected f32 or bf16");
   return run;
 }
 

@@ -28,6 +28,7 @@ struct RunState {
   int64_t ranks = 1;                 ///< processes that trained it (data-parallel); checkpoints from before have no entry: 1
   int64_t limit = 0;                 ///< training examples used (0: all)
   std::string data_dir;              ///< where the data came from
+  std::string precision = "f32";     ///< f32 or bf16 (autocast); checkpoints from before --precision are f32
   std::vector<EpochMetrics> history; ///< metrics of the completed epochs
 };
 

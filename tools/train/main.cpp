@@ -89,6 +89,7 @@ void adopt_settings(TrainOptions& o, const RunState& saved, const std::string& p
   adopt(o, "batch-size", o.batch_size, saved.batch_size);
   adopt(o, "seed", o.seed, saved.seed);
   adopt(o, "limit", o.limit, saved.limit);
+  adopt(o, "precision", o.precision, saved.precision);
   if (!o.given.count("data")) o.data_dir = saved.data_dir;  // the data may have moved: --data wins
 }
 
@@ -177,7 +178,7 @@ int run(TrainOptions o) {
   RunState state{.seed = o.seed, .model = o.model, .hidden = o.hidden, .inputs = inputs, .classes = classes,
                  .optimizer = o.optimizer, .lr = o.lr, .lr_schedule = o.lr_schedule, .total_epochs = o.epochs,
                  .batch_size = o.batch_size, .ranks = ranks, .limit = o.limit, .data_dir = o.data_dir,
-                 .history = {}};
+                 .precision = o.precision, .history = {}};
   if (resumed) {
     const RunState& saved = resumed->state;
     if (saved.inputs != inputs || saved.classes != classes)
@@ -212,6 +213,7 @@ int run(TrainOptions o) {
                             batch_text + ", seed " + std::to_string(o.seed);
   spdlog::info("model: {} ({} parameters), {} lr {}, batch {}, seed {}, {} thread(s){}", arch, model.parameter_count(),
                o.optimizer, lr_text, batch_text, o.seed, o.threads, distributed ? " per rank" : "");
+  if (o.precision == "bf16") spdlog::info("precision: bf16 autocast, products as {}", tg::bf16_path());
   if (averager)
     spdlog::info("gradients averaged over {} ranks after each backward: {:.2f} MB in {} message(s)", ranks,
                  averager->bytes() / 1e6, averager->buckets());
@@ -227,7 +229,8 @@ int run(TrainOptions o) {
     spdlog::info("the checkpoint already has {} epoch(s) (--epochs {}): nothing to train", state.epochs_done, o.epochs);
 
   // ---- training ----
-  TrainStep step(model, *optimizer, o.compile);
+  const tg::Dtype precision = o.precision == "bf16" ? tg::Dtype::bf16 : tg::Dtype::f32;
+  TrainStep step(model, *optimizer, o.compile, precision);
   for (int64_t e = state.epochs_done; e < o.epochs; ++e) {
     const auto epoch_start = Clock::now();
     const double epoch_lr = optimizer->lr();
@@ -243,7 +246,7 @@ int run(TrainOptions o) {
     const double train_seconds = seconds_since(epoch_start);
     if (bar) bar->clear();
     if (distributed) tg::dist::broadcast_buffers(model);  // one set of running statistics, rank 0's
-    const Evaluation on_test = evaluate(model, test, 1000, distributed);
+    const Evaluation on_test = evaluate(model, test, 1000, distributed, precision);
     const EpochMetrics m{e + 1, t.mean_loss, t.accuracy, on_test.loss, on_test.accuracy, seconds_since(epoch_start),
                          epoch_lr};
     spdlog::info("{}: train loss {:.4f}, train acc {}, test loss {:.4f}, test acc {}, {}{:.2f} s ({:.0f} samples/s)",
@@ -273,7 +276,7 @@ int run(TrainOptions o) {
 
   // ---- summary ----
   const double final_acc =
-      state.history.empty() ? evaluate(model, test, 1000, distributed).accuracy : state.history.back().test_acc;
+      state.history.empty() ? evaluate(model, test, 1000, distributed, precision).accuracy : state.history.back().test_acc;
   const double wall = seconds_since(start);
   if (!main_rank) return 0;
   spdlog::info("done: {} epoch(s), final test accuracy {}, wall time {:.1f} s", state.epochs_done, percent(final_acc),

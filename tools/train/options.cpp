@@ -8,6 +8,11 @@
 
 namespace tapegrad_train {
 
+const std::vector<std::string>& precision_name_list() {
+  static const std::vector<std::string> names = {"f32", "bf16"};
+  return names;
+}
+
 double default_lr(const std::string& optimizer) {
   if (optimizer == "sgd") return 0.1;
   if (optimizer == "momentum") return 0.05;
@@ -145,6 +150,12 @@ ParseResult parse_options(int argc, char** argv) {
   app.add_option("--test-limit", o.test_limit, "use only the first N test examples (0: all)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--precision", o.precision,
+                 "f32: everything in float32. bf16: mixed precision, as torch.autocast: matrix products and "
+                 "convolutions take bfloat16 operands and accumulate in float32; weights, gradients and updates stay "
+                 "float32 (on the processor's bfloat16 units where it has them; the log says which path ran)")
+      ->check(CLI::IsMember(precision_name_list()))
+      ->capture_default_str();
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "do not render curves.png");
   bool no_compile = false;
@@ -161,7 +172,8 @@ ParseResult parse_options(int argc, char** argv) {
     return {std::nullopt, 2};
   }
   for (const char* name :
-       {"data", "model", "hidden", "optimizer", "lr", "lr-schedule", "epochs", "batch-size", "seed", "limit"})
+       {"data", "model", "hidden", "optimizer", "lr", "lr-schedule", "epochs", "batch-size", "seed", "limit",
+        "precision"})
     if (app.get_option(std::string("--") + name)->count() > 0) o.given.insert(name);
   if (o.model != "mlp") {
     if (o.given.count("hidden")) {

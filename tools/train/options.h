@@ -53,10 +53,16 @@ struct TrainOptions {
   int64_t test_limit = 0;              ///< use only the first N test examples (0: all)
   bool plot = true;                    ///< render the PNG with gnuplot
   bool compile = true;                 ///< replay a compiled training step (--no-compile: eager)
+  /// "f32", or "bf16": the products (Linear, Conv2d, the recurrent layers' matmuls) under
+  /// tg::AutocastGuard, with bfloat16 operands and float32 weights, gradients and updates.
+  std::string precision = "f32";
   /// Options the user gave explicitly (by long name, e.g. "hidden"): on --resume these must agree
   /// with the checkpoint, the others are taken from it.
   std::set<std::string> given;
 };
+
+/// The precisions --precision takes: "f32" and "bf16".
+const std::vector<std::string>& precision_name_list();
 
 /// The learning rate used when --lr is not given: 0.1 for SGD (the classic setting),
 /// 0.05 with momentum, 1e-3 for Adam/AdamW/RMSprop, 1e-2 for Adagrad.

@@ -276,6 +276,30 @@ TEST_F(TrainTool, ResumeWithOtherSettingsIsRefused) {
   EXPECT_NE(r.text.find("--lr-schedule cosine differs from the checkpoint's constant"), std::string::npos) << r.text;
 }
 
+// --precision bf16: autocast's products, recorded in the checkpoint; a resumed run keeps it. The
+// loss must fall as in float32 (the accuracy target is run by benchmarks/run.sh on the full set).
+TEST_F(TrainTool, Bf16PrecisionTrainsAndIsRecordedInTheCheckpoint) {
+  RunOutput r = train(args("mixed", {"--epochs", "1", "--precision", "bf16"}));
+  ASSERT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("precision: bf16 autocast, products as "), std::string::npos) << r.text;
+  const tg::io::Checkpoint c = tg::io::load_checkpoint((dir_ / "mixed" / "checkpoint.safetensors").string());
+  EXPECT_EQ(c.metadata.at("precision"), "bf16");
+  for (const auto& [name, t] : c.model) EXPECT_EQ(t.dtype(), tg::Dtype::f32) << name << ": master weights stay float32";
+  const auto rows = metrics_from_csv(read_file(dir_ / "mixed" / "metrics.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_GT(rows[0].test_acc, 0.3) << "the net should beat chance (0.1) clearly";
+  // Resumed without the flag it keeps bf16; with another precision it is refused.
+  r = train({"--out", (dir_ / "mixed").string(), "--resume", "--epochs", "2", "--no-plot", "--threads", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.text;
+  EXPECT_NE(r.text.find("precision: bf16 autocast"), std::string::npos) << r.text;
+  r = train({"--out", (dir_ / "mixed").string(), "--resume", "--epochs", "3", "--precision", "f32"});
+  EXPECT_EQ(r.exit_code, 1) << r.text;
+  EXPECT_NE(r.text.find("--precision f32 differs from the checkpoint's bf16"), std::string::npos) << r.text;
+  // A float32 run records f32.
+  ASSERT_EQ(train(args("plain", {"--epochs", "1"})).exit_code, 0);
+  EXPECT_EQ(tg::io::load_checkpoint((dir_ / "plain" / "checkpoint.safetensors").string()).metadata.at("precision"), "f32");
+}
+
 // A cosine over 3 epochs gives epochs 2 and 3 lr 0.075 and 0.025 (of 0.1). Cut after epoch 1 and
 // resumed, the run must take them up from the epoch count, not start the cosine over (lr 0.1) nor
 // anneal from the lr the checkpoint's optimizer saved (0: the end of a 1-epoch cosine).

@@ -26,11 +26,13 @@ int64_t count_correct(const tg::Tensor& logits, const std::vector<int64_t>& labe
 
 }  // namespace
 
-TrainStep::TrainStep(tg::nn::Module& model, tg::optim::Optimizer& optimizer, bool compile)
-    : model_(model), optimizer_(optimizer), compile_(compile) {}
+TrainStep::TrainStep(tg::nn::Module& model, tg::optim::Optimizer& optimizer, bool compile, tg::Dtype precision)
+    : model_(model), optimizer_(optimizer), compile_(compile), precision_(precision) {}
 
 tg::Tensor TrainStep::forward(const std::vector<tg::Tensor>& in) {
   tg::Tensor& logits = logits_[in[0].size(0)];
+  // The backward replays the path the forward recorded, inside the guard or not.
+  tg::AutocastGuard autocast(precision_);
   logits = model_(in[0]);
   return tg::softmax_cross_entropy(logits, in[1]);
 }
@@ -119,10 +121,12 @@ EpochTotals train_epoch(TrainStep& step, tg::nn::Module& model, const tg::data::
   return t;
 }
 
-Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch, bool sharded) {
+Evaluation evaluate(tg::nn::Module& model, const tg::data::Dataset& data, int64_t batch, bool sharded,
+                    tg::Dtype precision) {
   const bool was_training = model.is_training();
   model.eval();
   tg::NoGradGuard no_grad;
+  tg::AutocastGuard autocast(precision);
   const int64_t ranks = sharded ? tg::dist::size() : 1;
   tg::data::DataLoader loader(data, {.batch_size = std::max<int64_t>(1, batch / ranks), .shuffle = false,
                                      .replicas = ranks, .rank = sharded ? tg::dist::rank() : 0});

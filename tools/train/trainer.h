@@ -28,8 +28,10 @@ using ProgressFn = std::function<void(int64_t, int64_t, double)>;
 /// its compiled step, so it is neither copied nor moved.
 class TrainStep {
  public:
-  /// The step of `model` updated by `optimizer`, compiled when `compile` is true.
-  TrainStep(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer, bool compile);
+  /// The step of `model` updated by `optimizer`, compiled when `compile` is true; its forward
+  /// runs under tg::AutocastGuard(precision) (bf16: mixed precision; f32: none).
+  TrainStep(tapegrad::nn::Module& model, tapegrad::optim::Optimizer& optimizer, bool compile,
+            tapegrad::Dtype precision = tapegrad::Dtype::f32);
   TrainStep(const TrainStep&) = delete;
   TrainStep& operator=(const TrainStep&) = delete;
 
@@ -53,6 +55,7 @@ class TrainStep {
   tapegrad::nn::Module& model_;
   tapegrad::optim::Optimizer& optimizer_;
   bool compile_;
+  tapegrad::Dtype precision_;
   // Each compiled step (one per batch size) computes its own logits tensor, rewritten by its replays.
   std::map<int64_t, tapegrad::Tensor> logits_;
   int64_t rows_ = 0;  // the batch size of the last train()
@@ -83,7 +86,9 @@ struct Evaluation {
 /// The mean loss and the accuracy of `model` on `data`, in eval mode under NoGradGuard, in chunks
 /// of `batch` examples; restores the model's train/eval mode afterwards. `sharded`: each rank of
 /// the tg::dist job evaluates its share of every chunk and the counts are summed across ranks.
+/// `precision` bf16: under tg::AutocastGuard, as the model trained.
 Evaluation evaluate(tapegrad::nn::Module& model, const tapegrad::data::Dataset& data, int64_t batch = 1000,
-                    bool sharded = false);
+                    bool sharded = false,
+                    tapegrad::Dtype precision = tapegrad::Dtype::f32);
 
 }  // namespace tapegrad_train

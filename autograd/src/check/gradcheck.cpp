@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "tapegrad/autograd/autocast.h"
 #include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/function.h"
 #include "tapegrad/core/generator.h"
@@ -306,7 +307,20 @@ void settle_inconclusive(GradcheckReport& r) {
 }
 }  // namespace
 
+namespace detail {
+// Under autocast the products round their operands to bfloat16 (8 significant bits): central
+// differences would measure that rounding, not the derivative, and every check would fail, or,
+// with tolerances loose enough to pass, prove nothing.
+void refuse_autocast(const char* who) {
+  if (autocast_enabled())
+    throw Error(std::string(who) + ": refusing to run under tg::AutocastGuard: its products round their operands to "
+                "bfloat16 (8 significant bits), so finite differences would measure that rounding, not the derivative. "
+                "Check the function outside the guard (in float64, where autocast changes nothing)");
+}
+}  // namespace detail
+
 GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
+  detail::refuse_autocast("gradcheck");
   check_options(inputs, options);
   GradcheckReport r;
   std::vector<Tensor> in = promote(inputs, r.promoted);
@@ -326,6 +340,7 @@ GradcheckReport gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
 }
 
 GradcheckReport gradcheck_nodes(const Tensor& root, const GradcheckOptions& options) {
+  detail::refuse_autocast("gradcheck_nodes");
   if (!root.defined()) throw Error("gradcheck_nodes: the tensor is undefined");
   if (!root.requires_grad() || root.is_leaf())
     throw Error("gradcheck_nodes: the tensor is a leaf (no op recorded it), so it has no nodes to check");

@@ -41,7 +41,12 @@ Tensor first_derivative(const TensorFn& fn, const std::vector<Tensor>& in, bool 
 
 }  // namespace
 
+namespace detail {
+void refuse_autocast(const char* who);  // gradcheck.cpp
+}
+
 GradcheckReport gradgradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
+  detail::refuse_autocast("gradgradcheck");
   if (inputs.empty()) throw Error("gradgradcheck: no inputs: there is nothing to check");
   for (size_t k = 0; k < inputs.size(); ++k)
     if (!inputs[k].defined()) throw Error("gradgradcheck: input " + std::to_string(k) + " is undefined");

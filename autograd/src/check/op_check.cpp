@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "tapegrad/autograd/autocast.h"
 #include "tapegrad/autograd/compile.h"
 #include "tapegrad/autograd/grad.h"
 #include "tapegrad/autograd/gradcheck.h"
@@ -130,6 +131,47 @@ OpCheck f32_against_f64(const OpEntry& e, const OpSample& s) {
   c.detail = os.str();
   return c;
 }
+// Under tg::AutocastGuard the op's float32 products take bfloat16 operands: its output and the
+// gradients of sum(output) must match float64 within bfloat16's precision (8 significant bits:
+// 2^-5 of the result's scale allows for a few roundings summed), and must differ from the plain
+// float32 ones somewhere, so that the check proves the bfloat16 path ran.
+OpCheck autocast_against_f64(const OpEntry& e, const OpSample& s) {
+  OpCheck c{label(e, s, "bfloat16 autocast against float64"), true, ""};
+  auto run = [&](Dtype d, bool autocast) {
+    std::vector<Tensor> in;
+    for (size_t i = 0; i < s.inputs.size(); ++i) in.push_back(s.inputs[i].to(d).clone().requires_grad(!is_data(e, i)));
+    AutocastGuard guard(autocast ? Dtype::bf16 : Dtype::f32);
+    Tensor out = e.fn(in);
+    std::vector<std::vector<double>> r{out.to_vector<double>()};
+    sum(out).backward();
+    for (const Tensor& t : in)
+      if (t.requires_grad()) r.push_back(t.grad().to_vector<double>());
+    return r;
+  };
+  const auto mixed = run(Dtype::f32, true), plain = run(Dtype::f32, false), ref = run(Dtype::f64, false);
+  std::ostringstream os;
+  bool differs = false;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double scale = 1;
+    for (double v : ref[i]) scale = std::max(scale, std::abs(v));
+    const char* what = i == 0 ? "output" : "gradient";
+    for (size_t k = 0; k < ref[i].size(); ++k) {
+      differs = differs || mixed[i][k] != plain[i][k];
+      if (!(std::abs(mixed[i][k] - ref[i][k]) <= 0x1p-5 * scale)) {
+        c.ok = false;
+        os << what << " " << i << " element " << k << ": bfloat16 autocast " << mixed[i][k] << ", float64 "
+           << ref[i][k] << "\n";
+      }
+    }
+  }
+  if (!differs) {
+    c.ok = false;
+    os << "autocast gave bitwise the float32 results: its products did not round their operands to bfloat16\n";
+  }
+  c.detail = os.str();
+  return c;
+}
+
 // The function's output and its inputs' gradients (of sum(output)), flattened, with input `i`'s
 // element `j` set to `v`.
 struct Eval {
@@ -297,6 +339,18 @@ std::vector<OpCheck> check_op(const OpEntry& e, uint64_t seed) {
       out.push_back(second_f32_against_f64(e, s));
     }
   for (Dtype d : {Dtype::f64, Dtype::f32}) replay_checks(e, d, seed, out);
+  if (e.autocast) {
+    for (const OpSample& s : e.samples(Dtype::f32, gen)) out.push_back(autocast_against_f64(e, s));
+    std::vector<OpCheck> replays;
+    {
+      AutocastGuard guard(Dtype::bf16);
+      replay_checks(e, Dtype::f32, seed, replays);
+    }
+    for (OpCheck& c : replays) {
+      c.label += " under bfloat16 autocast";
+      out.push_back(std::move(c));
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@ namespace {
 
 struct ConvArgs {
   int64_t stride, padding, dilation;
+  bool bf16 = false;  // bfloat16 operands (recorded under autocast)
 };
 
 // Sizes of one call, checked.
@@ -78,8 +79,9 @@ ConvGeometry conv_geometry(Inputs in, const ConvArgs& a) {
 // conv2d_weight_grad), which the other two shapes do not determine (stride 2 drops rows).
 struct ConvGradArgs {
   int64_t stride, padding, dilation, h, w;
+  bool bf16 = false;
 };
-ConvArgs conv_args(const ConvGradArgs& a) { return {a.stride, a.padding, a.dilation}; }
+ConvArgs conv_args(const ConvGradArgs& a) { return {a.stride, a.padding, a.dilation, a.bf16}; }
 
 // "<op>: <what> (grad [..], weight [..], input 5x5, stride=..)": both inputs and the size argument.
 [[noreturn]] void grad_error(const char* op, const char* an, const Tensor& a, const char* bn, const Tensor& b,
@@ -269,7 +271,7 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
         c = ptr<T>(cols);
       }
       T* y = op + n * g.o * P;
-      gemm<T>(false, false, g.o, P, g.taps(), T(1), wp, c, T(0), y);
+      product<T>(a.bf16, false, false, g.o, P, g.taps(), wp, c, T(0), y);
       if (in.size() == 3) {
         const T* b = ptr<T>(in[2]);
         for (int64_t o = 0; o < g.o; ++o)
@@ -283,8 +285,8 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
 // conv2d's gradients for the upstream `grad`, into those of gx, gw that are asked for, in one
 // pass over the images through one im2col buffer: dx = col2im(W^T g) reads only w, dW = g cols^T
 // only x (the other may be undefined). The forwards of conv2d_input_grad and conv2d_weight_grad.
-void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, Tensor* gx_out,
-                Tensor* gw_out) {
+void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, bool bf16,
+                Tensor* gx_out, Tensor* gw_out) {
   const bool direct = is_pointwise(g);
   const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr;
   const Dtype dtype = grad.dtype();
@@ -310,15 +312,15 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
           im2col(cn, g, ptr<T>(cols));
           cn = ptr<T>(cols);
         }
-        if (via_transpose) gemm<T>(false, true, g.taps(), g.o, P, T(1), cn, gy, n == 0 ? T(0) : T(1), ptr<T>(gwt));
-        else gemm<T>(false, true, g.o, g.taps(), P, T(1), gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
+        if (via_transpose) product<T>(bf16, false, true, g.taps(), g.o, P, cn, gy, n == 0 ? T(0) : T(1), ptr<T>(gwt));
+        else product<T>(bf16, false, true, g.o, g.taps(), P, gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
       }
       if (need_x) {
         T* dx = ptr<T>(gx) + n * image;
         if (direct) {
-          gemm<T>(true, false, g.taps(), P, g.o, T(1), wp, gy, T(0), dx);
+          product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), dx);
         } else {
-          gemm<T>(true, false, g.taps(), P, g.o, T(1), wp, gy, T(0), ptr<T>(cols));
+          product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), ptr<T>(cols));
           col2im(ptr<T>(cols), g, dx);
         }
       }
@@ -372,22 +374,24 @@ void conv_backward(BackwardContext& c, const ConvArgs& a) {
   const Tensor& x = c.input(0);
   const Tensor& w = c.input(1);
   const ConvGeometry g = conv_geometry({x, w}, a);
-  if (c.needs_grad(0)) c.accumulate(0, input_grad_op({c.grad(), w}, {a.stride, a.padding, a.dilation, g.h, g.w}));
-  if (c.needs_grad(1)) c.accumulate(1, weight_grad_op({x, c.grad()}, {a.stride, a.padding, a.dilation, g.kh, g.kw}));
+  if (c.needs_grad(0))
+    c.accumulate(0, input_grad_op({c.grad(), w}, {a.stride, a.padding, a.dilation, g.h, g.w, a.bf16}));
+  if (c.needs_grad(1))
+    c.accumulate(1, weight_grad_op({x, c.grad()}, {a.stride, a.padding, a.dilation, g.kh, g.kw, a.bf16}));
   if (c.inputs() == 3 && c.needs_grad(2)) c.accumulate(2, bias_grad_op(c.grad()));
 }
 
 Tensor input_grad_forward(Inputs in, ConvGradArgs& a) {
   const ConvGeometry g = input_grad_geometry(in, a);
   Tensor gx;
-  conv_grads(in[0], Tensor(), in[1], g, &gx, nullptr);
+  conv_grads(in[0], Tensor(), in[1], g, a.bf16, &gx, nullptr);
   return gx;
 }
 
 Tensor weight_grad_forward(Inputs in, ConvGradArgs& a) {
   const ConvGeometry g = weight_grad_geometry(in, a);
   Tensor gw;
-  conv_grads(in[1], in[0], Tensor(), g, nullptr, &gw);
+  conv_grads(in[1], in[0], Tensor(), g, a.bf16, nullptr, &gw);
   return gw;
 }
 
@@ -397,7 +401,7 @@ void input_grad_backward(BackwardContext& c, const ConvGradArgs& a) {
   const Tensor& w = c.input(1);
   if (c.needs_grad(0)) c.accumulate(0, conv2d_op({c.grad(), w}, conv_args(a)));
   if (c.needs_grad(1)) {
-    const ConvGradArgs kernel{a.stride, a.padding, a.dilation, w.shape()[2], w.shape()[3]};
+    const ConvGradArgs kernel{a.stride, a.padding, a.dilation, w.shape()[2], w.shape()[3], a.bf16};
     c.accumulate(1, weight_grad_op({c.grad(), c.input(0)}, kernel));
   }
 }
@@ -407,7 +411,7 @@ void input_grad_backward(BackwardContext& c, const ConvGradArgs& a) {
 void weight_grad_backward(BackwardContext& c, const ConvGradArgs& a) {
   const Tensor& x = c.input(0);
   if (c.needs_grad(0)) {
-    const ConvGradArgs input{a.stride, a.padding, a.dilation, x.shape()[2], x.shape()[3]};
+    const ConvGradArgs input{a.stride, a.padding, a.dilation, x.shape()[2], x.shape()[3], a.bf16};
     c.accumulate(0, input_grad_op({c.input(1), c.grad()}, input));
   }
   if (c.needs_grad(1)) c.accumulate(1, conv2d_op({x, c.grad()}, conv_args(a)));
@@ -483,14 +487,17 @@ std::vector<Sample<void>> bias_grad_samples() {
 }  // namespace
 
 static const Op<ConvArgs> kConv2d({.name = "conv2d", .forward = conv_forward, .backward = conv_backward,
-                                   .samples = conv_samples()});
+                                   .samples = conv_samples(),
+                                   .autocast = [](ConvArgs& a) { a.bf16 = autocast_bf16; }});
 
 // dx of conv2d: the transposed convolution of the output's gradient.
 static const Op<ConvGradArgs> kConv2dInputGrad({.name = "conv2d_input_grad", .forward = input_grad_forward,
-                                                .backward = input_grad_backward, .samples = grad_samples(true)});
+                                                .backward = input_grad_backward, .samples = grad_samples(true),
+                                                .autocast = [](ConvGradArgs& a) { a.bf16 = autocast_bf16; }});
 // dW of conv2d: the correlation of the input with the output's gradient.
 static const Op<ConvGradArgs> kConv2dWeightGrad({.name = "conv2d_weight_grad", .forward = weight_grad_forward,
-                                                 .backward = weight_grad_backward, .samples = grad_samples(false)});
+                                                 .backward = weight_grad_backward, .samples = grad_samples(false),
+                                                 .autocast = [](ConvGradArgs& a) { a.bf16 = autocast_bf16; }});
 
 // db of conv2d.
 static const Op<void> kConv2dBiasGrad({.name = "conv2d_bias_grad", .forward = bias_grad_forward,
@@ -504,13 +511,13 @@ Tensor weight_grad_op(Inputs in, const ConvGradArgs& a) { return kConv2dWeightGr
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options) {
-  const ConvArgs a{options.stride, options.padding, options.dilation};
+  const ConvArgs a{options.stride, options.padding, options.dilation, autocast_bf16};
   if (!bias.defined()) return kConv2d({x, weight}, a);
   return kConv2d({x, weight, bias}, a);
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, Conv2dOptions options) {
-  return kConv2d({x, weight}, {options.stride, options.padding, options.dilation});
+  return kConv2d({x, weight}, {options.stride, options.padding, options.dilation, autocast_bf16});
 }
 
 }  // namespace tapegrad

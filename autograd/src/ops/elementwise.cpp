@@ -309,13 +309,16 @@ static const Op<ToDtypeArgs> kToDtype(
                     const Tensor there = to_dtype(in[0], mine == Dtype::f32 ? Dtype::f64 : Dtype::f32);
                     return to_dtype(there, mine);
                   }}},
-     .int64_inputs = 1});
+     .int64_inputs = 1,
+     .bf16_inputs = 1});
 // Always a copy, as documented, even to the same dtype (a write into it must not reach x);
 // Tensor::to shares the tensor instead, as its documentation and PyTorch's .to() say.
-// An int64 result carries no gradient (as in PyTorch): the conversion is not recorded.
+// An int64 result carries no gradient (as in PyTorch): the conversion is not recorded. Nor does a
+// bfloat16 one: tapegrad computes in float32 and float64 (autocast's products round their operands
+// to bfloat16 inside, and their gradients flow in float32).
 Tensor to_dtype(const Tensor& x, Dtype dtype) {
   defined("to_dtype", x);
-  if (dtype == Dtype::i64 && x.requires_grad()) {
+  if ((dtype == Dtype::i64 || dtype == Dtype::bf16) && x.requires_grad()) {
     GradMode no_recording(false);
     return kToDtype({x}, {dtype});
   }
@@ -341,7 +344,8 @@ static const Op<void> kClone({.name = "clone",
                                 };
                                 return k;
                               },
-                              .int64_inputs = 1});  // a copy of indices
+                              .int64_inputs = 1,  // a copy of indices
+                              .bf16_inputs = 1});
 Tensor Tensor::clone() const {
   if (!defined()) throw Error("clone: the tensor is undefined (default-constructed)");
   return kClone({*this});

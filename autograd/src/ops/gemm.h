@@ -4,6 +4,9 @@
 // measurement (see docs/performance.md and benchmarks/gemm.cpp); kept out of headers because
 // Eigen's product code compiles slowly.
 #include <cstdint>
+#include <type_traits>
+
+#include "tls.h"
 
 namespace tapegrad::detail {
 
@@ -19,5 +22,29 @@ const void* gemm_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
 template <class T>
 void gemm_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a,
                const T* b, T* c);
+
+// The products of tg::AutocastGuard (gemm_bf16.cpp): row-major C = op(A) op(B) + beta C (beta 0
+// or 1) with A and B rounded to bfloat16 first and the products accumulated in float32: through
+// oneDNN on a processor with bfloat16 units, else gemm<float> on the rounded values.
+void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+               float beta, float* c);
+// Its plan for a compiled step: the oneDNN primitive, created now, or null for the float32 path.
+const void* gemm_bf16_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
+void gemm_bf16_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                    const float* b, float* c);
+
+// True while a tg::AutocastGuard(Dtype::bf16) is alive on this thread.
+extern TG_TLS thread_local bool autocast_bf16;
+
+// C = op(A) op(B) + beta C for an op that recorded `bf16` (autocast was on at its call): float32
+// products then take bfloat16 operands; float64 ones never do (as torch.autocast, which casts
+// float32 only).
+template <class T>
+inline void product(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
+                    T beta, T* c) {
+  if constexpr (std::is_same_v<T, float>)
+    if (bf16) return gemm_bf16(trans_a, trans_b, m, n, k, a, b, beta, c);
+  gemm<T>(trans_a, trans_b, m, n, k, T(1), a, b, beta, c);
+}
 
 }  // namespace tapegrad::detail

@@ -41,13 +41,25 @@ struct GemmLoop {
               static_cast<const T*>(in[1]), T(0), static_cast<T*>(out));
   }
 };
-Kernel gemm_plan(int64_t m, int64_t n, int64_t k, bool ta, bool tb, Dtype dtype) {
+// An autocast product: its oneDNN primitive created at planning (null: the float32 path).
+struct Bf16GemmLoop {
+  static void run(const Kernel& k, const void* const* in, void* out) {
+    gemm_bf16_with(k.fn, k.flag[0], k.flag[1], k.size[0], k.size[1], k.size[2], static_cast<const float*>(in[0]),
+                   static_cast<const float*>(in[1]), static_cast<float*>(out));
+  }
+};
+Kernel gemm_plan(int64_t m, int64_t n, int64_t k, bool ta, bool tb, Dtype dtype, bool bf16) {
   Kernel kernel;
   kernel.size[0] = m;
   kernel.size[1] = n;
   kernel.size[2] = k;
   kernel.flag[0] = ta;
   kernel.flag[1] = tb;
+  if (bf16 && dtype == Dtype::f32) {
+    kernel.run = &Bf16GemmLoop::run;
+    kernel.fn = gemm_bf16_kernel(ta, tb, m, n, k);
+    return kernel;
+  }
   kernel.run = for_dtype<GemmLoop, void>(dtype);
   if (dtype == Dtype::f32) kernel.fn = gemm_kernel<float>(ta, tb, m, n, k);
   if (dtype == Dtype::f64) kernel.fn = gemm_kernel<double>(ta, tb, m, n, k);
@@ -58,6 +70,7 @@ struct GemmArgs {
   int64_t m, n, k;  // op(A) is [m, k], op(B) is [k, n], C is [m, n]
   bool ta, tb;
   bool vector;  // C has shape [m * n] rather than [m, n]
+  bool bf16 = false;  // bfloat16 operands (recorded under autocast)
 };
 Tensor gemm_op(Inputs in, const GemmArgs& a);
 [[noreturn]] void throw_gemm_inputs(Inputs in, const GemmArgs& a) {
@@ -77,7 +90,7 @@ static const Op<GemmArgs> kGemm(
            Tensor out = make_tensor(a.vector ? Shape{a.m * a.n} : Shape{a.m, a.n}, x->dtype);
            dispatch(x->dtype, [&](auto tag) {
              using T = decltype(tag);
-             gemm<T>(a.ta, a.tb, a.m, a.n, a.k, T(1), x->data<T>(), y->data<T>(), T(0), ptr<T>(out));
+             product<T>(a.bf16, a.ta, a.tb, a.m, a.n, a.k, x->data<T>(), y->data<T>(), T(0), ptr<T>(out));
            });
            return out;
          },
@@ -89,11 +102,11 @@ static const Op<GemmArgs> kGemm(
            const Tensor &x = c.input(0), &y = c.input(1), &g = c.grad();
            const bool vx = impl_of(x)->shape.size() == 1, vy = impl_of(y)->shape.size() == 1;
            if (c.needs_grad(0))
-             c.accumulate(0, a.ta ? gemm_op({y, g}, {a.k, a.m, a.n, a.tb, true, vx})
-                                  : gemm_op({g, y}, {a.m, a.k, a.n, false, !a.tb, vx}));
+             c.accumulate(0, a.ta ? gemm_op({y, g}, {a.k, a.m, a.n, a.tb, true, vx, a.bf16})
+                                  : gemm_op({g, y}, {a.m, a.k, a.n, false, !a.tb, vx, a.bf16}));
            if (c.needs_grad(1))
-             c.accumulate(1, a.tb ? gemm_op({g, x}, {a.n, a.k, a.m, true, a.ta, vy})
-                                  : gemm_op({x, g}, {a.k, a.n, a.m, !a.ta, false, vy}));
+             c.accumulate(1, a.tb ? gemm_op({g, x}, {a.n, a.k, a.m, true, a.ta, vy, a.bf16})
+                                  : gemm_op({x, g}, {a.k, a.n, a.m, !a.ta, false, vy, a.bf16}));
          },
      .samples =
          [] {
@@ -110,8 +123,9 @@ static const Op<GemmArgs> kGemm(
                                                 sample("row A^T B, 1-D", {1, 4, 3, true, false, true}, {3}, {3, 4})};
          }(),
      .plan = [](Inputs, const GemmArgs& a, const Tensor& out) {
-       return gemm_plan(a.m, a.n, a.k, a.ta, a.tb, impl_of(out)->dtype);
-     }});
+       return gemm_plan(a.m, a.n, a.k, a.ta, a.tb, impl_of(out)->dtype, a.bf16);
+     },
+     .autocast = [](GemmArgs& a) { a.bf16 = autocast_bf16; }});
 Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
 
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
@@ -124,10 +138,15 @@ namespace {
 Tensor transposed_from(const Tensor& b);
 }  // namespace
 
-static const Op<void> kMatmul(
+// Set at the call from the thread's autocast state, and kept by the node: the gradients and a
+// compiled replay take the path the forward took, wherever they run.
+struct ProductArgs {
+  bool bf16 = false;  // bfloat16 operands
+};
+static const Op<ProductArgs> kMatmul(
     {.name = "matmul",
      .forward =
-         [](Inputs in) {
+         [](Inputs in, ProductArgs& p) {
            const Tensor& a = in[0];
            const Tensor& b = in[1];
            const TensorImpl &ai = *impl_of(a), &bi = *impl_of(b);
@@ -142,12 +161,12 @@ static const Op<void> kMatmul(
            Tensor out = make_tensor(out_shape, ai.dtype);
            dispatch(ai.dtype, [&](auto tag) {
              using T = decltype(tag);
-             gemm<T>(false, false, ma.rows, mb.cols, ma.cols, T(1), ptr<T>(a), ptr<T>(b), T(0), ptr<T>(out));
+             product<T>(p.bf16, false, false, ma.rows, mb.cols, ma.cols, ptr<T>(a), ptr<T>(b), T(0), ptr<T>(out));
            });
            return out;
          },
      .backward =
-         [](BackwardContext& c) {
+         [](BackwardContext& c, const ProductArgs& p) {
            const Tensor &a = c.input(0), &b = c.input(1);
            const Mat2 ma = as_left(a), mb = as_right(b);
            const bool va = impl_of(a)->shape.size() == 1, vb = impl_of(b)->shape.size() == 1;
@@ -155,10 +174,11 @@ static const Op<void> kMatmul(
              // Not when the pass records: the recorded gradient must still depend on B itself,
              // for a gradient of it with respect to B.
              const Tensor w = vb || impl_of(b)->node < 0 || c.recording() ? Tensor() : transposed_from(b);
-             c.accumulate(0, w.defined() ? kGemm({c.grad(), w}, {ma.rows, ma.cols, mb.cols, false, false, va})
-                               : kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va}));
+             c.accumulate(0, w.defined() ? kGemm({c.grad(), w}, {ma.rows, ma.cols, mb.cols, false, false, va, p.bf16})
+                               : kGemm({c.grad(), b}, {ma.rows, ma.cols, mb.cols, false, true, va, p.bf16}));
            }
-           if (c.needs_grad(1)) c.accumulate(1, kGemm({a, c.grad()}, {mb.rows, mb.cols, ma.rows, true, false, vb}));
+           if (c.needs_grad(1))
+             c.accumulate(1, kGemm({a, c.grad()}, {mb.rows, mb.cols, ma.rows, true, false, vb, p.bf16}));
          },
      .samples = {{.inputs = [](Dtype d, Generator& g) {
                     auto n = [&](const Shape& s) { return samples::normal(s, d, g); };
@@ -167,10 +187,11 @@ static const Op<void> kMatmul(
                                                  {{n({2, 3}), n({3})}, "2-D x 1-D"},
                                                  {{n({1, 5}), n({5, 1})}, "row x column"}};
                   }}},
-     .plan = [](Inputs in, const Tensor& out) {
+     .plan = [](Inputs in, const ProductArgs& p, const Tensor& out) {
        const Mat2 ma = as_left(in[0]), mb = as_right(in[1]);
-       return gemm_plan(ma.rows, mb.cols, ma.cols, false, false, impl_of(out)->dtype);
-     }});
+       return gemm_plan(ma.rows, mb.cols, ma.cols, false, false, impl_of(out)->dtype, p.bf16);
+     },
+     .autocast = [](ProductArgs& p) { p.bf16 = autocast_bf16; }});
 
 // ---- batched matmul: rank >= 3 on either side, the leading (batch) dimensions broadcast as in
 // torch.matmul; one GEMM per batch element, through the same tuned GEMM ----
@@ -241,6 +262,7 @@ Shape with_batch(const Shape& batch, int64_t rows, int64_t cols, bool vector) {
 // batched matmul's gradients (rank >= 2 operands; a matmul vector is reshaped to one row or column)
 struct Transposes {
   bool ta, tb;
+  bool bf16 = false;  // bfloat16 operands (recorded under autocast)
 };
 Tensor batched_gemm_op(Inputs in, const Transposes& t);
 static const Op<Transposes> kBatchedGemm(
@@ -257,8 +279,8 @@ static const Op<Transposes> kBatchedGemm(
              const T *a = ptr<T>(in[0]), *b = ptr<T>(in[1]);
              T* c = ptr<T>(out);
              for (size_t e = 0; e < g.at_a.size(); ++e)
-               gemm<T>(t.ta, t.tb, g.m, g.n, g.k, T(1), a + g.at_a[e], b + g.at_b[e], T(0),
-                       c + static_cast<int64_t>(e) * g.m * g.n);
+               product<T>(t.bf16, t.ta, t.tb, g.m, g.n, g.k, a + g.at_a[e], b + g.at_b[e], T(0),
+                          c + static_cast<int64_t>(e) * g.m * g.n);
            });
            return out;
          },
@@ -268,9 +290,11 @@ static const Op<Transposes> kBatchedGemm(
          [](BackwardContext& c, const Transposes& t) {
            const Tensor &x = c.input(0), &y = c.input(1), &g = c.grad();
            if (c.needs_grad(0))
-             c.accumulate(0, t.ta ? batched_gemm_op({y, g}, {t.tb, true}) : batched_gemm_op({g, y}, {false, !t.tb}));
+             c.accumulate(0, t.ta ? batched_gemm_op({y, g}, {t.tb, true, t.bf16})
+                                  : batched_gemm_op({g, y}, {false, !t.tb, t.bf16}));
            if (c.needs_grad(1))
-             c.accumulate(1, t.tb ? batched_gemm_op({g, x}, {true, t.ta}) : batched_gemm_op({x, g}, {!t.ta, false}));
+             c.accumulate(1, t.tb ? batched_gemm_op({g, x}, {true, t.ta, t.bf16})
+                                  : batched_gemm_op({x, g}, {!t.ta, false, t.bf16}));
          },
      .samples =
          [] {
@@ -285,13 +309,14 @@ static const Op<Transposes> kBatchedGemm(
                                                   sample("A B^T", {false, true}, {2, 1, 2, 3}, {3, 4, 3}),
                                                   sample("A^T B", {true, false}, {2, 1, 3, 2}, {3, 3, 4}),
                                                   sample("A^T B^T", {true, true}, {2, 1, 3, 2}, {3, 4, 3})};
-         }()});
+         }(),
+     .autocast = [](Transposes& t) { t.bf16 = autocast_bf16; }});
 Tensor batched_gemm_op(Inputs in, const Transposes& t) { return kBatchedGemm(in, t); }
 
-static const Op<void> kBatchedMatmul(
+static const Op<ProductArgs> kBatchedMatmul(
     {.name = "matmul",
      .forward =
-         [](Inputs in) {
+         [](Inputs in, ProductArgs& p) {
            const Batched g = batched(in[0], in[1]);
            Tensor out = make_tensor(g.out, in[0].dtype(), "matmul");
            dispatch(in[0].dtype(), [&](auto tag) {
@@ -299,8 +324,8 @@ static const Op<void> kBatchedMatmul(
              const T *a = ptr<T>(in[0]), *b = ptr<T>(in[1]);
              T* c = ptr<T>(out);
              for (size_t e = 0; e < g.at_a.size(); ++e)
-               gemm<T>(false, false, g.m, g.n, g.k, T(1), a + g.at_a[e], b + g.at_b[e], T(0),
-                       c + static_cast<int64_t>(e) * g.m * g.n);
+               product<T>(p.bf16, false, false, g.m, g.n, g.k, a + g.at_a[e], b + g.at_b[e], T(0),
+                          c + static_cast<int64_t>(e) * g.m * g.n);
            });
            return out;
          },
@@ -308,7 +333,7 @@ static const Op<void> kBatchedMatmul(
      // dimensions its operand was broadcast along), a 1-D a seen as one row and a 1-D b as one
      // column: views, so the common case (no 1-D operand) reshapes nothing.
      .backward =
-         [](BackwardContext& c) {
+         [](BackwardContext& c, const ProductArgs& p) {
            const Tensor &a = c.input(0), &b = c.input(1);
            const int64_t k = a.shape()[a.dim() - 1];
            Shape batch;
@@ -322,12 +347,12 @@ static const Op<void> kBatchedMatmul(
            const Tensor up = reshape(c.grad(), with_batch(batch, m, n, false).vec());
            if (c.needs_grad(0)) {
              const Tensor b2 = b.dim() == 1 ? reshape(b, {k, 1}) : b;
-             Tensor ga = batched_gemm_op({up, b2}, {false, true});
+             Tensor ga = batched_gemm_op({up, b2}, {false, true, p.bf16});
              c.accumulate(0, a.dim() == 1 ? reshape(ga, with_batch(batch, 1, k, true).vec()) : std::move(ga));
            }
            if (c.needs_grad(1)) {
              const Tensor a2 = a.dim() == 1 ? reshape(a, {1, k}) : a;
-             Tensor gb = batched_gemm_op({a2, up}, {true, false});
+             Tensor gb = batched_gemm_op({a2, up}, {true, false, p.bf16});
              // A 1-D b is one column: batch + [k, 1] holds the same elements as batch + [k].
              c.accumulate(1, b.dim() == 1 ? reshape(gb, with_batch(batch, 1, k, true).vec()) : std::move(gb));
            }
@@ -340,12 +365,13 @@ static const Op<void> kBatchedMatmul(
                                                  {{n({2, 1, 2, 3}), n({3, 3, 2})}, "batch [2,1] with [3]"},
                                                  {{n({2, 2, 3}), n({3})}, "3-D x 1-D"},
                                                  {{n({3}), n({2, 3, 4})}, "1-D x 3-D"}};
-                  }}}});
+                  }}},
+     .autocast = [](ProductArgs& p) { p.bf16 = autocast_bf16; }});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   const TensorImpl *ia = impl_of(a), *ib = impl_of(b);  // inline reads: this test runs for every product
-  if ((ia && ia->shape.size() > 2) || (ib && ib->shape.size() > 2)) return kBatchedMatmul({a, b});
-  return kMatmul({a, b});
+  if ((ia && ia->shape.size() > 2) || (ib && ib->shape.size() > 2)) return kBatchedMatmul({a, b}, {autocast_bf16});
+  return kMatmul({a, b}, {autocast_bf16});
 }
 
 // ---- transpose (2-D) ----
@@ -402,7 +428,8 @@ static const Op<ToShape> kReshape(
                   .inputs = [](Dtype d, Generator& g) {
                     return std::vector<OpSample>{{{samples::normal({2, 3}, d, g)}, "2x3"}};
                   }}},
-     .int64_inputs = 1});  // a view of indices: [N, T] token ids flattened for a lookup
+     .int64_inputs = 1,  // a view of indices: [N, T] token ids flattened for a lookup
+     .bf16_inputs = 1});  // a view of bfloat16 storage
 
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
   defined("reshape", x);

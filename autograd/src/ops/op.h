@@ -88,6 +88,12 @@ struct OpSpec {
   // Bit i: input i may be an int64 tensor (indices, labels, a dtype conversion's source). Every
   // other input of every op must be float32 or float64: an int64 one is an error naming the op.
   uint8_t int64_inputs = 0;
+  // Bit i: input i may be a bfloat16 tensor (a dtype conversion's source, a copy).
+  uint8_t bf16_inputs = 0;
+  // For the products that follow tg::AutocastGuard (matmul, conv2d and their gradients): sets
+  // the call's arguments from the thread's autocast state. The public functions call it; the
+  // registry's entry does too, so that the checks run the op under autocast as users do.
+  void (*autocast)(ArgsOrNone<Args>& args) = nullptr;
 };
 
 template <class Args>
@@ -100,7 +106,9 @@ class Op final : public OpInfo {
   explicit Op(OpSpec<Args> spec) : OpInfo(spec.name, std::is_trivially_destructible_v<A>), spec_(std::move(spec)) {
     for (const Sample<Args>& s : spec_.samples) {
       std::function<Tensor(const std::vector<Tensor>&)> fn = [this, args = s.args](const std::vector<Tensor>& in) {
-        return call(Inputs(in), args);
+        A a = args;
+        if (spec_.autocast) spec_.autocast(a);
+        return call(Inputs(in), std::move(a));
       };
       if (s.call) fn = s.call;
       register_op(OpEntry{.name = spec_.name,
@@ -111,7 +119,8 @@ class Op final : public OpInfo {
                           .nondiff_inputs = s.data_inputs,
                           .eps = s.eps,
                           .zero_gradient = s.zero_gradient,
-                          .zero_gradient_inputs = s.zero_gradient_inputs});
+                          .zero_gradient_inputs = s.zero_gradient_inputs,
+                          .autocast = spec_.autocast != nullptr});
     }
   }
 
@@ -155,7 +164,7 @@ class Op final : public OpInfo {
   Tensor call(Inputs in, A args) const {
     // One pass over the inputs, on the hot path: all defined, and does any require gradients?
     bool any = false;
-    uint8_t dtypes = 0;  // the inputs' dtypes or'ed: bit 1 is set by an int64 one
+    uint8_t dtypes = 0;  // the inputs' dtypes or'ed: bit 1 is set by an int64 or a bfloat16 one
     for (size_t i = 0; i < in.size(); ++i) {
       const TensorImpl* t = impl_of(in[i]);
       if (!t) [[unlikely]]
@@ -163,7 +172,8 @@ class Op final : public OpInfo {
       dtypes |= static_cast<uint8_t>(t->dtype);
       any |= t->requires_grad;
     }
-    static_assert(static_cast<uint8_t>(Dtype::i64) == 2 && static_cast<uint8_t>(Dtype::f64) == 1);
+    static_assert(static_cast<uint8_t>(Dtype::i64) == 2 && static_cast<uint8_t>(Dtype::f64) == 1 &&
+                  static_cast<uint8_t>(Dtype::bf16) == 3);
     if (dtypes & 2) [[unlikely]] check_int64_inputs(in, args);
     any &= spec_.recorded;
     if (active_trace) [[unlikely]] return call_traced(in, std::move(args), any);
@@ -171,11 +181,15 @@ class Op final : public OpInfo {
     if (!any || !grad_enabled) return out;
     return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
   }
-  // An int64 input where the op takes floats is an error naming the op and the input.
+  // An int64 or bfloat16 input where the op takes floats is an error naming the op and the input.
   [[gnu::cold]] void check_int64_inputs(Inputs in, const A& args) const {
-    for (size_t i = 0; i < in.size(); ++i)
-      if (in[i].dtype() == Dtype::i64 && !(spec_.int64_inputs >> i & 1))
+    for (size_t i = 0; i < in.size(); ++i) {
+      const Dtype d = in[i].dtype();
+      if (d == Dtype::i64 && !(spec_.int64_inputs >> i & 1))
         throw_int64_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
+      if (d == Dtype::bf16 && !(spec_.bf16_inputs >> i & 1))
+        throw_bf16_input(spec_.name_of ? spec_.name_of(args) : spec_.name, i);
+    }
   }
   // While compile() records: the call also becomes an instruction of the compiled step, recorded
   // or not (an op on the labels alone replays too). Ops the forward calls are its own business.

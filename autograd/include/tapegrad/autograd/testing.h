@@ -41,6 +41,10 @@ struct OpEntry {
   /// leaves them out, since comparing zeros with zeros proves nothing. Unlike nondiff_inputs
   /// they are not data: the node keeps them, and the other checks treat them as variables.
   std::vector<size_t> zero_gradient_inputs = {};
+  /// The op's products follow tg::AutocastGuard (bfloat16 operands, float32 accumulation): its
+  /// float32 samples are also run under the guard, against float64 within bfloat16's precision,
+  /// and compiled against eager.
+  bool autocast = false;
 };
 
 /// All registered ops, in registration order.

@@ -1,0 +1,222 @@
+// The products of tg::AutocastGuard: float32 operands rounded to bfloat16, products accumulated in
+// float32. On a processor with bfloat16 units (AVX512-BF16, AMX) they run through oneDNN's matmul
+// primitive, bf16 x bf16 -> f32, which doubles (AVX512-BF16) or multiplies many times (AMX) the
+// multiply-add rate; elsewhere, in float32 on the rounded values: each product of two bfloat16
+// values is exact in float32, so the two paths differ only in the order of float32 additions.
+#include <omp.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#ifdef TAPEGRAD_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+#include "log.h"
+#include "ops/gemm.h"
+#include "tapegrad/autograd/autocast.h"
+#include "tapegrad/core/error.h"
+#include "tapegrad/core/threads.h"
+#include "tls.h"
+
+namespace tapegrad {
+
+namespace detail {
+TG_TLS thread_local bool autocast_bf16 = false;
+}
+
+namespace {
+std::atomic<bool> hardware_allowed{true};
+
+#ifdef TAPEGRAD_HAVE_DNNL
+// oneDNN's own reading of the processor (its dispatcher's), so that "has bfloat16 units" means
+// "oneDNN will use them".
+bool has_bf16_units() {
+  const unsigned isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const unsigned bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;
+}
+const char* isa_name() {
+  const unsigned isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const unsigned amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  return (isa & amx) == amx ? "avx512_core_amx" : "avx512_core_bf16";
+}
+#else
+bool has_bf16_units() { return false; }
+const char* isa_name() { return ""; }
+#endif
+
+bool use_hardware() {
+  static const bool units = has_bf16_units();
+  return units && hardware_allowed.load(std::memory_order_relaxed);
+}
+
+// Says once, at the first product, which path autocast took (info; tapegrad-train prints it).
+void log_path_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { logger()->info("autocast: bfloat16 products: {}", bf16_path()); });
+}
+}  // namespace
+
+AutocastGuard::AutocastGuard(Dtype dtype) : previous_(detail::autocast_bf16) {
+  if (dtype != Dtype::bf16 && dtype != Dtype::f32)
+    throw Error("AutocastGuard: expected Dtype::bf16 (products in bfloat16) or Dtype::f32 (autocast off), got " +
+                std::string(dtype_name(dtype)));
+  detail::autocast_bf16 = dtype == Dtype::bf16;
+}
+AutocastGuard::~AutocastGuard() { detail::autocast_bf16 = previous_; }
+
+bool autocast_enabled() { return detail::autocast_bf16; }
+bool bf16_hardware() { return use_hardware(); }
+void set_bf16_hardware(bool allowed) { hardware_allowed.store(allowed, std::memory_order_relaxed); }
+
+std::string bf16_path() {
+  if (use_hardware()) return std::string("oneDNN on ") + isa_name() + " (bfloat16 units)";
+#ifdef TAPEGRAD_HAVE_DNNL
+  if (has_bf16_units()) return "float32 on bfloat16-rounded values (bfloat16 units turned off by set_bf16_hardware)";
+  return "float32 on bfloat16-rounded values (this processor has neither AVX512-BF16 nor AMX)";
+#else
+  return "float32 on bfloat16-rounded values (built without oneDNN)";
+#endif
+}
+
+namespace detail {
+
+namespace {
+// As gemm.cpp's rule: smaller products run on one thread.
+constexpr double kParallelWork = double(1 << 23);
+
+// `count` floats rounded to bfloat16, to nearest even: as bits (for oneDNN) or as floats.
+void round_bits(const float* x, int64_t count, uint16_t* out) {
+  for (int64_t i = 0; i < count; ++i) out[i] = bfloat16::round(x[i]);
+}
+void round_floats(const float* x, int64_t count, float* out) {
+  for (int64_t i = 0; i < count; ++i) out[i] = std::bit_cast<float>(static_cast<uint32_t>(bfloat16::round(x[i])) << 16);
+}
+
+// The fallback: the operands rounded into per-thread buffers, then the float32 GEMM.
+void emulated(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
+              float* c) {
+  thread_local std::vector<float> ra, rb;
+  ra.resize(static_cast<size_t>(m * k));
+  rb.resize(static_cast<size_t>(k * n));
+  round_floats(a, m * k, ra.data());
+  round_floats(b, k * n, rb.data());
+  gemm<float>(ta, tb, m, n, k, 1.0f, ra.data(), rb.data(), beta, c);
+}
+
+#ifdef TAPEGRAD_HAVE_DNNL
+// One product's primitive, created once per shape, transposes, beta and thread count (oneDNN
+// fixes its partition of the work when the primitive is created).
+struct Bf16Gemm {
+  int64_t m, n, k;
+  bool ta, tb;
+  int threads;
+  dnnl::memory::desc a_md, b_md, c_md;
+  dnnl::matmul prim;
+};
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// oneDNN's OpenMP regions take this thread's max-threads setting: set it to ours for the call
+// (creation included), so that the library never runs more threads than tg::set_num_threads.
+struct OmpThreads {
+  int previous;
+  explicit OmpThreads(int n) : previous(omp_get_max_threads()) {
+    if (n != previous) omp_set_num_threads(n);
+  }
+  ~OmpThreads() {
+    if (omp_get_max_threads() != previous) omp_set_num_threads(previous);
+  }
+};
+
+int threads_for(int64_t m, int64_t n, int64_t k) {
+  return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1 : num_threads();
+}
+
+const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  const int threads = threads_for(m, n, k);
+  const auto key = std::make_tuple(m, n, k, ta, tb, beta != 0.0f, threads);
+  static std::mutex mutex;
+  static std::map<decltype(key), std::unique_ptr<Bf16Gemm>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second.get();
+  OmpThreads omp(threads);
+  auto p = std::make_unique<Bf16Gemm>();
+  p->m = m, p->n = n, p->k = k, p->ta = ta, p->tb = tb, p->threads = threads;
+  // A transposed operand is read in place: oneDNN takes its strides from the format tag.
+  p->a_md = dnnl::memory::desc({m, k}, dt::bf16, ta ? tag::ba : tag::ab);
+  p->b_md = dnnl::memory::desc({k, n}, dt::bf16, tb ? tag::ba : tag::ab);
+  p->c_md = dnnl::memory::desc({m, n}, dt::f32, tag::ab);
+  dnnl::primitive_attr attr;
+  if (beta != 0.0f) {  // C += op(A) op(B): conv2d's weight gradient, summed image by image
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  try {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a_md, p->b_md, p->c_md), attr, engine());
+    p->prim = dnnl::matmul(pd);
+  } catch (const dnnl::error& e) {
+    throw Error("matmul (bfloat16 autocast): oneDNN has no product of " + std::to_string(m) + "x" +
+                std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) + ": " + e.what());
+  }
+  return cache.emplace(key, std::move(p)).first->second.get();
+}
+
+void run(const Bf16Gemm& g, const float* a, const float* b, float* c) {
+  thread_local std::vector<uint16_t> ra, rb;
+  ra.resize(static_cast<size_t>(g.m * g.k));
+  rb.resize(static_cast<size_t>(g.k * g.n));
+  round_bits(a, g.m * g.k, ra.data());
+  round_bits(b, g.k * g.n, rb.data());
+  thread_local dnnl::stream stream(engine());
+  OmpThreads omp(g.threads);
+  dnnl::memory A(g.a_md, engine(), ra.data()), B(g.b_md, engine(), rb.data()), C(g.c_md, engine(), c);
+  g.prim.execute(stream, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
+  stream.wait();
+}
+#endif
+}  // namespace
+
+void gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
+               float* c) {
+  log_path_once();
+#ifdef TAPEGRAD_HAVE_DNNL
+  if (m > 0 && n > 0 && k > 0 && use_hardware()) return run(*primitive(ta, tb, m, n, k, beta), a, b, c);
+#endif
+  emulated(ta, tb, m, n, k, a, b, beta, c);
+}
+
+const void* gemm_bf16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+  log_path_once();
+#ifdef TAPEGRAD_HAVE_DNNL
+  if (m > 0 && n > 0 && k > 0 && use_hardware()) return primitive(ta, tb, m, n, k, 0.0f);
+#endif
+  (void)ta, (void)tb, (void)m, (void)n, (void)k;
+  return nullptr;
+}
+
+void gemm_bf16_with(const void* kernel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                    const float* b, float* c) {
+#ifdef TAPEGRAD_HAVE_DNNL
+  if (kernel) return run(*static_cast<const Bf16Gemm*>(kernel), a, b, c);
+#endif
+  (void)kernel;
+  emulated(ta, tb, m, n, k, a, b, 0.0f, c);
+}
+
+}  // namespace detail
+}  // namespace tapegrad
