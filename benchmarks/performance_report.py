@@ -173,7 +173,8 @@ p("  /usr/bin/time -v build/bench/benchmarks/rss_step_tapegrad N 1000 compiled  
 p("  benchmarks/plot_backprop_vs_numeric.sh build/bench/results/backprop_vs_numeric_t1.json")
 p("  ```")
 p("- To rerun one benchmark without touching this page, its figure or the README: `benchmarks/run.sh --only NAME "
-  "--out DIR` (NAME: op_overhead, training_step, cnn_step, rnn_step, rnn_vendor, gemm, gemm_openblas, rss, backprop_vs_numeric, train, "
+  "--out DIR` (NAME: op_overhead, training_step, cnn_step, rnn_step, rnn_vendor, gemm, gemm_openblas, gemm_backends, rss, "
+  "backprop_vs_numeric, train, "
   "dist, build; only NAME's programs are built; DIR receives the JSON, a partial report and the plot). `QUICK=1` "
   "makes any run a smoke test (0.05 s per benchmark, 20 RSS steps): its figures are not measurements, so it never "
   "writes docs/ either. Before measuring, run.sh waits (printing the load) until the 1-minute load average is "
@@ -479,6 +480,64 @@ sgemm_1024 = [pc for m, t, pc in large_pct if m == 1024 and t == 1]
 if large_pct:
     targets.append(("GEMM at large shapes >= 65% of measured f32 FMA peak", min(x[2] for x in large_pct) >= 65,
                     ", ".join(f"{m}: {f(pc)}% ({t}t)" for m, t, pc in large_pct)))
+
+# ---- matrix-product backends, side by side ----
+p("\n## Matrix-product backends per shape (float32, one thread)\n")
+p("The same C = A B (row-major, float32, one thread) through each candidate backend called directly, in one "
+  "process (gemm_backends, run at 1 thread only): libxsmm 1.17's JIT kernel (`libxsmm_smmdispatch`, computing "
+  "C^T = B^T A^T), Eigen's GEMM (`C.noalias() = A * B` on row-major maps), oneDNN 2.6's `dnnl_sgemm` and its matmul "
+  "primitive on plain row-major operands, the same primitive on bfloat16 operands with a float32 result (operands "
+  "converted once beforehand; only where oneDNN finds bfloat16 units), and tapegrad's `tg::matmul`, with the path "
+  "its dispatch took. Shapes (m,k,n) are the products of the nets users train. Every backend is set up (JIT "
+  "dispatch, primitive) before its timed loop and its result checked against a float64 product first (max error "
+  "over max |C| below 1e-4; 1e-2 with bfloat16 operands). Cells: GFLOP/s by wall-clock time (% of the one-thread "
+  "f32 FMA peak: the largest measured by this program, gemm and gemm_openblas, since other load only lowers it; "
+  "bfloat16 against that f32 peak too). Fastest: among the float32 "
+  "backends, with its speed over tg::matmul's; bfloat16 rounds the operands, so it is beside them, not counted.\n")
+gb = load("gemm_backends_t1.json")
+gb_ctx = contexts.get("gemm_backends_t1.json", {})
+gb_peak = max(float(gb_ctx.get("fma_peak_f32_GFLOPs", 0)), peaks.get(1, (0, 0))[0]) or None
+gb_backends = (("libxsmm", "libxsmm"), ("eigen", "Eigen"), ("dnnl_sgemm", "oneDNN sgemm"),
+               ("onednn_matmul", "oneDNN matmul"), ("tapegrad", "tg::matmul"),
+               ("onednn_matmul_bf16", "oneDNN matmul, bf16 operands"))
+gb_shapes = (((100, 784, 50), "784-50-10 b100, layer 1"), ((256, 784, 512), "784-512-512-10 b256, layer 1"),
+             ((256, 512, 512), "784-512-512-10 b256, layer 2"), ((256, 512, 10), "784-512-512-10 b256, output layer"),
+             ((64, 3136, 128), "CNN b64, linear 3136->128"), ((1024, 1024, 1024), "large square"))
+p("| product (m,k,n) | where | " + " | ".join(label for _, label in gb_backends) + " | fastest float32 |")
+p("|---|---|" + "---|" * len(gb_backends) + "---|")
+gb_ran = {}  # backend -> the implementations its labels named, in order of first appearance
+for (m, k, n), where in gb_shapes if gb else ():
+    cells, speed = [], {}
+    for key, label in gb_backends:
+        r = median(gb, f"BM_gemm_backend/{key}/{m}x{k}x{n}/real_time")
+        if r is None:
+            no_units = key == "onednn_matmul_bf16" and gb_ctx.get("onednn_bf16_units") == "no"
+            cells.append("no bfloat16 units" if no_units else "n/a")
+            continue
+        if r.get("error_occurred"):
+            cells.append(f"not run: {r.get('error_message', '')}")
+            continue
+        impl = r.get("label", "")
+        impl = impl[len("tg::matmul "):] if impl.startswith("tg::matmul ") else impl
+        impl = impl[len("oneDNN matmul "):] if impl.startswith("oneDNN matmul ") else impl
+        gb_ran.setdefault(label, [])
+        if impl and impl not in gb_ran[label]:
+            gb_ran[label].append(impl)
+        if key != "onednn_matmul_bf16":
+            speed[label] = r["GFLOPs"]
+        pct = f" ({f(100 * r['GFLOPs'] / gb_peak)}%)" if gb_peak else ""
+        cells.append(f"{f(r['GFLOPs'])}{pct}" + (f", {impl}" if key == "tapegrad" else ""))
+    best = max(speed, key=speed.get) if speed else None
+    ours = speed.get("tg::matmul")
+    fastest = best or "n/a"
+    if best and ours and best != "tg::matmul":
+        fastest = f"{best} ({fx(speed[best] / ours)} tg::matmul)"
+    p(f"| {m},{k},{n} | {where} | " + " | ".join(cells) + f" | {fastest} |")
+if not gb:
+    p("| (not measured: gemm_backends was not built; it needs libdnnl-dev and libxsmm-dev) | |" + " |" * len(gb_backends) + " |")
+if gb_ran:
+    p("\nWhat ran (the benchmarks' labels): " + "; ".join(f"{label}: {', '.join(impls)}" for label, impls in gb_ran.items())
+      + (f". FMA peak (f32, one thread) for the %: {f(gb_peak)} GFLOP/s" if gb_peak else "") + ".")
 
 # ---- memory, build, size ----
 p("\n## Memory, build time, library size\n")

@@ -7,7 +7,7 @@
 namespace tg = tapegrad;
 
 namespace {
-int64_t total(const tg::GemmPathCounts& c) { return c.libxsmm + c.eigen; }
+int64_t total(const tg::GemmPathCounts& c) { return c.libxsmm + c.eigen + c.onednn; }
 }  // namespace
 
 TEST(GemmPaths, AMatrixProductCountsOnOnePath) {
@@ -19,6 +19,27 @@ TEST(GemmPaths, AMatrixProductCountsOnOnePath) {
   EXPECT_GE(total(after) - total(before), 1);
   EXPECT_GE(after.libxsmm, before.libxsmm);
   EXPECT_GE(after.eigen, before.eigen);
+  EXPECT_GE(after.onednn, before.onednn);
+}
+
+// Where oneDNN is built in, a float32 product too large for libxsmm runs on its sgemm, and a
+// float64 one on Eigen (oneDNN has no float64); the result is the product either way.
+TEST(GemmPaths, LargeFloat32ProductsTakeOneDnnAndFloat64OnesEigen) {
+  tg::Generator gen(28);
+  const tg::Tensor a = tg::randn({700, 700}, gen), b = tg::randn({700, 700}, gen);
+  tg::GemmPathCounts before = tg::gemm_path_counts();
+  const tg::Tensor c = tg::matmul(a, b);
+  tg::GemmPathCounts after = tg::gemm_path_counts();
+  EXPECT_EQ(total(after) - total(before), 1);
+  if (after.onednn == before.onednn) {
+    EXPECT_EQ(after.eigen - before.eigen, 1) << "without oneDNN, Eigen";
+  }
+  const tg::Tensor ref = tg::matmul(a.to(tg::Dtype::f64), b.to(tg::Dtype::f64));
+  EXPECT_LT(tg::max(tg::abs(c.to(tg::Dtype::f64) - ref)).item(), 1e-3);
+  before = tg::gemm_path_counts();
+  (void)tg::matmul(a.to(tg::Dtype::f64), b.to(tg::Dtype::f64));
+  after = tg::gemm_path_counts();
+  EXPECT_EQ(after.onednn, before.onednn) << "oneDNN has no float64 product";
 }
 
 TEST(GemmPaths, AnElementwiseOpCountsNothing) {

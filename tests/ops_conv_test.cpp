@@ -255,3 +255,31 @@ TEST(OpsConv, BatchNormErrors) {
   EXPECT_NE(message_of([&] { tg::batch_norm(tg::zeros({4, 3}), {}, {}, tg::zeros({3}), {}); }).find("or neither"),
             std::string::npos);
 }
+
+// Large enough for the images to run on two threads (as the CNN's second layer at batch 64): the
+// output and all three gradients are the same bits on one thread and on two, in float32 and under
+// bfloat16 autocast, since each image is computed whole by one thread and the weight gradient is
+// summed in chunks of the batch, not of the threads.
+TEST(OpsConv, ResultsDoNotDependOnTheThreadCount) {
+  tg::Generator gen(41);
+  const tg::Tensor x0 = tg::randn({32, 16, 14, 14}, gen), w0 = tg::randn({32, 16, 3, 3}, gen);
+  const tg::Tensor b0 = tg::randn({32}, gen), up = tg::randn({32, 32, 14, 14}, gen);
+  for (bool bf16 : {false, true}) {
+    std::vector<std::vector<float>> runs[2];
+    for (int threads : {1, 2}) {
+      tg::set_num_threads(threads);
+      const tg::Tensor x = x0.clone().requires_grad(true), w = w0.clone().requires_grad(true),
+                       b = b0.clone().requires_grad(true);
+      tg::Tensor y;
+      {
+        tg::AutocastGuard autocast(bf16 ? tg::Dtype::bf16 : tg::Dtype::f32);
+        y = tg::conv2d(x, w, b, {.padding = 1});
+      }
+      y.backward(up);
+      runs[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
+                           b.grad().to_vector<float>()};
+    }
+    tg::set_num_threads(1);
+    for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(runs[0][i] == runs[1][i]) << "result " << i << (bf16 ? " (bf16)" : "");
+  }
+}

@@ -114,6 +114,24 @@ without = chain_report(False)
 check(without.count("not measured (libadolc-dev missing)") == 3,
       "no ADOL-C: both chain rows and the summary should say libadolc-dev is missing")
 
+# gemm_backends: one row per shape, GFLOP/s and % of the program's peak per backend, tapegrad's
+# path, and the fastest float32 backend; bfloat16 says why it is missing.
+def gemm_row(backend, label, gflops):
+    name = f"BM_gemm_backend/{backend}/256x512x10/real_time"
+    return {"name": name, "run_name": name, "GFLOPs": gflops, "pct_of_peak": 0.0, "label": label}
+
+
+with tempfile.TemporaryDirectory(prefix="tg-report-") as res:
+    with open(os.path.join(res, "gemm_backends_t1.json"), "w") as f:
+        json.dump({"context": {"fma_peak_f32_GFLOPs": "100", "onednn_bf16_units": "no"},
+                   "benchmarks": [gemm_row("libxsmm", "libxsmm JIT", 50.0),
+                                  gemm_row("tapegrad", "tg::matmul libxsmm", 40.0)]}, f)
+    run = subprocess.run([sys.executable, REPORT, res], capture_output=True, text=True, env=dict(os.environ, QUICK=""))
+check(run.returncode == 0, f"report failed: {run.stderr}")
+check("| 256,512,10 | 784-512-512-10 b256, output layer | 50 (50%) | n/a | n/a | n/a | 40 (40%), libxsmm | "
+      "no bfloat16 units | libxsmm (1.25x tg::matmul) |" in run.stdout,
+      "gemm_backends: the output layer's row should give each backend's figure and the fastest")
+
 # readme_summary.py: copies the page's block into the README, and --check fails until it has.
 with tempfile.TemporaryDirectory(prefix="tg-readme-") as root:
     os.makedirs(os.path.join(root, "docs"))

@@ -8,11 +8,15 @@
 // dx, dW and db are ops of their own, conv2d_input_grad, conv2d_weight_grad and conv2d_bias_grad
 // (a plain pass runs their kernels; create_graph records them): the first two are bilinear, and
 // their backwards are conv2d and each other, as in PyTorch's convolution_backward.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 #include "ops/gemm.h"
 #include "ops/loops.h"
+#include "tapegrad/core/threads.h"
 
 namespace tapegrad {
 
@@ -252,23 +256,48 @@ void col2im(T* cols, const ConvGeometry& g, T* x) {
 // A 1x1 convolution with stride 1 and no padding reads the image itself as its columns.
 bool is_pointwise(const ConvGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
 
+// The images run in parallel, each whole on one thread (its im2col buffer, its products), when
+// the call is large enough to pay for the fork (as gemm.cpp's rule for one product). A thread's
+// exception is carried out of the parallel region and rethrown.
+constexpr double kParallelWork = double(1 << 23);
+int threads_for(const ConvGeometry& g) {
+  const double work = double(g.n) * double(g.o) * double(g.taps()) * double(g.positions());
+  return work < kParallelWork || g.n < 2 ? 1 : static_cast<int>(std::min<int64_t>(num_threads(), g.n));
+}
+template <class F>
+void parallel_parts(int threads, int64_t parts, F part) {
+  std::exception_ptr error;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t p = 0; p < parts; ++p) {
+    try {
+      part(p, omp_get_thread_num());
+    } catch (...) {
+#pragma omp critical(tapegrad_conv_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
 Tensor conv_forward(Inputs in, ConvArgs& a) {
   const ConvGeometry g = conv_geometry(in, a);
   const Tensor& x = in[0];
   Tensor out = make_tensor({g.n, g.o, g.oh, g.ow}, x.dtype(), "conv2d");
   const bool direct = is_pointwise(g);
-  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, x.dtype(), "conv2d");
+  const int threads = threads_for(g);
+  Tensor cols = direct ? Tensor() : make_tensor({threads, g.taps(), g.positions()}, x.dtype(), "conv2d");
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = ptr<T>(x);
     const T* wp = ptr<T>(in[1]);
     T* op = ptr<T>(out);
     const int64_t image = g.c * g.h * g.w, P = g.positions();
-    for (int64_t n = 0; n < g.n; ++n) {
+    parallel_parts(threads, g.n, [&](int64_t n, int t) {
       const T* c = xp + n * image;
       if (!direct) {
-        im2col(c, g, ptr<T>(cols));
-        c = ptr<T>(cols);
+        T* mine = ptr<T>(cols) + t * g.taps() * P;
+        im2col(c, g, mine);
+        c = mine;
       }
       T* y = op + n * g.o * P;
       product<T>(a.bf16, false, false, g.o, P, g.taps(), wp, c, T(0), y);
@@ -277,59 +306,86 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
         for (int64_t o = 0; o < g.o; ++o)
           for (int64_t p = 0; p < P; ++p) y[o * P + p] += b[o];
       }
-    }
+    });
   });
   return out;
 }
 
+// The weight gradient sums over the images. So that the sum does not depend on the thread count,
+// the images are cut into a fixed number of chunks (of the batch, not of the threads), each summed
+// into a partial of its own, and the partials are added in chunk order.
+constexpr int64_t kWeightChunks = 16;
+
 // conv2d's gradients for the upstream `grad`, into those of gx, gw that are asked for, in one
-// pass over the images through one im2col buffer: dx = col2im(W^T g) reads only w, dW = g cols^T
-// only x (the other may be undefined). The forwards of conv2d_input_grad and conv2d_weight_grad.
+// pass over the images through an im2col buffer per thread: dx = col2im(W^T g) reads only w,
+// dW = g cols^T only x (the other may be undefined). The forwards of conv2d_input_grad and
+// conv2d_weight_grad.
 void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, bool bf16,
                 Tensor* gx_out, Tensor* gw_out) {
   const bool direct = is_pointwise(g);
   const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr;
   const Dtype dtype = grad.dtype();
+  const int threads = threads_for(g);
+  const int64_t chunks = std::min<int64_t>(g.n, kWeightChunks);
   Tensor gx = need_x ? make_tensor({g.n, g.c, g.h, g.w}, dtype, "conv2d backward") : Tensor();
   Tensor gw = need_w ? make_tensor({g.o, g.c, g.kh, g.kw}, dtype, "conv2d backward") : Tensor();
   // The GEMM copies its transposed operand first, so the weight gradient is summed as whichever
   // of dW = g cols^T and dW^T = cols g^T transposes the smaller matrix: cols when it has fewer
   // rows than g (the first layer: 9 taps, 32 channels), g otherwise (288 taps, 64 channels).
   const bool via_transpose = g.taps() > g.o;
-  Tensor gwt = need_w && via_transpose ? make_tensor({g.taps(), g.o}, dtype, "conv2d backward") : Tensor();
-  Tensor cols = direct ? Tensor() : make_tensor({g.taps(), g.positions()}, dtype, "conv2d backward");
+  const int64_t wsize = g.o * g.taps();
+  Tensor partials = need_w && chunks > 0 ? make_tensor({chunks, wsize}, dtype, "conv2d backward") : Tensor();
+  Tensor cols = direct ? Tensor() : make_tensor({threads, g.taps(), g.positions()}, dtype, "conv2d backward");
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* gp = ptr<T>(grad);
     const T* xp = need_w ? ptr<T>(x) : nullptr;
     const T* wp = need_x ? ptr<T>(w) : nullptr;
     const int64_t image = g.c * g.h * g.w, P = g.positions();
-    for (int64_t n = 0; n < g.n; ++n) {
-      const T* gy = gp + n * g.o * P;
-      if (need_w) {
-        const T* cn = xp + n * image;
-        if (!direct) {
-          im2col(cn, g, ptr<T>(cols));
-          cn = ptr<T>(cols);
+    parallel_parts(threads, chunks, [&](int64_t chunk, int t) {
+      T* mine = direct ? nullptr : ptr<T>(cols) + t * g.taps() * P;
+      T* part = need_w ? ptr<T>(partials) + chunk * wsize : nullptr;
+      const int64_t first = g.n * chunk / chunks, last = g.n * (chunk + 1) / chunks;
+      for (int64_t n = first; n < last; ++n) {
+        const T* gy = gp + n * g.o * P;
+        if (need_w) {
+          const T* cn = xp + n * image;
+          if (!direct) {
+            im2col(cn, g, mine);
+            cn = mine;
+          }
+          const T beta = n == first ? T(0) : T(1);
+          if (via_transpose) product<T>(bf16, false, true, g.taps(), g.o, P, cn, gy, beta, part);
+          else product<T>(bf16, false, true, g.o, g.taps(), P, gy, cn, beta, part);
         }
-        if (via_transpose) product<T>(bf16, false, true, g.taps(), g.o, P, cn, gy, n == 0 ? T(0) : T(1), ptr<T>(gwt));
-        else product<T>(bf16, false, true, g.o, g.taps(), P, gy, cn, n == 0 ? T(0) : T(1), ptr<T>(gw));
-      }
-      if (need_x) {
-        T* dx = ptr<T>(gx) + n * image;
-        if (direct) {
-          product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), dx);
-        } else {
-          product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), ptr<T>(cols));
-          col2im(ptr<T>(cols), g, dx);
+        if (need_x) {
+          T* dx = ptr<T>(gx) + n * image;
+          if (direct) {
+            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), dx);
+          } else {
+            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), mine);
+            col2im(mine, g, dx);
+          }
         }
       }
-    }
-    if (need_w && (via_transpose || g.n == 0)) {
-      const T* t = via_transpose ? ptr<T>(gwt) : nullptr;
+    });
+    if (need_w) {
       T* d = ptr<T>(gw);
-      for (int64_t o = 0; o < g.o; ++o)
-        for (int64_t k = 0; k < g.taps(); ++k) d[o * g.taps() + k] = g.n == 0 ? T(0) : t[k * g.o + o];
+      const T* p = chunks > 0 ? ptr<T>(partials) : nullptr;
+      if (via_transpose && chunks > 0) {  // the partials' sum, transposed back
+        for (int64_t o = 0; o < g.o; ++o)
+          for (int64_t k = 0; k < g.taps(); ++k) {
+            T sum = p[k * g.o + o];
+            for (int64_t c = 1; c < chunks; ++c) sum += p[c * wsize + k * g.o + o];
+            d[o * g.taps() + k] = sum;
+          }
+      } else if (chunks > 0) {
+        std::copy(p, p + wsize, d);
+        for (int64_t c = 1; c < chunks; ++c)
+          for (int64_t k = 0; k < wsize; ++k) d[k] += p[c * wsize + k];
+      } else {  // no image: no gradient
+        std::fill(d, d + wsize, T(0));
+      }
     }
   });
   if (need_x) *gx_out = std::move(gx);

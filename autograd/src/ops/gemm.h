@@ -33,6 +33,16 @@ const void* gemm_bf16_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, i
 void gemm_bf16_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                     const float* b, float* c);
 
+// oneDNN's OpenMP regions take the calling thread's max-threads setting: an object of this sets it
+// to `n` for its lifetime, so that oneDNN never runs more threads than tg::set_num_threads.
+struct OmpThreads {
+  int previous;
+  explicit OmpThreads(int n);
+  ~OmpThreads();
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+};
+
 // True while a tg::AutocastGuard(Dtype::bf16) is alive on this thread.
 extern TG_TLS thread_local bool autocast_bf16;
 

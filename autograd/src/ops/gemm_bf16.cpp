@@ -89,6 +89,13 @@ std::string bf16_path() {
 
 namespace detail {
 
+OmpThreads::OmpThreads(int n) : previous(omp_get_max_threads()) {
+  if (n != previous) omp_set_num_threads(n);
+}
+OmpThreads::~OmpThreads() {
+  if (omp_get_max_threads() != previous) omp_set_num_threads(previous);
+}
+
 namespace {
 // As gemm.cpp's rule: smaller products run on one thread.
 constexpr double kParallelWork = double(1 << 23);
@@ -119,25 +126,13 @@ struct Bf16Gemm {
   int64_t m, n, k;
   bool ta, tb;
   int threads;
-  dnnl::memory::desc a_md, b_md, c_md;
+  dnnl::memory::desc a_md, b_md, c_md, scratch_md;
   dnnl::matmul prim;
 };
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
 }
-
-// oneDNN's OpenMP regions take this thread's max-threads setting: set it to ours for the call
-// (creation included), so that the library never runs more threads than tg::set_num_threads.
-struct OmpThreads {
-  int previous;
-  explicit OmpThreads(int n) : previous(omp_get_max_threads()) {
-    if (n != previous) omp_set_num_threads(n);
-  }
-  ~OmpThreads() {
-    if (omp_get_max_threads() != previous) omp_set_num_threads(previous);
-  }
-};
 
 int threads_for(int64_t m, int64_t n, int64_t k) {
   return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1 : num_threads();
@@ -153,7 +148,7 @@ const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second.get();
-  OmpThreads omp(threads);
+  OmpThreads omp(threads);  // oneDNN fixes its partition of the work at creation
   auto p = std::make_unique<Bf16Gemm>();
   p->m = m, p->n = n, p->k = k, p->ta = ta, p->tb = tb, p->threads = threads;
   // A transposed operand is read in place: oneDNN takes its strides from the format tag.
@@ -161,6 +156,10 @@ const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   p->b_md = dnnl::memory::desc({k, n}, dt::bf16, tb ? tag::ba : tag::ab);
   p->c_md = dnnl::memory::desc({m, n}, dt::f32, tag::ab);
   dnnl::primitive_attr attr;
+  // Our scratchpad, one per thread: conv2d's images run the same primitive on several threads at
+  // once, and a library-managed scratchpad is shared by the primitive's executions (Debian's
+  // oneDNN is not built for concurrent execution), which mixed their partial sums.
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   if (beta != 0.0f) {  // C += op(A) op(B): conv2d's weight gradient, summed image by image
     dnnl::post_ops ops;
     ops.append_sum(1.0f);
@@ -169,6 +168,7 @@ const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   try {
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->a_md, p->b_md, p->c_md), attr, engine());
     p->prim = dnnl::matmul(pd);
+    p->scratch_md = pd.scratchpad_desc();
   } catch (const dnnl::error& e) {
     throw Error("matmul (bfloat16 autocast): oneDNN has no product of " + std::to_string(m) + "x" +
                 std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) + ": " + e.what());
@@ -182,10 +182,13 @@ void run(const Bf16Gemm& g, const float* a, const float* b, float* c) {
   rb.resize(static_cast<size_t>(g.k * g.n));
   round_bits(a, g.m * g.k, ra.data());
   round_bits(b, g.k * g.n, rb.data());
+  thread_local std::vector<uint8_t> scratch;
+  scratch.resize(g.scratch_md.get_size());
   thread_local dnnl::stream stream(engine());
   OmpThreads omp(g.threads);
   dnnl::memory A(g.a_md, engine(), ra.data()), B(g.b_md, engine(), rb.data()), C(g.c_md, engine(), c);
-  g.prim.execute(stream, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
+  dnnl::memory S(g.scratch_md, engine(), scratch.data());
+  g.prim.execute(stream, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}, {DNNL_ARG_SCRATCHPAD, S}});
   stream.wait();
 }
 #endif

@@ -1,6 +1,6 @@
 #pragma once
 /// \file gemm_paths.h
-/// Which backend the matrix products ran on: libxsmm's JIT kernels or Eigen's GEMM.
+/// Which backend the matrix products ran on: libxsmm's JIT kernels, oneDNN's sgemm or Eigen's GEMM.
 #include <cstdint>
 
 namespace tapegrad {
@@ -8,7 +8,8 @@ namespace tapegrad {
 /// How many matrix products (matmul, linear, conv2d and their gradients) took each backend.
 struct GemmPathCounts {
   int64_t libxsmm = 0;  ///< products run by libxsmm's JIT kernels (small and medium ones)
-  int64_t eigen = 0;    ///< products run by Eigen's GEMM (large ones, and all without libxsmm)
+  int64_t eigen = 0;    ///< products run by Eigen's GEMM (large float64 ones, and all without libxsmm)
+  int64_t onednn = 0;   ///< products run by oneDNN's sgemm (large float32 ones)
 };
 
 /// How many matrix products every thread of the process ran through each backend since the
