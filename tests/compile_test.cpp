@@ -459,3 +459,18 @@ TEST(Compiled, AFusedRunWhoseResultIsHeldKeepsTheHeldValues) {
   EXPECT_EQ(values(r1), values(f({x1})));
   EXPECT_EQ(values(r2), values(f({x2})));
 }
+
+// A fused run of elementwise kernels over a large tensor shares its blocks out over two threads:
+// the replay is the same bits as the eager call on one thread.
+TEST(Compile, AFusedRunOnTwoThreadsGivesTheOneThreadBits) {
+  tg::Generator gen(44);
+  const tg::Tensor x = tg::randn({300000}, gen);
+  auto f = [](const std::vector<tg::Tensor>& in) { return tg::relu(tg::tanh(in[0] * 1.5) + 0.25) * in[0]; };
+  const tg::Tensor eager = f({x});
+  tg::set_num_threads(2);
+  tg::Compiled step = tg::compile(f, {x});
+  const tg::Tensor replayed = step({x});
+  tg::set_num_threads(1);
+  EXPECT_TRUE(eager.to_vector<float>() == replayed.to_vector<float>());
+  EXPECT_NE(step.program().find("in blocks of"), std::string::npos) << "the run was not fused: " << step.program();
+}

@@ -283,3 +283,21 @@ TEST(OpsConv, ResultsDoNotDependOnTheThreadCount) {
     for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(runs[0][i] == runs[1][i]) << "result " << i << (bf16 ? " (bf16)" : "");
   }
 }
+
+// Elementwise loops and pooling above their size threshold run on two threads in parts that do not
+// depend on the thread count: forward and gradients are the same bits as on one thread.
+TEST(OpsConv, ElementwiseAndPoolingAreTheSameBitsOnTwoThreads) {
+  tg::Generator gen(43);
+  const tg::Tensor x0 = tg::randn({16, 32, 28, 28}, gen), up = tg::randn({16, 32, 14, 14}, gen);
+  std::vector<std::vector<float>> runs[2];
+  for (int threads : {1, 2}) {
+    tg::set_num_threads(threads);
+    const tg::Tensor x = x0.clone().requires_grad(true);
+    const tg::Tensor y = tg::max_pool2d(tg::relu(tg::exp(x * 0.5) - 1.0), {.kernel = 2});
+    y.backward(up);
+    runs[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>()};
+  }
+  tg::set_num_threads(1);
+  EXPECT_TRUE(runs[0][0] == runs[1][0]) << "forward";
+  EXPECT_TRUE(runs[0][1] == runs[1][1]) << "gradient";
+}

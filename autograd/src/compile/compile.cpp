@@ -17,6 +17,8 @@
 
 #include "compile/capture.h"
 #include "ops/op.h"
+#include "ops/parallel.h"
+#include "tapegrad/core/threads.h"
 #include "tapegrad/core/memory.h"
 
 namespace tapegrad {
@@ -887,8 +889,10 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
     if (instrs[m].out_storage->refs.load(std::memory_order_relaxed) != instrs[m].sharers) return false;
   const int64_t numel = instrs[begin].out->numel, block = instrs[begin].block;
   const int64_t esize = static_cast<int64_t>(dtype_size(instrs[begin].out->dtype));
-  for (int64_t b = 0; b < numel; b += block) {
-    const int64_t len = std::min(block, numel - b);
+  // The blocks are independent: a large run's blocks are shared out over the threads, each block
+  // computed as on one thread (the kernels' own loops stay on one thread: a block is small).
+  auto run_block = [&](int64_t bi, int) {
+    const int64_t b = bi * block, len = std::min(block, numel - b);
     for (size_t m = begin; m < end; ++m) {
       const detail::Instr& x = instrs[m];
       detail::Kernel k = x.kernel;
@@ -898,6 +902,12 @@ bool Compiled::Impl::run_fused(size_t begin, bool anomaly) {
         in[j] = (k.fixed >> j & 1) ? x.in[j] : static_cast<const char*>(x.in[j]) + b * esize;
       k.run(k, in, static_cast<char*>(x.out_storage->data) + b * esize);
     }
+  };
+  const int64_t blocks = (numel + block - 1) / block;
+  if (numel < detail::kParallelElements) [[likely]] {
+    for (int64_t bi = 0; bi < blocks; ++bi) run_block(bi, 0);
+  } else {
+    detail::for_parts(num_threads(), blocks, run_block);
   }
   for (size_t m = begin; m < end; ++m) {
     detail::Instr& x = instrs[m];

@@ -8,14 +8,12 @@
 // dx, dW and db are ops of their own, conv2d_input_grad, conv2d_weight_grad and conv2d_bias_grad
 // (a plain pass runs their kernels; create_graph records them): the first two are bilinear, and
 // their backwards are conv2d and each other, as in PyTorch's convolution_backward.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
-#include <exception>
 
 #include "ops/gemm.h"
 #include "ops/loops.h"
+#include "ops/parallel.h"
 #include "tapegrad/core/threads.h"
 
 namespace tapegrad {
@@ -257,26 +255,19 @@ void col2im(T* cols, const ConvGeometry& g, T* x) {
 bool is_pointwise(const ConvGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
 
 // The images run in parallel, each whole on one thread (its im2col buffer, its products), when
-// the call is large enough to pay for the fork (as gemm.cpp's rule for one product). A thread's
-// exception is carried out of the parallel region and rethrown.
+// the call is large enough to pay for the fork (as gemm.cpp's rule for one product).
 constexpr double kParallelWork = double(1 << 23);
 int threads_for(const ConvGeometry& g) {
   const double work = double(g.n) * double(g.o) * double(g.taps()) * double(g.positions());
   return work < kParallelWork || g.n < 2 ? 1 : static_cast<int>(std::min<int64_t>(num_threads(), g.n));
 }
-template <class F>
-void parallel_parts(int threads, int64_t parts, F part) {
-  std::exception_ptr error;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t p = 0; p < parts; ++p) {
-    try {
-      part(p, omp_get_thread_num());
-    } catch (...) {
-#pragma omp critical(tapegrad_conv_error)
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
+
+// Under autocast, the float32 weights rounded to bfloat16 once for all the images' products.
+Tensor rounded_weights(const Tensor& w, bool bf16) {
+  if (!bf16 || w.dtype() != Dtype::f32) return Tensor();
+  Tensor bits = make_tensor({w.numel()}, Dtype::bf16, "conv2d");
+  round_to_bf16(ptr<float>(w), w.numel(), ptr<uint16_t>(bits));
+  return bits;
 }
 
 Tensor conv_forward(Inputs in, ConvArgs& a) {
@@ -286,13 +277,15 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
   const bool direct = is_pointwise(g);
   const int threads = threads_for(g);
   Tensor cols = direct ? Tensor() : make_tensor({threads, g.taps(), g.positions()}, x.dtype(), "conv2d");
+  const Tensor wbits = rounded_weights(in[1], a.bf16);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = ptr<T>(x);
     const T* wp = ptr<T>(in[1]);
+    const uint16_t* wb = wbits.defined() ? ptr<uint16_t>(wbits) : nullptr;
     T* op = ptr<T>(out);
     const int64_t image = g.c * g.h * g.w, P = g.positions();
-    parallel_parts(threads, g.n, [&](int64_t n, int t) {
+    for_parts(threads, g.n, [&](int64_t n, int t) {
       const T* c = xp + n * image;
       if (!direct) {
         T* mine = ptr<T>(cols) + t * g.taps() * P;
@@ -300,7 +293,7 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
         c = mine;
       }
       T* y = op + n * g.o * P;
-      product<T>(a.bf16, false, false, g.o, P, g.taps(), wp, c, T(0), y);
+      product<T>(a.bf16, false, false, g.o, P, g.taps(), wp, c, T(0), y, wb);
       if (in.size() == 3) {
         const T* b = ptr<T>(in[2]);
         for (int64_t o = 0; o < g.o; ++o)
@@ -336,13 +329,15 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
   const int64_t wsize = g.o * g.taps();
   Tensor partials = need_w && chunks > 0 ? make_tensor({chunks, wsize}, dtype, "conv2d backward") : Tensor();
   Tensor cols = direct ? Tensor() : make_tensor({threads, g.taps(), g.positions()}, dtype, "conv2d backward");
+  const Tensor wbits = need_x ? rounded_weights(w, bf16) : Tensor();
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* gp = ptr<T>(grad);
     const T* xp = need_w ? ptr<T>(x) : nullptr;
     const T* wp = need_x ? ptr<T>(w) : nullptr;
+    const uint16_t* wb = wbits.defined() ? ptr<uint16_t>(wbits) : nullptr;
     const int64_t image = g.c * g.h * g.w, P = g.positions();
-    parallel_parts(threads, chunks, [&](int64_t chunk, int t) {
+    for_parts(threads, chunks, [&](int64_t chunk, int t) {
       T* mine = direct ? nullptr : ptr<T>(cols) + t * g.taps() * P;
       T* part = need_w ? ptr<T>(partials) + chunk * wsize : nullptr;
       const int64_t first = g.n * chunk / chunks, last = g.n * (chunk + 1) / chunks;
@@ -361,9 +356,9 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
         if (need_x) {
           T* dx = ptr<T>(gx) + n * image;
           if (direct) {
-            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), dx);
+            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), dx, wb);
           } else {
-            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), mine);
+            product<T>(bf16, true, false, g.taps(), P, g.o, wp, gy, T(0), mine, wb);
             col2im(mine, g, dx);
           }
         }

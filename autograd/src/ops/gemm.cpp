@@ -152,11 +152,15 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
 #endif
 #ifdef TAPEGRAD_HAVE_DNNL
+  // Smaller products (where libxsmm is not built in: sanitizer and non-native builds) stay on Eigen,
+  // which is as fast there and has no call overhead: 100x784x50 ran at 81 GFLOP/s on Eigen
+  // against sgemm's 70 (benchmarks/gemm_backends.cpp).
+  constexpr double kDnnlMinWork = double(1 << 22);
   // float32 products too large for libxsmm (or with a large transposed B, which it would copy):
   // oneDNN's sgemm reads both layouts in place and ran 1024^3 at 87% of the one-thread FMA peak
   // against Eigen's 66% (docs/performance.md, "Matrix-product backends").
   if constexpr (std::is_same_v<T, float>) {
-    if (m > 0 && n > 0 && k > 0) {
+    if (m > 0 && n > 0 && k > 0 && static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) >= kDnnlMinWork) {
       OmpThreads omp(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork
                          ? 1
                          : num_threads());

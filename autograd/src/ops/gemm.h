@@ -26,8 +26,11 @@ void gemm_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_
 // The products of tg::AutocastGuard (gemm_bf16.cpp): row-major C = op(A) op(B) + beta C (beta 0
 // or 1) with A and B rounded to bfloat16 first and the products accumulated in float32: through
 // oneDNN on a processor with bfloat16 units, else gemm<float> on the rounded values.
+// `a_bits`, if given, is A already rounded (conv2d rounds its weights once for all its images).
 void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
-               float beta, float* c);
+               float beta, float* c, const uint16_t* a_bits = nullptr);
+// `count` floats rounded to bfloat16 bits, to nearest even, on `threads` threads.
+void round_to_bf16(const float* x, int64_t count, uint16_t* out, int threads = 1);
 // Its plan for a compiled step: the oneDNN primitive, created now, or null for the float32 path.
 const void* gemm_bf16_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 void gemm_bf16_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
@@ -51,9 +54,9 @@ extern TG_TLS thread_local bool autocast_bf16;
 // float32 only).
 template <class T>
 inline void product(bool bf16, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
-                    T beta, T* c) {
+                    T beta, T* c, const uint16_t* a_bits = nullptr) {
   if constexpr (std::is_same_v<T, float>)
-    if (bf16) return gemm_bf16(trans_a, trans_b, m, n, k, a, b, beta, c);
+    if (bf16) return gemm_bf16(trans_a, trans_b, m, n, k, a, b, beta, c, a_bits);
   gemm<T>(trans_a, trans_b, m, n, k, T(1), a, b, beta, c);
 }
 

@@ -100,10 +100,6 @@ namespace {
 // As gemm.cpp's rule: smaller products run on one thread.
 constexpr double kParallelWork = double(1 << 23);
 
-// `count` floats rounded to bfloat16, to nearest even: as bits (for oneDNN) or as floats.
-void round_bits(const float* x, int64_t count, uint16_t* out) {
-  for (int64_t i = 0; i < count; ++i) out[i] = bfloat16::round(x[i]);
-}
 void round_floats(const float* x, int64_t count, float* out) {
   for (int64_t i = 0; i < count; ++i) out[i] = std::bit_cast<float>(static_cast<uint32_t>(bfloat16::round(x[i])) << 16);
 }
@@ -176,30 +172,60 @@ const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
   return cache.emplace(key, std::move(p)).first->second.get();
 }
 
-void run(const Bf16Gemm& g, const float* a, const float* b, float* c) {
+// This thread's memory objects of a primitive, pointed at each call's buffers (making them at
+// every call cost four allocations; conv2d calls a primitive once per image).
+struct Bound {
+  dnnl::memory a, b, c, scratch;
+  std::vector<uint8_t> scratch_bytes;
+};
+
+void run(const Bf16Gemm& g, const float* a, const float* b, float* c, const uint16_t* a_bits) {
   thread_local std::vector<uint16_t> ra, rb;
-  ra.resize(static_cast<size_t>(g.m * g.k));
+  if (!a_bits) {
+    ra.resize(static_cast<size_t>(g.m * g.k));
+    round_to_bf16(a, g.m * g.k, ra.data(), g.threads);
+  }
   rb.resize(static_cast<size_t>(g.k * g.n));
-  round_bits(a, g.m * g.k, ra.data());
-  round_bits(b, g.k * g.n, rb.data());
-  thread_local std::vector<uint8_t> scratch;
-  scratch.resize(g.scratch_md.get_size());
+  round_to_bf16(b, g.k * g.n, rb.data(), g.threads);
+  thread_local std::map<const Bf16Gemm*, Bound> bound;
+  auto [it, fresh] = bound.try_emplace(&g);
+  Bound& m = it->second;
+  if (fresh) {
+    m.scratch_bytes.resize(g.scratch_md.get_size());
+    m.a = dnnl::memory(g.a_md, engine(), DNNL_MEMORY_NONE);
+    m.b = dnnl::memory(g.b_md, engine(), DNNL_MEMORY_NONE);
+    m.c = dnnl::memory(g.c_md, engine(), DNNL_MEMORY_NONE);
+    m.scratch = dnnl::memory(g.scratch_md, engine(), m.scratch_bytes.data());
+  }
+  m.a.set_data_handle(const_cast<uint16_t*>(a_bits ? a_bits : ra.data()));
+  m.b.set_data_handle(rb.data());
+  m.c.set_data_handle(c);
   thread_local dnnl::stream stream(engine());
   OmpThreads omp(g.threads);
-  dnnl::memory A(g.a_md, engine(), ra.data()), B(g.b_md, engine(), rb.data()), C(g.c_md, engine(), c);
-  dnnl::memory S(g.scratch_md, engine(), scratch.data());
-  g.prim.execute(stream, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}, {DNNL_ARG_SCRATCHPAD, S}});
-  stream.wait();
+  // The C call: the C++ one builds an std::unordered_map of the arguments at every call.
+  const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, m.a.get()},
+                                  {DNNL_ARG_WEIGHTS, m.b.get()},
+                                  {DNNL_ARG_DST, m.c.get()},
+                                  {DNNL_ARG_SCRATCHPAD, m.scratch.get()}};
+  if (dnnl_primitive_execute(g.prim.get(), stream.get(), 4, args) != dnnl_success || dnnl_stream_wait(stream.get()) != dnnl_success)
+    throw Error("matmul (bfloat16 autocast): oneDNN failed to run the product of " + std::to_string(g.m) + "x" +
+                std::to_string(g.k) + " by " + std::to_string(g.k) + "x" + std::to_string(g.n));
 }
 #endif
 }  // namespace
 
+void round_to_bf16(const float* x, int64_t count, uint16_t* out, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count >= (1 << 16))
+  for (int64_t i = 0; i < count; ++i) out[i] = bfloat16::round(x[i]);
+}
+
 void gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
-               float* c) {
+               float* c, const uint16_t* a_bits) {
   log_path_once();
 #ifdef TAPEGRAD_HAVE_DNNL
-  if (m > 0 && n > 0 && k > 0 && use_hardware()) return run(*primitive(ta, tb, m, n, k, beta), a, b, c);
+  if (m > 0 && n > 0 && k > 0 && use_hardware()) return run(*primitive(ta, tb, m, n, k, beta), a, b, c, a_bits);
 #endif
+  (void)a_bits;  // the fallback rounds A to floats itself
   emulated(ta, tb, m, n, k, a, b, beta, c);
 }
 
@@ -215,7 +241,7 @@ const void* gemm_bf16_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k) 
 void gemm_bf16_with(const void* kernel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
                     const float* b, float* c) {
 #ifdef TAPEGRAD_HAVE_DNNL
-  if (kernel) return run(*static_cast<const Bf16Gemm*>(kernel), a, b, c);
+  if (kernel) return run(*static_cast<const Bf16Gemm*>(kernel), a, b, c, nullptr);
 #endif
   (void)kernel;
   emulated(ta, tb, m, n, k, a, b, 0.0f, c);

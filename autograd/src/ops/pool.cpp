@@ -13,6 +13,8 @@
 #include <cmath>
 
 #include "ops/loops.h"
+#include "ops/parallel.h"
+#include "tapegrad/core/threads.h"
 
 namespace tapegrad {
 
@@ -221,25 +223,30 @@ std::vector<Sample<PoolArgs>> avg_samples() {
 }
 
 // max_pool2d's backward: each window's gradient added to its winner in x.
+// The planes (image, channel) run in parallel above kParallelElements: each is whole on one thread.
+int plane_threads(const PoolGeometry& g) {
+  return g.planes * g.h * g.w < kParallelElements ? 1 : num_threads();
+}
+
 Tensor max_route(const Tensor& grad, const Tensor& x, const PoolGeometry& g) {
   // 2x2 windows over even sizes cover every element once: each is written, no zero fill.
   const bool tiled = is_2x2(g) && g.h % 2 == 0 && g.w % 2 == 0;
   Tensor gx = tiled ? make_tensor(x.shape(), x.dtype(), "max_pool2d backward") : zeros(x.shape(), x.dtype());
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    for (int64_t p = 0; p < g.planes; ++p) {
+    for_parts(plane_threads(g), g.planes, [&](int64_t p, int) {
       const T* src = ptr<T>(x) + p * g.h * g.w;
       const T* gy = ptr<T>(grad) + p * g.oh * g.ow;
       T* dst = ptr<T>(gx) + p * g.h * g.w;
       if (tiled) {
         if (has_nan(src, g.h * g.w)) [[unlikely]] route_plane<true>(src, gy, dst, g);
         else route_plane<false>(src, gy, dst, g);
-        continue;
+        return;
       }
       for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
         dst[winner(src, g.w, y0, y1, x0, x1)] += gy[o];
       });
-    }
+    });
   });
   return gx;
 }
@@ -298,17 +305,17 @@ static const Op<PoolArgs> kMaxPool2d(
            Tensor out = make_tensor(pooled_shape(x, g), x.dtype(), "max_pool2d");
            dispatch(x.dtype(), [&](auto tag) {
              using T = decltype(tag);
-             for (int64_t p = 0; p < g.planes; ++p) {
+             for_parts(plane_threads(g), g.planes, [&](int64_t p, int) {
                const T* src = ptr<T>(x) + p * g.h * g.w;
                T* dst = ptr<T>(out) + p * g.oh * g.ow;
                if (is_2x2(g)) {
                  max_plane(src, dst, g);
-                 continue;
+                 return;
                }
                for_each_window(g, [&](int64_t o, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
                  dst[o] = src[winner(src, g.w, y0, y1, x0, x1)];
                });
-             }
+             });
            });
            return out;
          },

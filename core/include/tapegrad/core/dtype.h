@@ -42,11 +42,13 @@ struct bfloat16 {
   /// The value, exactly.
   explicit operator double() const { return static_cast<double>(static_cast<float>(*this)); }
 
-  /// The bits of `v` rounded to bfloat16, to nearest, ties to even.
+  /// The bits of `v` rounded to bfloat16, to nearest, ties to even. (Branch-free, so that a loop
+  /// of it vectorizes.)
   static constexpr uint16_t round(float v) {
     const uint32_t u = std::bit_cast<uint32_t>(v);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN: keep it, quiet
-    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    const uint32_t nearest = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (u >> 16) | 0x40u;  // a NaN stays one (rounding could carry it to infinity)
+    return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
   }
   /// `v` as a float rounded to odd: correct for a second rounding to a format of fewer bits.
   static float to_odd_float(double v) {
