@@ -163,6 +163,17 @@ if wants train; then
       /usr/bin/time -f "%e" -o "$results/train_${mode}_wall.txt" \
         "$build/tools/tapegrad-train" --out "$results/train_$mode" $flag > "$results/train_$mode.log" 2>&1
     done
+    # bfloat16 autocast against float32, by final test accuracy: the main job, and the CNN in both
+    # precisions (on both threads, so that its 10 epochs take minutes; the accuracy does not
+    # depend on the thread count's last bits beyond noise).
+    for run in "bf16:--precision bf16" "cnn:--model cnn --threads 2" "cnn_bf16:--model cnn --threads 2 --precision bf16"; do
+      name=${run%%:*}
+      echo "== tapegrad-train ${run#*:}"
+      rm -rf "$results/train_$name"
+      # shellcheck disable=SC2086  # the flags are words
+      /usr/bin/time -f "%e" -o "$results/train_${name}_wall.txt" \
+        "$build/tools/tapegrad-train" --out "$results/train_$name" --no-plot ${run#*:} > "$results/train_$name.log" 2>&1
+    done
   elif [ -n "${QUICK:-}" ]; then
     echo "== tapegrad-train: skipped in a QUICK run"
   else

@@ -139,8 +139,8 @@ void gemm_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, T beta,
           T* c) {
-#ifdef TAPEGRAD_HAVE_LIBXSMM
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+#ifdef TAPEGRAD_HAVE_LIBXSMM
   // beta = 1 (conv2d's weight gradient, summed image by image) only on one thread: there the
   // kernel is dispatched before anything is written, so a missing kernel leaves C untouched for
   // Eigen; split over threads, one part could be added before another part's dispatch failed.
@@ -160,10 +160,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // oneDNN's sgemm reads both layouts in place and ran 1024^3 at 87% of the one-thread FMA peak
   // against Eigen's 66% (docs/performance.md, "Matrix-product backends").
   if constexpr (std::is_same_v<T, float>) {
-    if (m > 0 && n > 0 && k > 0 && static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) >= kDnnlMinWork) {
-      OmpThreads omp(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork
-                         ? 1
-                         : num_threads());
+    if (work >= kDnnlMinWork) {  // so m, n, k > 0
+      OmpThreads omp(work < kParallelWork ? 1 : num_threads());
       if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, trans_a ? m : k, b,
                      trans_b ? k : n, beta, c, n) == dnnl_success) {
         dnnl_count.fetch_add(1, std::memory_order_relaxed);
@@ -173,8 +171,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
 #endif
   eigen_count.fetch_add(1, std::memory_order_relaxed);
-  use_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1
-                                                                                                       : num_threads());
+  use_threads(work < kParallelWork ? 1 : num_threads());
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using CMap = Eigen::Map<const Mat>;
   Eigen::Map<Mat> C(c, m, n);
