@@ -87,8 +87,14 @@ TEST_P(BothPaths, Conv2dAndItsGradientsTakeBfloat16Operands) {
     y = tg::conv2d(x, w, bias, {.padding = 1});
   }
   tg::sum(y * y).backward();
-  const tg::Tensor ref = tg::conv2d(rounded(x.detach()).to(tg::Dtype::f64), rounded(w.detach()).to(tg::Dtype::f64),
-                                    bias.detach().to(tg::Dtype::f64), {.padding = 1});
+  // The reference: float64 on the rounded operands, its backward fed the upstream 2y rounded, as
+  // the gradient products round it.
+  const tg::Tensor x64 = rounded(x.detach()).to(tg::Dtype::f64).requires_grad(true);
+  const tg::Tensor w64 = rounded(w.detach()).to(tg::Dtype::f64).requires_grad(true);
+  const tg::Tensor ref = tg::conv2d(x64, w64, bias.detach().to(tg::Dtype::f64), {.padding = 1});
+  ref.backward(rounded(2.0 * y.detach()).to(tg::Dtype::f64));
+  EXPECT_LT(max_abs_diff(x.grad(), x64.grad()), 1e-3 * (1 + tg::max(tg::abs(x64.grad())).item()));
+  EXPECT_LT(max_abs_diff(w.grad(), w64.grad()), 1e-3 * (1 + tg::max(tg::abs(w64.grad())).item()));
   EXPECT_EQ(y.dtype(), tg::Dtype::f32);
   EXPECT_LT(max_abs_diff(y, ref), 1e-4);
   EXPECT_GT(max_abs_diff(y, tg::conv2d(x.detach(), w.detach(), bias.detach(), {.padding = 1})), 1e-4);

@@ -260,10 +260,14 @@ TEST(OpsConv, BatchNormErrors) {
 // output and all three gradients are the same bits on one thread and on two, in float32 and under
 // bfloat16 autocast, since each image is computed whole by one thread and the weight gradient is
 // summed in chunks of the batch, not of the threads.
+// The second shape's per-image weight-gradient product (288 x 64 x 784) is large enough that a
+// product on its own would split over threads: inside the images' parallel parts it must not.
 TEST(OpsConv, ResultsDoNotDependOnTheThreadCount) {
+  for (const auto& [xs, ws] : {std::pair<tg::Shape, tg::Shape>{{32, 16, 14, 14}, {32, 16, 3, 3}},
+                               std::pair<tg::Shape, tg::Shape>{{32, 32, 28, 28}, {64, 32, 3, 3}}}) {
   tg::Generator gen(41);
-  const tg::Tensor x0 = tg::randn({32, 16, 14, 14}, gen), w0 = tg::randn({32, 16, 3, 3}, gen);
-  const tg::Tensor b0 = tg::randn({32}, gen), up = tg::randn({32, 32, 14, 14}, gen);
+  const tg::Tensor x0 = tg::randn(xs, gen), w0 = tg::randn(ws, gen);
+  const tg::Tensor b0 = tg::randn({ws[0]}, gen), up = tg::randn({xs[0], ws[0], xs[2], xs[3]}, gen);
   for (bool bf16 : {false, true}) {
     std::vector<std::vector<float>> runs[2];
     for (int threads : {1, 2}) {
@@ -280,7 +284,9 @@ TEST(OpsConv, ResultsDoNotDependOnTheThreadCount) {
                            b.grad().to_vector<float>()};
     }
     tg::set_num_threads(1);
-    for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(runs[0][i] == runs[1][i]) << "result " << i << (bf16 ? " (bf16)" : "");
+    for (size_t i = 0; i < 4; ++i)
+      EXPECT_TRUE(runs[0][i] == runs[1][i]) << "result " << i << (bf16 ? " (bf16)" : "") << " at " << xs.str();
+  }
   }
 }
 

@@ -43,6 +43,22 @@ TEST(TensorBf16, RoundsToNearestEven) {
   EXPECT_EQ(tg::bfloat16(static_cast<float>(1.0 + 0x1p-8 + 0x1p-40)).bits, 0x3f80);  // float32 lost it first
 }
 
+// From int64 in one rounding too: 2^62 + 2^54 + 1 is just above a tie of bfloat16 (whose step is
+// 2^55 there), which a conversion through double (rounding to 2^62 + 2^54) would make a tie.
+TEST(TensorBf16, RoundsInt64InOneRounding) {
+  const int64_t v = (int64_t{1} << 62) + (int64_t{1} << 54) + 1;
+  const tg::Tensor b = tg::from_vector(std::vector<int64_t>{v, -v}, {2}).to(tg::Dtype::bf16);
+  EXPECT_EQ(b.to_vector<double>(), (std::vector<double>{0x1p62 + 0x1p55, -(0x1p62 + 0x1p55)}));
+}
+
+// tg::dist broadcasts any dtype as bytes; a sum of bfloat16 across ranks is refused.
+TEST(TensorBf16, DistributedSumRefusesIt) {
+  tg::Tensor b = tg::ones({3}, tg::Dtype::bf16);
+  EXPECT_NO_THROW(tg::dist::broadcast(b));
+  const std::string what = message_of([&] { tg::dist::all_reduce_sum(b); });
+  EXPECT_TRUE(contains(what, "all_reduce_sum") && contains(what, "bfloat16")) << what;
+}
+
 TEST(TensorBf16, KeepsInfinitiesNanAndOverflowsToInfinity) {
   const std::vector<double> v =
       tg::tensor({kInf, -kInf, kNan, 3.0e38, 3.4e38, 1e-40}).to(tg::Dtype::bf16).to_vector<double>();

@@ -175,8 +175,18 @@ inline T convert_element(S v, const char* op, int64_t k) {
   if constexpr (std::is_same_v<S, bfloat16>) {
     return convert_element<T>(static_cast<float>(v), op, k);
   } else if constexpr (std::is_same_v<T, bfloat16>) {
-    if constexpr (std::is_same_v<S, float>) return bfloat16(v);
-    else return bfloat16(static_cast<double>(v));
+    if constexpr (std::is_same_v<S, float>) {
+      return bfloat16(v);
+    } else if constexpr (std::is_same_v<S, int64_t>) {
+      // Beyond 2^53 the double rounds: make it round to odd (a correct first rounding before a
+      // narrower second one), moving an inexact even result one step towards v.
+      double d = static_cast<double>(v);
+      const __int128 rest = static_cast<__int128>(v) - static_cast<__int128>(d);
+      if (rest != 0 && !(std::bit_cast<uint64_t>(d) & 1)) d = std::nextafter(d, rest > 0 ? INFINITY : -INFINITY);
+      return bfloat16(d);
+    } else {
+      return bfloat16(static_cast<double>(v));
+    }
   } else {
   if constexpr (std::is_same_v<T, int64_t> && !std::is_same_v<S, int64_t>) {
     // 2^63 is exact in float and double; every value in [-2^63, 2^63) truncates into range.

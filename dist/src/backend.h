@@ -17,7 +17,12 @@ struct Span {
   int64_t count;
   Elem elem;
 };
-inline Elem elem_of(Dtype dtype) { return dtype == Dtype::f32 ? Elem::f32 : Elem::f64; }
+// The element type sums are taken in (a bfloat16 tensor has none: all_reduce_sum refuses it).
+inline Elem elem_of(Dtype dtype) {
+  return dtype == Dtype::f32 ? Elem::f32 : dtype == Dtype::i64 ? Elem::i64 : Elem::f64;
+}
+// The tensor's storage as bytes, for the calls that copy rather than add (broadcast): every dtype.
+inline int64_t byte_count(int64_t numel, Dtype dtype) { return numel * static_cast<int64_t>(dtype_size(dtype)); }
 inline size_t elem_size(Elem e) { return e == Elem::byte ? 1 : e == Elem::f32 ? 4 : 8; }
 
 // Sums every span elementwise across ranks, in place.

@@ -79,7 +79,7 @@ Environment::~Environment() {
 void broadcast(Tensor& t, int root) {
   if (!t.defined()) throw Error(who_is("broadcast") + ": the tensor is undefined");
   check_same_tensor(t, "broadcast");
-  detail::broadcast({t.raw_data(), t.numel(), detail::elem_of(t.dtype())}, root, "broadcast");
+  detail::broadcast({t.raw_data(), detail::byte_count(t.numel(), t.dtype()), detail::Elem::byte}, root, "broadcast");
 }
 
 void broadcast(std::vector<uint8_t>& bytes, int root) {
@@ -92,6 +92,9 @@ void broadcast(std::vector<uint8_t>& bytes, int root) {
 void all_reduce_sum(Tensor& t) {
   if (!t.defined()) throw Error(who_is("all_reduce_sum") + ": the tensor is undefined");
   check_same_tensor(t, "all_reduce_sum");
+  if (t.dtype() == Dtype::bf16)
+    throw Error(who_is("all_reduce_sum") + ": the " + t.shape().str() +
+                " tensor is bfloat16, which has no exact sum across ranks; convert it with .to(tg::Dtype::f32) first");
   detail::all_reduce_sum({{t.raw_data(), t.numel(), detail::elem_of(t.dtype())}}, "all_reduce_sum");
 }
 

@@ -78,7 +78,7 @@ std::string show_options(const GradientAveragerOptions& o) {
 void broadcast_all(const NamedTensors& tensors, int root, const char* who) {
   for (const auto& [name, t] : tensors) {
     Tensor data = t;
-    detail::broadcast({data.raw_data(), data.numel(), detail::elem_of(data.dtype())}, root, who);
+    detail::broadcast({data.raw_data(), detail::byte_count(data.numel(), data.dtype()), detail::Elem::byte}, root, who);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "ops/gemm.h"
 
+#include <omp.h>
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <atomic>
@@ -23,19 +25,23 @@ namespace {
 // OpenMP fork/join (and, on a loaded machine, in waiting for a descheduled worker) than it saves.
 constexpr double kParallelWork = double(1 << 23);
 
-// The thread count Eigen was last told on this thread (OpenMP's setting is per thread).
+// The thread count this thread last told Eigen (a cache of the process-wide setting, read here only).
 thread_local int eigen_threads = 0;
 // Process-wide and relaxed: a thread_local in a shared library costs a call per access. Read by
 // tg::gemm_path_counts (tapegrad/autograd/gemm_paths.h).
 std::atomic<int64_t> xsmm_count{0}, eigen_count{0}, dnnl_count{0};
 
+// Eigen's thread count is one process-wide setting: a product inside a parallel part (conv2d's
+// images) leaves it alone (Eigen runs one thread inside a parallel region anyway).
 void use_threads(int n) {
-  if (n != eigen_threads) {
+  if (n != eigen_threads && !omp_in_parallel()) {
     Eigen::setNbThreads(n);
     eigen_threads = n;
   }
 }
 }  // namespace
+
+int product_threads(double work) { return work < kParallelWork || omp_in_parallel() ? 1 : num_threads(); }
 
 #ifdef TAPEGRAD_HAVE_LIBXSMM
 // Products up to a few hundred million multiply-adds go to libxsmm's JIT kernels: 25% less time
@@ -144,7 +150,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // beta = 1 (conv2d's weight gradient, summed image by image) only on one thread: there the
   // kernel is dispatched before anything is written, so a missing kernel leaves C untouched for
   // Eigen; split over threads, one part could be added before another part's dispatch failed.
-  const int threads = work < kParallelWork ? 1 : num_threads();
+  const int threads = product_threads(work);
   if (m > 0 && n > 0 && k > 0 && (beta == T(0) || (beta == T(1) && threads == 1)) && cheap_copy(trans_b, n, k) &&
       work < kXsmmMaxWork && xsmm_gemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c, threads)) {
     xsmm_count.fetch_add(1, std::memory_order_relaxed);
@@ -161,7 +167,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // against Eigen's 66% (docs/performance.md, "Matrix-product backends").
   if constexpr (std::is_same_v<T, float>) {
     if (work >= kDnnlMinWork) {  // so m, n, k > 0
-      OmpThreads omp(work < kParallelWork ? 1 : num_threads());
+      OmpThreads omp(product_threads(work));
       if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, trans_a ? m : k, b,
                      trans_b ? k : n, beta, c, n) == dnnl_success) {
         dnnl_count.fetch_add(1, std::memory_order_relaxed);
@@ -171,7 +177,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }
 #endif
   eigen_count.fetch_add(1, std::memory_order_relaxed);
-  use_threads(work < kParallelWork ? 1 : num_threads());
+  use_threads(product_threads(work));
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using CMap = Eigen::Map<const Mat>;
   Eigen::Map<Mat> C(c, m, n);

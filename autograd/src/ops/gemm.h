@@ -36,6 +36,11 @@ const void* gemm_bf16_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, i
 void gemm_bf16_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                     const float* b, float* c);
 
+// The threads a product of `work` multiply-adds runs on: one below 2^23 (OpenMP's fork and join
+// would cost more than they save), and one inside a parallel part (conv2d's images), so that a
+// product computes the same bits whatever the thread count around it; else tg::set_num_threads.
+int product_threads(double work);
+
 // oneDNN's OpenMP regions take the calling thread's max-threads setting: an object of this sets it
 // to `n` for its lifetime, so that oneDNN never runs more threads than tg::set_num_threads.
 struct OmpThreads {

@@ -97,8 +97,6 @@ OmpThreads::~OmpThreads() {
 }
 
 namespace {
-// As gemm.cpp's rule: smaller products run on one thread.
-constexpr double kParallelWork = double(1 << 23);
 
 void round_floats(const float* x, int64_t count, float* out) {
   for (int64_t i = 0; i < count; ++i) out[i] = std::bit_cast<float>(static_cast<uint32_t>(bfloat16::round(x[i])) << 16);
@@ -131,7 +129,7 @@ dnnl::engine& engine() {
 }
 
 int threads_for(int64_t m, int64_t n, int64_t k) {
-  return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kParallelWork ? 1 : num_threads();
+  return product_threads(static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
 }
 
 const Bf16Gemm* primitive(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta) {
@@ -188,15 +186,17 @@ void run(const Bf16Gemm& g, const float* a, const float* b, float* c, const uint
   rb.resize(static_cast<size_t>(g.k * g.n));
   round_to_bf16(b, g.k * g.n, rb.data(), g.threads);
   thread_local std::map<const Bf16Gemm*, Bound> bound;
-  auto [it, fresh] = bound.try_emplace(&g);
-  Bound& m = it->second;
-  if (fresh) {
-    m.scratch_bytes.resize(g.scratch_md.get_size());
-    m.a = dnnl::memory(g.a_md, engine(), DNNL_MEMORY_NONE);
-    m.b = dnnl::memory(g.b_md, engine(), DNNL_MEMORY_NONE);
-    m.c = dnnl::memory(g.c_md, engine(), DNNL_MEMORY_NONE);
-    m.scratch = dnnl::memory(g.scratch_md, engine(), m.scratch_bytes.data());
+  auto it = bound.find(&g);
+  if (it == bound.end()) {  // made whole before it is kept: a failure leaves no half-made entry
+    Bound fresh;
+    fresh.scratch_bytes.resize(g.scratch_md.get_size());
+    fresh.a = dnnl::memory(g.a_md, engine(), DNNL_MEMORY_NONE);
+    fresh.b = dnnl::memory(g.b_md, engine(), DNNL_MEMORY_NONE);
+    fresh.c = dnnl::memory(g.c_md, engine(), DNNL_MEMORY_NONE);
+    fresh.scratch = dnnl::memory(g.scratch_md, engine(), fresh.scratch_bytes.data());
+    it = bound.emplace(&g, std::move(fresh)).first;
   }
+  Bound& m = it->second;
   m.a.set_data_handle(const_cast<uint16_t*>(a_bits ? a_bits : ra.data()));
   m.b.set_data_handle(rb.data());
   m.c.set_data_handle(c);
@@ -221,6 +221,8 @@ void round_to_bf16(const float* x, int64_t count, uint16_t* out, int threads) {
 
 void gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
                float* c, const uint16_t* a_bits) {
+  if (beta != 0.0f && beta != 1.0f) [[unlikely]]  // the primitives add with a sum post-op of 1
+    throw Error("matmul (bfloat16 autocast): internal: beta must be 0 or 1, got " + std::to_string(beta));
   log_path_once();
 #ifdef TAPEGRAD_HAVE_DNNL
   if (m > 0 && n > 0 && k > 0 && use_hardware()) return run(*primitive(ta, tb, m, n, k, beta), a, b, c, a_bits);
