@@ -539,16 +539,16 @@ std::vector<Sample<void>> bias_grad_samples() {
 
 static const Op<ConvArgs> kConv2d({.name = "conv2d", .forward = conv_forward, .backward = conv_backward,
                                    .samples = conv_samples(),
-                                   .autocast = [](ConvArgs& a) { a.bf16 = autocast_bf16; }});
+                                   .autocast = record_autocast<ConvArgs>});
 
 // dx of conv2d: the transposed convolution of the output's gradient.
 static const Op<ConvGradArgs> kConv2dInputGrad({.name = "conv2d_input_grad", .forward = input_grad_forward,
                                                 .backward = input_grad_backward, .samples = grad_samples(true),
-                                                .autocast = [](ConvGradArgs& a) { a.bf16 = autocast_bf16; }});
+                                                .autocast = record_autocast<ConvGradArgs>});
 // dW of conv2d: the correlation of the input with the output's gradient.
 static const Op<ConvGradArgs> kConv2dWeightGrad({.name = "conv2d_weight_grad", .forward = weight_grad_forward,
                                                  .backward = weight_grad_backward, .samples = grad_samples(false),
-                                                 .autocast = [](ConvGradArgs& a) { a.bf16 = autocast_bf16; }});
+                                                 .autocast = record_autocast<ConvGradArgs>});
 
 // db of conv2d.
 static const Op<void> kConv2dBiasGrad({.name = "conv2d_bias_grad", .forward = bias_grad_forward,

@@ -54,6 +54,13 @@ struct OmpThreads {
 // True while a tg::AutocastGuard(Dtype::bf16) is alive on this thread.
 extern TG_TLS thread_local bool autocast_bf16;
 
+// The OpSpec::autocast hook of every product op: the call's bf16 flag from the thread's state (the
+// public functions set the same flag from autocast_bf16 directly).
+template <class A>
+void record_autocast(A& args) {
+  args.bf16 = autocast_bf16;
+}
+
 // C = op(A) op(B) + beta C for an op that recorded `bf16` (autocast was on at its call): float32
 // products then take bfloat16 operands; float64 ones never do (as torch.autocast, which casts
 // float32 only).

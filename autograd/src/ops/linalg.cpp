@@ -125,7 +125,7 @@ static const Op<GemmArgs> kGemm(
      .plan = [](Inputs, const GemmArgs& a, const Tensor& out) {
        return gemm_plan(a.m, a.n, a.k, a.ta, a.tb, impl_of(out)->dtype, a.bf16);
      },
-     .autocast = [](GemmArgs& a) { a.bf16 = autocast_bf16; }});
+     .autocast = record_autocast<GemmArgs>});
 Tensor gemm_op(Inputs in, const GemmArgs& a) { return kGemm(in, a); }
 
 // ---- matmul: for Y = A B, dA = dY B^T and dB = A^T dY ----
@@ -191,7 +191,7 @@ static const Op<ProductArgs> kMatmul(
        const Mat2 ma = as_left(in[0]), mb = as_right(in[1]);
        return gemm_plan(ma.rows, mb.cols, ma.cols, false, false, impl_of(out)->dtype, p.bf16);
      },
-     .autocast = [](ProductArgs& p) { p.bf16 = autocast_bf16; }});
+     .autocast = record_autocast<ProductArgs>});
 
 // ---- batched matmul: rank >= 3 on either side, the leading (batch) dimensions broadcast as in
 // torch.matmul; one GEMM per batch element, through the same tuned GEMM ----
@@ -310,7 +310,7 @@ static const Op<Transposes> kBatchedGemm(
                                                   sample("A^T B", {true, false}, {2, 1, 3, 2}, {3, 3, 4}),
                                                   sample("A^T B^T", {true, true}, {2, 1, 3, 2}, {3, 4, 3})};
          }(),
-     .autocast = [](Transposes& t) { t.bf16 = autocast_bf16; }});
+     .autocast = record_autocast<Transposes>});
 Tensor batched_gemm_op(Inputs in, const Transposes& t) { return kBatchedGemm(in, t); }
 
 static const Op<ProductArgs> kBatchedMatmul(
@@ -366,7 +366,7 @@ static const Op<ProductArgs> kBatchedMatmul(
                                                  {{n({2, 2, 3}), n({3})}, "3-D x 1-D"},
                                                  {{n({3}), n({2, 3, 4})}, "1-D x 3-D"}};
                   }}},
-     .autocast = [](ProductArgs& p) { p.bf16 = autocast_bf16; }});
+     .autocast = record_autocast<ProductArgs>});
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   const TensorImpl *ia = impl_of(a), *ib = impl_of(b);  // inline reads: this test runs for every product

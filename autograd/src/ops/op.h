@@ -91,8 +91,9 @@ struct OpSpec {
   // Bit i: input i may be a bfloat16 tensor (a dtype conversion's source, a copy).
   uint8_t bf16_inputs = 0;
   // For the products that follow tg::AutocastGuard (matmul, conv2d and their gradients): sets
-  // the call's arguments from the thread's autocast state. The public functions call it; the
-  // registry's entry does too, so that the checks run the op under autocast as users do.
+  // the call's arguments from the thread's autocast state (detail::record_autocast). The public
+  // functions set the same flag; the registry's entry calls this, so that the checks run the op
+  // under autocast as users do.
   void (*autocast)(ArgsOrNone<Args>& args) = nullptr;
 };
 
@@ -174,7 +175,7 @@ class Op final : public OpInfo {
     }
     static_assert(static_cast<uint8_t>(Dtype::i64) == 2 && static_cast<uint8_t>(Dtype::f64) == 1 &&
                   static_cast<uint8_t>(Dtype::bf16) == 3);
-    if (dtypes & 2) [[unlikely]] check_int64_inputs(in, args);
+    if (dtypes & 2) [[unlikely]] check_storage_inputs(in, args);
     any &= spec_.recorded;
     if (active_trace) [[unlikely]] return call_traced(in, std::move(args), any);
     Tensor out = run_forward(in, args);
@@ -182,7 +183,7 @@ class Op final : public OpInfo {
     return record(*this, std::move(out), in, [&](void* slot) { new (slot) A(std::move(args)); });
   }
   // An int64 or bfloat16 input where the op takes floats is an error naming the op and the input.
-  [[gnu::cold]] void check_int64_inputs(Inputs in, const A& args) const {
+  [[gnu::cold]] void check_storage_inputs(Inputs in, const A& args) const {
     for (size_t i = 0; i < in.size(); ++i) {
       const Dtype d = in[i].dtype();
       if (d == Dtype::i64 && !(spec_.int64_inputs >> i & 1))
