@@ -14,6 +14,8 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building the library, its tests and its tools needs.
+# What building the library, its tests and its tools needs. ocl-icd-opencl-dev is libdnnl-dev's
+# recommendation, which --no-install-recommends skips: Debian's oneDNN is built with an OpenCL GPU
+# runtime, and its CMake package requires OpenCL, so find_package(dnnl) fails without it.
 BUILD_PACKAGES=(g++ cmake make libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libeigen3-dev libcli11-dev
-  nlohmann-json3-dev zlib1g-dev libdeflate-dev libxsmm-dev libdnnl-dev libopenmpi-dev openmpi-bin)
+  nlohmann-json3-dev zlib1g-dev libdeflate-dev libxsmm-dev libdnnl-dev ocl-icd-opencl-dev libopenmpi-dev openmpi-bin)
