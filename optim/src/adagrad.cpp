@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "ops/parallel.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
@@ -26,11 +27,13 @@ void Adagrad::update(Slot& s) {
     const T* grad = detail::ptr<T>(s.grad);
     T* sum = detail::ptr<T>(s.buffers[0]);
     const T step = static_cast<T>(clr), wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
-    for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {
-      const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];
-      sum[k] += g * g;
-      p[k] -= step * (g / (std::sqrt(sum[k]) + eps));
-    }
+    detail::for_ranges(s.param.numel(), [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];
+        sum[k] += g * g;
+        p[k] -= step * (g / (std::sqrt(sum[k]) + eps));
+      }
+    });
   });
 }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "ops/parallel.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
@@ -80,16 +81,13 @@ void Adam::update(Slot& s) {
     T* m = detail::ptr<T>(s.buffers[0]);
     T* v = detail::ptr<T>(s.buffers[1]);
     T* vmax = o.amsgrad ? detail::ptr<T>(s.buffers[2]) : nullptr;
-    const int64_t n = s.param.numel();
-    if (o.amsgrad) {
-      if (l2) adam_loop<T, true, false, true>(p, g, m, v, vmax, n, c);
-      else if (decay) adam_loop<T, false, true, true>(p, g, m, v, vmax, n, c);
-      else adam_loop<T, false, false, true>(p, g, m, v, vmax, n, c);
-    } else {
-      if (l2) adam_loop<T, true, false, false>(p, g, m, v, vmax, n, c);
-      else if (decay) adam_loop<T, false, true, false>(p, g, m, v, vmax, n, c);
-      else adam_loop<T, false, false, false>(p, g, m, v, vmax, n, c);
-    }
+    auto loop = o.amsgrad ? (l2 ? adam_loop<T, true, false, true>
+                             : decay ? adam_loop<T, false, true, true> : adam_loop<T, false, false, true>)
+                          : (l2 ? adam_loop<T, true, false, false>
+                             : decay ? adam_loop<T, false, true, false> : adam_loop<T, false, false, false>);
+    detail::for_ranges(s.param.numel(), [&](int64_t lo, int64_t hi) {
+      loop(p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : nullptr, hi - lo, c);
+    });
   });
 }
 

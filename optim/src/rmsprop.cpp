@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "ops/parallel.h"
 #include "tensor_impl.h"
 
 namespace tapegrad::optim {
@@ -36,23 +37,25 @@ void RMSprop::update(Slot& s) {
     T* gavg = o.centered ? detail::ptr<T>(s.buffers[use_momentum ? 2 : 1]) : nullptr;
     const T rate = static_cast<T>(lr()), wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
     const T alpha = static_cast<T>(o.alpha), rest = static_cast<T>(1.0 - o.alpha), mom = static_cast<T>(o.momentum);
-    for (int64_t k = 0, n = s.param.numel(); k < n; ++k) {
-      const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];
-      sq[k] = alpha * sq[k] + rest * g * g;
-      T avg;
-      if (gavg) {
-        gavg[k] = alpha * gavg[k] + rest * g;
-        avg = std::sqrt(sq[k] - gavg[k] * gavg[k]) + eps;
-      } else {
-        avg = std::sqrt(sq[k]) + eps;
+    detail::for_ranges(s.param.numel(), [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];
+        sq[k] = alpha * sq[k] + rest * g * g;
+        T avg;
+        if (gavg) {
+          gavg[k] = alpha * gavg[k] + rest * g;
+          avg = std::sqrt(sq[k] - gavg[k] * gavg[k]) + eps;
+        } else {
+          avg = std::sqrt(sq[k]) + eps;
+        }
+        if (buf) {
+          buf[k] = mom * buf[k] + g / avg;
+          p[k] -= rate * buf[k];
+        } else {
+          p[k] -= rate * (g / avg);
+        }
       }
-      if (buf) {
-        buf[k] = mom * buf[k] + g / avg;
-        p[k] -= rate * buf[k];
-      } else {
-        p[k] -= rate * (g / avg);
-      }
-    }
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 // SGD: the update loop, written once for float and double.
 #include "tapegrad/optim/sgd.h"
 
+#include "ops/parallel.h"
 #include "show.h"
 #include "tensor_impl.h"
 
@@ -34,17 +35,21 @@ void SGD::update(Slot& s) {
     const int64_t n = s.param.numel();
     const T rate = static_cast<T>(lr()), wd = static_cast<T>(o.weight_decay);
     if (o.momentum == 0.0) {
-      for (int64_t k = 0; k < n; ++k) p[k] -= rate * (wd != 0 ? grad[k] + wd * p[k] : grad[k]);
+      detail::for_ranges(n, [&](int64_t lo, int64_t hi) {
+        for (int64_t k = lo; k < hi; ++k) p[k] -= rate * (wd != 0 ? grad[k] + wd * p[k] : grad[k]);
+      });
       return;
     }
     T* buf = detail::ptr<T>(s.buffers[0]);
     const T mom = static_cast<T>(o.momentum), keep = static_cast<T>(1.0 - o.dampening);
     const bool first = s.step == 1;
-    for (int64_t k = 0; k < n; ++k) {
-      const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];  // as PyTorch: no 0*p term (inf*0)
-      buf[k] = first ? g : mom * buf[k] + keep * g;
-      p[k] -= rate * (o.nesterov ? g + mom * buf[k] : buf[k]);
-    }
+    detail::for_ranges(n, [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        const T g = wd != 0 ? grad[k] + wd * p[k] : grad[k];  // as PyTorch: no 0*p term (inf*0)
+        buf[k] = first ? g : mom * buf[k] + keep * g;
+        p[k] -= rate * (o.nesterov ? g + mom * buf[k] : buf[k]);
+      }
+    });
   });
 }
 

@@ -150,15 +150,22 @@ struct Zip3One {
   }
 };
 
-// out[r, j] = f(a[r, j], b[j]) for size[0] rows of size[1]: a bias added to every row.
+// r[i, j] = f(a[i, j], b[j]) for `rows` rows of n: a bias added to every row. Large ones share out
+// their rows over the threads, each row computed whole as on one thread.
+template <class T, class F>
+inline void zip_rows(const T* a, const T* b, T* r, int64_t rows, int64_t n, F f) {
+  auto some = [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) zip_run(a + i * n, b, r + i * n, n, f);
+  };
+  if (rows * n < kParallelElements) [[likely]] return some(0, rows);
+  if (rows == 1) return zip_loop(a, b, r, n, f);  // one long row: split the row
+  split_rows_over_threads(rows, some);
+}
 template <class T, class F>
 struct ZipRowBLoop {
   static void run(const Kernel& k, const void* const* in, void* out) {
-    const T* a = static_cast<const T*>(in[0]);
-    const T* b = static_cast<const T*>(in[1]);
-    T* r = static_cast<T*>(out);
-    const int64_t n = k.size[1];
-    for (int64_t row = 0; row < k.size[0]; ++row, a += n, r += n) zip_loop(a, b, r, n, F(k));
+    zip_rows(static_cast<const T*>(in[0]), static_cast<const T*>(in[1]), static_cast<T*>(out), k.size[0], k.size[1],
+             F(k));
   }
 };
 // out[i] = f(a[i], b[i], c[i]).

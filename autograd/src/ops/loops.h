@@ -82,6 +82,8 @@ Tensor broadcast_zip(const char* op, const Tensor& a, const Tensor& b, F f) {
     const int64_t n = impl_of(out)->numel;
     if (impl_of(b)->numel == 1 && so == sa) return zip_scalar_b_loop(p, q[0], r, n, f);
     if (impl_of(a)->numel == 1 && so == sb) return zip_scalar_a_loop(p[0], q, r, n, f);
+    if (sb.size() == 1 && so == sa && sa.back() == sb[0] && sb[0] > 0)  // a bias: b is every row
+      return zip_rows(p, q, r, n / sb[0], sb[0], f);
     const size_t rank = so.size();
     int64_t stride_a[16] = {}, stride_b[16] = {}, idx[16] = {};
     if (rank > 16) throw Error(std::string(op) + ": broadcasting supports up to 16 dimensions, got " + so.str());

@@ -22,6 +22,17 @@ void parallel_ranges(int64_t n, void (*run)(void*, int64_t, int64_t), void* ctx)
   }
 }
 
+void parallel_rows(int64_t rows, void (*run)(void*, int64_t, int64_t), void* ctx) {
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), rows));
+  if (threads <= 1) return run(ctx, 0, rows);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = rows * t / nt, end = rows * (t + 1) / nt;
+    if (begin < end) run(ctx, begin, end);
+  }
+}
+
 void parallel_parts(int threads, int64_t parts, void (*run)(void*, int64_t, int), void* ctx) {
   if (threads <= 1 || parts <= 1) {
     for (int64_t p = 0; p < parts; ++p) run(ctx, p, 0);

@@ -22,6 +22,24 @@ template <class Body>
       n, [](void* ctx, int64_t b, int64_t e) { (*static_cast<Body*>(ctx))(b, e); }, &body);
 }
 
+// Calls run(ctx, begin, end) over rows [0, rows) in even ranges, one per thread: rows are whole
+// units of work (a row of a broadcast), so no alignment is needed.
+void parallel_rows(int64_t rows, void (*run)(void* ctx, int64_t begin, int64_t end), void* ctx);
+
+// body(begin, end) over the rows [0, rows), split over the threads. Cold, as split_over_threads.
+template <class Body>
+[[gnu::cold, gnu::noinline]] void split_rows_over_threads(int64_t rows, Body body) {
+  parallel_rows(
+      rows, [](void* ctx, int64_t b, int64_t e) { (*static_cast<Body*>(ctx))(b, e); }, &body);
+}
+
+// body(begin, end) over [0, n): one call below kParallelElements, else split over the threads.
+template <class Body>
+inline void for_ranges(int64_t n, const Body& body) {
+  if (n < kParallelElements) [[likely]] return body(int64_t{0}, n);
+  split_over_threads(n, body);
+}
+
 // part(p, thread) for p in [0, parts) on `threads` threads, statically scheduled; a part's
 // exception is carried out and rethrown on the calling thread.
 void parallel_parts(int threads, int64_t parts, void (*run)(void* ctx, int64_t part, int thread), void* ctx);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/axis.h"
+#include "ops/parallel.h"
 
 namespace tapegrad {
 
@@ -63,25 +64,38 @@ bool leading_sum(const Shape& sx, const Shape& shape, int64_t& rows, int64_t& n)
 }
 std::vector<double>& sum_scratch();
 }  // namespace
-// x as [rows, n] summed over its rows, in the order of the general loop in sum_to_forward (each
-// output element adds its terms in x's order), so both give the same bits: float32 through the
-// float64 accumulator above 16 terms, all of x through accurate_sum, one row copied.
+// Columns [lo, hi) of x [rows, n] summed over the rows, each output element adding its terms in
+// x's order: float32 through the float64 accumulator above 16 terms.
+template <class T>
+void sum_columns(const T* p, T* q, int64_t rows, int64_t n, int64_t lo, int64_t hi) {
+  p += lo;
+  q += lo;
+  const int64_t w = hi - lo;
+  if (std::is_same_v<T, float> && rows > 16) {
+    std::vector<double>& acc = sum_scratch();  // per thread
+    acc.assign(static_cast<size_t>(w), 0.0);
+    for (int64_t r = 0; r < rows; ++r, p += n)
+      for (int64_t j = 0; j < w; ++j) acc[static_cast<size_t>(j)] += static_cast<double>(p[j]);
+    for (int64_t j = 0; j < w; ++j) q[j] = static_cast<T>(acc[static_cast<size_t>(j)]);
+  } else {
+    std::fill(q, q + w, T(0));
+    for (int64_t r = 0; r < rows; ++r, p += n)
+      for (int64_t j = 0; j < w; ++j) q[j] += p[j];
+  }
+}
+// x as [rows, n] summed over its rows, in the order of the general loop in sum_to_forward, so both
+// give the same bits: the columns (on the threads, in ranges, when large), all of x through
+// accurate_sum, one row copied.
 template <class T>
 void sum_rows(const T* p, T* q, int64_t rows, int64_t n) {
   if (rows == 1) {
     std::copy(p, p + n, q);
   } else if (n == 1) {
     q[0] = static_cast<T>(accurate_sum(p, rows));
-  } else if (std::is_same_v<T, float> && rows > 16) {
-    std::vector<double>& acc = sum_scratch();
-    acc.assign(static_cast<size_t>(n), 0.0);
-    for (int64_t r = 0; r < rows; ++r, p += n)
-      for (int64_t j = 0; j < n; ++j) acc[static_cast<size_t>(j)] += static_cast<double>(p[j]);
-    for (int64_t j = 0; j < n; ++j) q[j] = static_cast<T>(acc[static_cast<size_t>(j)]);
+  } else if (rows * n < kParallelElements || n < 128) [[likely]] {
+    sum_columns(p, q, rows, n, 0, n);
   } else {
-    std::fill(q, q + n, T(0));
-    for (int64_t r = 0; r < rows; ++r, p += n)
-      for (int64_t j = 0; j < n; ++j) q[j] += p[j];
+    split_over_threads(n, [=](int64_t lo, int64_t hi) { sum_columns(p, q, rows, n, lo, hi); });
   }
 }
 template <class T, class>
