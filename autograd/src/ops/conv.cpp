@@ -387,7 +387,8 @@ void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const Conv
   if (need_w) *gw_out = std::move(gw);
 }
 
-// conv2d_bias_grad(g): the upstream [N, O, OH, OW] summed per channel, each sum in double.
+// conv2d_bias_grad(g): the upstream [N, O, OH, OW] summed per channel, each sum in double; the
+// channels on the threads when large (each sum whole on one).
 Tensor bias_grad_forward(Inputs in) {
   const Tensor& grad = in[0];
   if (grad.dim() != 4)
@@ -398,11 +399,12 @@ Tensor bias_grad_forward(Inputs in) {
     using T = decltype(tag);
     const T* gp = ptr<T>(grad);
     T* bp = ptr<T>(gb);
-    for (int64_t k = 0; k < o; ++k) {
+    const int threads = n * o * positions < kParallelElements ? 1 : num_threads();
+    for_parts(threads, o, [&](int64_t k, int) {
       double s = 0;
       for (int64_t i = 0; i < n; ++i) s += accurate_sum(gp + (i * o + k) * positions, positions);
       bp[k] = static_cast<T>(s);
-    }
+    });
   });
   return gb;
 }

@@ -154,12 +154,14 @@ struct Zip3One {
 // their rows over the threads, each row computed whole as on one thread.
 template <class T, class F>
 inline void zip_rows(const T* a, const T* b, T* r, int64_t rows, int64_t n, F f) {
-  auto some = [=](int64_t lo, int64_t hi) {
+  if (rows == 1) [[likely]] return zip_loop(a, b, r, n, f);  // one row (batch 1), or a long one: split the row
+  if (rows * n < kParallelElements) [[likely]] {
+    for (int64_t i = 0; i < rows; ++i, a += n, r += n) zip_run(a, b, r, n, f);
+    return;
+  }
+  split_rows_over_threads(rows, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) zip_run(a + i * n, b, r + i * n, n, f);
-  };
-  if (rows * n < kParallelElements) [[likely]] return some(0, rows);
-  if (rows == 1) return zip_loop(a, b, r, n, f);  // one long row: split the row
-  split_rows_over_threads(rows, some);
+  });
 }
 template <class T, class F>
 struct ZipRowBLoop {
