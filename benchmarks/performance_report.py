@@ -342,19 +342,23 @@ for t in (1, 2):
           f"{f(d and d['ms'])} ({d.get('label', '') if d else 'n/a'}) | {fx(d and d['ms'] / c['ms'])} | | "
           f"{f(c['heap_calls_per_step'])} |")
 refusals("cnn_step_t1.json", "cnn_step_t2.json")
-p("\nHow conv2d is computed: one GEMM per image over an im2col buffer (W [O, C kh kw] times cols [C kh kw, OH OW]) "
-  "through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward as two more GEMMs through the same "
-  "buffer, recomputed instead of kept; a same-size convolution copies each tap's plane in one block. It works in "
-  "float64 too, which oneDNN's convolutions do not. The alternative, oneDNN's convolution primitives (Debian's "
-  "libdnnl-dev, what PyTorch's CPU build uses), is measured here only through libtorch's conv2d (the conv layers "
-  "row's libtorch column; the label says whether libtorch took oneDNN's path). The BLAS libtorch ran on in this "
-  "run is named at the top of the page. On two threads the images run in parallel, each whole on one thread, "
-  "and the weight gradient is summed in 16 chunks of the batch, so results are the same bits on one thread and two; "
-  "pooling's planes and the elementwise ops above 65,536 elements are shared out the same way. Under "
-  "`tg::AutocastGuard` each image's products run through oneDNN's bfloat16 matmul primitive (the weights rounded "
-  "once per call). oneDNN's convolution primitives were not called directly: libtorch's conv2d, which runs them "
-  "(the label above says so), is slower than the im2col path here, so they would not reach the issue's 1.8x over "
-  "libtorch; convolutions without im2col remain open.")
+p("\nHow conv2d is computed. float32 layers of 16 channels and more in and out (the second layer, 32 -> 64) run "
+  "on oneDNN's direct convolution primitives (Debian's libdnnl-dev; `autograd/src/ops/conv_dnnl.cpp`), forward, "
+  "input gradient and weight gradient, in the blocked layouts the primitives choose, the operands reordered from and "
+  "to NCHW inside each call: measured by `benchmarks/conv_backends.cpp` (one thread; its results are in this run's "
+  "`conv_backends_t1.json`), that layer's three passes are faster through the blocked primitives, reorders counted, "
+  "than through im2col, and slower through oneDNN in NCHW itself (its gemm-based path). The batch is cut "
+  "into 16 chunks, each one oneDNN call made for one thread, so results are the same bits on one thread and two. "
+  "Everything else (the first layer, whose single input channel the blocked layouts pad to 16; float64, which "
+  "oneDNN lacks; bfloat16 autocast) is one GEMM per image over an im2col buffer (W [O, C kh kw] times cols "
+  "[C kh kw, OH OW]) through the library's GEMM (libxsmm's JIT kernels at these sizes), the backward as two more "
+  "GEMMs through the same buffer, recomputed instead of kept; a same-size convolution copies each tap's plane in one "
+  "block. The BLAS libtorch ran on in this run is named at the top of the page. On two threads the images (or "
+  "chunks) run in parallel, each whole on one thread, and the weight gradient is summed in 16 chunks of the batch; "
+  "pooling's planes, the optimizer's update, bias adds and sums and the elementwise ops above 65,536 elements are "
+  "shared out the same way. Under `tg::AutocastGuard` each image's products run through oneDNN's bfloat16 matmul "
+  "primitive (the weights rounded once per call); oneDNN's bfloat16 convolutions were measured (conv_backends) but "
+  "not wired in.")
 if 1 in cnn:
     a, b, c, d = cnn[1]
     targets.append(("CNN step, batch 64, one thread <= 10 ms (>= 2x libtorch)", a["ms_per_step"] <= 10 and

@@ -6,8 +6,8 @@
 #
 # Usage: benchmarks/run.sh [--only NAME[,NAME...]] [--out DIR]
 #   --only NAME  run only these: op_overhead, training_step, cnn_step, rnn_step, rnn_vendor, gemm, gemm_openblas,
-#                gemm_backends, rss, backprop_vs_numeric, train, dist, build (repeatable, or comma-separated); only
-#                their programs are built
+#                gemm_backends, conv_backends, rss, backprop_vs_numeric, train, dist, build (repeatable, or
+#                comma-separated); only their programs are built
 #   --out DIR    write the results, the report (DIR/performance.md) and the plot
 #                (DIR/backprop_vs_numeric.png) to DIR
 # Only a full run (no --only, no --out, no QUICK) writes the tracked docs/performance.md,
@@ -20,7 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/bench
-all="op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas gemm_backends rss backprop_vs_numeric train dist build"
+all="op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas gemm_backends conv_backends rss backprop_vs_numeric train dist build"
 only="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -126,10 +126,10 @@ uptime > "$results/load_before.txt"
 { git -C "$root" rev-parse --short HEAD
   git -C "$root" status --porcelain --untracked-files=no | grep -q . && echo dirty || echo clean; } > "$results/tree.txt"
 for t in 1 2; do
-  for prog in op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas gemm_backends; do
+  for prog in op_overhead training_step cnn_step rnn_step rnn_vendor gemm gemm_openblas gemm_backends conv_backends; do
     wants "$prog" || continue
-    # gemm_backends is a one-thread comparison by definition (it refuses --threads=2).
-    [ "$prog" = gemm_backends ] && [ "$t" != 1 ] && continue
+    # gemm_backends and conv_backends are one-thread comparisons by definition (they refuse --threads=2).
+    case $prog in gemm_backends|conv_backends) [ "$t" != 1 ] && continue ;; esac
     [ -x "$bin/$prog" ] || { echo "== $prog: not built (missing dependency), skipped"; continue; }
     echo "== $prog, $t thread(s)"
     "${bench_env[@]}" "$bin/$prog" --threads="$t" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \

@@ -307,3 +307,40 @@ TEST(OpsConv, ElementwiseAndPoolingAreTheSameBitsOnTwoThreads) {
   EXPECT_TRUE(runs[0][0] == runs[1][0]) << "forward";
   EXPECT_TRUE(runs[0][1] == runs[1][1]) << "gradient";
 }
+
+// At the CNN's layer shapes float32 conv2d runs on oneDNN's direct convolutions where it is built
+// in (the three passes of the 32 -> 64 layer; the 1 -> 32 one stays on im2col): the output and the
+// three gradients agree with float64's (the im2col path; oneDNN has no float64), and the passes
+// are counted, so the comparison is known to have been of oneDNN's results.
+TEST(OpsConv, OneDnnConvolutionsAgreeWithFloat64) {
+  for (const auto& [xs, ws] : {std::pair<tg::Shape, tg::Shape>{{20, 32, 14, 14}, {64, 32, 3, 3}},
+                               std::pair<tg::Shape, tg::Shape>{{20, 1, 28, 28}, {32, 1, 3, 3}}}) {
+    tg::Generator gen(47);
+    const tg::Tensor x0 = tg::randn(xs, gen), w0 = tg::randn(ws, gen) * 0.2, b0 = tg::randn({ws[0]}, gen);
+    const tg::Tensor up = tg::randn({xs[0], ws[0], xs[2], xs[3]}, gen);
+    std::vector<std::vector<double>> got[2];
+    int64_t onednn_passes = 0;
+    for (tg::Dtype d : {tg::Dtype::f64, tg::Dtype::f32}) {
+      const tg::Tensor x = x0.to(d).requires_grad(true), w = w0.to(d).requires_grad(true),
+                       b = b0.to(d).requires_grad(true);
+      const tg::GemmPathCounts before = tg::gemm_path_counts();
+      const tg::Tensor y = tg::conv2d(x, w, b, {.padding = 1});
+      y.backward(up.to(d));
+      onednn_passes = tg::gemm_path_counts().onednn_conv - before.onednn_conv;
+      got[d == tg::Dtype::f32] = {y.to(tg::Dtype::f64).to_vector<double>(), x.grad().to(tg::Dtype::f64).to_vector<double>(),
+                                  w.grad().to(tg::Dtype::f64).to_vector<double>(), b.grad().to(tg::Dtype::f64).to_vector<double>()};
+    }
+    const char* names[] = {"output", "input gradient", "weight gradient", "bias gradient"};
+    for (size_t i = 0; i < 4; ++i) {
+      double scale = 0, err = 0;
+      for (size_t k = 0; k < got[0][i].size(); ++k) {
+        scale = std::max(scale, std::abs(got[0][i][k]));
+        err = std::max(err, std::abs(got[0][i][k] - got[1][i][k]));
+      }
+      EXPECT_LE(err, 1e-5 * scale) << names[i] << " at " << xs.str();
+    }
+    // 16 chunks per pass, three passes at 32 channels in; none at 1.
+    const bool onednn_built = tg::bf16_path().find("built without oneDNN") == std::string::npos;
+    EXPECT_EQ(onednn_passes, onednn_built && xs[1] == 32 ? 48 : 0) << xs.str();
+  }
+}

@@ -10,7 +10,9 @@
 // their backwards are conv2d and each other, as in PyTorch's convolution_backward.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
+#include "ops/conv.h"
 #include "ops/gemm.h"
 #include "ops/loops.h"
 #include "ops/parallel.h"
@@ -27,15 +29,6 @@ struct ConvArgs {
   bool bf16 = false;  // bfloat16 operands (recorded under autocast)
 };
 
-// Sizes of one call, checked.
-struct ConvGeometry {
-  int64_t n, c, h, w;       // input
-  int64_t o, kh, kw;        // weight
-  int64_t oh, ow;           // output
-  int64_t stride, pad, dil;
-  int64_t taps() const { return c * kh * kw; }   // rows of cols
-  int64_t positions() const { return oh * ow; }  // columns of cols
-};
 
 // "conv2d: <what> (x [..], weight [..], stride=.., padding=.., dilation=..)": the op's name first, as
 // every op's errors, then what is wrong, then the whole call.
@@ -274,8 +267,12 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
   const ConvGeometry g = conv_geometry(in, a);
   const Tensor& x = in[0];
   Tensor out = make_tensor({g.n, g.o, g.oh, g.ow}, x.dtype(), "conv2d");
-  const bool direct = is_pointwise(g);
   const int threads = threads_for(g);
+  if (x.dtype() == Dtype::f32 && !a.bf16 &&
+      dnnl_conv2d(g, ptr<float>(x), ptr<float>(in[1]), in.size() == 3 ? ptr<float>(in[2]) : nullptr, ptr<float>(out),
+                  threads))
+    return out;
+  const bool direct = is_pointwise(g);
   Tensor cols = direct ? Tensor() : make_tensor({threads, g.taps(), g.positions()}, x.dtype(), "conv2d");
   const Tensor wbits = rounded_weights(in[1], a.bf16);
   dispatch(x.dtype(), [&](auto tag) {
@@ -305,9 +302,8 @@ Tensor conv_forward(Inputs in, ConvArgs& a) {
 }
 
 // The weight gradient sums over the images. So that the sum does not depend on the thread count,
-// the images are cut into a fixed number of chunks (of the batch, not of the threads), each summed
-// into a partial of its own, and the partials are added in chunk order.
-constexpr int64_t kWeightChunks = 16;
+// the images are cut into a fixed number of chunks (of the batch, not of the threads: conv_chunks),
+// each summed into a partial of its own, and the partials are added in chunk order.
 
 // conv2d's gradients for the upstream `grad`, into those of gx, gw that are asked for, in one
 // pass over the images through an im2col buffer per thread: dx = col2im(W^T g) reads only w,
@@ -315,11 +311,24 @@ constexpr int64_t kWeightChunks = 16;
 // conv2d_weight_grad.
 void conv_grads(const Tensor& grad, const Tensor& x, const Tensor& w, const ConvGeometry& g, bool bf16,
                 Tensor* gx_out, Tensor* gw_out) {
-  const bool direct = is_pointwise(g);
-  const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr;
   const Dtype dtype = grad.dtype();
   const int threads = threads_for(g);
-  const int64_t chunks = std::min<int64_t>(g.n, kWeightChunks);
+  if (dtype == Dtype::f32 && !bf16) {  // oneDNN's direct convolutions, where they take the pass
+    if (gx_out) {
+      Tensor gx = make_tensor({g.n, g.c, g.h, g.w}, dtype, "conv2d backward");
+      if (dnnl_conv2d_input_grad(g, ptr<float>(grad), ptr<float>(w), ptr<float>(gx), threads))
+        *std::exchange(gx_out, nullptr) = std::move(gx);
+    }
+    if (gw_out) {
+      Tensor gw = make_tensor({g.o, g.c, g.kh, g.kw}, dtype, "conv2d backward");
+      if (dnnl_conv2d_weight_grad(g, ptr<float>(x), ptr<float>(grad), ptr<float>(gw), threads))
+        *std::exchange(gw_out, nullptr) = std::move(gw);
+    }
+    if (!gx_out && !gw_out) return;
+  }
+  const bool direct = is_pointwise(g);
+  const bool need_x = gx_out != nullptr, need_w = gw_out != nullptr;
+  const int64_t chunks = conv_chunks(g.n);
   Tensor gx = need_x ? make_tensor({g.n, g.c, g.h, g.w}, dtype, "conv2d backward") : Tensor();
   Tensor gw = need_w ? make_tensor({g.o, g.c, g.kh, g.kw}, dtype, "conv2d backward") : Tensor();
   // The GEMM copies its transposed operand first, so the weight gradient is summed as whichever

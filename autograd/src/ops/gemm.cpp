@@ -1,5 +1,7 @@
 #include "ops/gemm.h"
 
+#include "ops/conv.h"
+
 #include <omp.h>
 
 #include <Eigen/Core>
@@ -213,7 +215,7 @@ namespace tapegrad {
 
 GemmPathCounts gemm_path_counts() {
   return {detail::xsmm_count.load(std::memory_order_relaxed), detail::eigen_count.load(std::memory_order_relaxed),
-          detail::dnnl_count.load(std::memory_order_relaxed)};
+          detail::dnnl_count.load(std::memory_order_relaxed), detail::dnnl_conv_count.load(std::memory_order_relaxed)};
 }
 
 }  // namespace tapegrad

@@ -10,6 +10,9 @@ struct GemmPathCounts {
   int64_t libxsmm = 0;  ///< products run by libxsmm's JIT kernels (small and medium ones)
   int64_t eigen = 0;    ///< products run by Eigen's GEMM (large float64 ones, and all without libxsmm)
   int64_t onednn = 0;   ///< products run by oneDNN's sgemm (large float32 ones)
+  /// float32 conv2d passes run by oneDNN's direct convolutions, one per chunk of images (at most
+  /// 16 per pass; layers of 16 channels and more in and out)
+  int64_t onednn_conv = 0;
 };
 
 /// How many matrix products every thread of the process ran through each backend since the
