@@ -23,6 +23,8 @@ struct ConvGeometry {
 // Each returns false, computing nothing, where oneDNN does not take the call: not built in, no
 // direct (JIT) convolution on this processor, or a shape where it
 // does not pay (fewer than 16 channels in or out: the blocked layouts pad them to 16).
+// Whether oneDNN is built in and the shape is one it takes (the primitives may still be missing).
+bool dnnl_conv_takes(const ConvGeometry& g);
 bool dnnl_conv2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int threads);
 bool dnnl_conv2d_input_grad(const ConvGeometry& g, const float* gy, const float* w, float* gx, int threads);
 bool dnnl_conv2d_weight_grad(const ConvGeometry& g, const float* x, const float* gy, float* gw, int threads);

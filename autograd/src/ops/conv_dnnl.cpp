@@ -165,7 +165,13 @@ dnnl::stream& stream() {
 }
 
 // reorder::execute takes its memory objects by non-const reference.
-void reorder(const dnnl::reorder& r, dnnl::memory from, dnnl::memory to) { r.execute(stream(), from, to); }
+void reorder(const dnnl::reorder& r, dnnl::memory from, dnnl::memory to) {
+  try {
+    r.execute(stream(), from, to);
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("conv2d: oneDNN failed to reorder an operand to or from NCHW: ") + e.what());
+  }
+}
 
 // An input operand in the primitive's layout: `plain` itself, or reordered into `buffer`.
 dnnl::memory blocked_input(const Operand& op, const float* plain, std::vector<float>& buffer) {
@@ -177,7 +183,7 @@ dnnl::memory blocked_input(const Operand& op, const float* plain, std::vector<fl
 }
 
 // Runs one chunk's primitive: in_a (src or diff_dst), the weights or second input, the output.
-void run_chunk(const Conv& c, const float* a, const float* b, const float* bias, float* out) {
+void execute_chunk(const Conv& c, const float* a, const float* b, const float* bias, float* out) {
   OmpThreads omp(1);
   ThreadBuffers& buf = buffers();
   buf.scratch.resize(c.scratch_md.get_size());
@@ -213,6 +219,17 @@ void run_chunk(const Conv& c, const float* a, const float* b, const float* bias,
   stream().wait();
 }
 
+// The same, oneDNN's errors (an allocation, say) as the op's.
+void run_chunk(const Conv& c, const float* a, const float* b, const float* bias, float* out) {
+  try {
+    execute_chunk(c, a, b, bias, out);
+  } catch (const dnnl::error& e) {
+    const char* pass = c.pass == Pass::forward ? "conv2d" : c.pass == Pass::input_grad ? "conv2d_input_grad"
+                                                                                        : "conv2d_weight_grad";
+    throw Error(std::string(pass) + ": oneDNN's convolution failed on a chunk of images: " + e.what());
+  }
+}
+
 // The chunks of a batch: [first(k), first(k + 1)) for k < conv_chunks(n), and their primitives
 // (at most two chunk sizes), all made before anything runs.
 struct Chunks {
@@ -221,7 +238,7 @@ struct Chunks {
   int64_t first(int64_t k) const { return n * k / count; }
 };
 bool make_chunks(Pass pass, const ConvGeometry& g, bool bias, Chunks& out) {
-  if (g.n < 1 || g.o < 16 || g.c < 16) return false;
+  if (!dnnl_conv_takes(g)) return false;
   out.n = g.n;
   out.count = conv_chunks(g.n);
   for (int64_t k = 0; k < out.count; ++k) {
@@ -251,6 +268,8 @@ std::map<const Conv*, std::vector<float>> blocked_weights(const Chunks& chunks, 
 }
 
 }  // namespace
+
+bool dnnl_conv_takes(const ConvGeometry& g) { return g.n >= 1 && g.o >= 16 && g.c >= 16; }
 
 bool dnnl_conv2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int threads) {
   Chunks chunks;
@@ -308,6 +327,7 @@ bool dnnl_conv2d_weight_grad(const ConvGeometry& g, const float* x, const float*
 
 #else  // built without oneDNN: the im2col path computes everything
 
+bool dnnl_conv_takes(const ConvGeometry&) { return false; }
 bool dnnl_conv2d(const ConvGeometry&, const float*, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv2d_input_grad(const ConvGeometry&, const float*, const float*, float*, int) { return false; }
 bool dnnl_conv2d_weight_grad(const ConvGeometry&, const float*, const float*, float*, int) { return false; }
