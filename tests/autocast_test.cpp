@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include <tapegrad/tapegrad.h>
 
@@ -164,6 +166,29 @@ TEST(Autocast, GradcheckRefusesToRunUnderIt) {
   for (const std::string& what : {message_of([&] { tg::gradcheck(f, {x}); }), message_of([&] { tg::gradgradcheck(f, {x}); })})
     EXPECT_TRUE(contains(what, "AutocastGuard") && contains(what, "bfloat16") && contains(what, "outside the guard"))
         << what;
+}
+
+// Until set_bf16_hardware is called (ctest runs each test in a process of its own), the units are
+// used where they are faster than float32: AMX, or AVX512-BF16 on AMD; not AVX512-BF16 alone on
+// Intel, where they measured half as fast. Read from the processor's own flags.
+TEST(Autocast, UsesTheUnitsByDefaultOnlyWhereTheyPay) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) GTEST_SKIP() << "no /proc/cpuinfo to read the processor's flags from";
+  std::string line, flags, vendor;
+  while (std::getline(cpuinfo, line) && (flags.empty() || vendor.empty())) {
+    if (line.rfind("flags", 0) == 0) flags = line + " ";
+    if (line.rfind("vendor_id", 0) == 0) vendor = line;
+  }
+  if (contains(tg::bf16_path(), "built without oneDNN")) {
+    EXPECT_FALSE(tg::bf16_hardware());
+    return;
+  }
+  const bool units = contains(flags, " avx512_bf16 ") || contains(flags, " amx_bf16 ");
+  const bool pays = contains(flags, " amx_bf16 ") || contains(vendor, "AuthenticAMD");
+  EXPECT_EQ(tg::bf16_hardware(), units && pays) << vendor << "; " << tg::bf16_path();
+  if (units && !pays) {
+    EXPECT_TRUE(contains(tg::bf16_path(), "set_bf16_hardware(true) uses it")) << tg::bf16_path();
+  }
 }
 
 TEST(Autocast, SaysWhichPathTheProductsTake) {

@@ -33,7 +33,8 @@ TG_TLS thread_local bool autocast_bf16 = false;
 }
 
 namespace {
-std::atomic<bool> hardware_allowed{true};
+// set_bf16_hardware's choice: -1 until it is called (the units where they pay), 0 never, 1 always.
+std::atomic<int> hardware_choice{-1};
 
 #ifdef TAPEGRAD_HAVE_DNNL
 // oneDNN's own reading of the processor (its dispatcher's), so that "has bfloat16 units" means
@@ -43,19 +44,33 @@ bool has_bf16_units() {
   const unsigned bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
   return (isa & bf16) == bf16;
 }
-const char* isa_name() {
+bool has_amx() {
   const unsigned isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const unsigned amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
-  return (isa & amx) == amx ? "avx512_core_amx" : "avx512_core_bf16";
+  return (isa & amx) == amx;
 }
+const char* isa_name() { return has_amx() ? "avx512_core_amx" : "avx512_core_bf16"; }
 #else
 bool has_bf16_units() { return false; }
+bool has_amx() { return false; }
 const char* isa_name() { return ""; }
 #endif
 
+// Whether the units are faster than float32 here. AVX512-BF16 without AMX: on an AMD EPYC,
+// oneDNN's bfloat16 matmul ran about twice as fast as its float32 one; on an Intel Xeon, half as
+// fast at every shape of the nets (benchmarks/gemm_backends.cpp, one thread).
+bool units_pay() {
+#if defined(__x86_64__) || defined(__i386__)
+  return has_amx() || __builtin_cpu_is("amd");
+#else
+  return has_amx();
+#endif
+}
+
 bool use_hardware() {
-  static const bool units = has_bf16_units();
-  return units && hardware_allowed.load(std::memory_order_relaxed);
+  static const bool units = has_bf16_units(), pays = units && units_pay();
+  const int choice = hardware_choice.load(std::memory_order_relaxed);
+  return units && (choice == 1 || (choice < 0 && pays));
 }
 
 // Says once, at the first product, which path autocast took (info; tapegrad-train prints it).
@@ -75,11 +90,14 @@ AutocastGuard::~AutocastGuard() { detail::autocast_bf16 = previous_; }
 
 bool autocast_enabled() { return detail::autocast_bf16; }
 bool bf16_hardware() { return use_hardware(); }
-void set_bf16_hardware(bool allowed) { hardware_allowed.store(allowed, std::memory_order_relaxed); }
+void set_bf16_hardware(bool allowed) { hardware_choice.store(allowed ? 1 : 0, std::memory_order_relaxed); }
 
 std::string bf16_path() {
   if (use_hardware()) return std::string("oneDNN on ") + isa_name() + " (bfloat16 units)";
 #ifdef TAPEGRAD_HAVE_DNNL
+  if (has_bf16_units() && hardware_choice.load(std::memory_order_relaxed) < 0)
+    return "float32 on bfloat16-rounded values (this processor's AVX512-BF16 without AMX is slower than its float32 "
+           "units on Intel; set_bf16_hardware(true) uses it)";
   if (has_bf16_units()) return "float32 on bfloat16-rounded values (bfloat16 units turned off by set_bf16_hardware)";
   return "float32 on bfloat16-rounded values (this processor has neither AVX512-BF16 nor AMX)";
 #else

@@ -35,10 +35,13 @@ bool autocast_enabled();
 /// results up to float32 rounding, without the speed.
 bool bf16_hardware();
 
-/// Lets autocast's products use the processor's bfloat16 units (the default where it has them),
-/// or not: `false` runs them in float32 on bfloat16-rounded values, as on a processor without
-/// them (to check that path, or for results that do not depend on the processor). Products
-/// already planned in a compiled step keep their path.
+/// Makes autocast's products use the processor's bfloat16 units wherever it has them (`true`), or
+/// never (`false`: float32 on bfloat16-rounded values, as on a processor without them; to check
+/// that path, or for results that do not depend on the processor). Until it is called, they use
+/// the units where they are faster than float32: with AMX, and AVX512-BF16 on AMD processors;
+/// not AVX512-BF16 alone on Intel processors, where oneDNN's bfloat16 products measured half as
+/// fast as its float32 ones (docs/mixed-precision.md). Products already planned in a compiled
+/// step keep their path.
 void set_bf16_hardware(bool allowed);
 
 /// Which path autocast's products take, for logs: "oneDNN on avx512_core_bf16 (bfloat16 units)",
