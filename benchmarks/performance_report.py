@@ -356,9 +356,9 @@ p("\nHow conv2d is computed. float32 layers of 16 channels and more in and out (
   "block. The BLAS libtorch ran on in this run is named at the top of the page. On two threads the images (or "
   "chunks) run in parallel, each whole on one thread, and the weight gradient is summed in 16 chunks of the batch; "
   "pooling's planes, the optimizer's update, bias adds and sums and the elementwise ops above 65,536 elements are "
-  "shared out the same way. Under `tg::AutocastGuard` each image's products run through oneDNN's bfloat16 matmul "
-  "primitive (the weights rounded once per call); oneDNN's bfloat16 convolutions were measured (conv_backends) but "
-  "not wired in.")
+  "shared out the same way. Under `tg::AutocastGuard` the oneDNN layers run the same float32 primitives on operands "
+  "rounded to bfloat16 (oneDNN's bfloat16 convolutions, measured by conv_backends, were slower than its float32 ones "
+  "here), and the im2col layers' products take autocast's product path (the path line below).")
 if 1 in cnn:
     a, b, c, d = cnn[1]
     targets.append(("CNN step, batch 64, one thread <= 10 ms (>= 2x libtorch)", a["ms_per_step"] <= 10 and
@@ -961,7 +961,19 @@ if 1 in cnn and cnn[1][1] and 1 in peaks:
                f"{f(100 * a['GFLOPs'] * a['ms_per_step'] / need_ms / peaks[1][0])}% of the peak with nothing else "
                "running (pooling, ReLU, the bias sums and the update are about a fifth of the step in the profile, "
                "perf record -e cpu-clock on cnn_step).")
-if ("CNN step", 1) in autocast_rows:
+units_used = bool(autocast_rows) and "oneDNN on" in path_label
+bf16_gemm = [(median(gb, f"BM_gemm_backend/onednn_matmul/{s}/real_time"),
+              median(gb, f"BM_gemm_backend/onednn_matmul_bf16/{s}/real_time")) for s in ("256x784x512", "64x3136x128")] \
+    if gb else []
+bf16_gemm = [(x["GFLOPs"], y["GFLOPs"]) for x, y in bf16_gemm if x and y and "GFLOPs" in x and "GFLOPs" in y]
+if autocast_rows and has_avx512_bf16 and not units_used:
+    rates = ", ".join(f"{f(y / x)}x" for x, y in bf16_gemm) or "n/a"
+    why.append("bfloat16 autocast faster than float32: this processor's bfloat16 units (AVX512-BF16, no AMX) run "
+               f"oneDNN's bfloat16 matmul at {rates} the speed of its float32 one (256x784x512 and 64x3136x128, the "
+               "backends table above), so autocast takes the float32 path on rounded values here (the path line above), "
+               "which cannot be faster than float32: the bfloat16 rows measure that path, the rounding included. "
+               "`tg::set_bf16_hardware(true)` forces the units, and is slower.")
+elif ("CNN step", 1) in autocast_rows:
     a, b, _ = autocast_rows[("CNN step", 1)]
     why.append(f"the CNN step in bfloat16: {f(a / b)}x. The products get about 2x faster, but the step's other work "
                "(max pooling and its gradient, ReLU, im2col, the rounding of the operands, the bias sums: about 40% "
