@@ -30,7 +30,6 @@ struct ConvArgs {
   bool bf16 = false;  // bfloat16 operands (recorded under autocast)
 };
 
-
 // "conv2d: <what> (x [..], weight [..], stride=.., padding=.., dilation=..)": the op's name first, as
 // every op's errors, then what is wrong, then the whole call.
 [[noreturn]] void conv_error(const Tensor& x, const Tensor& w, const ConvArgs& a, const std::string& what) {
