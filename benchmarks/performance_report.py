@@ -960,8 +960,10 @@ for (m, k, n), _ in gb_shapes if gb else ():
         r = median(gb, f"BM_gemm_backend/{key}/{m}x{k}x{n}/real_time")
         if key != "onednn_matmul_bf16" and r and "GFLOPs" in r and r["GFLOPs"] > gemm_best.get((m, k, n), (0, ""))[0]:
             gemm_best[(m, k, n)] = (r["GFLOPs"], label)
-if (256, 784, 512) in gemm_best and gb_peak and not all(ok for name, ok, _ in targets
-                                                        if name.startswith("f32 GEMM 256x784x512")):
+# Out of reach only where no backend reaches the target at that shape (where one does, the
+# backends table shows which, and the dispatch is what is missing).
+if (256, 784, 512) in gemm_best and gb_peak and gemm_best[(256, 784, 512)][0] < 0.85 * gb_peak and \
+        not all(ok for name, ok, _ in targets if name.startswith("f32 GEMM 256x784x512")):
     best, name = gemm_best[(256, 784, 512)]
     why.append(f"f32 GEMM 256x784x512 at 85% of the peak: the fastest of the five backends measured here at that shape, "
                f"{name}, reaches {f(100 * best / gb_peak)}% (the backends table above); tg::matmul takes the fastest "
