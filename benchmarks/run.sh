@@ -238,7 +238,7 @@ if wants build; then
 fi
 
 # Written to a temporary beside the report and renamed, so that a failed run leaves the old one.
-python3 "$root/benchmarks/performance_report.py" "$results" > "$report.tmp"
+${coretype:+env OPENBLAS_CORETYPE=$coretype} python3 "$root/benchmarks/performance_report.py" "$results" > "$report.tmp"
 mv "$report.tmp" "$report"
 if [ -n "$full" ]; then
   python3 "$root/tools/docs/sync_snippets.py" >/dev/null  # the measurement-state line of the new page
