@@ -9,7 +9,6 @@
 // (a plain pass runs their kernels; create_graph records them): the first two are bilinear, and
 // their backwards are conv2d and each other, as in PyTorch's convolution_backward.
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <utility>
 
@@ -273,9 +272,7 @@ Tensor autocast_operand(const Tensor& t, bool bf16) {
   Tensor out = make_tensor(t.shape(), Dtype::f32, "conv2d");
   const float* p = ptr<float>(t);
   float* q = ptr<float>(out);
-  for_ranges(t.numel(), [=](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; ++k) q[k] = std::bit_cast<float>(static_cast<uint32_t>(bfloat16::round(p[k])) << 16);
-  });
+  for_ranges(t.numel(), [=](int64_t lo, int64_t hi) { round_floats(p + lo, hi - lo, q + lo); });
   return out;
 }
 

@@ -271,30 +271,29 @@ std::map<const Conv*, std::vector<float>> blocked_weights(const Chunks& chunks, 
 
 bool dnnl_conv_takes(const ConvGeometry& g) { return g.n >= 1 && g.o >= 16 && g.c >= 16; }
 
-bool dnnl_conv2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int threads) {
+namespace {
+// The forward and the input gradient: `in` (x or the output's gradient) chunk by chunk with the
+// weights reordered once, into `out`; in_image and out_image are the floats of one image of each.
+bool with_weights(Pass pass, const ConvGeometry& g, const float* in, int64_t in_image, const float* w,
+                  const float* bias, float* out, int64_t out_image, int threads) {
   Chunks chunks;
-  if (!make_chunks(Pass::forward, g, bias != nullptr, chunks)) return false;
+  if (!make_chunks(pass, g, bias != nullptr, chunks)) return false;
   const auto weights = blocked_weights(chunks, w);
-  const int64_t image = g.c * g.h * g.w, out_image = g.o * g.oh * g.ow;
   for_parts(threads, chunks.count, [&](int64_t k, int) {
     const Conv* c = chunks.conv[static_cast<size_t>(k)];
-    run_chunk(*c, x + chunks.first(k) * image, weights.at(c).data(), bias, y + chunks.first(k) * out_image);
+    run_chunk(*c, in + chunks.first(k) * in_image, weights.at(c).data(), bias, out + chunks.first(k) * out_image);
   });
   dnnl_conv_count.fetch_add(chunks.count, std::memory_order_relaxed);
   return true;
 }
+}  // namespace
+
+bool dnnl_conv2d(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int threads) {
+  return with_weights(Pass::forward, g, x, g.c * g.h * g.w, w, bias, y, g.o * g.oh * g.ow, threads);
+}
 
 bool dnnl_conv2d_input_grad(const ConvGeometry& g, const float* gy, const float* w, float* gx, int threads) {
-  Chunks chunks;
-  if (!make_chunks(Pass::input_grad, g, false, chunks)) return false;
-  const auto weights = blocked_weights(chunks, w);
-  const int64_t image = g.c * g.h * g.w, out_image = g.o * g.oh * g.ow;
-  for_parts(threads, chunks.count, [&](int64_t k, int) {
-    const Conv* c = chunks.conv[static_cast<size_t>(k)];
-    run_chunk(*c, gy + chunks.first(k) * out_image, weights.at(c).data(), nullptr, gx + chunks.first(k) * image);
-  });
-  dnnl_conv_count.fetch_add(chunks.count, std::memory_order_relaxed);
-  return true;
+  return with_weights(Pass::input_grad, g, gy, g.o * g.oh * g.ow, w, nullptr, gx, g.c * g.h * g.w, threads);
 }
 
 bool dnnl_conv2d_weight_grad(const ConvGeometry& g, const float* x, const float* gy, float* gw, int threads) {

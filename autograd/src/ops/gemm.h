@@ -31,6 +31,8 @@ void gemm_bf16(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, cons
                float beta, float* c, const uint16_t* a_bits = nullptr);
 // `count` floats rounded to bfloat16 bits, to nearest even, on `threads` threads.
 void round_to_bf16(const float* x, int64_t count, uint16_t* out, int threads = 1);
+// `count` floats rounded to bfloat16 values, kept as floats (the float32 path's operands).
+void round_floats(const float* x, int64_t count, float* out);
 // Its plan for a compiled step: the oneDNN primitive, created now, or null for the float32 path.
 const void* gemm_bf16_kernel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k);
 void gemm_bf16_with(const void* kernel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,

@@ -114,11 +114,11 @@ OmpThreads::~OmpThreads() {
   if (omp_get_max_threads() != previous) omp_set_num_threads(previous);
 }
 
-namespace {
-
 void round_floats(const float* x, int64_t count, float* out) {
   for (int64_t i = 0; i < count; ++i) out[i] = std::bit_cast<float>(static_cast<uint32_t>(bfloat16::round(x[i])) << 16);
 }
+
+namespace {
 
 // The fallback: the operands rounded into per-thread buffers, then the float32 GEMM.
 void emulated(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, const float* b, float beta,
